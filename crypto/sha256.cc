@@ -1,0 +1,72 @@
+#include "crypto/sha256.h"
+
+#include <cryptopp/sha.h>
+
+#include "util/assert.h"
+
+namespace cl::crypto {
+
+struct Sha256::Impl {
+  CryptoPP::SHA256 sha;
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
+Sha256::~Sha256() = default;
+
+Sha256& Sha256::Update(ByteSpan data) {
+  impl_->sha.Update(data.data(), data.size());
+  return *this;
+}
+
+Sha256& Sha256::Update(uint8_t byte) {
+  impl_->sha.Update(&byte, 1);
+  return *this;
+}
+
+Hash32 Sha256::Final() {
+  Hash32 out;
+  impl_->sha.Final(out.data());
+  return out;
+}
+
+Hash32 Sha256Of(ByteSpan data) {
+  CryptoPP::SHA256 sha;
+  Hash32 out;
+  sha.CalculateDigest(out.data(), data.data(), data.size());
+  return out;
+}
+
+Hash32 TaggedHash(Domain tag, ByteSpan data) {
+  CryptoPP::SHA256 sha;
+  const uint8_t t = static_cast<uint8_t>(tag);
+  sha.Update(&t, 1);
+  sha.Update(data.data(), data.size());
+  Hash32 out;
+  sha.Final(out.data());
+  return out;
+}
+
+Hash32 TaggedHash(Domain tag, ByteSpan a, ByteSpan b) {
+  CryptoPP::SHA256 sha;
+  const uint8_t t = static_cast<uint8_t>(tag);
+  sha.Update(&t, 1);
+  sha.Update(a.data(), a.size());
+  sha.Update(b.data(), b.size());
+  Hash32 out;
+  sha.Final(out.data());
+  return out;
+}
+
+Hash32 SignedDigest(Domain tag, std::string_view chain_id, ByteSpan body) {
+  LEDGER_ASSERT(!chain_id.empty() && chain_id.size() <= kChainIdMaxBytes);
+  CryptoPP::SHA256 sha;
+  const uint8_t header[2] = {static_cast<uint8_t>(tag), static_cast<uint8_t>(chain_id.size())};
+  sha.Update(header, 2);
+  sha.Update(reinterpret_cast<const uint8_t*>(chain_id.data()), chain_id.size());
+  sha.Update(body.data(), body.size());
+  Hash32 out;
+  sha.Final(out.data());
+  return out;
+}
+
+}  // namespace cl::crypto
