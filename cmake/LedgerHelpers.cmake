@@ -1,6 +1,9 @@
 # ledger_library(NAME SOURCES ... DEPS ...): a module library with project warnings.
 function(ledger_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_SOURCES)
+    return()  # a module with no code yet
+  endif()
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ledger_warnings)
