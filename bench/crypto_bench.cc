@@ -14,7 +14,8 @@ constexpr size_t kSha256BufferBytes = 1 << 20;
 
 void BM_Sha256(benchmark::State& state) {
   Bytes buffer(kSha256BufferBytes, 0x5a);
-  for (auto _ : state) benchmark::DoNotOptimize(Sha256Of(buffer));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(Sha256Of(buffer));
   double mb = static_cast<double>(kSha256BufferBytes) / 1e6;
   state.counters["sha256_mb_per_s"] =
       benchmark::Counter(mb, benchmark::Counter::kIsIterationInvariantRate);

@@ -1,5 +1,5 @@
-// The one table of hash domain tags. Every hashed object starts with exactly one of these bytes, so no
-// object of one kind can be passed off as another. These values are hashed into everything the
+// The one table of hash domain tags. Every hashed object starts with exactly one of these bytes, so
+// no object of one kind can be passed off as another. These values are hashed into everything the
 // ledger stores and signs: DO NOT CHANGE OR REUSE A VALUE. Add new tags only in the named range.
 // docs/protocol.md documents each tag's input layout.
 #pragma once
@@ -32,6 +32,8 @@ enum class Domain : uint8_t {
   kViewChange = 0x34,
   kNewView = 0x35,
   kStateTransfer = 0x36,
+  kConsensusPayload =
+      0x37,  // digest of an opaque block payload ordered by consensus: H(0x37 || payload)
 
   // 0x40-0x4f: p2p session handshake.
   kHandshakeTranscript = 0x40,

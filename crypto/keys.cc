@@ -45,7 +45,9 @@ void RandomBytes(uint8_t* out, size_t n) {
   }
 }
 
-std::string Address::ToHex() const { return cl::ToHex(span()); }
+std::string Address::ToHex() const {
+  return cl::ToHex(span());
+}
 
 Result<Address> Address::FromSpan(ByteSpan in) {
   if (in.size() != kAddressBytes)
@@ -78,7 +80,9 @@ Result<PublicKey> PublicKey::FromHex(std::string_view hex) {
   return Parse(*bytes);
 }
 
-std::string PublicKey::ToHex() const { return cl::ToHex(span()); }
+std::string PublicKey::ToHex() const {
+  return cl::ToHex(span());
+}
 
 Address PublicKey::ToAddress() const {
   Hash32 h = TaggedHash(Domain::kAddress, span());
@@ -95,7 +99,9 @@ Result<Signature> Signature::FromSpan(ByteSpan in) {
   return s;
 }
 
-std::string Signature::ToHex() const { return cl::ToHex(span()); }
+std::string Signature::ToHex() const {
+  return cl::ToHex(span());
+}
 
 PrivateKey PrivateKey::Generate() {
   PrivateKey key;
@@ -115,7 +121,9 @@ Result<PrivateKey> PrivateKey::FromBytes(ByteSpan in) {
   return key;
 }
 
-PrivateKey::~PrivateKey() { SecureWipe(secret_.data(), secret_.size()); }
+PrivateKey::~PrivateKey() {
+  SecureWipe(secret_.data(), secret_.size());
+}
 
 PublicKey PrivateKey::GetPublicKey() const {
   secp256k1_pubkey pub;
@@ -130,8 +138,8 @@ PublicKey PrivateKey::GetPublicKey() const {
 Signature PrivateKey::Sign(const Hash32& digest) const {
   secp256k1_ecdsa_signature sig;
   // nullptr nonce function = RFC 6979; libsecp256k1 always produces low-S.
-  LEDGER_ASSERT(secp256k1_ecdsa_sign(Context(), &sig, digest.data(), secret_.data(), nullptr,
-                                     nullptr) == 1);
+  LEDGER_ASSERT(
+      secp256k1_ecdsa_sign(Context(), &sig, digest.data(), secret_.data(), nullptr, nullptr) == 1);
   Signature out;
   secp256k1_ecdsa_signature_serialize_compact(Context(), out.bytes.data(), &sig);
   return out;

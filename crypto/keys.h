@@ -86,8 +86,8 @@ class PrivateKey {
 // True only for a valid low-S signature of digest by key.
 bool Verify(const PublicKey& key, const Hash32& digest, const Signature& sig);
 
-// Fills out with bytes from the operating system's randomness; aborts if the OS refuses (there is no
-// safe way to continue without randomness).
+// Fills out with bytes from the operating system's randomness; aborts if the OS refuses (there is
+// no safe way to continue without randomness).
 void RandomBytes(uint8_t* out, size_t n);
 
 }  // namespace cl::crypto

@@ -3,8 +3,8 @@
 // sync. Implementations: LevelDbStore (ledger/leveldb_store.h) on disk, MemoryStore
 // (ledger/memory_store.h) for tests and the simulator.
 //
-// Thread safety: Get and Scan may run concurrently with each other and with Write; a Write is atomic
-// with respect to readers (a reader sees all of a batch or none of it).
+// Thread safety: Get and Scan may run concurrently with each other and with Write; a Write is
+// atomic with respect to readers (a reader sees all of a batch or none of it).
 #pragma once
 
 #include <functional>
@@ -28,7 +28,10 @@ class WriteBatch {
 
   void Put(ByteSpan key, ByteSpan value);
   void Delete(ByteSpan key);
-  void Clear() { ops_.clear(); approximate_bytes_ = 0; }
+  void Clear() {
+    ops_.clear();
+    approximate_bytes_ = 0;
+  }
   const std::vector<Op>& ops() const { return ops_; }
   size_t size() const { return ops_.size(); }
   size_t approximate_bytes() const { return approximate_bytes_; }

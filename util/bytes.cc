@@ -12,7 +12,9 @@ bool Hash32::IsZero() const {
   return true;
 }
 
-std::string Hash32::ToHex() const { return cl::ToHex(span()); }
+std::string Hash32::ToHex() const {
+  return cl::ToHex(span());
+}
 
 std::optional<Hash32> Hash32::FromSpan(ByteSpan in) {
   if (in.size() != kSize) return std::nullopt;
@@ -27,17 +29,23 @@ size_t Hash32Hasher::operator()(const Hash32& h) const {
   return v;
 }
 
-void Append(Bytes& out, ByteSpan in) { out.insert(out.end(), in.begin(), in.end()); }
-void AppendU8(Bytes& out, uint8_t v) { out.push_back(v); }
+void Append(Bytes& out, ByteSpan in) {
+  out.insert(out.end(), in.begin(), in.end());
+}
+void AppendU8(Bytes& out, uint8_t v) {
+  out.push_back(v);
+}
 void AppendU16BE(Bytes& out, uint16_t v) {
   out.push_back(static_cast<uint8_t>(v >> 8));
   out.push_back(static_cast<uint8_t>(v));
 }
 void AppendU32BE(Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<uint8_t>(v >> shift));
 }
 void AppendU64BE(Bytes& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<uint8_t>(v >> shift));
 }
 void AppendVarint(Bytes& out, uint64_t v) {
   while (v >= 0x80) {
@@ -51,7 +59,9 @@ void AppendLengthPrefixed(Bytes& out, ByteSpan in) {
   Append(out, in);
 }
 
-uint16_t LoadU16BE(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t LoadU16BE(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 uint32_t LoadU32BE(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
@@ -120,7 +130,8 @@ std::optional<ByteSpan> ByteReader::LengthPrefixed(size_t max_bytes) {
 
 void SecureWipe(void* p, size_t n) {
   volatile uint8_t* v = static_cast<volatile uint8_t*>(p);
-  while (n--) *v++ = 0;
+  while (n--)
+    *v++ = 0;
 }
 
 }  // namespace cl

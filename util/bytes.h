@@ -1,5 +1,6 @@
-// Byte strings, fixed-size hashes, and the fixed-width big-endian and varint encodings used by every
-// format that is hashed or signed. Encodings here reach disk and the wire: do not change them.
+// Byte strings, fixed-size hashes, and the fixed-width big-endian and varint encodings used by
+// every format that is hashed or signed. Encodings here reach disk and the wire: do not change
+// them.
 #pragma once
 
 #include <array>
@@ -46,8 +47,12 @@ inline ByteSpan AsSpan(std::string_view s) {
 inline std::string_view AsStringView(ByteSpan s) {
   return std::string_view(reinterpret_cast<const char*>(s.data()), s.size());
 }
-inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
-inline std::string ToString(ByteSpan s) { return std::string(AsStringView(s)); }
+inline Bytes ToBytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
+inline std::string ToString(ByteSpan s) {
+  return std::string(AsStringView(s));
+}
 
 void Append(Bytes& out, ByteSpan in);
 void AppendU8(Bytes& out, uint8_t v);

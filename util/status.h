@@ -17,8 +17,8 @@ enum class ErrorCode : int {
   kOk = 0,
   kInvalidArgument = 1,  // malformed input: bad encoding, out-of-range field
   kNotFound = 2,
-  kCorruption = 3,     // stored or received bytes fail an integrity check
-  kIoError = 4,        // the operating system refused
+  kCorruption = 3,  // stored or received bytes fail an integrity check
+  kIoError = 4,     // the operating system refused
   kPermissionDenied = 5,
   kAlreadyExists = 6,
   kResourceExhausted = 7,  // a stated limit was reached
@@ -45,13 +45,15 @@ using Status = Result<void>;
 inline std::unexpected<Error> MakeError(ErrorCode code, std::string message) {
   return std::unexpected<Error>(Error{code, std::move(message)});
 }
-inline Status OkStatus() { return {}; }
+inline Status OkStatus() {
+  return {};
+}
 
 }  // namespace cl
 
 // Propagates the error of an expression yielding Result/Status: LEDGER_TRY(DoThing());
-#define LEDGER_TRY(expr)                                                  \
-  do {                                                                    \
-    auto&& ledger_try_result_ = (expr);                                   \
+#define LEDGER_TRY(expr)                                                         \
+  do {                                                                           \
+    auto&& ledger_try_result_ = (expr);                                          \
     if (!ledger_try_result_) return std::unexpected(ledger_try_result_.error()); \
   } while (0)

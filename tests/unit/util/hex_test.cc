@@ -7,7 +7,8 @@ namespace {
 
 TEST(Hex, RoundTripsEveryByte) {
   Bytes all(256);
-  for (int i = 0; i < 256; ++i) all[i] = static_cast<uint8_t>(i);
+  for (int i = 0; i < 256; ++i)
+    all[i] = static_cast<uint8_t>(i);
   std::string hex = ToHex(all);
   EXPECT_EQ(hex.substr(0, 8), "00010203");
   auto back = FromHex(hex);
