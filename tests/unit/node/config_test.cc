@@ -1,0 +1,101 @@
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+namespace cl::node {
+namespace {
+
+const char* kValid = R"(
+[node]
+member = "bank-a"
+passphrase_file = "passphrase"
+
+[p2p]
+listen = "127.0.0.1:30001"
+peers = [
+  { member = "bank-b", address = "127.0.0.1:30002" },
+  { member = "bank-c", address = "[::1]:30003" },
+]
+
+[rpc]
+listen = "127.0.0.1:31001"
+bearer_tokens = ["t1"]
+
+[log]
+level = "debug"
+)";
+
+Result<NodeConfig> Parse(std::string_view text) {
+  return ParseNodeConfig(text, "/srv/n1", "/srv/n1/config.toml");
+}
+
+std::string ErrorOf(std::string_view text) {
+  auto c = Parse(text);
+  EXPECT_FALSE(c.has_value());
+  return c ? "" : c.error().message;
+}
+
+TEST(NodeConfig, ParsesAValidFileAndResolvesPathsAgainstHome) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->member, "bank-a");
+  EXPECT_EQ(c->genesis_file, "/srv/n1/genesis.json");
+  EXPECT_EQ(c->key_file, "/srv/n1/node.key");
+  EXPECT_EQ(c->passphrase_file, "/srv/n1/passphrase");
+  EXPECT_EQ(c->data_dir, "/srv/n1/data");
+  EXPECT_EQ(c->p2p_listen.port, 30001);
+  ASSERT_EQ(c->peers.size(), 2u);
+  EXPECT_EQ(c->peers[1].address.host, "::1");
+  EXPECT_EQ(c->rpc_bearer_tokens, std::vector<std::string>{"t1"});
+  EXPECT_EQ(c->log_level, "debug");
+}
+
+TEST(NodeConfig, RenderThenParseGivesTheSameConfig) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.has_value());
+  auto again = Parse(RenderNodeConfig(*c));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(RenderNodeConfig(*again), RenderNodeConfig(*c));
+}
+
+TEST(NodeConfig, ErrorsNameTheFileAndField) {
+  EXPECT_EQ(ErrorOf("[node]\n"), "/srv/n1/config.toml: node.member: missing");
+  EXPECT_EQ(ErrorOf("[node]\nmember = 5\n"), "/srv/n1/config.toml: node.member: must be a string");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[rpc]\nlisten = \"8545\"\n"),
+            "/srv/n1/config.toml: rpc.listen: expected host:port, got '8545'");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[rpc]\nlisten = \"h:70000\"\n"),
+            "/srv/n1/config.toml: rpc.listen: expected host:port with a port in 0..65535, got "
+            "'h:70000'");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\nmemebr = \"b\"\n"),
+            "/srv/n1/config.toml: node.memebr: unknown field");
+  EXPECT_EQ(ErrorOf("[nodes]\n"), "/srv/n1/config.toml: nodes: unknown section");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[mempool]\nmax_txs = 0\n"),
+            "/srv/n1/config.toml: mempool.max_txs: must be between 1 and 10000000");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[log]\nlevel = \"loud\"\n"),
+            "/srv/n1/config.toml: log.level: must be one of trace, debug, info, warn, error");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[p2p]\npeers = [{ member = \"b\" }]\n"),
+            "/srv/n1/config.toml: p2p.peers[0].address: missing or not a string");
+}
+
+TEST(NodeConfig, SyntaxErrorNamesLineAndColumn) {
+  std::string e = ErrorOf("[node]\nmember = \n");
+  EXPECT_TRUE(e.starts_with("/srv/n1/config.toml:2:")) << e;
+}
+
+TEST(NodeConfig, MissingHomeIsAClearError) {
+  auto c = LoadNodeConfig("/nonexistent/home/dir");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().message, "/nonexistent/home/dir: home directory does not exist");
+}
+
+TEST(HostPort, ParsesAndRejects) {
+  EXPECT_EQ(ParseHostPort("localhost:80")->port, 80);
+  EXPECT_FALSE(ParseHostPort("localhost").has_value());
+  EXPECT_FALSE(ParseHostPort(":80").has_value());
+  EXPECT_FALSE(ParseHostPort("a:b").has_value());
+  EXPECT_FALSE(ParseHostPort("::1:80").has_value());
+  EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
+}
+
+}  // namespace
+}  // namespace cl::node
