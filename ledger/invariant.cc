@@ -1,0 +1,174 @@
+#include "ledger/invariant.h"
+
+#include <string>
+
+namespace cl::ledger {
+namespace {
+
+__extension__ typedef __int128 Int128;  // wide enough for any sum of u64 balances
+
+Status Violation(const std::string& what) {
+  return MakeError(ErrorCode::kInternal, "invariant: " + what);
+}
+
+template <class Record>
+Result<std::optional<Record>> Parse(const std::optional<Bytes>& raw) {
+  if (!raw) return std::optional<Record>();
+  Record rec;
+  if (!rec.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+    return MakeError(ErrorCode::kCorruption, "state record does not parse");
+  }
+  return std::optional<Record>(std::move(rec));
+}
+
+Int128 Balance(const pb::AccountRecord& a) {
+  return static_cast<Int128>(a.credits_posted()) - static_cast<Int128>(a.debits_posted());
+}
+
+Status CheckFloor(const pb::AccountRecord& a) {
+  if (a.closed() && (a.debits_posted() != a.credits_posted() || a.debits_pending() != 0 ||
+                     a.credits_pending() != 0)) {
+    return Violation("closed account with a balance");
+  }
+  if (a.issuer()) return OkStatus();
+  Int128 allowed = a.credits_posted();
+  if (!(a.flags() & pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS))
+    allowed += a.overdraft_limit();
+  if (static_cast<Int128>(a.debits_posted()) + a.debits_pending() > allowed) {
+    return Violation("non-issuer account below its floor");
+  }
+  return OkStatus();
+}
+
+Int128 LiveAmount(const std::optional<pb::TransferRecord>& t) {
+  if (!t || t->state() != pb::TRANSFER_STATE_PENDING) return 0;
+  return t->transfer().amount();
+}
+
+struct PendingDelta {
+  Int128 debits = 0;
+  Int128 credits = 0;
+  bool operator==(const PendingDelta&) const = default;
+};
+
+}  // namespace
+
+Status CheckBlockInvariants(const LedgerState& state) {
+  std::map<std::string, Int128> asset_delta;
+  std::map<std::string, PendingDelta> account_pending_delta;  // from account records
+  std::map<std::string, PendingDelta> hold_delta;             // from hold records
+  Int128 live_count_delta = 0;
+  for (const auto& [key, after_raw] : state.writes()) {
+    if (key.empty()) continue;
+    if (key[0] == keys::kAccount) {
+      auto before_raw = state.base().Get(key);
+      if (!before_raw) return std::unexpected(before_raw.error());
+      auto before = Parse<pb::AccountRecord>(*before_raw);
+      auto after = Parse<pb::AccountRecord>(after_raw);
+      if (!before) return std::unexpected(before.error());
+      if (!after) return std::unexpected(after.error());
+      if (!*after) return Violation("an account was deleted");
+      const pb::AccountRecord& a = **after;
+      if (*before && ((*before)->asset() != a.asset() || (*before)->issuer() != a.issuer())) {
+        return Violation("an account changed asset or issuer flag");
+      }
+      Int128 before_balance = *before ? Balance(**before) : 0;
+      asset_delta[a.asset()] += Balance(a) - before_balance;
+      LEDGER_TRY(CheckFloor(a));
+      PendingDelta& d = account_pending_delta[a.id()];
+      d.debits +=
+          static_cast<Int128>(a.debits_pending()) - (*before ? (*before)->debits_pending() : 0);
+      d.credits +=
+          static_cast<Int128>(a.credits_pending()) - (*before ? (*before)->credits_pending() : 0);
+    } else if (key[0] == keys::kTransfer) {
+      auto before_raw = state.base().Get(key);
+      if (!before_raw) return std::unexpected(before_raw.error());
+      auto before = Parse<pb::TransferRecord>(*before_raw);
+      auto after = Parse<pb::TransferRecord>(after_raw);
+      if (!before) return std::unexpected(before.error());
+      if (!after) return std::unexpected(after.error());
+      if (!*after) return Violation("a transfer was deleted");
+      if (*before && (*before)->state() != pb::TRANSFER_STATE_PENDING &&
+          *before_raw != *after_raw) {
+        return Violation("a resolved transfer or hold changed (resolved twice?)");
+      }
+      Int128 delta = LiveAmount(*after) - LiveAmount(*before);
+      if (delta != 0) {
+        hold_delta[(*after)->transfer().debit_account()].debits += delta;
+        hold_delta[(*after)->transfer().credit_account()].credits += delta;
+      }
+      live_count_delta += (LiveAmount(*after) != 0) - (LiveAmount(*before) != 0);
+    }
+  }
+  for (const auto& [asset, delta] : asset_delta) {
+    if (delta != 0) return Violation("balances of asset " + asset + " do not sum to zero");
+  }
+  for (const auto& [id, delta] : account_pending_delta) {
+    auto it = hold_delta.find(id);
+    PendingDelta expected = it == hold_delta.end() ? PendingDelta{} : it->second;
+    if (!(expected == delta)) return Violation("pending amounts differ from live holds");
+  }
+  for (const auto& [id, delta] : hold_delta) {
+    if (!account_pending_delta.contains(id) && !(delta == PendingDelta{})) {
+      return Violation("a hold changed without its account");
+    }
+  }
+  auto meta_before_raw = state.base().Get(keys::HoldMeta());
+  if (!meta_before_raw) return std::unexpected(meta_before_raw.error());
+  auto meta_before = Parse<pb::HoldIndexMeta>(*meta_before_raw);
+  auto meta_after = state.GetRecord<pb::HoldIndexMeta>(keys::HoldMeta());
+  if (!meta_before) return std::unexpected(meta_before.error());
+  if (!meta_after) return std::unexpected(meta_after.error());
+  Int128 live_before = *meta_before ? (*meta_before)->live_holds() : 0;
+  Int128 live_after = *meta_after ? (*meta_after)->live_holds() : 0;
+  if (live_after - live_before != live_count_delta) {
+    return Violation("live hold count differs from the holds");
+  }
+  return OkStatus();
+}
+
+Status CheckStateInvariants(const BytesMap<Bytes>& state) {
+  std::map<std::string, Int128> asset_sum;
+  std::map<std::string, PendingDelta> account_pending;
+  std::map<std::string, PendingDelta> live;
+  uint64_t live_count = 0;
+  uint64_t meta_live = 0;
+  for (const auto& [key, raw] : state) {
+    if (key.empty()) continue;
+    if (key[0] == keys::kAccount) {
+      auto a = Parse<pb::AccountRecord>(raw);
+      if (!a) return std::unexpected(a.error());
+      asset_sum[(*a)->asset()] += Balance(**a);
+      LEDGER_TRY(CheckFloor(**a));
+      account_pending[(*a)->id()] = PendingDelta{(*a)->debits_pending(), (*a)->credits_pending()};
+    } else if (key[0] == keys::kTransfer) {
+      auto t = Parse<pb::TransferRecord>(raw);
+      if (!t) return std::unexpected(t.error());
+      Int128 amount = LiveAmount(*t);
+      if (amount != 0) {
+        live[(*t)->transfer().debit_account()].debits += amount;
+        live[(*t)->transfer().credit_account()].credits += amount;
+        ++live_count;
+      }
+    } else if (key == keys::HoldMeta()) {
+      auto m = Parse<pb::HoldIndexMeta>(raw);
+      if (!m) return std::unexpected(m.error());
+      meta_live = (*m)->live_holds();
+    }
+  }
+  for (const auto& [asset, sum] : asset_sum) {
+    if (sum != 0) return Violation("balances of asset " + asset + " do not sum to zero");
+  }
+  for (const auto& [id, pending] : account_pending) {
+    auto it = live.find(id);
+    PendingDelta expected = it == live.end() ? PendingDelta{} : it->second;
+    if (!(expected == pending)) return Violation("pending amounts differ from live holds");
+  }
+  for (const auto& [id, amounts] : live) {
+    if (!account_pending.contains(id)) return Violation("a live hold names a missing account");
+  }
+  if (meta_live != live_count) return Violation("live hold count differs from the holds");
+  return OkStatus();
+}
+
+}  // namespace cl::ledger

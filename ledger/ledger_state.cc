@@ -1,0 +1,115 @@
+#include "ledger/ledger_state.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "util/assert.h"
+
+namespace cl::ledger {
+namespace keys {
+namespace {
+Bytes WithPrefix(uint8_t prefix, std::string_view rest) {
+  Bytes k;
+  k.reserve(1 + rest.size());
+  k.push_back(prefix);
+  k.insert(k.end(), rest.begin(), rest.end());
+  return k;
+}
+}  // namespace
+
+Bytes Account(std::string_view id) {
+  return WithPrefix(kAccount, id);
+}
+Bytes Transfer(std::string_view id) {
+  return WithPrefix(kTransfer, id);
+}
+Bytes Asset(std::string_view code) {
+  return WithPrefix(kAsset, code);
+}
+Bytes Member(uint32_t id) {
+  Bytes k{kMember};
+  AppendU32BE(k, id);
+  return k;
+}
+Bytes Governance() {
+  return Bytes{kGovernance};
+}
+Bytes HoldMeta() {
+  return Bytes{kHoldMeta};
+}
+Bytes ExpiryCount(uint64_t second) {
+  Bytes k{kExpiryCount};
+  AppendU64BE(k, second);
+  return k;
+}
+Bytes ExpiryItem(uint64_t second, uint32_t index) {
+  Bytes k{kExpiryItem};
+  AppendU64BE(k, second);
+  AppendU32BE(k, index);
+  return k;
+}
+Bytes TxSeen(const Hash32& tx_id) {
+  Bytes k{kTxSeen};
+  Append(k, tx_id.span());
+  return k;
+}
+}  // namespace keys
+
+Bytes SerializeRecord(const google::protobuf::Message& msg) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    LEDGER_ASSERT(msg.SerializeToCodedStream(&coded));
+  }
+  return ToBytes(out);
+}
+
+Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
+  auto it = writes_.find(key);
+  if (it != writes_.end()) return it->second;
+  return base_.Get(key);
+}
+
+void LedgerState::Record(const Bytes& key) {
+  auto it = writes_.find(key);
+  if (it == writes_.end()) {
+    journal_.push_back(Undo{key, false, std::nullopt});
+  } else {
+    journal_.push_back(Undo{key, true, it->second});
+  }
+}
+
+void LedgerState::Put(const Bytes& key, Bytes value) {
+  Record(key);
+  writes_[key] = std::move(value);
+}
+
+void LedgerState::Delete(const Bytes& key) {
+  Record(key);
+  writes_[key] = std::nullopt;
+}
+
+void LedgerState::RollbackTo(size_t savepoint) {
+  LEDGER_ASSERT(savepoint <= journal_.size());
+  while (journal_.size() > savepoint) {
+    Undo& u = journal_.back();
+    if (u.had_entry) {
+      writes_[u.key] = std::move(u.previous);
+    } else {
+      writes_.erase(u.key);
+    }
+    journal_.pop_back();
+  }
+}
+
+std::vector<StateChange> LedgerState::TakeChanges() const {
+  std::vector<StateChange> out;
+  out.reserve(writes_.size());
+  for (const auto& [k, v] : writes_)
+    out.push_back(StateChange{k, v});
+  return out;
+}
+
+}  // namespace cl::ledger

@@ -1,0 +1,117 @@
+// The ledger's state layout (which key holds which record) and LedgerState, the block's write
+// overlay over committed state with savepoints, so a failed linked chain rolls back without a
+// trace.
+//
+// Key layout (the keys are hashed into the state root: DO NOT CHANGE):
+//   'a' || account id (16)              -> AccountRecord
+//   't' || transfer id (16)             -> TransferRecord (transfers, holds, posts, voids)
+//   's' || asset code                   -> AssetRecord
+//   'm' || u32be member id              -> MemberRecord
+//   'g'                                 -> GovernanceRecord
+//   'h'                                 -> HoldIndexMeta
+//   'e' || u64be second                 -> u32be number of holds with that deadline second
+//   'f' || u64be second || u32be index  -> the hold's transfer id (16)
+//   'x' || tx id (32)                   -> u64be height where the transaction was executed
+//
+// Records are protobuf messages (ledger.proto) with deterministic serialization.
+//
+// Thread safety: not thread-safe; one block executes on one thread.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.pb.h"
+#include "ledger/state_reader.h"
+#include "util/bytes.h"
+#include "util/status.h"
+
+namespace cl::ledger {
+
+namespace keys {
+inline constexpr uint8_t kAccount = 'a';
+inline constexpr uint8_t kTransfer = 't';
+inline constexpr uint8_t kAsset = 's';
+inline constexpr uint8_t kMember = 'm';
+inline constexpr uint8_t kGovernance = 'g';
+inline constexpr uint8_t kHoldMeta = 'h';
+inline constexpr uint8_t kExpiryCount = 'e';
+inline constexpr uint8_t kExpiryItem = 'f';
+inline constexpr uint8_t kTxSeen = 'x';
+
+Bytes Account(std::string_view id);
+Bytes Transfer(std::string_view id);
+Bytes Asset(std::string_view code);
+Bytes Member(uint32_t id);
+Bytes Governance();
+Bytes HoldMeta();
+Bytes ExpiryCount(uint64_t second);
+Bytes ExpiryItem(uint64_t second, uint32_t index);
+Bytes TxSeen(const Hash32& tx_id);
+}  // namespace keys
+
+// Serializes a record deterministically (the bytes hashed into the state tree).
+Bytes SerializeRecord(const google::protobuf::Message& msg);
+
+class LedgerState {
+ public:
+  explicit LedgerState(const StateReader& base) : base_(base) {}
+
+  Result<std::optional<Bytes>> Get(const Bytes& key) const;
+  void Put(const Bytes& key, Bytes value);
+  void Delete(const Bytes& key);
+
+  // Typed access; a record that fails to parse is corruption (an error, fatal for the block).
+  template <class Record>
+  Result<std::optional<Record>> GetRecord(const Bytes& key) const {
+    auto raw = Get(key);
+    if (!raw) return std::unexpected(raw.error());
+    if (!raw->has_value()) return std::optional<Record>();
+    Record rec;
+    if (!rec.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size()))) {
+      return MakeError(ErrorCode::kCorruption, "state record does not parse");
+    }
+    return std::optional<Record>(std::move(rec));
+  }
+  void PutRecord(const Bytes& key, const google::protobuf::Message& msg) {
+    Put(key, SerializeRecord(msg));
+  }
+
+  Result<std::optional<pb::AccountRecord>> GetAccount(std::string_view id) const {
+    return GetRecord<pb::AccountRecord>(keys::Account(id));
+  }
+  void PutAccount(const pb::AccountRecord& rec) { PutRecord(keys::Account(rec.id()), rec); }
+  Result<std::optional<pb::TransferRecord>> GetTransfer(std::string_view id) const {
+    return GetRecord<pb::TransferRecord>(keys::Transfer(id));
+  }
+  void PutTransfer(const pb::TransferRecord& rec) {
+    PutRecord(keys::Transfer(rec.transfer().id()), rec);
+  }
+
+  // Savepoints: RollbackTo undoes every write made since the savepoint was taken.
+  size_t Savepoint() const { return journal_.size(); }
+  void RollbackTo(size_t savepoint);
+  // Forgets undo information (after a chain commits); earlier savepoints become invalid.
+  void ReleaseSavepoints() { journal_.clear(); }
+
+  // The block's writes so far, in key order.
+  const BytesMap<std::optional<Bytes>>& writes() const { return writes_; }
+  const StateReader& base() const { return base_; }
+  std::vector<StateChange> TakeChanges() const;
+
+ private:
+  struct Undo {
+    Bytes key;
+    bool had_entry;
+    std::optional<Bytes> previous;
+  };
+  void Record(const Bytes& key);
+
+  const StateReader& base_;
+  BytesMap<std::optional<Bytes>> writes_;
+  std::vector<Undo> journal_;
+};
+
+}  // namespace cl::ledger
