@@ -1,0 +1,114 @@
+#include "ledger/leveldb_store.h"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include <algorithm>
+#include <system_error>
+
+namespace cl::ledger {
+namespace {
+
+leveldb::Slice ToSlice(ByteSpan s) {
+  return leveldb::Slice(reinterpret_cast<const char*>(s.data()), s.size());
+}
+
+ByteSpan FromSlice(const leveldb::Slice& s) {
+  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+std::unexpected<Error> FromLevelDb(const leveldb::Status& s, std::string_view what) {
+  ErrorCode code = ErrorCode::kIoError;
+  if (s.IsNotFound()) code = ErrorCode::kNotFound;
+  if (s.IsCorruption()) code = ErrorCode::kCorruption;
+  if (s.IsInvalidArgument()) code = ErrorCode::kInvalidArgument;
+  return MakeError(code, std::string(what) + ": " + s.ToString());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(const std::filesystem::path& dir,
+                                                         const LevelDbOptions& options) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(dir, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "database path is not a directory: " + dir.string());
+  }
+  if (!std::filesystem::exists(status) && !options.create_if_missing) {
+    return MakeError(ErrorCode::kNotFound, "database directory does not exist: " + dir.string());
+  }
+
+  std::unique_ptr<LevelDbStore> store(new LevelDbStore());
+  leveldb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.paranoid_checks = true;
+  db_options.write_buffer_size = options.write_buffer_bytes;
+  store->block_cache_.reset(leveldb::NewLRUCache(options.block_cache_bytes));
+  db_options.block_cache = store->block_cache_.get();
+  if (options.bloom_bits_per_key > 0) {
+    store->filter_policy_.reset(leveldb::NewBloomFilterPolicy(options.bloom_bits_per_key));
+    db_options.filter_policy = store->filter_policy_.get();
+  }
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(db_options, dir.string(), &db);
+  if (!s.ok()) {
+    // LevelDB reports a missing database with create_if_missing off as InvalidArgument.
+    if (!options.create_if_missing && s.IsInvalidArgument() &&
+        !std::filesystem::exists(dir / "CURRENT", ec)) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no database in " + dir.string() + ": " + s.ToString());
+    }
+    return FromLevelDb(s, "opening database " + dir.string());
+  }
+  store->db_.reset(db);
+  return store;
+}
+
+LevelDbStore::~LevelDbStore() {
+  db_.reset();
+}
+
+Result<std::optional<Bytes>> LevelDbStore::Get(ByteSpan key) const {
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::string value;
+  leveldb::Status s = db_->Get(read_options, ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<Bytes>();
+  if (!s.ok()) return FromLevelDb(s, "database read");
+  return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+}
+
+Status LevelDbStore::Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const {
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_options));
+  const ByteSpan from = std::ranges::lexicographical_compare(start, prefix) ? prefix : start;
+  for (it->Seek(ToSlice(from)); it->Valid(); it->Next()) {
+    const ByteSpan key = FromSlice(it->key());
+    if (key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) break;
+    if (!visit(key, FromSlice(it->value()))) break;
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "database scan");
+  return OkStatus();
+}
+
+Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
+  leveldb::WriteBatch db_batch;
+  for (const WriteBatch::Op& op : batch.ops()) {
+    if (op.value) {
+      db_batch.Put(ToSlice(op.key), ToSlice(*op.value));
+    } else {
+      db_batch.Delete(ToSlice(op.key));
+    }
+  }
+  leveldb::WriteOptions write_options;
+  write_options.sync = sync;
+  leveldb::Status s = db_->Write(write_options, &db_batch);
+  if (!s.ok()) return FromLevelDb(s, "database write");
+  return OkStatus();
+}
+
+}  // namespace cl::ledger

@@ -1,0 +1,58 @@
+// LevelDbStore: the KvStore interface on a LevelDB database in one directory. This is the node's
+// durable storage: blocks, certificates, receipts and the state tree share one database so that a
+// block and its state changes commit in one synced batch (DESIGN decision 8).
+//
+// Thread safety: every method may be called from several threads (LevelDB serialises writers and
+// gives readers a consistent view of each batch).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+
+#include "ledger/kv_store.h"
+
+namespace leveldb {
+class DB;
+class Cache;
+class FilterPolicy;
+}  // namespace leveldb
+
+namespace cl::ledger {
+
+struct LevelDbOptions {
+  // Create the database when the directory holds none; otherwise a missing database is an error.
+  bool create_if_missing = true;
+  // LevelDB's cache of uncompressed blocks.
+  size_t block_cache_bytes = size_t{64} << 20;
+  // Bloom filter bits per key; 0 disables the filter. Point reads of absent keys skip table files.
+  int bloom_bits_per_key = 10;
+  // Memtable size before a flush to a level-0 table.
+  size_t write_buffer_bytes = size_t{32} << 20;
+};
+
+class LevelDbStore final : public KvStore {
+ public:
+  // Opens (or with create_if_missing, creates) the database in `dir`. Errors: kNotFound when the
+  // database is missing and create_if_missing is false, kInvalidArgument when `dir` is not a
+  // directory, kCorruption when the files fail their checks, kIoError otherwise.
+  static Result<std::unique_ptr<LevelDbStore>> Open(const std::filesystem::path& dir,
+                                                    const LevelDbOptions& options);
+  ~LevelDbStore() override;
+  LevelDbStore(const LevelDbStore&) = delete;
+  LevelDbStore& operator=(const LevelDbStore&) = delete;
+
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override;
+  Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override;
+  Status Write(const WriteBatch& batch, bool sync) override;
+
+ private:
+  LevelDbStore() = default;
+
+  // Declared in this order so the database closes before its cache and filter policy are freed.
+  std::unique_ptr<leveldb::Cache> block_cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
+  std::unique_ptr<leveldb::DB> db_;
+};
+
+}  // namespace cl::ledger

@@ -1,0 +1,43 @@
+#include "ledger/memory_store.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace cl::ledger {
+
+Result<std::optional<Bytes>> MemoryStore::Get(ByteSpan key) const {
+  std::shared_lock lock(mutex_);
+  auto it = map_.find(AsStringView(key));
+  if (it == map_.end()) return std::optional<Bytes>();
+  return std::optional<Bytes>(Bytes(it->second.begin(), it->second.end()));
+}
+
+Status MemoryStore::Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const {
+  std::shared_lock lock(mutex_);
+  const std::string_view prefix_view = AsStringView(prefix);
+  const std::string_view from = std::max(prefix_view, AsStringView(start));
+  for (auto it = map_.lower_bound(from); it != map_.end(); ++it) {
+    if (!it->first.starts_with(prefix_view)) break;
+    if (!visit(AsSpan(it->first), AsSpan(it->second))) break;
+  }
+  return OkStatus();
+}
+
+Status MemoryStore::Write(const WriteBatch& batch, bool /*sync*/) {
+  std::unique_lock lock(mutex_);
+  for (const WriteBatch::Op& op : batch.ops()) {
+    if (op.value) {
+      map_.insert_or_assign(ToString(op.key), ToString(*op.value));
+    } else {
+      map_.erase(std::string(AsStringView(op.key)));
+    }
+  }
+  return OkStatus();
+}
+
+size_t MemoryStore::size() const {
+  std::shared_lock lock(mutex_);
+  return map_.size();
+}
+
+}  // namespace cl::ledger
