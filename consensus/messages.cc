@@ -1,0 +1,218 @@
+#include "consensus/messages.h"
+
+#include <set>
+
+#include "crypto/sha256.h"
+#include "util/assert.h"
+
+namespace cl::consensus {
+namespace {
+
+class PlainVerifier final : public SignatureVerifier {
+ public:
+  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
+              const crypto::Signature& sig) override {
+    return crypto::Verify(key, digest, sig);
+  }
+};
+
+Result<Hash32> HashField(const std::string& s, const char* what) {
+  auto h = Hash32::FromSpan(AsSpan(s));
+  if (!h) return MakeError(ErrorCode::kInvalidArgument, std::string(what) + " is not 32 bytes");
+  return *h;
+}
+
+// 2f+1 distinct validators signed `body` under `tag`; every listed signer must verify.
+Status VerifyQuorum(const ValidatorSet& validators, const std::string& chain_id, crypto::Domain tag,
+                    const std::string& body,
+                    const google::protobuf::RepeatedPtrField<pb::Signer>& signers, uint32_t needed,
+                    SignatureVerifier& verifier) {
+  if (signers.size() > static_cast<int>(validators.size())) {
+    return MakeError(ErrorCode::kInvalidArgument, "more signers than validators");
+  }
+  Hash32 digest = crypto::SignedDigest(tag, chain_id, AsSpan(body));
+  std::set<uint32_t> seen;
+  for (const pb::Signer& s : signers) {
+    if (!validators.contains(s.replica())) {
+      return MakeError(ErrorCode::kInvalidArgument, "signer is not a validator");
+    }
+    if (!seen.insert(s.replica()).second) {
+      return MakeError(ErrorCode::kInvalidArgument, "duplicate signer");
+    }
+    auto sig = crypto::Signature::FromSpan(AsSpan(s.signature()));
+    if (!sig) return MakeError(ErrorCode::kInvalidArgument, "bad signature length");
+    if (!verifier.Verify(validators.key(s.replica()), digest, *sig)) {
+      return MakeError(ErrorCode::kUnauthenticated, "signature does not verify");
+    }
+  }
+  if (seen.size() < needed) {
+    return MakeError(ErrorCode::kFailedPrecondition, "not enough signers for a quorum");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+ValidatorSet::ValidatorSet(std::vector<crypto::PublicKey> keys) : keys_(std::move(keys)) {
+  LEDGER_ASSERT(!keys_.empty() && keys_.size() <= kMaxValidators);
+}
+
+SignatureVerifier& DefaultVerifier() {
+  static PlainVerifier verifier;
+  return verifier;
+}
+
+Hash32 PayloadDigest(ByteSpan payload) {
+  return crypto::TaggedHash(crypto::Domain::kConsensusPayload, payload);
+}
+
+crypto::Domain TagFor(pb::MessageType type) {
+  switch (type) {
+    case pb::PRE_PREPARE:
+      return crypto::Domain::kPrePrepare;
+    case pb::PREPARE:
+      return crypto::Domain::kPrepare;
+    case pb::COMMIT:
+      return crypto::Domain::kCommit;
+    case pb::EXECUTION_VOTE:
+      return crypto::Domain::kExecutionVote;
+    case pb::VIEW_CHANGE:
+      return crypto::Domain::kViewChange;
+    case pb::NEW_VIEW:
+      return crypto::Domain::kNewView;
+    default:
+      return crypto::Domain::kStateTransfer;
+  }
+}
+
+std::string EncodeVoteBody(uint64_t view, uint64_t seq, const Hash32& digest) {
+  pb::VoteBody b;
+  b.set_view(view);
+  b.set_seq(seq);
+  b.set_digest(std::string(AsStringView(digest.span())));
+  return b.SerializeAsString();
+}
+
+std::string EncodeExecutionVoteBody(uint64_t height, const Hash32& block_digest,
+                                    const Hash32& state_root, const Hash32& result_root) {
+  pb::ExecutionVoteBody b;
+  b.set_height(height);
+  b.set_block_digest(std::string(AsStringView(block_digest.span())));
+  b.set_state_root(std::string(AsStringView(state_root.span())));
+  b.set_result_root(std::string(AsStringView(result_root.span())));
+  return b.SerializeAsString();
+}
+
+Result<VoteFields> DecodeVoteBody(const std::string& body) {
+  pb::VoteBody b;
+  if (!b.ParseFromString(body)) return MakeError(ErrorCode::kInvalidArgument, "bad vote body");
+  VoteFields v;
+  v.view = b.view();
+  v.seq = b.seq();
+  auto d = HashField(b.digest(), "vote digest");
+  if (!d) return std::unexpected(d.error());
+  v.digest = *d;
+  if (v.seq == 0) return MakeError(ErrorCode::kInvalidArgument, "sequence number 0");
+  return v;
+}
+
+Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body) {
+  pb::ExecutionVoteBody b;
+  if (!b.ParseFromString(body)) {
+    return MakeError(ErrorCode::kInvalidArgument, "bad execution vote body");
+  }
+  ExecutionVoteFields v;
+  v.height = b.height();
+  if (v.height == 0) return MakeError(ErrorCode::kInvalidArgument, "height 0");
+  auto d = HashField(b.block_digest(), "block digest");
+  auto s = HashField(b.state_root(), "state root");
+  auto r = HashField(b.result_root(), "result root");
+  if (!d || !s || !r) return MakeError(ErrorCode::kInvalidArgument, "bad execution vote hash");
+  v.block_digest = *d;
+  v.state_root = *s;
+  v.result_root = *r;
+  return v;
+}
+
+pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
+                          const crypto::PrivateKey& key, const std::string& chain_id) {
+  pb::Envelope env;
+  env.set_type(type);
+  env.set_sender(sender);
+  crypto::Signature sig = key.Sign(crypto::SignedDigest(TagFor(type), chain_id, AsSpan(body)));
+  env.set_body(std::move(body));
+  env.set_signature(std::string(AsStringView(sig.span())));
+  return env;
+}
+
+Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_id,
+                      const pb::Envelope& env, SignatureVerifier& verifier) {
+  if (!validators.contains(env.sender())) {
+    return MakeError(ErrorCode::kInvalidArgument, "sender is not a validator");
+  }
+  if (env.type() == pb::MESSAGE_TYPE_UNSPECIFIED || !pb::MessageType_IsValid(env.type())) {
+    return MakeError(ErrorCode::kInvalidArgument, "unknown message type");
+  }
+  auto sig = crypto::Signature::FromSpan(AsSpan(env.signature()));
+  if (!sig) return MakeError(ErrorCode::kInvalidArgument, "bad signature length");
+  Hash32 digest = crypto::SignedDigest(TagFor(env.type()), chain_id, AsSpan(env.body()));
+  if (!verifier.Verify(validators.key(env.sender()), digest, *sig)) {
+    return MakeError(ErrorCode::kUnauthenticated, "envelope signature does not verify");
+  }
+  return OkStatus();
+}
+
+Result<VoteFields> VerifyCommitCertificate(const ValidatorSet& validators,
+                                           const std::string& chain_id,
+                                           const pb::CommitCertificate& cert,
+                                           SignatureVerifier& verifier) {
+  auto fields = DecodeVoteBody(cert.body());
+  if (!fields) return fields;
+  LEDGER_TRY(VerifyQuorum(validators, chain_id, crypto::Domain::kCommit, cert.body(),
+                          cert.signers(), validators.quorum(), verifier));
+  return fields;
+}
+
+Result<ExecutionVoteFields> VerifyExecutionCertificate(const ValidatorSet& validators,
+                                                       const std::string& chain_id,
+                                                       const pb::ExecutionCertificate& cert,
+                                                       SignatureVerifier& verifier) {
+  auto fields = DecodeExecutionVoteBody(cert.body());
+  if (!fields) return fields;
+  LEDGER_TRY(VerifyQuorum(validators, chain_id, crypto::Domain::kExecutionVote, cert.body(),
+                          cert.signers(), validators.quorum(), verifier));
+  return fields;
+}
+
+Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std::string& chain_id,
+                                       const pb::PreparedProof& proof,
+                                       SignatureVerifier& verifier) {
+  const pb::Envelope& pp = proof.pre_prepare();
+  if (pp.type() != pb::PRE_PREPARE) {
+    return MakeError(ErrorCode::kInvalidArgument, "prepared proof without a pre-prepare");
+  }
+  auto fields = DecodeVoteBody(pp.body());
+  if (!fields) return fields;
+  auto prep = DecodeVoteBody(proof.prepare_body());
+  if (!prep) return prep;
+  if (prep->view != fields->view || prep->seq != fields->seq || prep->digest != fields->digest) {
+    return MakeError(ErrorCode::kInvalidArgument, "prepares do not match the pre-prepare");
+  }
+  if (pp.sender() != PrimaryOf(fields->view, validators.size())) {
+    return MakeError(ErrorCode::kInvalidArgument, "pre-prepare not from the view's primary");
+  }
+  if (PayloadDigest(AsSpan(pp.payload())) != fields->digest) {
+    return MakeError(ErrorCode::kInvalidArgument, "payload does not match its digest");
+  }
+  LEDGER_TRY(VerifyEnvelope(validators, chain_id, pp, verifier));
+  for (const pb::Signer& s : proof.prepares()) {
+    if (s.replica() == pp.sender()) {
+      return MakeError(ErrorCode::kInvalidArgument, "the primary's prepare does not count");
+    }
+  }
+  LEDGER_TRY(VerifyQuorum(validators, chain_id, crypto::Domain::kPrepare, proof.prepare_body(),
+                          proof.prepares(), validators.quorum() - 1, verifier));
+  return fields;
+}
+
+}  // namespace cl::consensus

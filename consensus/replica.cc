@@ -1,0 +1,1198 @@
+#include "consensus/replica.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "util/assert.h"
+
+namespace cl::consensus {
+namespace {
+
+// Bytes of slack over the payload limit for one envelope's own fields.
+constexpr uint64_t kEnvelopeOverheadBytes = 64 * 1024;
+
+struct Vote {
+  std::string body;
+  std::string sig;
+  Hash32 digest;
+  uint64_t view = 0;
+};
+
+// Per-sequence-number state. The per-view part is reset when the replica enters a higher view; the
+// prepared proof and the commit outlive view changes (PBFT carries them into view-change messages).
+struct Slot {
+  uint64_t view = 0;
+  bool has_pp = false;
+  pb::Envelope pp;  // with payload
+  Hash32 digest;
+  std::map<uint32_t, Vote> prepares;
+  std::map<uint32_t, Vote> commits;
+  std::string own_pp, own_prepare, own_commit;  // envelope bytes, for retransmission
+
+  std::optional<pb::PreparedProof> prepared;
+  uint64_t prepared_view = 0;
+  bool committed = false;
+  Hash32 committed_digest;
+  std::string committed_payload;
+  pb::CommitCertificate cert;
+
+  void ResetForView(uint64_t v) {
+    view = v;
+    has_pp = false;
+    pp.Clear();
+    prepares.clear();
+    commits.clear();
+    own_pp.clear();
+    own_prepare.clear();
+    own_commit.clear();
+  }
+};
+
+struct ViewChangeInfo {
+  uint64_t view = 0;
+  pb::Envelope env;
+  pb::ViewChangeBody body;
+};
+
+struct ExecVote {
+  uint64_t height = 0;
+  std::string body;
+  std::string sig;
+};
+
+}  // namespace
+
+struct Replica::Impl {
+  ReplicaConfig cfg;
+  ValidatorSet vs;
+  Application* app;
+  Storage* storage;
+  SignatureVerifier* verifier;
+  uint32_t n, f, quorum;
+  uint32_t self;
+
+  uint64_t view = 0;
+  bool in_vc = false;
+  uint64_t low = 0;
+  std::optional<pb::ExecutionCertificate> stable_cert;
+  uint64_t delivered = 0;
+  uint64_t executed = 0;
+  uint64_t next_seq = 1;
+  std::map<uint64_t, Slot> slots;
+  std::map<uint64_t, Hash32> delivered_digest;  // (low, delivered]
+
+  std::map<uint64_t, std::map<uint32_t, ExecVote>> exec_votes;  // (low, low + 2 window]
+  std::vector<ExecVote> latest_exec_vote;                       // per sender, any height
+  std::map<uint64_t, std::string> own_exec_body;
+  std::string own_exec_env;
+  uint64_t known_certified = 0;
+  std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
+
+  std::map<uint32_t, ViewChangeInfo> vc_latest;
+  std::string own_vc, own_nv;
+  uint32_t consecutive_failures = 0;
+
+  uint64_t progress_deadline = 0, vc_deadline = 0, retransmit_deadline = 0;
+  uint64_t last_proposal_ms = 0;
+  uint64_t retransmit_mark = UINT64_MAX;
+  uint32_t transfer_rr = 0;
+
+  std::deque<std::pair<Hash32, Bytes>> pending;
+  std::vector<std::deque<std::pair<uint64_t, std::string>>> buffered;  // per peer: (view, bytes)
+  std::map<std::tuple<int, uint64_t, uint64_t>, Hash32> signed_votes;  // (type, view, seq)
+
+  DropCounters drops;
+  bool halted = false;
+  uint64_t now = 0;
+  Effects fx;
+  Effects startup_fx;
+
+  Impl(ReplicaConfig c, Application* a, Storage* s)
+      : cfg(std::move(c)), vs(cfg.validators), app(a), storage(s) {
+    LEDGER_ASSERT(cfg.key.has_value());
+    LEDGER_ASSERT(cfg.self < vs.size());
+    LEDGER_ASSERT(cfg.window_seqs > 0 && cfg.window_seqs <= kMaxWindowSeqs);
+    verifier = cfg.verifier ? cfg.verifier : &DefaultVerifier();
+    n = vs.size();
+    f = vs.f();
+    quorum = cfg.bugs.quorum_2f ? std::max<uint32_t>(2 * f, 1) : vs.quorum();
+    self = cfg.self;
+    latest_exec_vote.resize(n);
+    buffered.resize(n);
+  }
+
+  uint32_t Primary(uint64_t v) const { return PrimaryOf(v, n); }
+  bool IsPrimary() const { return Primary(view) == self && !in_vc; }
+  uint64_t High() const { return low + cfg.window_seqs; }
+  uint64_t Timeout() const {
+    return cfg.view_timeout_ms << std::min(consecutive_failures, kViewChangeBackoffCapExponent);
+  }
+
+  Slot& GetSlot(uint64_t seq) {
+    Slot& s = slots[seq];
+    if (s.view < view) s.ResetForView(view);
+    return s;
+  }
+
+  void Send(uint32_t to, std::string bytes) { fx.messages.push_back({to, std::move(bytes)}); }
+
+  // Signs a vote, refusing to sign two different digests for one (type, view, seq): the guard that,
+  // with the persisted records, keeps a restarted replica from contradicting itself.
+  std::optional<pb::Envelope> SignVote(pb::MessageType type, uint64_t v, uint64_t seq,
+                                       const Hash32& digest) {
+    auto key = std::make_tuple(static_cast<int>(type), v, seq);
+    auto it = signed_votes.find(key);
+    if (it != signed_votes.end() && it->second != digest) return std::nullopt;
+    signed_votes[key] = digest;
+    return SignEnvelope(type, self, EncodeVoteBody(v, seq, digest), *cfg.key, cfg.chain_id);
+  }
+
+  void Persist(uint64_t seq, const pb::Envelope& own, const pb::PreparedProof* proof) {
+    pb::PersistedRecord rec;
+    *rec.mutable_own() = own;
+    if (proof) *rec.mutable_prepared() = *proof;
+    storage->AppendRecord(seq, rec.SerializeAsString());
+  }
+
+  // ---- normal case -------------------------------------------------------------------------
+
+  void TryPropose() {
+    if (!IsPrimary() || halted) return;
+    while (!pending.empty() && next_seq <= High()) {
+      Bytes payload = std::move(pending.front().second);
+      pending.pop_front();
+      Propose(std::move(payload));
+    }
+    bool idle = next_seq <= delivered + 1;
+    if (pending.empty() && idle && next_seq <= High() &&
+        now >= last_proposal_ms + cfg.propose_delay_ms) {
+      Propose(Bytes{});  // empty block: proves the primary alive and advances block time
+    }
+  }
+
+  void Propose(Bytes payload) {
+    uint64_t seq = next_seq++;
+    Hash32 digest = PayloadDigest(payload);
+    auto env = SignVote(pb::PRE_PREPARE, view, seq, digest);
+    LEDGER_ASSERT(env.has_value());  // next_seq only grows within a view
+    env->set_payload(std::string(payload.begin(), payload.end()));
+    Persist(seq, *env, nullptr);
+    Slot& s = GetSlot(seq);
+    s.has_pp = true;
+    s.pp = *env;
+    s.digest = digest;
+    s.own_pp = env->SerializeAsString();
+    Send(kBroadcast, s.own_pp);
+    last_proposal_ms = now;
+    CheckPrepared(seq);
+  }
+
+  // Accepts a verified pre-prepare for the current view and prepares it.
+  void AcceptPrePrepare(const pb::Envelope& env, const VoteFields& vf) {
+    Slot& s = GetSlot(vf.seq);
+    if (s.committed) return;
+    if (s.has_pp) {
+      if (s.digest != vf.digest) {
+        // Two signed pre-prepares for one (view, seq): proof that the primary equivocates.
+        ++drops.conflicting;
+        StartViewChange(view + 1);
+      }
+      return;
+    }
+    if (!app->ValidatePayload(vf.seq, AsSpan(env.payload()))) {
+      ++drops.invalid_payload;
+      return;
+    }
+    s.has_pp = true;
+    s.pp = env;
+    s.digest = vf.digest;
+    if (Primary(view) == self) {
+      signed_votes[{static_cast<int>(pb::PRE_PREPARE), view, vf.seq}] = vf.digest;
+      s.own_pp = env.SerializeAsString();
+    } else if (s.own_prepare.empty()) {
+      auto prep = SignVote(pb::PREPARE, view, vf.seq, vf.digest);
+      if (!prep) {
+        ++drops.conflicting;  // prepared another digest here before a restart
+        return;
+      }
+      Persist(vf.seq, *prep, nullptr);
+      s.own_prepare = prep->SerializeAsString();
+      s.prepares[self] = Vote{prep->body(), prep->signature(), vf.digest, view};
+      Send(kBroadcast, s.own_prepare);
+    }
+    CheckPrepared(vf.seq);
+    CheckCommitted(vf.seq);
+  }
+
+  // Collects the largest group of identical vote bodies matching (view, seq, digest).
+  static std::pair<std::string, std::vector<std::pair<uint32_t, std::string>>> Group(
+      const std::map<uint32_t, Vote>& votes, uint64_t v, const Hash32& digest,
+      std::optional<uint32_t> exclude) {
+    std::map<std::string, std::vector<std::pair<uint32_t, std::string>>> groups;
+    for (const auto& [sender, vote] : votes) {
+      if (vote.view != v || vote.digest != digest) continue;
+      if (exclude && sender == *exclude) continue;
+      groups[vote.body].push_back({sender, vote.sig});
+    }
+    std::pair<std::string, std::vector<std::pair<uint32_t, std::string>>> best;
+    for (auto& [body, signers] : groups) {
+      if (signers.size() > best.second.size()) best = {body, std::move(signers)};
+    }
+    return best;
+  }
+
+  void CheckPrepared(uint64_t seq) {
+    Slot& s = GetSlot(seq);
+    if (!s.has_pp || !s.own_commit.empty() || s.committed) return;
+    auto [body, signers] = Group(s.prepares, view, s.digest, Primary(view));
+    if (signers.size() + 1 < quorum) return;
+    pb::PreparedProof proof;
+    *proof.mutable_pre_prepare() = s.pp;
+    proof.set_prepare_body(body);
+    for (auto& [who, sig] : signers) {
+      pb::Signer* sg = proof.add_prepares();
+      sg->set_replica(who);
+      sg->set_signature(sig);
+    }
+    auto commit = SignVote(pb::COMMIT, view, seq, s.digest);
+    if (!commit) {
+      ++drops.conflicting;
+      return;
+    }
+    s.prepared = proof;
+    s.prepared_view = view;
+    Persist(seq, *commit, &proof);
+    s.own_commit = commit->SerializeAsString();
+    s.commits[self] = Vote{commit->body(), commit->signature(), s.digest, view};
+    Send(kBroadcast, s.own_commit);
+    CheckCommitted(seq);
+  }
+
+  void CheckCommitted(uint64_t seq) {
+    Slot& s = GetSlot(seq);
+    if (s.committed) return;
+    // The payload must be known: from this view's pre-prepare or a prepared proof.
+    std::optional<std::pair<Hash32, const std::string*>> known;
+    if (s.has_pp) known = {{s.digest, &s.pp.payload()}};
+    for (const auto& [sender, vote] : s.commits) {
+      (void)sender;
+      Hash32 d = vote.digest;
+      const std::string* payload = nullptr;
+      if (s.has_pp && s.digest == d) payload = &s.pp.payload();
+      if (!payload && s.prepared) {
+        auto pf = DecodeVoteBody(s.prepared->pre_prepare().body());
+        if (pf && pf->digest == d) payload = &s.prepared->pre_prepare().payload();
+      }
+      if (!payload) continue;
+      auto [body, signers] = Group(s.commits, vote.view, d, std::nullopt);
+      if (signers.size() < quorum) continue;
+      s.committed = true;
+      s.committed_digest = d;
+      s.committed_payload = *payload;
+      s.cert.set_body(body);
+      for (auto& [who, sig] : signers) {
+        pb::Signer* sg = s.cert.add_signers();
+        sg->set_replica(who);
+        sg->set_signature(sig);
+      }
+      TryDeliver();
+      return;
+    }
+  }
+
+  void DeliverOne(uint64_t height, const Hash32& digest, const std::string& payload,
+                  const pb::CommitCertificate& cert) {
+    CommittedBlock block;
+    block.height = height;
+    block.digest = digest;
+    block.payload.assign(payload.begin(), payload.end());
+    block.commit_cert = cert;
+    app->DeliverBlock(block);
+    delivered = height;
+    delivered_digest[height] = digest;
+    fx.delivered_heights.push_back(height);
+    consecutive_failures = 0;
+    progress_deadline = now + Timeout();
+    std::erase_if(pending, [&](const auto& p) { return p.first == digest; });
+  }
+
+  void TryDeliver() {
+    while (true) {
+      auto it = slots.find(delivered + 1);
+      if (it == slots.end() || !it->second.committed) break;
+      DeliverOne(delivered + 1, it->second.committed_digest, it->second.committed_payload,
+                 it->second.cert);
+    }
+    if (IsPrimary() && next_seq <= delivered) next_seq = delivered + 1;
+    TryPropose();
+  }
+
+  // ---- execution certificates (checkpoints) -------------------------------------------------
+
+  void OnExecutedImpl(uint64_t height, const Hash32& state_root, const Hash32& result_root) {
+    LEDGER_ASSERT(height == executed + 1 && height <= delivered);
+    executed = height;
+    auto it = delivered_digest.find(height);
+    LEDGER_ASSERT(it != delivered_digest.end());
+    std::string body = EncodeExecutionVoteBody(height, it->second, state_root, result_root);
+    own_exec_body[height] = body;
+    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *cfg.key, cfg.chain_id);
+    own_exec_env = env.SerializeAsString();
+    latest_exec_vote[self] = ExecVote{height, body, env.signature()};
+    if (height <= low + 2 * cfg.window_seqs && height > low) {
+      exec_votes[height][self] = ExecVote{height, body, env.signature()};
+    }
+    Send(kBroadcast, own_exec_env);
+    CheckExecCert(height);
+    if (pending_cert && pending_cert->first <= executed) {
+      auto [h, cert] = std::move(*pending_cert);
+      pending_cert.reset();
+      ApplyVerifiedCert(h, cert);
+    }
+  }
+
+  // A verified execution certificate learnt from a peer (view change, new view, state reply).
+  void NoteVerifiedCert(uint64_t height, const pb::ExecutionCertificate& cert) {
+    known_certified = std::max(known_certified, height);
+    if (height <= low) return;
+    if (height <= executed) {
+      ApplyVerifiedCert(height, cert);
+    } else if (!pending_cert || pending_cert->first < height) {
+      pending_cert = {height, cert};
+    }
+  }
+
+  void ApplyVerifiedCert(uint64_t height, const pb::ExecutionCertificate& cert) {
+    if (height <= low) return;
+    auto own = own_exec_body.find(height);
+    if (own != own_exec_body.end() && own->second != cert.body()) {
+      halted = true;
+      fx.halted = true;
+      return;
+    }
+    AdvanceCheckpoint(height, cert);
+  }
+
+  void CheckExecCert(uint64_t height) {
+    if (height <= low || halted) return;
+    std::map<std::string, std::vector<std::pair<uint32_t, std::string>>> groups;
+    std::set<uint32_t> seen;
+    auto add = [&](uint32_t who, const ExecVote& v) {
+      if (v.height != height || !seen.insert(who).second) return;
+      groups[v.body].push_back({who, v.sig});
+    };
+    if (auto it = exec_votes.find(height); it != exec_votes.end()) {
+      for (const auto& [who, v] : it->second)
+        add(who, v);
+    }
+    for (uint32_t i = 0; i < n; ++i)
+      add(i, latest_exec_vote[i]);
+    for (auto& [body, signers] : groups) {
+      if (signers.size() < quorum) continue;
+      known_certified = std::max(known_certified, height);
+      if (height > executed) return;  // state transfer or our own execution will catch up
+      auto own = own_exec_body.find(height);
+      if (own != own_exec_body.end() && own->second != body) {
+        halted = true;  // our execution disagrees with 2f+1 validators: non-determinism
+        fx.halted = true;
+        return;
+      }
+      pb::ExecutionCertificate cert;
+      cert.set_body(body);
+      for (auto& [who, sig] : signers) {
+        pb::Signer* sg = cert.add_signers();
+        sg->set_replica(who);
+        sg->set_signature(sig);
+      }
+      AdvanceCheckpoint(height, cert);
+      return;
+    }
+  }
+
+  void AdvanceCheckpoint(uint64_t height, const pb::ExecutionCertificate& cert) {
+    if (height <= low) return;
+    low = height;
+    stable_cert = cert;
+    storage->PutCheckpoint(cert.SerializeAsString());
+    storage->DropRecordsUpTo(height);
+    slots.erase(slots.begin(), slots.upper_bound(height));
+    exec_votes.erase(exec_votes.begin(), exec_votes.upper_bound(height));
+    delivered_digest.erase(delivered_digest.begin(), delivered_digest.lower_bound(height));
+    own_exec_body.erase(own_exec_body.begin(), own_exec_body.lower_bound(height));
+    for (auto it = signed_votes.begin(); it != signed_votes.end();) {
+      if (std::get<2>(it->first) <= height) {
+        it = signed_votes.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    fx.execution_certs.push_back(cert);
+    TryPropose();
+  }
+
+  // ---- view change --------------------------------------------------------------------------
+
+  void StartViewChange(uint64_t new_view) {
+    if (new_view < view || (new_view == view && in_vc) || halted) return;
+    view = new_view;
+    in_vc = true;
+    ++consecutive_failures;
+    pb::ViewChangeBody body;
+    body.set_new_view(new_view);
+    body.set_stable_seq(low);
+    if (stable_cert && low > 0) *body.mutable_stable_cert() = *stable_cert;
+    if (!cfg.bugs.drop_prepared_in_view_change) {
+      for (const auto& [seq, s] : slots) {
+        if (seq > low && s.prepared) *body.add_prepared() = *s.prepared;
+      }
+    }
+    pb::Envelope env =
+        SignEnvelope(pb::VIEW_CHANGE, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+    own_vc = env.SerializeAsString();
+    storage->PutViewRecord(own_vc);
+    vc_latest[self] = ViewChangeInfo{new_view, env, body};
+    Send(kBroadcast, own_vc);
+    vc_deadline = now + Timeout();
+    own_nv.clear();
+    TryNewView();
+  }
+
+  // Checks a view-change message; on success fills info.
+  Status ValidateViewChange(const pb::Envelope& env, ViewChangeInfo& info) {
+    if (env.type() != pb::VIEW_CHANGE) {
+      return MakeError(ErrorCode::kInvalidArgument, "not a view change");
+    }
+    if (!info.body.ParseFromString(env.body())) {
+      return MakeError(ErrorCode::kInvalidArgument, "bad view-change body");
+    }
+    info.view = info.body.new_view();
+    info.env = env;
+    if (info.view == 0) return MakeError(ErrorCode::kInvalidArgument, "view change to view 0");
+    LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, env, *verifier));
+    uint64_t stable = info.body.stable_seq();
+    if (stable > 0) {
+      auto cf = VerifyExecutionCertificate(vs, cfg.chain_id, info.body.stable_cert(), *verifier);
+      if (!cf) return std::unexpected(cf.error());
+      if (cf->height != stable) {
+        return MakeError(ErrorCode::kInvalidArgument, "stable certificate height mismatch");
+      }
+    } else if (info.body.has_stable_cert()) {
+      return MakeError(ErrorCode::kInvalidArgument, "certificate for genesis checkpoint");
+    }
+    if (static_cast<uint64_t>(info.body.prepared_size()) > cfg.window_seqs) {
+      return MakeError(ErrorCode::kResourceExhausted, "too many prepared proofs");
+    }
+    std::set<uint64_t> seqs;
+    for (const pb::PreparedProof& p : info.body.prepared()) {
+      auto pf = VerifyPreparedProof(vs, cfg.chain_id, p, *verifier);
+      if (!pf) return std::unexpected(pf.error());
+      if (pf->seq <= stable || pf->seq > stable + cfg.window_seqs) {
+        return MakeError(ErrorCode::kInvalidArgument, "prepared proof outside the watermarks");
+      }
+      if (pf->view >= info.view) {
+        return MakeError(ErrorCode::kInvalidArgument, "prepared proof from a later view");
+      }
+      if (!seqs.insert(pf->seq).second) {
+        return MakeError(ErrorCode::kInvalidArgument, "two prepared proofs for one seq");
+      }
+    }
+    return OkStatus();
+  }
+
+  struct Reproposal {
+    uint64_t seq;
+    Hash32 digest;
+    std::string payload;
+  };
+
+  // PBFT's new-view rule: from the 2f+1 view changes, min-s is the highest stable checkpoint, and
+  // each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
+  static std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
+                                          uint64_t& min_s,
+                                          const pb::ExecutionCertificate** min_cert) {
+    min_s = 0;
+    *min_cert = nullptr;
+    for (const auto* b : vcs) {
+      if (b->stable_seq() > min_s) {
+        min_s = b->stable_seq();
+        *min_cert = &b->stable_cert();
+      }
+    }
+    std::map<uint64_t, std::pair<uint64_t, const pb::PreparedProof*>> best;
+    for (const auto* b : vcs) {
+      for (const pb::PreparedProof& p : b->prepared()) {
+        auto pf = DecodeVoteBody(p.pre_prepare().body());
+        if (!pf || pf->seq <= min_s) continue;
+        auto it = best.find(pf->seq);
+        if (it == best.end() || pf->view > it->second.first) best[pf->seq] = {pf->view, &p};
+      }
+    }
+    std::vector<Reproposal> out;
+    uint64_t max_s = best.empty() ? min_s : best.rbegin()->first;
+    for (uint64_t s = min_s + 1; s <= max_s; ++s) {
+      auto it = best.find(s);
+      if (it == best.end()) {
+        out.push_back({s, PayloadDigest({}), std::string()});
+      } else {
+        const pb::Envelope& pp = it->second.second->pre_prepare();
+        out.push_back({s, PayloadDigest(AsSpan(pp.payload())), pp.payload()});
+      }
+    }
+    return out;
+  }
+
+  void TryNewView() {
+    if (!in_vc || Primary(view) != self || !own_nv.empty()) return;
+    std::vector<const ViewChangeInfo*> chosen;
+    for (const auto& [sender, info] : vc_latest) {
+      (void)sender;
+      if (info.view == view && chosen.size() < quorum) chosen.push_back(&info);
+    }
+    if (chosen.size() < quorum) return;
+    std::vector<const pb::ViewChangeBody*> bodies;
+    for (const auto* c : chosen)
+      bodies.push_back(&c->body);
+    uint64_t min_s = 0;
+    const pb::ExecutionCertificate* min_cert = nullptr;
+    std::vector<Reproposal> o = ComputeO(bodies, min_s, &min_cert);
+    pb::NewViewBody nv;
+    nv.set_view(view);
+    for (const auto* c : chosen)
+      *nv.add_view_changes() = c->env;
+    for (const Reproposal& r : o) {
+      auto env = SignVote(pb::PRE_PREPARE, view, r.seq, r.digest);
+      LEDGER_ASSERT(env.has_value());  // a fresh view: nothing was proposed in it yet
+      env->set_payload(r.payload);
+      *nv.add_pre_prepares() = *env;
+    }
+    pb::Envelope env =
+        SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *cfg.key, cfg.chain_id);
+    own_nv = env.SerializeAsString();
+    storage->PutViewRecord(own_nv);
+    Send(kBroadcast, own_nv);
+    InstallNewView(nv, min_s, min_cert);
+  }
+
+  Status ValidateNewView(const pb::Envelope& env, pb::NewViewBody& nv, uint64_t& min_s,
+                         const pb::ExecutionCertificate** min_cert,
+                         std::vector<ViewChangeInfo>& infos) {
+    if (!nv.ParseFromString(env.body())) {
+      return MakeError(ErrorCode::kInvalidArgument, "bad new-view body");
+    }
+    if (env.sender() != Primary(nv.view())) {
+      return MakeError(ErrorCode::kInvalidArgument, "new view not from its primary");
+    }
+    if (static_cast<uint32_t>(nv.view_changes_size()) > n ||
+        static_cast<uint64_t>(nv.pre_prepares_size()) > cfg.window_seqs) {
+      return MakeError(ErrorCode::kResourceExhausted, "new view too large");
+    }
+    LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, env, *verifier));
+    std::set<uint32_t> senders;
+    infos.resize(nv.view_changes_size());
+    for (int i = 0; i < nv.view_changes_size(); ++i) {
+      const pb::Envelope& vc = nv.view_changes(i);
+      LEDGER_TRY(ValidateViewChange(vc, infos[i]));
+      if (infos[i].view != nv.view()) {
+        return MakeError(ErrorCode::kInvalidArgument, "view change for another view");
+      }
+      if (!senders.insert(vc.sender()).second) {
+        return MakeError(ErrorCode::kInvalidArgument, "duplicate view-change sender");
+      }
+    }
+    if (senders.size() < quorum) {
+      return MakeError(ErrorCode::kFailedPrecondition, "new view without a quorum");
+    }
+    std::vector<const pb::ViewChangeBody*> bodies;
+    for (const auto& info : infos)
+      bodies.push_back(&info.body);
+    std::vector<Reproposal> o = ComputeO(bodies, min_s, min_cert);
+    if (o.size() != static_cast<size_t>(nv.pre_prepares_size())) {
+      return MakeError(ErrorCode::kInvalidArgument, "re-proposals do not follow the view changes");
+    }
+    for (size_t i = 0; i < o.size(); ++i) {
+      const pb::Envelope& pp = nv.pre_prepares(static_cast<int>(i));
+      auto vf = DecodeVoteBody(pp.body());
+      if (pp.type() != pb::PRE_PREPARE || pp.sender() != env.sender() || !vf ||
+          vf->view != nv.view() || vf->seq != o[i].seq || vf->digest != o[i].digest ||
+          PayloadDigest(AsSpan(pp.payload())) != vf->digest) {
+        return MakeError(ErrorCode::kInvalidArgument, "re-proposal does not match");
+      }
+      LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, pp, *verifier));
+    }
+    return OkStatus();
+  }
+
+  void InstallNewView(const pb::NewViewBody& nv, uint64_t min_s,
+                      const pb::ExecutionCertificate* min_cert) {
+    view = nv.view();
+    in_vc = false;
+    progress_deadline = now + Timeout();
+    for (auto it = vc_latest.begin(); it != vc_latest.end();) {
+      if (it->second.view < view) {
+        it = vc_latest.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    known_certified = std::max(known_certified, min_s);
+    if (min_cert && min_s > low) NoteVerifiedCert(min_s, *min_cert);
+    uint64_t max_s = min_s;
+    for (const pb::Envelope& pp : nv.pre_prepares()) {
+      auto vf = DecodeVoteBody(pp.body());
+      LEDGER_ASSERT(vf.has_value());  // validated or self-made
+      max_s = std::max(max_s, vf->seq);
+      if (vf->seq <= delivered || vf->seq <= low) continue;
+      AcceptPrePrepare(pp, *vf);
+    }
+    if (Primary(view) == self) {
+      next_seq = std::max({max_s, delivered, low}) + 1;
+      last_proposal_ms = now;
+    }
+    ReplayBuffered();
+    TryPropose();
+  }
+
+  void ReplayBuffered() {
+    for (uint32_t p = 0; p < n; ++p) {
+      auto q = std::move(buffered[p]);
+      buffered[p].clear();
+      for (auto& [v, bytes] : q) {
+        if (v >= view) HandleMessage(bytes);
+      }
+    }
+  }
+
+  void Buffer(uint32_t sender, uint64_t v, const std::string& bytes) {
+    auto& q = buffered[sender];
+    if (q.size() >= kMaxBufferedPerPeer) {
+      q.pop_front();
+      ++drops.buffer_full;
+    }
+    q.push_back({v, bytes});
+  }
+
+  // ---- state transfer -----------------------------------------------------------------------
+
+  uint64_t HonestKnownHeight() const {
+    // The (f+1)-th highest executed height claimed by peers: at least one honest replica has it.
+    std::vector<uint64_t> hs;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (i != self) hs.push_back(latest_exec_vote[i].height);
+    }
+    std::sort(hs.rbegin(), hs.rend());
+    uint64_t claimed = hs.size() > f ? hs[f] : 0;
+    return std::max(claimed, known_certified);
+  }
+
+  void MaybeRequestState() {
+    if (HonestKnownHeight() <= delivered) return;
+    for (uint32_t k = 0; k < n; ++k) {
+      uint32_t p = (transfer_rr + k) % n;
+      if (p == self || latest_exec_vote[p].height <= delivered) continue;
+      transfer_rr = p + 1;
+      pb::StateRequestBody body;
+      body.set_from_height(delivered + 1);
+      body.set_max_blocks(kMaxBlocksPerStateReply);
+      pb::Envelope env =
+          SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+      Send(p, env.SerializeAsString());
+      return;
+    }
+  }
+
+  void HandleStateRequest(const pb::Envelope& env) {
+    pb::StateRequestBody body;
+    if (!body.ParseFromString(env.body()) || body.from_height() == 0) {
+      ++drops.malformed;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    pb::StateReplyBody reply;
+    uint64_t bytes = 0;
+    uint32_t max_blocks = std::min(body.max_blocks(), kMaxBlocksPerStateReply);
+    for (uint64_t h = body.from_height(); h <= executed && reply.blocks_size() < (int)max_blocks;
+         ++h) {
+      auto block = app->LoadBlock(h);
+      if (!block) break;
+      bytes += block->ByteSizeLong();
+      if (bytes > kMaxStateReplyBytes && reply.blocks_size() > 0) break;
+      *reply.add_blocks() = std::move(*block);
+    }
+    if (reply.blocks_size() == 0) return;
+    pb::Envelope out =
+        SignEnvelope(pb::STATE_REPLY, self, reply.SerializeAsString(), *cfg.key, cfg.chain_id);
+    Send(env.sender(), out.SerializeAsString());
+  }
+
+  void HandleStateReply(const pb::Envelope& env) {
+    pb::StateReplyBody body;
+    if (!body.ParseFromString(env.body()) ||
+        body.blocks_size() > static_cast<int>(kMaxBlocksPerStateReply)) {
+      ++drops.malformed;
+      return;
+    }
+    if (body.blocks_size() == 0 || body.blocks(0).height() != delivered + 1) {
+      ++drops.stale;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    for (const pb::CertifiedBlock& b : body.blocks()) {
+      if (b.height() != delivered + 1) break;
+      if (b.payload().size() > cfg.max_block_bytes) {
+        ++drops.malformed;
+        return;
+      }
+      auto cf = VerifyCommitCertificate(vs, cfg.chain_id, b.commit_cert(), *verifier);
+      Hash32 digest = PayloadDigest(AsSpan(b.payload()));
+      if (!cf || cf->seq != b.height() || cf->digest != digest) {
+        ++drops.bad_certificate;
+        return;
+      }
+      auto it = slots.find(b.height());
+      if (it != slots.end()) {
+        it->second.committed = true;
+        it->second.committed_digest = digest;
+      }
+      DeliverOne(b.height(), digest, b.payload(), b.commit_cert());
+      if (b.has_exec_cert()) {
+        auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
+        if (ef && ef->height == b.height() && ef->block_digest == digest) {
+          NoteVerifiedCert(ef->height, b.exec_cert());
+        }
+      }
+    }
+    TryDeliver();
+  }
+
+  // ---- message intake -----------------------------------------------------------------------
+
+  void HandleVoteMessage(const std::string& bytes, const pb::Envelope& env) {
+    auto vf = DecodeVoteBody(env.body());
+    if (!vf) {
+      ++drops.malformed;
+      return;
+    }
+    if (vf->view < view) {
+      ++drops.stale;
+      return;
+    }
+    if (vf->view > view + kMaxViewsAhead) {
+      ++drops.out_of_window;
+      return;
+    }
+    if (vf->view > view || in_vc) {
+      Buffer(env.sender(), vf->view, bytes);
+      return;
+    }
+    if (vf->seq <= delivered) {
+      ++drops.stale;
+      return;
+    }
+    bool outside = vf->seq <= low || vf->seq > High();
+    bool is_pp = env.type() == pb::PRE_PREPARE;
+    if (outside && !(is_pp && cfg.bugs.accept_outside_watermarks)) {
+      ++drops.out_of_window;
+      return;
+    }
+    if (is_pp) {
+      if (env.sender() != Primary(view) || env.payload().size() > cfg.max_block_bytes ||
+          PayloadDigest(AsSpan(env.payload())) != vf->digest) {
+        ++drops.malformed;
+        return;
+      }
+      Slot& s = GetSlot(vf->seq);
+      if (s.has_pp && s.digest == vf->digest) {
+        ++drops.stale;  // duplicate
+        return;
+      }
+      if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+        ++drops.bad_signature;
+        return;
+      }
+      AcceptPrePrepare(env, *vf);
+      return;
+    }
+    if (!env.payload().empty() || (env.type() == pb::PREPARE && env.sender() == Primary(view))) {
+      ++drops.malformed;
+      return;
+    }
+    Slot& s = GetSlot(vf->seq);
+    auto& votes = env.type() == pb::PREPARE ? s.prepares : s.commits;
+    auto it = votes.find(env.sender());
+    if (it != votes.end()) {
+      if (it->second.body == env.body()) {
+        ++drops.stale;
+      } else {
+        ++drops.conflicting;
+      }
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    votes[env.sender()] = Vote{env.body(), env.signature(), vf->digest, vf->view};
+    if (env.type() == pb::PREPARE) CheckPrepared(vf->seq);
+    CheckCommitted(vf->seq);
+  }
+
+  void HandleExecutionVote(const pb::Envelope& env) {
+    auto ef = DecodeExecutionVoteBody(env.body());
+    if (!ef) {
+      ++drops.malformed;
+      return;
+    }
+    ExecVote& latest = latest_exec_vote[env.sender()];
+    bool in_range = ef->height <= std::max(low, delivered) + 2 * cfg.window_seqs;
+    auto at_it = exec_votes.find(ef->height);
+    bool have = at_it != exec_votes.end() && at_it->second.contains(env.sender());
+    if (ef->height <= low || (ef->height == latest.height && latest.body == env.body()) ||
+        (!in_range && ef->height <= latest.height) || have) {
+      if (have && at_it->second[env.sender()].body != env.body()) {
+        ++drops.conflicting;
+      } else {
+        ++drops.stale;
+      }
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    ExecVote v{ef->height, env.body(), env.signature()};
+    if (ef->height > latest.height) latest = v;
+    if (in_range) exec_votes[ef->height][env.sender()] = v;
+    CheckExecCert(ef->height);
+    if (HonestKnownHeight() > delivered + cfg.window_seqs) MaybeRequestState();
+  }
+
+  void HandleViewChangeMessage(const pb::Envelope& env) {
+    pb::ViewChangeBody peek;
+    if (!peek.ParseFromString(env.body())) {
+      ++drops.malformed;
+      return;
+    }
+    uint64_t nv = peek.new_view();
+    if (nv < view || (nv == view && !in_vc)) {
+      // A peer still changing to a view we already run: help it with our new-view message.
+      if (nv == view && !own_nv.empty()) Send(env.sender(), own_nv);
+      ++drops.stale;
+      return;
+    }
+    if (nv > view + kMaxViewsAhead) {
+      ++drops.out_of_window;
+      return;
+    }
+    auto it = vc_latest.find(env.sender());
+    if (it != vc_latest.end() && it->second.view >= nv) {
+      ++drops.stale;
+      return;
+    }
+    ViewChangeInfo info;
+    if (auto st = ValidateViewChange(env, info); !st) {
+      ++drops.bad_certificate;
+      return;
+    }
+    if (info.body.stable_seq() > 0) {
+      NoteVerifiedCert(info.body.stable_seq(), info.body.stable_cert());
+    }
+    vc_latest[env.sender()] = std::move(info);
+    // PBFT liveness rule: f+1 peers want a later view, so at least one honest one does; join the
+    // smallest such view.
+    std::vector<uint64_t> later;
+    for (const auto& [sender, i] : vc_latest) {
+      if (sender != self && i.view > view) later.push_back(i.view);
+    }
+    if (later.size() >= f + 1) {
+      std::sort(later.begin(), later.end());
+      uint64_t target = later[later.size() - (f + 1)];
+      if (target > view || (target == view && !in_vc)) StartViewChange(target);
+    }
+    TryNewView();
+  }
+
+  void HandleNewViewMessage(const pb::Envelope& env) {
+    pb::NewViewBody peek;
+    if (!peek.ParseFromString(env.body())) {
+      ++drops.malformed;
+      return;
+    }
+    if (peek.view() < view || (peek.view() == view && !in_vc)) {
+      ++drops.stale;
+      return;
+    }
+    pb::NewViewBody nv;
+    uint64_t min_s = 0;
+    const pb::ExecutionCertificate* min_cert = nullptr;
+    std::vector<ViewChangeInfo> infos;
+    if (auto st = ValidateNewView(env, nv, min_s, &min_cert, infos); !st) {
+      ++drops.bad_certificate;
+      return;
+    }
+    storage->PutViewRecord(env.SerializeAsString());
+    own_vc.clear();
+    InstallNewView(nv, min_s, min_cert);
+  }
+
+  void HandleMessage(const std::string& bytes) {
+    if (halted) return;
+    if (bytes.size() > cfg.max_block_bytes * (cfg.window_seqs + 1) + kEnvelopeOverheadBytes) {
+      ++drops.malformed;
+      return;
+    }
+    pb::Envelope env;
+    if (!env.ParseFromString(bytes)) {
+      ++drops.malformed;
+      return;
+    }
+    if (!vs.contains(env.sender())) {
+      ++drops.not_validator;
+      return;
+    }
+    if (env.sender() == self) {
+      ++drops.malformed;  // our own messages never come back through the network
+      return;
+    }
+    switch (env.type()) {
+      case pb::PRE_PREPARE:
+      case pb::PREPARE:
+      case pb::COMMIT:
+        HandleVoteMessage(bytes, env);
+        return;
+      case pb::EXECUTION_VOTE:
+        HandleExecutionVote(env);
+        return;
+      case pb::VIEW_CHANGE:
+        HandleViewChangeMessage(env);
+        return;
+      case pb::NEW_VIEW:
+        HandleNewViewMessage(env);
+        return;
+      case pb::STATE_REQUEST:
+        HandleStateRequest(env);
+        return;
+      case pb::STATE_REPLY:
+        HandleStateReply(env);
+        return;
+      default:
+        ++drops.malformed;
+        return;
+    }
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  void Retransmit() {
+    bool progressed = delivered != retransmit_mark;
+    retransmit_mark = delivered;
+    retransmit_deadline = now + cfg.retransmit_ms;
+    if (progressed) return;
+    if (in_vc) {
+      if (!own_vc.empty()) Send(kBroadcast, own_vc);
+    } else {
+      if (!own_nv.empty() && Primary(view) == self) Send(kBroadcast, own_nv);
+      for (auto& [seq, s] : slots) {
+        if (seq <= delivered || s.view != view) continue;
+        if (!s.own_pp.empty()) Send(kBroadcast, s.own_pp);
+        if (!s.own_prepare.empty()) Send(kBroadcast, s.own_prepare);
+        if (!s.own_commit.empty()) Send(kBroadcast, s.own_commit);
+      }
+    }
+    if (!own_exec_env.empty()) Send(kBroadcast, own_exec_env);
+    MaybeRequestState();
+  }
+
+  void TickImpl() {
+    if (halted) return;
+    if (in_vc && now >= vc_deadline) {
+      StartViewChange(view + 1);
+    } else if (!in_vc && now >= progress_deadline) {
+      StartViewChange(view + 1);
+    }
+    TryPropose();
+    if (now >= retransmit_deadline) Retransmit();
+  }
+
+  Effects Finish() {
+    Effects out = std::move(fx);
+    fx = Effects{};
+    if (halted) {
+      out.halted = true;
+      return out;
+    }
+    uint64_t next = retransmit_deadline;
+    next = std::min(next, in_vc ? vc_deadline : progress_deadline);
+    if (IsPrimary() && next_seq <= delivered + 1) {
+      next = std::min(next, last_proposal_ms + cfg.propose_delay_ms);
+    }
+    out.next_tick_ms = std::max(next, now + 1);
+    return out;
+  }
+
+  // ---- restart ------------------------------------------------------------------------------
+
+  void Restore(uint64_t executed_height) {
+    delivered = executed = executed_height;
+    Storage::Loaded loaded = storage->Load();
+    if (!loaded.checkpoint.empty()) {
+      pb::ExecutionCertificate cert;
+      LEDGER_ASSERT(cert.ParseFromString(loaded.checkpoint));
+      auto ef = DecodeExecutionVoteBody(cert.body());
+      LEDGER_ASSERT(ef.has_value());
+      low = ef->height;
+      stable_cert = cert;
+      known_certified = low;
+    }
+    std::vector<pb::PersistedRecord> records;
+    for (const std::string& r : loaded.records) {
+      pb::PersistedRecord rec;
+      LEDGER_ASSERT(rec.ParseFromString(r));
+      auto vf = DecodeVoteBody(rec.own().body());
+      LEDGER_ASSERT(vf.has_value());
+      signed_votes[{static_cast<int>(rec.own().type()), vf->view, vf->seq}] = vf->digest;
+      if (vf->seq > low && rec.has_prepared()) {
+        Slot& s = slots[vf->seq];
+        if (!s.prepared || vf->view >= s.prepared_view) {
+          s.prepared = rec.prepared();
+          s.prepared_view = vf->view;
+        }
+      }
+      view = std::max(view, vf->view);
+      records.push_back(std::move(rec));
+    }
+    if (!loaded.view_record.empty()) {
+      pb::Envelope env;
+      LEDGER_ASSERT(env.ParseFromString(loaded.view_record));
+      if (env.type() == pb::VIEW_CHANGE) {
+        pb::ViewChangeBody body;
+        LEDGER_ASSERT(body.ParseFromString(env.body()));
+        if (body.new_view() >= view) {
+          view = body.new_view();
+          in_vc = true;
+          own_vc = loaded.view_record;
+          vc_latest[self] = ViewChangeInfo{view, env, body};
+        }
+      } else {
+        pb::NewViewBody nv;
+        LEDGER_ASSERT(nv.ParseFromString(env.body()));
+        if (nv.view() >= view) {
+          view = nv.view();
+          if (env.sender() == self) own_nv = loaded.view_record;
+        }
+      }
+    }
+    // Own votes of the current view come back, so retransmissions repeat exactly what was sent.
+    for (const pb::PersistedRecord& rec : records) {
+      auto vf = DecodeVoteBody(rec.own().body());
+      if (vf->view != view || vf->seq <= delivered || vf->seq <= low) continue;
+      Slot& s = GetSlot(vf->seq);
+      Vote v{rec.own().body(), rec.own().signature(), vf->digest, vf->view};
+      switch (rec.own().type()) {
+        case pb::PRE_PREPARE:
+          s.has_pp = true;
+          s.pp = rec.own();
+          s.digest = vf->digest;
+          s.own_pp = rec.own().SerializeAsString();
+          next_seq = std::max(next_seq, vf->seq + 1);
+          break;
+        case pb::PREPARE:
+          s.prepares[self] = v;
+          s.own_prepare = rec.own().SerializeAsString();
+          break;
+        case pb::COMMIT:
+          s.commits[self] = v;
+          s.own_commit = rec.own().SerializeAsString();
+          break;
+        default:
+          break;
+      }
+    }
+    next_seq = std::max(next_seq, delivered + 1);
+    if (!loaded.view_record.empty() && !in_vc) {
+      // Re-install the new view we entered: its re-proposals were never persisted one by one.
+      pb::Envelope env;
+      pb::NewViewBody nv;
+      LEDGER_ASSERT(env.ParseFromString(loaded.view_record));
+      if (env.type() == pb::NEW_VIEW && nv.ParseFromString(env.body()) && nv.view() == view) {
+        std::vector<ViewChangeInfo> infos(nv.view_changes_size());
+        std::vector<const pb::ViewChangeBody*> bodies;
+        for (int i = 0; i < nv.view_changes_size(); ++i) {
+          LEDGER_ASSERT(infos[i].body.ParseFromString(nv.view_changes(i).body()));
+          bodies.push_back(&infos[i].body);
+        }
+        uint64_t min_s = 0;
+        const pb::ExecutionCertificate* min_cert = nullptr;
+        ComputeO(bodies, min_s, &min_cert);
+        InstallNewView(nv, min_s, min_cert);
+      }
+    }
+  }
+};
+
+Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint64_t executed_height,
+                 uint64_t now_ms)
+    : impl_(std::make_unique<Impl>(std::move(config), app, storage)) {
+  impl_->now = now_ms;
+  impl_->Restore(executed_height);
+  impl_->progress_deadline = now_ms + impl_->Timeout();
+  impl_->vc_deadline = now_ms + impl_->Timeout();
+  impl_->retransmit_deadline = now_ms + impl_->cfg.retransmit_ms;
+  impl_->last_proposal_ms = now_ms;
+}
+
+Replica::~Replica() = default;
+
+Effects Replica::Start(uint64_t now_ms) {
+  impl_->now = std::max(impl_->now, now_ms);
+  if (impl_->in_vc && !impl_->own_vc.empty()) impl_->Send(kBroadcast, impl_->own_vc);
+  if (!impl_->own_nv.empty()) impl_->Send(kBroadcast, impl_->own_nv);
+  impl_->TryPropose();
+  return impl_->Finish();
+}
+
+Effects Replica::OnMessage(uint64_t now_ms, const std::string& bytes) {
+  impl_->now = std::max(impl_->now, now_ms);
+  impl_->HandleMessage(bytes);
+  return impl_->Finish();
+}
+
+Effects Replica::Tick(uint64_t now_ms) {
+  impl_->now = std::max(impl_->now, now_ms);
+  impl_->TickImpl();
+  return impl_->Finish();
+}
+
+Effects Replica::OnPayloadReady(uint64_t now_ms, Bytes payload) {
+  impl_->now = std::max(impl_->now, now_ms);
+  if (payload.size() <= impl_->cfg.max_block_bytes && impl_->pending.size() < kMaxPendingPayloads &&
+      !impl_->halted) {
+    Hash32 d = PayloadDigest(payload);
+    impl_->pending.push_back({d, std::move(payload)});
+    impl_->TryPropose();
+  }
+  return impl_->Finish();
+}
+
+Effects Replica::OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& state_root,
+                            const Hash32& result_root) {
+  impl_->now = std::max(impl_->now, now_ms);
+  if (!impl_->halted) impl_->OnExecutedImpl(height, state_root, result_root);
+  return impl_->Finish();
+}
+
+ReplicaStatus Replica::status() const {
+  return ReplicaStatus{impl_->view,      impl_->in_vc,    impl_->low,
+                       impl_->delivered, impl_->executed, impl_->halted};
+}
+
+const DropCounters& Replica::drops() const {
+  return impl_->drops;
+}
+
+}  // namespace cl::consensus

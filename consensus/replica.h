@@ -1,0 +1,168 @@
+// The PBFT replica (DESIGN decisions 6-8, docs/consensus.md) as a pure state machine:
+//   (message | timer tick | payload ready | executed state root) -> Effects
+// It owns no socket, thread, clock or global: time comes in with every input, randomness from the
+// seed in its config, persistence goes through the Storage interface it owns, and the application
+// is reached only through the Application interface it owns. The same code runs in the node and in
+// the deterministic simulator (tests/sim).
+//
+// Thread safety: a Replica is not thread-safe; one driver thread calls it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/consensus.pb.h"
+#include "consensus/messages.h"
+#include "crypto/keys.h"
+#include "util/bytes.h"
+
+namespace cl::consensus {
+
+// Named limits. At a limit the replica drops the input and counts it; it never blocks or grows.
+inline constexpr uint64_t kDefaultWindowSeqs = 32;  // high - low watermark
+inline constexpr uint64_t kMaxWindowSeqs = 1024;
+inline constexpr uint64_t kDefaultMaxBlockBytes = 8u << 20;  // one payload
+inline constexpr size_t kMaxBufferedPerPeer = 64;            // future-view messages per peer
+inline constexpr size_t kMaxPendingPayloads = 256;           // queued payloads to propose
+inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
+inline constexpr uint64_t kMaxStateReplyBytes = 32u << 20;
+inline constexpr uint32_t kViewChangeBackoffCapExponent = 4;  // timeout <= base * 2^4
+inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future views are dropped
+
+// Test-only switches that plant known bugs, so the simulator's tests can prove they would catch
+// them. Always all false outside tests.
+struct PlantedBugs {
+  bool quorum_2f = false;                     // (a) prepared/committed with 2f instead of 2f+1
+  bool drop_prepared_in_view_change = false;  // (b) view-change messages carry no prepared proofs
+  bool accept_outside_watermarks = false;     // (c) pre-prepares outside (low, high] are accepted
+};
+
+struct ReplicaConfig {
+  std::string chain_id;
+  std::vector<crypto::PublicKey> validators;
+  uint32_t self = 0;
+  std::optional<crypto::PrivateKey> key;
+  uint64_t window_seqs = kDefaultWindowSeqs;
+  uint64_t max_block_bytes = kDefaultMaxBlockBytes;
+  uint64_t view_timeout_ms = 1000;  // base; doubled per consecutive failed view, up to the cap
+  uint64_t propose_delay_ms = 200;  // the primary proposes an empty block after this idle time
+  uint64_t retransmit_ms = 250;     // resend own in-flight votes when nothing progressed
+  uint64_t seed = 0;
+  SignatureVerifier* verifier = nullptr;  // nullptr: DefaultVerifier()
+  PlantedBugs bugs;
+};
+
+// A block committed in order, with the certificate that proves it.
+struct CommittedBlock {
+  uint64_t height = 0;
+  Hash32 digest;
+  Bytes payload;
+  pb::CommitCertificate commit_cert;
+};
+
+// The application side, owned by consensus (the node implements it over ledger/; the simulator over
+// a hash chain). Calls are synchronous and must not call back into the replica.
+class Application {
+ public:
+  virtual ~Application() = default;
+  // Whether a proposed payload is acceptable at this height (a replica never prepares one it
+  // rejects).
+  virtual bool ValidatePayload(uint64_t height, ByteSpan payload) = 0;
+  // Committed blocks arrive here exactly once each, in height order. The application executes the
+  // block and later reports the roots through Replica::OnExecuted.
+  virtual void DeliverBlock(const CommittedBlock& block) = 0;
+  // A committed block at or below the executed height, for state transfer to peers.
+  virtual std::optional<pb::CertifiedBlock> LoadBlock(uint64_t height) = 0;
+};
+
+// Durable storage of what the replica signed. Every call returns only once the data is durable: the
+// replica calls it before the effect that sends the vote is emitted, so a restarted replica never
+// contradicts itself.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual void AppendRecord(uint64_t seq, const std::string& record) = 0;  // PersistedRecord bytes
+  virtual void PutViewRecord(const std::string& record) = 0;  // latest VIEW_CHANGE / NEW_VIEW only
+  virtual void PutCheckpoint(const std::string& cert) = 0;    // latest stable ExecutionCertificate
+  virtual void DropRecordsUpTo(uint64_t seq) = 0;
+  struct Loaded {
+    std::vector<std::string> records;
+    std::string view_record;
+    std::string checkpoint;
+  };
+  virtual Loaded Load() = 0;
+};
+
+inline constexpr uint32_t kBroadcast = UINT32_MAX;
+
+struct Outbound {
+  uint32_t to = kBroadcast;  // a replica index, or kBroadcast (everyone but self)
+  std::string bytes;         // a serialized pb::Envelope
+};
+
+struct Effects {
+  std::vector<Outbound> messages;
+  std::optional<uint64_t> next_tick_ms;  // call Tick at or after this time
+  std::vector<uint64_t> delivered_heights;
+  std::vector<pb::ExecutionCertificate> execution_certs;  // newly formed, for the block store
+  bool halted = false;  // the replica saw its own execution disagree with a certificate
+};
+
+// Why inputs were dropped, for metrics and the simulator.
+struct DropCounters {
+  uint64_t malformed = 0;  // unparsable, wrong sizes, bad fields
+  uint64_t bad_signature = 0;
+  uint64_t not_validator = 0;
+  uint64_t stale = 0;  // old view or at/below what is already decided (not an attack)
+  uint64_t out_of_window = 0;
+  uint64_t conflicting = 0;  // a second, different vote from the same sender
+  uint64_t invalid_payload = 0;
+  uint64_t buffer_full = 0;
+  uint64_t bad_certificate = 0;
+  uint64_t total() const {
+    return malformed + bad_signature + not_validator + out_of_window + conflicting +
+           invalid_payload + buffer_full + bad_certificate;
+  }
+};
+
+struct ReplicaStatus {
+  uint64_t view = 0;
+  bool in_view_change = false;
+  uint64_t low_watermark = 0;
+  uint64_t delivered = 0;
+  uint64_t executed = 0;
+  bool halted = false;
+};
+
+class Replica {
+ public:
+  // Starts (or restarts) from what storage holds and the application's executed height.
+  Replica(ReplicaConfig config, Application* app, Storage* storage, uint64_t executed_height,
+          uint64_t now_ms);
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // Effects of the start itself (timers, retransmission after a restart).
+  Effects Start(uint64_t now_ms);
+  Effects OnMessage(uint64_t now_ms, const std::string& bytes);
+  Effects Tick(uint64_t now_ms);
+  Effects OnPayloadReady(uint64_t now_ms, Bytes payload);
+  Effects OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& state_root,
+                     const Hash32& result_root);
+
+  ReplicaStatus status() const;
+  const DropCounters& drops() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cl::consensus
