@@ -5,7 +5,9 @@ function(ledger_library name)
     return()  # a module with no code yet
   endif()
   add_library(${name} STATIC ${ARG_SOURCES})
-  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR})
+  # Generated code (protobuf) lives under the build dir; a system include keeps its warnings out.
+  target_include_directories(${name} SYSTEM PUBLIC ${CMAKE_BINARY_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ledger_warnings)
 endfunction()
 
@@ -30,4 +32,23 @@ function(ledger_test name)
                              LEDGER_BINARY_DIR="${CMAKE_BINARY_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
                        PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
+endfunction()
+
+# ledger_protos(TARGET): compiles every .proto in the calling folder into TARGET. Protos import
+# each other by their path from the repository root ("ledger/ledger.proto"), and code includes the
+# generated header the same way ("ledger/ledger.pb.h").
+function(ledger_protos target)
+  file(GLOB protos CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.proto)
+  foreach(abs ${protos})
+    file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${abs})
+    string(REGEX REPLACE "\\.proto$" "" stem ${rel})
+    set(out_cc ${CMAKE_BINARY_DIR}/${stem}.pb.cc)
+    set(out_h ${CMAKE_BINARY_DIR}/${stem}.pb.h)
+    add_custom_command(OUTPUT ${out_cc} ${out_h}
+      COMMAND protobuf::protoc -I ${CMAKE_SOURCE_DIR} --cpp_out=${CMAKE_BINARY_DIR} ${abs}
+      DEPENDS ${abs} protobuf::protoc
+      COMMENT "protoc ${rel}" VERBATIM)
+    set_source_files_properties(${out_cc} PROPERTIES COMPILE_OPTIONS "-w")
+    target_sources(${target} PRIVATE ${out_cc} ${out_h})
+  endforeach()
 endfunction()
