@@ -1,0 +1,863 @@
+#include "ledger/state_tree.h"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "util/assert.h"
+
+namespace cl::ledger {
+namespace {
+
+// ---- Key layout (docs/state-tree.md). These bytes reach disk: do not change. ----
+// Node:        "stN" || u64 BE version || u8 nibble_count || nibbles packed high-first (odd: low 0)
+// Stale index: "stS" || u64 BE stale_since_version || u64 BE version || u8 count || packed nibbles
+// Root record: "stR" || u64 BE version
+// Latest:      "stM" -> u64 BE latest applied version
+constexpr uint8_t kNodeTag = 'N';
+constexpr uint8_t kStaleTag = 'S';
+constexpr uint8_t kRootTag = 'R';
+constexpr uint8_t kMetaTag = 'M';
+
+// Node value encodings. Do not change.
+//   leaf:     0x00 || key_hash (32) || varint value_len || value
+//   internal: 0x01 || u16 BE present_bitmap || u16 BE leaf_bitmap ||
+//             for each present child, nibble 0..15: varint version || hash (32)
+//   (bit i of a bitmap, i.e. 1 << i, is child nibble i)
+constexpr uint8_t kLeafNodeType = 0x00;
+constexpr uint8_t kInternalNodeType = 0x01;
+// Root record values. Do not change.
+//   0x00 (empty tree) | 0x01 || u64 BE version || hash (leaf root) | 0x02 || ... (internal root)
+constexpr uint8_t kRootEmpty = 0x00;
+constexpr uint8_t kRootLeaf = 0x01;
+constexpr uint8_t kRootInternal = 0x02;
+
+constexpr size_t kNibblesPerKey = 64;
+constexpr size_t kChildrenPerNode = 16;
+
+uint8_t NibbleAt(const Hash32& h, size_t index) {
+  const uint8_t byte = h.bytes[index / 2];
+  return index % 2 == 0 ? byte >> 4 : byte & 0x0f;
+}
+
+// A node's position: the first `length` nibbles of `bits` (the rest zero).
+struct NibblePath {
+  Hash32 bits;
+  uint8_t length = 0;
+
+  NibblePath Child(uint8_t nibble) const {
+    LEDGER_ASSERT(length < kNibblesPerKey && nibble < kChildrenPerNode);
+    NibblePath out = *this;
+    uint8_t& byte = out.bits.bytes[length / 2];
+    byte |= length % 2 == 0 ? static_cast<uint8_t>(nibble << 4) : nibble;
+    out.length = static_cast<uint8_t>(length + 1);
+    return out;
+  }
+  bool operator==(const NibblePath&) const = default;
+};
+
+struct NodeKey {
+  uint64_t version = 0;
+  NibblePath path;
+  bool operator==(const NodeKey&) const = default;
+};
+
+struct NodeKeyHasher {
+  size_t operator()(const NodeKey& key) const {
+    return Hash32Hasher{}(key.path.bits) ^ (key.version * 0x9e3779b97f4a7c15ULL) ^ key.path.length;
+  }
+};
+
+void AppendNodeKeySuffix(Bytes& out, const NodeKey& key) {
+  AppendU64BE(out, key.version);
+  AppendU8(out, key.path.length);
+  Append(out, key.path.bits.span().first((key.path.length + 1) / 2));
+}
+
+Bytes TreeKey(uint8_t tag) {
+  Bytes out(kStateTreePrefix.begin(), kStateTreePrefix.end());
+  out.push_back(tag);
+  return out;
+}
+
+Bytes NodeStoreKey(const NodeKey& key) {
+  Bytes out = TreeKey(kNodeTag);
+  AppendNodeKeySuffix(out, key);
+  return out;
+}
+
+Bytes StaleStoreKey(uint64_t stale_since, const NodeKey& key) {
+  Bytes out = TreeKey(kStaleTag);
+  AppendU64BE(out, stale_since);
+  AppendNodeKeySuffix(out, key);
+  return out;
+}
+
+Bytes RootStoreKey(uint64_t version) {
+  Bytes out = TreeKey(kRootTag);
+  AppendU64BE(out, version);
+  return out;
+}
+
+// Parses the suffix written by AppendNodeKeySuffix.
+std::optional<NodeKey> ParseNodeKeySuffix(ByteReader& reader) {
+  NodeKey key;
+  const auto version = reader.U64BE();
+  const auto length = reader.U8();
+  if (!version || !length || *length > kNibblesPerKey) return std::nullopt;
+  const auto packed = reader.Take((*length + 1) / 2);
+  if (!packed || !reader.done()) return std::nullopt;
+  key.version = *version;
+  key.path.length = *length;
+  std::copy(packed->begin(), packed->end(), key.path.bits.bytes.begin());
+  return key;
+}
+
+// A child entry of an internal node: the child's subtree hash and the version it was written at.
+struct Child {
+  Hash32 hash;
+  uint64_t version = 0;
+  bool operator==(const Child&) const = default;
+};
+
+struct InternalNode {
+  uint16_t present = 0;  // bit i: child nibble i exists
+  uint16_t leaves = 0;   // bit i: child nibble i is a leaf (subset of present)
+  std::array<Child, kChildrenPerNode> children{};
+
+  bool Has(size_t i) const { return (present >> i) & 1; }
+  bool IsLeaf(size_t i) const { return (leaves >> i) & 1; }
+};
+
+struct LeafNode {
+  Hash32 key_hash;
+  Bytes value;
+};
+
+Bytes EncodeInternal(const InternalNode& node) {
+  Bytes out;
+  out.reserve(5 + kChildrenPerNode * 42);
+  AppendU8(out, kInternalNodeType);
+  AppendU16BE(out, node.present);
+  AppendU16BE(out, node.leaves);
+  for (size_t i = 0; i < kChildrenPerNode; ++i) {
+    if (!node.Has(i)) continue;
+    AppendVarint(out, node.children[i].version);
+    Append(out, node.children[i].hash.span());
+  }
+  return out;
+}
+
+Bytes EncodeLeaf(const Hash32& key_hash, ByteSpan value) {
+  Bytes out;
+  out.reserve(1 + 32 + 5 + value.size());
+  AppendU8(out, kLeafNodeType);
+  Append(out, key_hash.span());
+  AppendLengthPrefixed(out, value);
+  return out;
+}
+
+std::unexpected<Error> CorruptNode(const NodeKey& key, const char* what) {
+  return MakeError(ErrorCode::kCorruption, std::string("state tree node at version ") +
+                                               std::to_string(key.version) + ", depth " +
+                                               std::to_string(key.path.length) + ": " + what);
+}
+
+Result<InternalNode> DecodeInternal(ByteSpan bytes, const NodeKey& key) {
+  ByteReader reader(bytes);
+  InternalNode node;
+  const auto type = reader.U8();
+  const auto present = reader.U16BE();
+  const auto leaves = reader.U16BE();
+  if (!type || *type != kInternalNodeType || !present || !leaves) {
+    return CorruptNode(key, "not an internal node");
+  }
+  if ((*leaves & ~*present) != 0) return CorruptNode(key, "leaf bitmap outside present bitmap");
+  node.present = *present;
+  node.leaves = *leaves;
+  for (size_t i = 0; i < kChildrenPerNode; ++i) {
+    if (!node.Has(i)) continue;
+    const auto version = reader.Varint();
+    const auto hash = reader.TakeHash();
+    if (!version || !hash) return CorruptNode(key, "truncated child");
+    node.children[i] = Child{*hash, *version};
+  }
+  if (!reader.done()) return CorruptNode(key, "trailing bytes");
+  return node;
+}
+
+Result<LeafNode> DecodeLeaf(ByteSpan bytes, const NodeKey& key) {
+  ByteReader reader(bytes);
+  const auto type = reader.U8();
+  const auto key_hash = reader.TakeHash();
+  const auto value = reader.LengthPrefixed(kStateValueMaxBytes);
+  if (!type || *type != kLeafNodeType || !key_hash || !value || !reader.done()) {
+    return CorruptNode(key, "not a leaf node");
+  }
+  return LeafNode{*key_hash, Bytes(value->begin(), value->end())};
+}
+
+// The binary subtrees of one internal node: level k holds 2^k subtrees, each covering 16 >> k child
+// slots. Each is empty, a single leaf (collapsed: its hash is the leaf's), or holds two or more
+// leaves (hash = H(0x01 || left || right), empty sides being 32 zero bytes).
+enum class SubtreeKind : uint8_t { kEmpty, kSingleLeaf, kMany };
+
+struct Subtree {
+  Hash32 hash;
+  SubtreeKind kind = SubtreeKind::kEmpty;
+};
+
+struct BinaryLevels {
+  std::array<Subtree, 1> l0;
+  std::array<Subtree, 2> l1;
+  std::array<Subtree, 4> l2;
+  std::array<Subtree, 8> l3;
+  std::array<Subtree, 16> l4;
+
+  std::span<const Subtree> Level(size_t k) const {
+    switch (k) {
+      case 0:
+        return l0;
+      case 1:
+        return l1;
+      case 2:
+        return l2;
+      case 3:
+        return l3;
+      default:
+        return l4;
+    }
+  }
+};
+
+Subtree Combine(const Subtree& left, const Subtree& right) {
+  if (left.kind == SubtreeKind::kEmpty && right.kind != SubtreeKind::kMany) return right;
+  if (right.kind == SubtreeKind::kEmpty && left.kind != SubtreeKind::kMany) return left;
+  return Subtree{StateInnerHash(left.hash, right.hash), SubtreeKind::kMany};
+}
+
+template <size_t N>
+void CombineLevel(const std::array<Subtree, 2 * N>& below, std::array<Subtree, N>& above) {
+  for (size_t i = 0; i < N; ++i)
+    above[i] = Combine(below[2 * i], below[2 * i + 1]);
+}
+
+BinaryLevels ComputeLevels(const InternalNode& node) {
+  BinaryLevels levels;
+  for (size_t i = 0; i < kChildrenPerNode; ++i) {
+    if (!node.Has(i)) continue;
+    levels.l4[i] = Subtree{node.children[i].hash,
+                           node.IsLeaf(i) ? SubtreeKind::kSingleLeaf : SubtreeKind::kMany};
+  }
+  CombineLevel<8>(levels.l4, levels.l3);
+  CombineLevel<4>(levels.l3, levels.l2);
+  CombineLevel<2>(levels.l2, levels.l1);
+  CombineLevel<1>(levels.l1, levels.l0);
+  return levels;
+}
+
+Hash32 InternalHash(const InternalNode& node) {
+  return ComputeLevels(node).l0[0].hash;
+}
+
+struct RootRecord {
+  uint8_t kind = kRootEmpty;
+  Child child;  // kRootLeaf / kRootInternal
+};
+
+Bytes EncodeRoot(const RootRecord& root) {
+  Bytes out;
+  AppendU8(out, root.kind);
+  if (root.kind != kRootEmpty) {
+    AppendU64BE(out, root.child.version);
+    Append(out, root.child.hash.span());
+  }
+  return out;
+}
+
+Result<RootRecord> DecodeRoot(ByteSpan bytes, uint64_t version) {
+  ByteReader reader(bytes);
+  RootRecord root;
+  const auto kind = reader.U8();
+  bool ok = kind.has_value() && *kind <= kRootInternal;
+  if (ok && *kind != kRootEmpty) {
+    const auto node_version = reader.U64BE();
+    const auto hash = reader.TakeHash();
+    ok = node_version && hash;
+    if (ok) root.child = Child{*hash, *node_version};
+  }
+  if (!ok || !reader.done()) {
+    return MakeError(ErrorCode::kCorruption, "state tree root record of version " +
+                                                 std::to_string(version) + " is corrupt");
+  }
+  root.kind = *kind;
+  return root;
+}
+
+}  // namespace
+
+// Decoded internal nodes and leaf key hashes by node key. Node keys include the version a node was
+// written at, so a cached entry never goes out of date; entries are dropped when their node goes
+// stale or when the cache is full. Thread-safe.
+class StateTreeCache {
+ public:
+  explicit StateTreeCache(size_t max_entries) : max_entries_(max_entries) {}
+
+  std::shared_ptr<const InternalNode> FindInternal(const NodeKey& key) {
+    std::lock_guard lock(mutex_);
+    auto it = internal_.find(key);
+    return it == internal_.end() ? nullptr : it->second;
+  }
+  std::optional<Hash32> FindLeafKeyHash(const NodeKey& key) {
+    std::lock_guard lock(mutex_);
+    auto it = leaf_key_hashes_.find(key);
+    if (it == leaf_key_hashes_.end()) return std::nullopt;
+    return it->second;
+  }
+  void PutInternal(const NodeKey& key, std::shared_ptr<const InternalNode> node) {
+    std::lock_guard lock(mutex_);
+    MakeRoomLocked();
+    internal_.insert_or_assign(key, std::move(node));
+  }
+  void PutLeafKeyHash(const NodeKey& key, const Hash32& key_hash) {
+    std::lock_guard lock(mutex_);
+    MakeRoomLocked();
+    leaf_key_hashes_.insert_or_assign(key, key_hash);
+  }
+  void Erase(const NodeKey& key) {
+    std::lock_guard lock(mutex_);
+    internal_.erase(key);
+    leaf_key_hashes_.erase(key);
+  }
+
+ private:
+  // At the limit, drops an arbitrary eighth of the entries (old and new alike; a miss only costs a
+  // store read).
+  void MakeRoomLocked() {
+    if (internal_.size() + leaf_key_hashes_.size() < max_entries_) return;
+    auto shrink = [](auto& map) {
+      size_t drop = map.size() / 8 + 1;
+      for (auto it = map.begin(); it != map.end() && drop > 0; --drop)
+        it = map.erase(it);
+    };
+    shrink(internal_);
+    shrink(leaf_key_hashes_);
+  }
+
+  const size_t max_entries_;
+  std::mutex mutex_;
+  std::unordered_map<NodeKey, std::shared_ptr<const InternalNode>, NodeKeyHasher> internal_;
+  std::unordered_map<NodeKey, Hash32, NodeKeyHasher> leaf_key_hashes_;
+};
+
+namespace {
+
+// Store reads shared by the reader methods and the updater.
+class NodeReader {
+ public:
+  NodeReader(const KvStore* store, StateTreeCache* cache) : store_(store), cache_(cache) {}
+
+  Result<std::shared_ptr<const InternalNode>> Internal(const NodeKey& key) const {
+    if (auto cached = cache_->FindInternal(key)) return cached;
+    auto bytes = store_->Get(NodeStoreKey(key));
+    if (!bytes) return std::unexpected(bytes.error());
+    if (!bytes->has_value()) return CorruptNode(key, "missing");
+    auto node = DecodeInternal(**bytes, key);
+    if (!node) return std::unexpected(node.error());
+    auto shared = std::make_shared<const InternalNode>(*node);
+    cache_->PutInternal(key, shared);
+    return shared;
+  }
+
+  Result<LeafNode> Leaf(const NodeKey& key) const {
+    auto bytes = store_->Get(NodeStoreKey(key));
+    if (!bytes) return std::unexpected(bytes.error());
+    if (!bytes->has_value()) return CorruptNode(key, "missing");
+    return DecodeLeaf(**bytes, key);
+  }
+
+  Result<Hash32> LeafKeyHash(const NodeKey& key) const {
+    if (auto cached = cache_->FindLeafKeyHash(key)) return *cached;
+    auto leaf = Leaf(key);
+    if (!leaf) return std::unexpected(leaf.error());
+    cache_->PutLeafKeyHash(key, leaf->key_hash);
+    return leaf->key_hash;
+  }
+
+  // kNotFound when the version has no root record (never applied, or pruned).
+  Result<RootRecord> Root(uint64_t version) const {
+    auto bytes = store_->Get(RootStoreKey(version));
+    if (!bytes) return std::unexpected(bytes.error());
+    if (!bytes->has_value()) {
+      return MakeError(ErrorCode::kNotFound, "state tree version " + std::to_string(version) +
+                                                 " is not retained (never applied, or pruned)");
+    }
+    return DecodeRoot(**bytes, version);
+  }
+
+ private:
+  const KvStore* store_;
+  StateTreeCache* cache_;
+};
+
+// One write, hashed and ready to place.
+struct Item {
+  Hash32 key_hash;
+  Hash32 leaf_hash;              // puts only
+  const Bytes* value = nullptr;  // nullptr: delete
+};
+
+// A leaf whose final position is not decided yet: it may move up (after deletes) or down (after a
+// split). Either new (value set) or stored at `stored`.
+struct PendingLeaf {
+  Hash32 key_hash;  // unset for a stored leaf that only moves up (never partitioned)
+  Hash32 leaf_hash;
+  const Bytes* value = nullptr;
+  std::optional<NodeKey> stored;
+};
+
+// What a subtree became after an update.
+struct Outcome {
+  enum class Kind : uint8_t { kEmpty, kLeaf, kInternal } kind = Kind::kEmpty;
+  PendingLeaf leaf;  // kLeaf
+  Child internal;    // kInternal
+};
+
+}  // namespace
+
+namespace {
+
+// Builds one version: each touched node is read once, recomputed once and written once.
+class Updater {
+ public:
+  Updater(const KvStore* store, StateTreeCache* cache, uint64_t version, WriteBatch* batch)
+      : reader_(store, cache), cache_(cache), version_(version), batch_(batch) {}
+
+  Result<RootRecord> Run(const RootRecord& old_root, std::span<const Item> items) {
+    const NibblePath root_path;
+    Result<Outcome> outcome = Outcome{};
+    switch (old_root.kind) {
+      case kRootEmpty:
+        outcome = BuildFromItems(root_path, items);
+        break;
+      case kRootLeaf:
+        outcome = UpdateLeaf(root_path, old_root.child, items);
+        break;
+      default:
+        outcome = UpdateInternal(root_path, old_root.child, items);
+        break;
+    }
+    if (!outcome) return std::unexpected(outcome.error());
+    RootRecord root;
+    switch (outcome->kind) {
+      case Outcome::Kind::kEmpty:
+        break;
+      case Outcome::Kind::kLeaf: {
+        auto child = Materialise(outcome->leaf, root_path);
+        if (!child) return std::unexpected(child.error());
+        root = RootRecord{kRootLeaf, *child};
+        break;
+      }
+      case Outcome::Kind::kInternal:
+        root = RootRecord{kRootInternal, outcome->internal};
+        break;
+    }
+    return root;
+  }
+
+ private:
+  static Outcome Empty() { return Outcome{}; }
+  static Outcome Leaf(const PendingLeaf& leaf) { return Outcome{Outcome::Kind::kLeaf, leaf, {}}; }
+  static Outcome Internal(const Child& child) {
+    return Outcome{Outcome::Kind::kInternal, {}, child};
+  }
+
+  void MarkStale(const NodeKey& key) {
+    LEDGER_ASSERT(key.version < version_);
+    batch_->Put(StaleStoreKey(version_, key), ByteSpan());
+    cache_->Erase(key);
+  }
+
+  // Places a pending leaf at `path`: unchanged if it is already stored there, else written anew
+  // (and its old copy marked stale).
+  Result<Child> Materialise(const PendingLeaf& leaf, const NibblePath& path) {
+    if (leaf.stored && leaf.stored->path == path)
+      return Child{leaf.leaf_hash, leaf.stored->version};
+    const NodeKey key{version_, path};
+    if (leaf.value != nullptr) {
+      batch_->Put(NodeStoreKey(key), EncodeLeaf(leaf.key_hash, *leaf.value));
+      cache_->PutLeafKeyHash(key, leaf.key_hash);
+    } else {
+      LEDGER_ASSERT(leaf.stored.has_value());
+      auto stored = reader_.Leaf(*leaf.stored);
+      if (!stored) return std::unexpected(stored.error());
+      batch_->Put(NodeStoreKey(key), EncodeLeaf(stored->key_hash, stored->value));
+      cache_->PutLeafKeyHash(key, stored->key_hash);
+    }
+    if (leaf.stored) MarkStale(*leaf.stored);
+    return Child{leaf.leaf_hash, version_};
+  }
+
+  Child WriteInternal(const NibblePath& path, const InternalNode& node) {
+    const NodeKey key{version_, path};
+    batch_->Put(NodeStoreKey(key), EncodeInternal(node));
+    cache_->PutInternal(key, std::make_shared<const InternalNode>(node));
+    return Child{InternalHash(node), version_};
+  }
+
+  // Sets slot i of node from an outcome.
+  Status Place(InternalNode& node, uint8_t i, const NibblePath& path, const Outcome& outcome) {
+    const uint16_t bit = static_cast<uint16_t>(1u << i);
+    node.present &= static_cast<uint16_t>(~bit);
+    node.leaves &= static_cast<uint16_t>(~bit);
+    node.children[i] = Child{};
+    switch (outcome.kind) {
+      case Outcome::Kind::kEmpty:
+        return OkStatus();
+      case Outcome::Kind::kLeaf: {
+        auto child = Materialise(outcome.leaf, path.Child(i));
+        if (!child) return std::unexpected(child.error());
+        node.children[i] = *child;
+        node.leaves |= bit;
+        break;
+      }
+      case Outcome::Kind::kInternal:
+        node.children[i] = outcome.internal;
+        break;
+    }
+    node.present |= bit;
+    return OkStatus();
+  }
+
+  // A subtree that was empty: holds exactly the pending leaves (sorted by key hash, distinct).
+  Result<Outcome> Build(const NibblePath& path, std::span<const PendingLeaf> leaves) {
+    if (leaves.empty()) return Empty();
+    if (leaves.size() == 1) return Leaf(leaves[0]);
+    LEDGER_ASSERT(path.length < kNibblesPerKey);
+    InternalNode node;
+    size_t begin = 0;
+    while (begin < leaves.size()) {
+      const uint8_t nibble = NibbleAt(leaves[begin].key_hash, path.length);
+      size_t end = begin + 1;
+      while (end < leaves.size() && NibbleAt(leaves[end].key_hash, path.length) == nibble)
+        ++end;
+      auto outcome = Build(path.Child(nibble), leaves.subspan(begin, end - begin));
+      if (!outcome) return std::unexpected(outcome.error());
+      LEDGER_TRY(Place(node, nibble, path, *outcome));
+      begin = end;
+    }
+    return Internal(WriteInternal(path, node));
+  }
+
+  Result<Outcome> BuildFromItems(const NibblePath& path, std::span<const Item> items) {
+    std::vector<PendingLeaf> leaves;
+    for (const Item& item : items) {
+      if (item.value != nullptr)
+        leaves.push_back(PendingLeaf{item.key_hash, item.leaf_hash, item.value, {}});
+    }
+    return Build(path, leaves);
+  }
+
+  // A subtree that is one stored leaf.
+  Result<Outcome> UpdateLeaf(const NibblePath& path, const Child& existing,
+                             std::span<const Item> items) {
+    const NodeKey key{existing.version, path};
+    auto existing_key_hash = reader_.LeafKeyHash(key);
+    if (!existing_key_hash) return std::unexpected(existing_key_hash.error());
+    std::vector<PendingLeaf> leaves;
+    leaves.reserve(items.size() + 1);
+    bool keep_existing = true;
+    for (const Item& item : items) {
+      if (item.key_hash == *existing_key_hash) {
+        // A put of the same value leaves the stored leaf where it is.
+        keep_existing = item.value != nullptr && item.leaf_hash == existing.hash;
+        if (!keep_existing) MarkStale(key);
+        if (keep_existing) continue;
+      }
+      if (item.value != nullptr) {
+        leaves.push_back(PendingLeaf{item.key_hash, item.leaf_hash, item.value, {}});
+      }
+    }
+    if (keep_existing) {
+      const PendingLeaf existing_leaf{*existing_key_hash, existing.hash, nullptr, key};
+      auto at =
+          std::ranges::lower_bound(leaves, existing_leaf.key_hash, {}, &PendingLeaf::key_hash);
+      leaves.insert(at, existing_leaf);
+    }
+    return Build(path, leaves);
+  }
+
+  // A subtree rooted at a stored internal node.
+  Result<Outcome> UpdateInternal(const NibblePath& path, const Child& existing,
+                                 std::span<const Item> items) {
+    const NodeKey key{existing.version, path};
+    auto stored = reader_.Internal(key);
+    if (!stored) return std::unexpected(stored.error());
+    const InternalNode& old_node = **stored;
+    InternalNode node = old_node;
+    LEDGER_ASSERT(path.length < kNibblesPerKey);
+
+    std::array<std::optional<Outcome>, kChildrenPerNode> outcomes;
+    size_t begin = 0;
+    while (begin < items.size()) {
+      const uint8_t nibble = NibbleAt(items[begin].key_hash, path.length);
+      size_t end = begin + 1;
+      while (end < items.size() && NibbleAt(items[end].key_hash, path.length) == nibble)
+        ++end;
+      const std::span<const Item> group = items.subspan(begin, end - begin);
+      const NibblePath child_path = path.Child(nibble);
+      Result<Outcome> outcome = !old_node.Has(nibble) ? BuildFromItems(child_path, group)
+                                : old_node.IsLeaf(nibble)
+                                    ? UpdateLeaf(child_path, old_node.children[nibble], group)
+                                    : UpdateInternal(child_path, old_node.children[nibble], group);
+      if (!outcome) return std::unexpected(outcome.error());
+      outcomes[nibble] = std::move(*outcome);
+      begin = end;
+    }
+
+    // What remains: count the children and find a lone leaf, which then moves up.
+    size_t remaining = 0;
+    std::optional<PendingLeaf> lone_leaf;
+    bool any_internal = false;
+    for (uint8_t i = 0; i < kChildrenPerNode; ++i) {
+      if (outcomes[i]) {
+        if (outcomes[i]->kind == Outcome::Kind::kEmpty) continue;
+        ++remaining;
+        if (outcomes[i]->kind == Outcome::Kind::kLeaf) lone_leaf = outcomes[i]->leaf;
+        any_internal |= outcomes[i]->kind == Outcome::Kind::kInternal;
+      } else if (old_node.Has(i)) {
+        ++remaining;
+        if (old_node.IsLeaf(i)) {
+          lone_leaf = PendingLeaf{{},
+                                  old_node.children[i].hash,
+                                  nullptr,
+                                  NodeKey{old_node.children[i].version, path.Child(i)}};
+        } else {
+          any_internal = true;
+        }
+      }
+    }
+    if (remaining == 0) {
+      MarkStale(key);
+      return Empty();
+    }
+    if (remaining == 1 && !any_internal) {
+      MarkStale(key);
+      return Leaf(*lone_leaf);
+    }
+    for (uint8_t i = 0; i < kChildrenPerNode; ++i) {
+      if (outcomes[i]) LEDGER_TRY(Place(node, i, path, *outcomes[i]));
+    }
+    if (node.present == old_node.present && node.leaves == old_node.leaves &&
+        node.children == old_node.children) {
+      return Internal(existing);  // nothing below changed
+    }
+    MarkStale(key);
+    return Internal(WriteInternal(path, node));
+  }
+
+  NodeReader reader_;
+  StateTreeCache* cache_;
+  const uint64_t version_;
+  WriteBatch* batch_;
+};
+
+}  // namespace
+
+StateTree::StateTree(KvStore* store, size_t cache_max_entries)
+    : store_(store), cache_(std::make_unique<StateTreeCache>(cache_max_entries)) {
+  LEDGER_ASSERT(store_ != nullptr);
+  auto bytes = store_->Get(TreeKey(kMetaTag));
+  if (!bytes) {
+    load_status_ = std::unexpected(bytes.error());
+    return;
+  }
+  if (!bytes->has_value()) return;
+  if ((*bytes)->size() != 8) {
+    load_status_ = MakeError(ErrorCode::kCorruption, "state tree latest-version record is corrupt");
+    return;
+  }
+  latest_version_ = LoadU64BE((*bytes)->data());
+}
+
+StateTree::~StateTree() = default;
+
+std::optional<uint64_t> StateTree::LatestVersion() {
+  return latest_version_;
+}
+
+Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> writes,
+                                WriteBatch* batch) {
+  LEDGER_TRY(load_status_);
+  LEDGER_ASSERT(batch != nullptr);
+  if (latest_version_ && version <= *latest_version_) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "state tree version " + std::to_string(version) +
+                         " is not above the latest version " + std::to_string(*latest_version_));
+  }
+  std::vector<Item> items;
+  items.reserve(writes.size());
+  for (const StateWrite& write : writes) {
+    if (write.key.size() > kStateKeyMaxBytes) {
+      return MakeError(ErrorCode::kInvalidArgument, "state key exceeds kStateKeyMaxBytes");
+    }
+    Item item{StateKeyHash(write.key), {}, nullptr};
+    if (write.value) {
+      if (write.value->size() > kStateValueMaxBytes) {
+        return MakeError(ErrorCode::kInvalidArgument, "state value exceeds kStateValueMaxBytes");
+      }
+      item.value = &*write.value;
+      item.leaf_hash = StateLeafHash(item.key_hash, StateValueHash(*write.value));
+    }
+    items.push_back(item);
+  }
+  // Sorted by key hash; for a key written twice the last write wins.
+  std::ranges::stable_sort(items, {}, &Item::key_hash);
+  std::vector<Item> unique;
+  unique.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i + 1 < items.size() && items[i + 1].key_hash == items[i].key_hash) continue;
+    unique.push_back(items[i]);
+  }
+
+  RootRecord old_root;
+  if (latest_version_) {
+    NodeReader reader(store_, cache_.get());
+    auto root = reader.Root(*latest_version_);
+    if (!root) return std::unexpected(root.error());
+    old_root = *root;
+  }
+  Updater updater(store_, cache_.get(), version, batch);
+  auto root = updater.Run(old_root, unique);
+  if (!root) return std::unexpected(root.error());
+  batch->Put(RootStoreKey(version), EncodeRoot(*root));
+  Bytes latest;
+  AppendU64BE(latest, version);
+  batch->Put(TreeKey(kMetaTag), latest);
+  latest_version_ = version;
+  return root->kind == kRootEmpty ? Hash32{} : root->child.hash;
+}
+
+Result<Hash32> StateTree::Root(uint64_t version) const {
+  auto root = NodeReader(store_, cache_.get()).Root(version);
+  if (!root) return std::unexpected(root.error());
+  return root->kind == kRootEmpty ? Hash32{} : root->child.hash;
+}
+
+Result<std::optional<Bytes>> StateTree::Get(ByteSpan key, uint64_t version) const {
+  const NodeReader reader(store_, cache_.get());
+  auto root = reader.Root(version);
+  if (!root) return std::unexpected(root.error());
+  const Hash32 key_hash = StateKeyHash(key);
+  if (root->kind == kRootEmpty) return std::optional<Bytes>();
+  NodeKey node_key{root->child.version, NibblePath{}};
+  bool is_leaf = root->kind == kRootLeaf;
+  while (!is_leaf) {
+    auto node = reader.Internal(node_key);
+    if (!node) return std::unexpected(node.error());
+    const uint8_t nibble = NibbleAt(key_hash, node_key.path.length);
+    if (!(*node)->Has(nibble)) return std::optional<Bytes>();
+    is_leaf = (*node)->IsLeaf(nibble);
+    node_key = NodeKey{(*node)->children[nibble].version, node_key.path.Child(nibble)};
+  }
+  auto leaf = reader.Leaf(node_key);
+  if (!leaf) return std::unexpected(leaf.error());
+  if (leaf->key_hash != key_hash) return std::optional<Bytes>();
+  return std::optional<Bytes>(std::move(leaf->value));
+}
+
+Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
+  const NodeReader reader(store_, cache_.get());
+  auto root = reader.Root(version);
+  if (!root) return std::unexpected(root.error());
+  const Hash32 key_hash = StateKeyHash(key);
+  StateProof proof;
+  proof.kind = StateProof::Kind::kEmpty;
+  if (root->kind == kRootEmpty) return proof;
+
+  // The leaf where the path ends, if it ends at one.
+  std::optional<NodeKey> leaf_key;
+  if (root->kind == kRootLeaf) leaf_key = NodeKey{root->child.version, NibblePath{}};
+  NodeKey node_key{root->child.version, NibblePath{}};
+  while (!leaf_key) {
+    auto node = reader.Internal(node_key);
+    if (!node) return std::unexpected(node.error());
+    const BinaryLevels levels = ComputeLevels(**node);
+    const size_t first_bit = size_t{node_key.path.length} * 4;
+    size_t index = 0;  // position within binary level `level` of this node
+    size_t level = 0;
+    while (level < 4 && levels.Level(level)[index].kind == SubtreeKind::kMany) {
+      const size_t bit = key_hash.Bit(first_bit + level) ? 1 : 0;
+      proof.siblings.push_back(levels.Level(level + 1)[2 * index + (1 - bit)].hash);
+      index = 2 * index + bit;
+      ++level;
+    }
+    if (level == 4 && levels.l4[index].kind == SubtreeKind::kMany) {
+      // The path continues into an internal child.
+      node_key = NodeKey{(*node)->children[index].version,
+                         node_key.path.Child(static_cast<uint8_t>(index))};
+      continue;
+    }
+    // The path ends here, at an empty subtree or a single leaf; find the leaf's slot, if any.
+    const size_t span = size_t{16} >> level;
+    std::optional<size_t> slot;
+    for (size_t i = index * span; i < (index + 1) * span; ++i) {
+      if ((*node)->Has(i)) slot = i;
+    }
+    if (!slot) return proof;  // empty subtree
+    LEDGER_ASSERT((*node)->IsLeaf(*slot));
+    leaf_key =
+        NodeKey{(*node)->children[*slot].version, node_key.path.Child(static_cast<uint8_t>(*slot))};
+  }
+  auto leaf = reader.Leaf(*leaf_key);
+  if (!leaf) return std::unexpected(leaf.error());
+  if (leaf->key_hash == key_hash) {
+    proof.kind = StateProof::Kind::kInclusion;
+    proof.value = std::move(leaf->value);
+  } else {
+    proof.kind = StateProof::Kind::kOtherLeaf;
+    proof.other_key_hash = leaf->key_hash;
+    proof.other_value_hash = StateValueHash(leaf->value);
+  }
+  return proof;
+}
+
+Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
+  LEDGER_ASSERT(batch != nullptr);
+  if (!latest_version_ || min_retained_version > *latest_version_) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot prune above the latest state tree version");
+  }
+  const Bytes stale_prefix = TreeKey(kStaleTag);
+  Status corrupt = OkStatus();
+  LEDGER_TRY(store_->Scan(stale_prefix, {}, [&](ByteSpan key, ByteSpan) {
+    ByteReader reader(key.subspan(stale_prefix.size()));
+    const auto stale_since = reader.U64BE();
+    if (!stale_since) {
+      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
+      return false;
+    }
+    if (*stale_since > min_retained_version) return false;
+    const auto node_key = ParseNodeKeySuffix(reader);
+    if (!node_key) {
+      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
+      return false;
+    }
+    batch->Delete(NodeStoreKey(*node_key));
+    batch->Delete(key);
+    cache_->Erase(*node_key);
+    return true;
+  }));
+  LEDGER_TRY(corrupt);
+  const Bytes root_prefix = TreeKey(kRootTag);
+  return store_->Scan(root_prefix, {}, [&](ByteSpan key, ByteSpan) {
+    if (key.size() != root_prefix.size() + 8) return true;
+    if (LoadU64BE(key.data() + root_prefix.size()) >= min_retained_version) return false;
+    batch->Delete(key);
+    return true;
+  });
+}
+
+}  // namespace cl::ledger

@@ -1,0 +1,80 @@
+// The authenticated state tree (DESIGN decision 4): a versioned sparse Merkle tree in the Jellyfish
+// style over 256-bit key hashes. Version = block height. Each Apply builds a new version from the
+// latest one, sharing every untouched node with it; any retained version can be read and proved
+// (inclusion or non-inclusion, ledger/state_proof.h), and Prune drops versions below a retention
+// floor. docs/state-tree.md specifies the logical hashing, the physical node format and the proofs.
+//
+// Storage: the tree keeps all its records in the KvStore under kStateTreePrefix, so the node can
+// keep blocks in the same database and commit a block and its state in one synced batch.
+//
+// Thread safety: one writer (Apply, Prune) at a time; Get, Prove, Root and LatestVersion may run on
+// other threads concurrently with each other and with the writer, for versions whose batches have
+// been written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "ledger/kv_store.h"
+#include "ledger/state_proof.h"
+#include "util/bytes.h"
+#include "util/status.h"
+
+namespace cl::ledger {
+
+// Every key the tree writes starts with these bytes: do not change (docs/state-tree.md).
+inline constexpr std::string_view kStateTreePrefix = "st";
+
+// Entries the in-memory node cache keeps (internal nodes and leaf key hashes of recent versions);
+// beyond it entries are evicted. A 1,000,000-key tree needs about 1.1 M entries to stay fully
+// cached.
+inline constexpr size_t kStateTreeCacheMaxEntries = size_t{4} << 20;
+
+struct StateWrite {
+  Bytes key;
+  std::optional<Bytes> value;  // nullopt = delete
+};
+
+class StateTreeCache;
+
+class StateTree {
+ public:
+  // The store must outlive the tree. Reads the latest version from the store; a store failure there
+  // is reported by the first Apply.
+  explicit StateTree(KvStore* store, size_t cache_max_entries = kStateTreeCacheMaxEntries);
+  ~StateTree();
+  StateTree(const StateTree&) = delete;
+  StateTree& operator=(const StateTree&) = delete;
+
+  // Builds `version` from the latest version (an empty tree if none) with these writes (puts and
+  // deletes; for a key written twice the last write wins) and returns its root. Adds every node,
+  // stale record and root record to *batch without writing: the caller commits it, with its block,
+  // in one synced batch, and must do so before the next Apply or any read of this version.
+  // Discarding the batch instead requires a new StateTree. Errors: kFailedPrecondition when
+  // version is not above the latest; kInvalidArgument for an oversized key or value.
+  Result<Hash32> Apply(uint64_t version, std::span<const StateWrite> writes, WriteBatch* batch);
+
+  // The key's value at `version` (nullopt when absent). kNotFound when the version is not retained.
+  Result<std::optional<Bytes>> Get(ByteSpan key, uint64_t version) const;
+  // An inclusion (with the value) or non-inclusion proof for key against Root(version).
+  Result<StateProof> Prove(ByteSpan key, uint64_t version) const;
+  // kNotFound when the version was never applied or has been pruned.
+  Result<Hash32> Root(uint64_t version) const;
+  // The last applied version; nullopt for a tree never written.
+  std::optional<uint64_t> LatestVersion();
+
+  // Adds to *batch the deletion of every node that no version >= min_retained_version references,
+  // and of the root records of older versions. Call it after the batches of earlier Apply calls are
+  // written. kInvalidArgument when min_retained_version is above the latest version.
+  Status Prune(uint64_t min_retained_version, WriteBatch* batch);
+
+ private:
+  KvStore* store_;
+  std::unique_ptr<StateTreeCache> cache_;
+  Status load_status_;
+  std::optional<uint64_t> latest_version_;
+};
+
+}  // namespace cl::ledger

@@ -1,0 +1,447 @@
+#include "ledger/state_tree.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crypto/sha256.h"
+#include "ledger/leveldb_store.h"
+#include "ledger/memory_store.h"
+#include "util/hex.h"
+
+namespace cl::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- A deliberately naive reference: the definition of docs/state-tree.md, computed from scratch
+// with plain SHA-256 over concatenated bytes (no helper from the code under test). ----
+
+Hash32 RefTagged(uint8_t tag, ByteSpan a, ByteSpan b = {}) {
+  Bytes in = {tag};
+  in.insert(in.end(), a.begin(), a.end());
+  in.insert(in.end(), b.begin(), b.end());
+  return crypto::Sha256Of(in);
+}
+
+Hash32 RefKeyHash(const std::string& key) {
+  return RefTagged(0x02, AsSpan(key));
+}
+Hash32 RefValueHash(const std::string& value) {
+  return RefTagged(0x03, AsSpan(value));
+}
+
+// key_hash -> value_hash
+using RefState = std::map<Hash32, Hash32>;
+
+// The hash of the subtree at bit depth `depth` holding exactly these entries (all sharing the first
+// `depth` bits): empty = 32 zero bytes, one leaf = its leaf hash, else H(0x01 || left || right).
+Hash32 RefSubtree(const std::vector<std::pair<Hash32, Hash32>>& entries, size_t depth) {
+  if (entries.empty()) return Hash32{};
+  if (entries.size() == 1)
+    return RefTagged(0x00, entries[0].first.span(), entries[0].second.span());
+  std::vector<std::pair<Hash32, Hash32>> left;
+  std::vector<std::pair<Hash32, Hash32>> right;
+  for (const auto& entry : entries)
+    (entry.first.Bit(depth) ? right : left).push_back(entry);
+  const Hash32 l = RefSubtree(left, depth + 1);
+  const Hash32 r = RefSubtree(right, depth + 1);
+  return RefTagged(0x01, l.span(), r.span());
+}
+
+Hash32 RefRoot(const RefState& state) {
+  return RefSubtree({state.begin(), state.end()}, 0);
+}
+
+// The reference world: key -> value, mirrored into RefState.
+struct RefWorld {
+  std::map<std::string, std::string> values;
+  RefState Hashed() const {
+    RefState out;
+    for (const auto& [key, value] : values)
+      out[RefKeyHash(key)] = RefValueHash(value);
+    return out;
+  }
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "state_tree_test.XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string KeyName(int i) {
+  std::string key = "account/";
+  key.append(std::to_string(i));
+  return key;
+}
+
+StateWrite Put(const std::string& key, const std::string& value) {
+  return StateWrite{ToBytes(key), ToBytes(value)};
+}
+StateWrite Del(const std::string& key) {
+  return StateWrite{ToBytes(key), std::nullopt};
+}
+
+Hash32 ApplyAndWrite(StateTree& tree, KvStore& store, uint64_t version,
+                     const std::vector<StateWrite>& writes) {
+  WriteBatch batch;
+  auto root = tree.Apply(version, writes, &batch);
+  EXPECT_TRUE(root.has_value()) << root.error().ToString();
+  auto written = store.Write(batch, true);
+  EXPECT_TRUE(written.has_value()) << written.error().ToString();
+  return root.value_or(Hash32{});
+}
+
+size_t CountKeys(const KvStore& store, std::string_view prefix) {
+  size_t n = 0;
+  auto status = store.Scan(AsSpan(prefix), {}, [&](ByteSpan, ByteSpan) {
+    ++n;
+    return true;
+  });
+  EXPECT_TRUE(status.has_value());
+  return n;
+}
+
+// Checks Get and Prove for `key` at `version` against the reference world of that version.
+void CheckKey(const StateTree& tree, uint64_t version, const RefWorld& world,
+              const Hash32& ref_root, const std::string& key) {
+  auto it = world.values.find(key);
+  const std::optional<std::string> expected =
+      it == world.values.end() ? std::nullopt : std::optional<std::string>(it->second);
+  auto got = tree.Get(AsSpan(key), version);
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  ASSERT_EQ(got->has_value(), expected.has_value()) << key << " at " << version;
+  if (expected) {
+    ASSERT_EQ(ToString(**got), *expected);
+  }
+  auto proof = tree.Prove(AsSpan(key), version);
+  ASSERT_TRUE(proof.has_value()) << proof.error().ToString();
+  // Through the byte encoding, as a remote verifier would see it.
+  auto decoded = StateProof::Decode(proof->Encode());
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+  ASSERT_EQ(*decoded, *proof);
+  std::optional<ByteSpan> claimed;
+  if (expected) claimed = AsSpan(*expected);
+  auto verified = VerifyStateProof(ref_root, AsSpan(key), claimed, *decoded);
+  ASSERT_TRUE(verified.has_value())
+      << key << " at " << version << ": " << verified.error().ToString();
+  // The opposite claim fails.
+  std::optional<ByteSpan> opposite;
+  if (!expected) opposite = AsSpan("something");
+  ASSERT_FALSE(VerifyStateProof(ref_root, AsSpan(key), opposite, *decoded).has_value());
+}
+
+TEST(StateTree, EmptyTreeHasZeroRootAndNoVersion) {
+  MemoryStore store;
+  StateTree tree(&store);
+  EXPECT_FALSE(tree.LatestVersion().has_value());
+  const Hash32 root = ApplyAndWrite(tree, store, 1, {});
+  EXPECT_TRUE(root.IsZero());
+  EXPECT_EQ(tree.LatestVersion(), 1u);
+  auto proof = tree.Prove(AsSpan("nobody"), 1);
+  ASSERT_TRUE(proof.has_value());
+  EXPECT_EQ(proof->kind, StateProof::Kind::kEmpty);
+  EXPECT_TRUE(VerifyStateProof(Hash32{}, AsSpan("nobody"), std::nullopt, *proof).has_value());
+}
+
+TEST(StateTree, SingleKeyRootIsItsLeafHash) {
+  MemoryStore store;
+  StateTree tree(&store);
+  const Hash32 root = ApplyAndWrite(tree, store, 1, {Put("alice", "100")});
+  EXPECT_EQ(root, RefTagged(0x00, RefKeyHash("alice").span(), RefValueHash("100").span()));
+}
+
+// The format is pinned: if this constant changes, every stored root and every proof changes.
+TEST(StateTree, FixedSequenceHasPinnedRoot) {
+  MemoryStore store;
+  StateTree tree(&store);
+  RefWorld world;
+  ApplyAndWrite(tree, store, 1,
+                {Put("alice", "100"), Put("bob", "200"), Put("carol", "300"), Put("dave", "1")});
+  ApplyAndWrite(tree, store, 2, {Del("bob"), Put("erin", "500"), Put("alice", "90")});
+  std::vector<StateWrite> third;
+  for (int i = 0; i < 50; ++i)
+    third.push_back(Put(KeyName(i), std::to_string(i * 7)));
+  third.push_back(Del("dave"));
+  const Hash32 root = ApplyAndWrite(tree, store, 3, third);
+  world.values = {{"alice", "90"}, {"carol", "300"}, {"erin", "500"}};
+  for (int i = 0; i < 50; ++i)
+    world.values[KeyName(i)] = std::to_string(i * 7);
+  EXPECT_EQ(root, RefRoot(world.Hashed()));
+  EXPECT_EQ(root.ToHex(), "c706b7af707b14f8e2e8f15ef7c4865d87636354d69a8b395c7e0f38fed92137");
+}
+
+TEST(StateTree, VersionsMustIncrease) {
+  MemoryStore store;
+  StateTree tree(&store);
+  ApplyAndWrite(tree, store, 5, {Put("a", "1")});
+  WriteBatch batch;
+  auto same = tree.Apply(5, std::vector<StateWrite>{Put("a", "2")}, &batch);
+  ASSERT_FALSE(same.has_value());
+  EXPECT_EQ(same.error().code, ErrorCode::kFailedPrecondition);
+  auto lower = tree.Apply(4, std::vector<StateWrite>{Put("a", "2")}, &batch);
+  ASSERT_FALSE(lower.has_value());
+  EXPECT_EQ(batch.size(), 0u);
+}
+
+TEST(StateTree, LastWriteOfAKeyInOneApplyWins) {
+  MemoryStore store;
+  StateTree tree(&store);
+  ApplyAndWrite(tree, store, 1, {Put("k", "1"), Put("k", "2"), Put("gone", "x"), Del("gone")});
+  EXPECT_EQ(ToString(tree.Get(AsSpan("k"), 1)->value()), "2");
+  EXPECT_FALSE(tree.Get(AsSpan("gone"), 1)->has_value());
+  ApplyAndWrite(tree, store, 2, {Del("k"), Put("k", "3")});
+  EXPECT_EQ(ToString(tree.Get(AsSpan("k"), 2)->value()), "3");
+  EXPECT_EQ(ToString(tree.Get(AsSpan("k"), 1)->value()), "2");
+}
+
+TEST(StateTree, OversizedKeyOrValueIsRejected) {
+  MemoryStore store;
+  StateTree tree(&store);
+  WriteBatch batch;
+  std::vector<StateWrite> big_key = {StateWrite{Bytes(kStateKeyMaxBytes + 1, 1), Bytes{1}}};
+  EXPECT_EQ(tree.Apply(1, big_key, &batch).error().code, ErrorCode::kInvalidArgument);
+  std::vector<StateWrite> big_value = {StateWrite{Bytes{1}, Bytes(kStateValueMaxBytes + 1, 1)}};
+  EXPECT_EQ(tree.Apply(1, big_value, &batch).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(StateTree, UnknownVersionIsNotFound) {
+  MemoryStore store;
+  StateTree tree(&store);
+  ApplyAndWrite(tree, store, 3, {Put("a", "1")});
+  EXPECT_EQ(tree.Root(2).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(tree.Get(AsSpan("a"), 4).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(tree.Prove(AsSpan("a"), 1).error().code, ErrorCode::kNotFound);
+}
+
+TEST(StateTree, ReopenedTreeContinuesFromStoredLatestVersion) {
+  TempDir dir;
+  Hash32 root;
+  {
+    auto store = LevelDbStore::Open(dir.path(), LevelDbOptions{});
+    ASSERT_TRUE(store.has_value());
+    StateTree tree(store->get());
+    ApplyAndWrite(tree, **store, 1, {Put("a", "1"), Put("b", "2")});
+    root = ApplyAndWrite(tree, **store, 2, {Put("c", "3")});
+  }
+  auto store = LevelDbStore::Open(dir.path(), LevelDbOptions{});
+  ASSERT_TRUE(store.has_value());
+  StateTree tree(store->get());
+  EXPECT_EQ(tree.LatestVersion(), 2u);
+  EXPECT_EQ(tree.Root(2).value(), root);
+  const Hash32 next = ApplyAndWrite(tree, **store, 3, {Del("a")});
+  RefWorld world;
+  world.values = {{"b", "2"}, {"c", "3"}};
+  EXPECT_EQ(next, RefRoot(world.Hashed()));
+}
+
+// Random puts, deletes and re-inserts over many versions, on MemoryStore and LevelDbStore at once:
+// roots equal the reference at every version and across stores; Get and proofs (present and absent
+// keys) agree with the reference at the current and at older versions.
+TEST(StateTree, RandomOperationsMatchNaiveReference) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  TempDir dir;
+  MemoryStore memory;
+  auto disk = LevelDbStore::Open(dir.path(), LevelDbOptions{});
+  ASSERT_TRUE(disk.has_value());
+  StateTree memory_tree(&memory);
+  StateTree disk_tree(disk->get());
+
+  constexpr int kKeySpace = 1500;
+  constexpr uint64_t kVersions = 60;
+  RefWorld world;
+  std::vector<RefWorld> history(1);  // history[v] = world after version v
+  std::vector<Hash32> roots(1);
+  size_t operations = 0;
+  for (uint64_t version = 1; version <= kVersions; ++version) {
+    std::vector<StateWrite> writes;
+    const int count = std::uniform_int_distribution<int>(0, 300)(rng);
+    for (int i = 0; i < count; ++i) {
+      const std::string key = KeyName(std::uniform_int_distribution<int>(0, kKeySpace - 1)(rng));
+      // Deletes grow more common later so the tree also shrinks (collapses) and regrows.
+      const bool del = std::uniform_int_distribution<int>(0, 99)(rng) < (version > 40 ? 60 : 25);
+      if (del) {
+        writes.push_back(Del(key));
+        world.values.erase(key);
+      } else {
+        std::string value = "v";
+        value.append(std::to_string(rng() % 1000));
+        writes.push_back(Put(key, value));
+        world.values[key] = value;
+      }
+    }
+    operations += writes.size();
+    const Hash32 memory_root = ApplyAndWrite(memory_tree, memory, version, writes);
+    const Hash32 disk_root = ApplyAndWrite(disk_tree, **disk, version, writes);
+    const Hash32 ref_root = RefRoot(world.Hashed());
+    ASSERT_EQ(memory_root, ref_root) << "version " << version;
+    ASSERT_EQ(disk_root, ref_root) << "version " << version;
+    history.push_back(world);
+    roots.push_back(ref_root);
+    for (int i = 0; i < 40; ++i) {
+      const std::string key = KeyName(std::uniform_int_distribution<int>(0, kKeySpace + 100)(rng));
+      CheckKey(memory_tree, version, world, ref_root, key);
+    }
+    for (const auto& [key, value] : world.values) {
+      if (rng() % 20 == 0) CheckKey(disk_tree, version, world, ref_root, key);
+    }
+  }
+  EXPECT_GT(operations, 5000u);
+  // Every old version is still readable and provable.
+  for (uint64_t version = 1; version <= kVersions; ++version) {
+    ASSERT_EQ(memory_tree.Root(version).value(), roots[version]);
+    for (int i = 0; i < 30; ++i) {
+      const std::string key = KeyName(std::uniform_int_distribution<int>(0, kKeySpace)(rng));
+      CheckKey(memory_tree, version, history[version], roots[version], key);
+      CheckKey(disk_tree, version, history[version], roots[version], key);
+    }
+  }
+}
+
+// Deleting down to zero and one key collapses the tree back to an empty root and a single leaf.
+TEST(StateTree, DeletingEverythingCollapsesToEmpty) {
+  MemoryStore store;
+  StateTree tree(&store);
+  std::vector<StateWrite> puts;
+  for (int i = 0; i < 200; ++i)
+    puts.push_back(Put(KeyName(i), "x"));
+  ApplyAndWrite(tree, store, 1, puts);
+  std::vector<StateWrite> dels;
+  for (int i = 1; i < 200; ++i)
+    dels.push_back(Del(KeyName(i)));
+  const Hash32 one = ApplyAndWrite(tree, store, 2, dels);
+  EXPECT_EQ(one, RefTagged(0x00, RefKeyHash(KeyName(0)).span(), RefValueHash("x").span()));
+  const Hash32 none = ApplyAndWrite(tree, store, 3, {Del(KeyName(0))});
+  EXPECT_TRUE(none.IsZero());
+  EXPECT_FALSE(tree.Get(AsSpan(KeyName(0)), 3)->has_value());
+  EXPECT_EQ(ToString(tree.Get(AsSpan(KeyName(0)), 2)->value()), "x");
+  EXPECT_EQ(ToString(tree.Get(AsSpan(KeyName(7)), 1)->value()), "x");
+}
+
+// ---- Pruning: the exact set of nodes each version references, derived from the reference. ----
+
+// A node of the physical tree: its nibble path (as a string of nibble values) and whether it is a
+// leaf. Its content signature is the reference subtree hash at that position.
+using NodeId = std::pair<std::string, bool>;
+
+std::map<NodeId, Hash32> ExpectedNodes(const RefState& state) {
+  std::map<NodeId, Hash32> nodes;
+  std::map<std::string, std::vector<std::pair<Hash32, Hash32>>> by_prefix;
+  for (const auto& entry : state) {
+    std::string prefix;
+    by_prefix[prefix].push_back(entry);
+    for (size_t i = 0; i < 64; ++i) {
+      const uint8_t byte = entry.first.bytes[i / 2];
+      prefix.push_back(static_cast<char>(i % 2 == 0 ? byte >> 4 : byte & 0x0f));
+      by_prefix[prefix].push_back(entry);
+    }
+  }
+  for (const auto& [prefix, entries] : by_prefix) {
+    if (entries.size() >= 2) {
+      nodes[{prefix, false}] = RefSubtree(entries, prefix.size() * 4);
+    } else {
+      // A lone key sits at the shortest prefix where it is alone.
+      const std::string parent = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1);
+      if (prefix.empty() || by_prefix[parent].size() >= 2) {
+        nodes[{prefix, true}] = RefSubtree(entries, prefix.size() * 4);
+      }
+    }
+  }
+  return nodes;
+}
+
+TEST(StateTree, PruneKeepsRetainedVersionsAndDeletesExactlyTheUnreachableNodes) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  MemoryStore store;
+  StateTree tree(&store);
+  RefWorld world;
+  std::vector<RefWorld> history(1);
+  std::vector<Hash32> roots(1);
+  // (node, version it was written at) for each version.
+  std::vector<std::set<std::pair<NodeId, uint64_t>>> referenced(1);
+  std::map<NodeId, std::pair<Hash32, uint64_t>> current;  // node -> (signature, written at)
+  constexpr uint64_t kVersions = 30;
+  for (uint64_t version = 1; version <= kVersions; ++version) {
+    std::vector<StateWrite> writes;
+    for (int i = 0; i < 40; ++i) {
+      const std::string key = KeyName(std::uniform_int_distribution<int>(0, 400)(rng));
+      if (rng() % 3 == 0) {
+        writes.push_back(Del(key));
+        world.values.erase(key);
+      } else {
+        const std::string value = std::to_string(rng() % 4);
+        writes.push_back(Put(key, value));
+        world.values[key] = value;
+      }
+    }
+    roots.push_back(ApplyAndWrite(tree, store, version, writes));
+    history.push_back(world);
+    std::map<NodeId, std::pair<Hash32, uint64_t>> next;
+    std::set<std::pair<NodeId, uint64_t>> refs;
+    for (const auto& [id, signature] : ExpectedNodes(world.Hashed())) {
+      auto it = current.find(id);
+      const uint64_t written =
+          it != current.end() && it->second.first == signature ? it->second.second : version;
+      next[id] = {signature, written};
+      refs.insert({id, written});
+    }
+    current = std::move(next);
+    referenced.push_back(std::move(refs));
+  }
+  const std::string node_prefix = std::string(kStateTreePrefix) + "N";
+  for (uint64_t min_retained : {uint64_t{5}, uint64_t{12}, uint64_t{12}, uint64_t{29}, kVersions}) {
+    WriteBatch batch;
+    ASSERT_TRUE(tree.Prune(min_retained, &batch).has_value());
+    ASSERT_TRUE(store.Write(batch, true).has_value());
+    std::set<std::pair<NodeId, uint64_t>> live;
+    for (uint64_t v = min_retained; v <= kVersions; ++v) {
+      live.insert(referenced[v].begin(), referenced[v].end());
+    }
+    EXPECT_EQ(CountKeys(store, node_prefix), live.size()) << "min retained " << min_retained;
+    EXPECT_EQ(CountKeys(store, std::string(kStateTreePrefix) + "R"), kVersions - min_retained + 1);
+    for (uint64_t v = 1; v < min_retained; ++v) {
+      EXPECT_EQ(tree.Root(v).error().code, ErrorCode::kNotFound);
+      EXPECT_EQ(tree.Get(AsSpan(KeyName(1)), v).error().code, ErrorCode::kNotFound);
+    }
+    for (uint64_t v = min_retained; v <= kVersions; ++v) {
+      ASSERT_EQ(tree.Root(v).value(), roots[v]);
+      for (int i = 0; i <= 401; i += 3)
+        CheckKey(tree, v, history[v], roots[v], KeyName(i));
+    }
+  }
+  // Nothing stale is left once only the latest version is retained.
+  EXPECT_EQ(CountKeys(store, std::string(kStateTreePrefix) + "S"), 0u);
+  EXPECT_EQ(CountKeys(store, node_prefix), ExpectedNodes(world.Hashed()).size());
+  WriteBatch too_far;
+  EXPECT_FALSE(tree.Prune(kVersions + 1, &too_far).has_value());
+  // The tree keeps working after pruning.
+  const Hash32 after = ApplyAndWrite(tree, store, kVersions + 1, {Put("new", "1")});
+  world.values["new"] = "1";
+  EXPECT_EQ(after, RefRoot(world.Hashed()));
+}
+
+}  // namespace
+}  // namespace cl::ledger
