@@ -1,0 +1,712 @@
+#include "tests/sim/cluster.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
+
+#include "consensus/messages.h"
+#include "crypto/sha256.h"
+
+namespace cl::sim {
+namespace {
+
+using consensus::Effects;
+using consensus::kBroadcast;
+namespace pb = consensus::pb;
+
+constexpr char kChainId[] = "sim-chain";
+constexpr uint64_t kViewTimeoutMs = 500;
+constexpr uint64_t kProposeDelayMs = 200;
+constexpr uint64_t kRetransmitMs = 250;
+constexpr uint64_t kWindowSeqs = 16;
+
+// splitmix64: a small, portable, seedable generator (std distributions differ between libraries).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
+  uint64_t Between(uint64_t lo, uint64_t hi) { return lo + Below(hi - lo + 1); }
+  bool Chance(double p) { return static_cast<double>(Next() >> 11) * 0x1.0p-53 < p; }
+
+ private:
+  uint64_t state_;
+};
+
+// Memoises signature checks across the whole simulated cluster: each signature is verified for real
+// once, and the n-1 other replicas that receive the same broadcast reuse the result.
+class CachingVerifier final : public consensus::SignatureVerifier {
+ public:
+  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
+              const crypto::Signature& sig) override {
+    crypto::Sha256 h;
+    h.Update(key.span()).Update(digest.span()).Update(sig.span());
+    Hash32 k = h.Final();
+    auto it = cache_.find(k);
+    if (it != cache_.end()) return it->second;
+    bool ok = crypto::Verify(key, digest, sig);
+    cache_.emplace(k, ok);
+    return ok;
+  }
+
+ private:
+  std::unordered_map<Hash32, bool, Hash32Hasher> cache_;
+};
+
+// Payload format of the simulated application: 'P' || id (8) || filler || FNV-1a-64 of the rest (8).
+uint64_t Fnv(ByteSpan s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint8_t b : s) h = (h ^ b) * 0x100000001b3ULL;
+  return h;
+}
+Bytes MakePayload(uint64_t id, Rng& rng) {
+  Bytes p;
+  p.push_back('P');
+  AppendU64BE(p, id);
+  size_t filler = rng.Between(8, 120);
+  for (size_t i = 0; i < filler; ++i) p.push_back(static_cast<uint8_t>(rng.Next()));
+  AppendU64BE(p, Fnv(ByteSpan(p.data(), p.size())));
+  return p;
+}
+bool PayloadWellFormed(ByteSpan p) {
+  if (p.empty()) return true;  // an empty block
+  if (p.size() < 17 || p[0] != 'P') return false;
+  return LoadU64BE(p.data() + p.size() - 8) == Fnv(p.first(p.size() - 8));
+}
+
+// Durable storage: every call is "synced" when it returns, as the interface requires.
+class MemStorage final : public consensus::Storage {
+ public:
+  void AppendRecord(uint64_t seq, const std::string& record) override {
+    records_.emplace(seq, record);
+  }
+  void PutViewRecord(const std::string& record) override { view_record_ = record; }
+  void PutCheckpoint(const std::string& cert) override { checkpoint_ = cert; }
+  void DropRecordsUpTo(uint64_t seq) override {
+    records_.erase(records_.begin(), records_.upper_bound(seq));
+  }
+  Loaded Load() override {
+    Loaded l;
+    for (const auto& [seq, r] : records_) l.records.push_back(r);
+    l.view_record = view_record_;
+    l.checkpoint = checkpoint_;
+    return l;
+  }
+
+ private:
+  std::multimap<uint64_t, std::string> records_;
+  std::string view_record_, checkpoint_;
+};
+
+// The simulated application: state root = hash chain of committed payload digests; result root =
+// H(payload). Its committed blocks are durable (the ledger writes them with sync).
+class SimApp final : public consensus::Application {
+ public:
+  bool ValidatePayload(uint64_t, ByteSpan payload) override { return PayloadWellFormed(payload); }
+  void DeliverBlock(const consensus::CommittedBlock& block) override {
+    pb::CertifiedBlock b;
+    b.set_height(block.height);
+    b.set_payload(std::string(block.payload.begin(), block.payload.end()));
+    *b.mutable_commit_cert() = block.commit_cert;
+    blocks.push_back(std::move(b));
+    digests.push_back(block.digest);
+    Hash32 prev = roots.empty() ? Hash32{} : roots.back();
+    roots.push_back(crypto::TaggedHash(crypto::Domain::kStateValue, prev.span(), block.digest.span()));
+    unexecuted.push_back(block.height);
+  }
+  std::optional<pb::CertifiedBlock> LoadBlock(uint64_t height) override {
+    if (height == 0 || height > blocks.size()) return std::nullopt;
+    pb::CertifiedBlock b = blocks[height - 1];
+    auto it = exec_certs.find(height);
+    if (it != exec_certs.end()) *b.mutable_exec_cert() = it->second;
+    return b;
+  }
+  Hash32 ResultRoot(uint64_t height) const {
+    return crypto::TaggedHash(crypto::Domain::kReceipt, AsSpan(blocks[height - 1].payload()));
+  }
+
+  std::vector<pb::CertifiedBlock> blocks;
+  std::vector<Hash32> digests;
+  std::vector<Hash32> roots;
+  std::vector<uint64_t> unexecuted;
+  std::map<uint64_t, pb::ExecutionCertificate> exec_certs;
+};
+
+enum class Byz { kNone, kSilent, kBadSignatures, kGarbage, kFarFuture, kEquivocate, kConflicting };
+const char* ByzName(Byz b) {
+  switch (b) {
+    case Byz::kNone:
+      return "honest";
+    case Byz::kSilent:
+      return "silent";
+    case Byz::kBadSignatures:
+      return "bad-signatures";
+    case Byz::kGarbage:
+      return "garbage";
+    case Byz::kFarFuture:
+      return "far-future";
+    case Byz::kEquivocate:
+      return "equivocate";
+    case Byz::kConflicting:
+      return "conflicting-votes";
+  }
+  return "?";
+}
+
+struct Node {
+  uint32_t id = 0;
+  bool up = true;
+  Byz byz = Byz::kNone;
+  crypto::PrivateKey key;
+  MemStorage storage;
+  SimApp app;
+  std::unique_ptr<consensus::Replica> replica;
+  uint64_t tick_at = UINT64_MAX;
+  uint64_t tick_gen = 0;
+  explicit Node(crypto::PrivateKey k) : key(std::move(k)) {}
+};
+
+struct Event {
+  uint64_t at = 0;
+  uint64_t order = 0;  // FIFO among equal times, for determinism
+  enum Kind { kDeliver, kTick, kPayload, kCrash, kRestart, kPartition, kHeal } kind = kDeliver;
+  uint32_t to = 0;
+  uint32_t from = 0;
+  uint64_t gen = 0;
+  std::string bytes;
+  bool operator>(const Event& o) const { return std::tie(at, order) > std::tie(o.at, o.order); }
+};
+
+Event MakeEvent(uint64_t at, Event::Kind kind, uint32_t to, uint32_t from, uint64_t gen,
+                std::string bytes = {}) {
+  Event e;
+  e.at = at;
+  e.kind = kind;
+  e.to = to;
+  e.from = from;
+  e.gen = gen;
+  e.bytes = std::move(bytes);
+  return e;
+}
+
+class Simulation {
+ public:
+  explicit Simulation(const SimOptions& o) : opt_(o), rng_(o.seed * 0x2545F4914F6CDD1DULL + 7) {}
+
+  SimResult Run() {
+    Setup();
+    while (!queue_.empty() && result_.ok) {
+      Event e = queue_.top();
+      queue_.pop();
+      now_ = e.at;
+      if (now_ > heal_at_ + kLivenessBoundMs) break;
+      Process(e);
+      if (healed_ && LivenessMet()) break;
+    }
+    if (result_.ok && !LivenessMet()) {
+      std::ostringstream os;
+      os << "liveness: after the heal at " << heal_at_ << " ms, honest replicas did not reach height "
+         << liveness_target_ << " within " << kLivenessBoundMs << " ms; heights:";
+      for (auto& nd : nodes_) {
+        if (nd->byz != Byz::kNone) continue;
+        auto st = nd->replica->status();
+        os << " r" << nd->id << "=" << st.delivered << "(v" << st.view << (st.in_view_change ? "*" : "")
+           << ")";
+      }
+      Fail(os.str());
+    }
+    for (auto& nd : nodes_) {
+      if (nd->byz != Byz::kNone || !nd->replica) continue;
+      result_.max_height = std::max(result_.max_height, nd->replica->status().delivered);
+      result_.view_changes = std::max(result_.view_changes, nd->replica->status().view);
+      result_.dropped_invalid += nd->replica->drops().total();
+    }
+    result_.sim_time_ms = now_;
+    return result_;
+  }
+
+ private:
+  void Setup() {
+    uint32_t n = opt_.n;
+    uint32_t f = (n - 1) / 3;
+    for (uint32_t i = 0; i < n; ++i) {
+      Hash32 secret = crypto::TaggedHash(crypto::Domain::kStateKey,
+                                         AsSpan("sim-key-" + std::to_string(opt_.seed) + "-" +
+                                                std::to_string(i)));
+      auto key = crypto::PrivateKey::FromBytes(secret.span());
+      nodes_.push_back(std::make_unique<Node>(*key));
+      nodes_.back()->id = i;
+      keys_.push_back(nodes_.back()->key.GetPublicKey());
+    }
+    validators_ = std::make_unique<consensus::ValidatorSet>(keys_);
+
+    Scenario sc = opt_.scenario;
+    latency_min_ms_ = rng_.Between(1, 20);
+    latency_max_ms_ = latency_min_ms_ + rng_.Between(0, 80);
+    if (sc != Scenario::kClean) {
+      loss_ = static_cast<double>(rng_.Between(0, 25)) / 100.0;
+      dup_ = static_cast<double>(rng_.Between(0, 10)) / 100.0;
+    }
+    payload_interval_ms_ = rng_.Between(20, 200);
+    heal_at_ = rng_.Between(2000, 5000);
+
+    if (sc == Scenario::kByzantine || sc == Scenario::kMixed) {
+      uint32_t count = static_cast<uint32_t>(rng_.Between(1, f));
+      std::vector<uint32_t> ids(n);
+      for (uint32_t i = 0; i < n; ++i) ids[i] = i;
+      for (uint32_t i = n - 1; i > 0; --i) std::swap(ids[i], ids[rng_.Below(i + 1)]);
+      // Half the runs make the first primary Byzantine, so primary-only attacks happen.
+      if (rng_.Chance(0.5)) std::swap(ids[0], *std::find(ids.begin(), ids.end(), 0u));
+      Byz kinds[] = {Byz::kSilent,    Byz::kBadSignatures, Byz::kGarbage,
+                     Byz::kFarFuture, Byz::kEquivocate,    Byz::kConflicting};
+      Byz strategy = kinds[rng_.Below(6)];
+      for (uint32_t k = 0; k < count; ++k) {
+        nodes_[ids[k]]->byz = strategy;
+      }
+      strategy_ = strategy;
+    }
+    for (auto& nd : nodes_) {
+      if (nd->byz == Byz::kNone) honest_.push_back(nd->id);
+    }
+    for (auto& nd : nodes_) StartReplica(*nd);
+
+    for (uint64_t t = rng_.Between(0, payload_interval_ms_); t < heal_at_ + kLivenessBoundMs;
+         t += payload_interval_ms_) {
+      Push(MakeEvent(t, Event::kPayload, 0, 0, 0));
+    }
+    if (sc == Scenario::kCrash || sc == Scenario::kMixed) {
+      uint32_t crashes = static_cast<uint32_t>(rng_.Between(1, 2 * n));
+      for (uint32_t c = 0; c < crashes; ++c) {
+        uint32_t who = static_cast<uint32_t>(rng_.Below(n));
+        uint64_t at = rng_.Below(heal_at_);
+        uint64_t back = std::min(heal_at_, at + rng_.Between(50, 2000));
+        Push(MakeEvent(at, Event::kCrash, who, 0, 0));
+        Push(MakeEvent(back, Event::kRestart, who, 0, 0));
+      }
+    }
+    if (sc == Scenario::kPartition || sc == Scenario::kMixed) {
+      uint32_t parts = static_cast<uint32_t>(rng_.Between(1, 4));
+      for (uint32_t p = 0; p < parts; ++p) {
+        uint64_t at = rng_.Below(heal_at_);
+        Push(MakeEvent(at, Event::kPartition, 0, 0, rng_.Next()));
+        Push(MakeEvent(std::min(heal_at_, at + rng_.Between(100, 3000)), Event::kHeal, 0, 0, 0));
+      }
+    }
+    Push(MakeEvent(heal_at_, Event::kHeal, 0, 0, 1));
+    group_.assign(n, 0);
+  }
+
+  void StartReplica(Node& nd) {
+    consensus::ReplicaConfig cfg;
+    cfg.chain_id = kChainId;
+    cfg.validators = keys_;
+    cfg.self = nd.id;
+    cfg.key = nd.key;
+    cfg.window_seqs = kWindowSeqs;
+    cfg.max_block_bytes = 64 * 1024;
+    cfg.view_timeout_ms = kViewTimeoutMs;
+    cfg.propose_delay_ms = kProposeDelayMs;
+    cfg.retransmit_ms = kRetransmitMs;
+    cfg.seed = opt_.seed ^ nd.id;
+    cfg.verifier = &verifier_;
+    cfg.bugs = opt_.bugs;
+    nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage,
+                                                      nd.app.blocks.size(), now_);
+    nd.up = true;
+    nd.tick_at = UINT64_MAX;
+    Apply(nd, nd.replica->Start(now_));
+  }
+
+  void Push(Event e) {
+    e.order = next_order_++;
+    queue_.push(std::move(e));
+  }
+
+  void Fail(const std::string& what) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    std::ostringstream os;
+    os << "seed " << opt_.seed << " n=" << opt_.n << " scenario=" << ScenarioName(opt_.scenario)
+       << " byzantine=" << ByzName(strategy_) << " t=" << now_ << "ms: " << what
+       << "\n  replay: " << ReplayCommand(opt_);
+    result_.failure = os.str();
+  }
+
+  bool Honest(uint32_t id) const { return nodes_[id]->byz == Byz::kNone; }
+
+  // ---- network ------------------------------------------------------------------------------
+
+  void Transmit(uint32_t from, uint32_t to, std::string bytes) {
+    if (from == to) return;
+    double loss = healed_ ? std::min(loss_, 0.05) : loss_;
+    if (rng_.Chance(loss)) return;
+    uint64_t lat = rng_.Between(latency_min_ms_, latency_max_ms_);
+    if (rng_.Chance(0.03)) lat *= 10;  // a latency spike
+    if (rng_.Chance(dup_)) {
+      Push(MakeEvent(now_ + lat + rng_.Between(0, 50), Event::kDeliver, to, from, 0, bytes));
+    }
+    Push(MakeEvent(now_ + lat, Event::kDeliver, to, from, 0, std::move(bytes)));
+  }
+
+  void SendFrom(uint32_t from, uint32_t to, const std::string& bytes) {
+    if (to == kBroadcast) {
+      for (uint32_t i = 0; i < opt_.n; ++i) {
+        if (i != from) Transmit(from, i, bytes);
+      }
+    } else {
+      Transmit(from, to, bytes);
+    }
+  }
+
+  // ---- Byzantine behaviour ------------------------------------------------------------------
+
+  std::string Resign(const Node& nd, pb::Envelope env) {
+    pb::Envelope signed_env = consensus::SignEnvelope(env.type(), nd.id, env.body(), nd.key, kChainId);
+    signed_env.set_payload(env.payload());
+    return signed_env.SerializeAsString();
+  }
+
+  std::string VoteWithDigest(const Node& signer, pb::MessageType type, uint64_t view, uint64_t seq,
+                             const Hash32& d, const std::string& payload) {
+    pb::Envelope env = consensus::SignEnvelope(type, signer.id,
+                                               consensus::EncodeVoteBody(view, seq, d), signer.key,
+                                               kChainId);
+    if (type == pb::PRE_PREPARE) env.set_payload(payload);
+    return env.SerializeAsString();
+  }
+
+  void ByzantineSend(Node& nd, const consensus::Outbound& out) {
+    pb::Envelope env;
+    bool parsed = env.ParseFromString(out.bytes);
+    switch (nd.byz) {
+      case Byz::kSilent:
+        return;
+      case Byz::kBadSignatures: {
+        if (parsed && rng_.Chance(0.7)) {
+          std::string sig = env.signature();
+          if (!sig.empty()) sig[rng_.Below(sig.size())] ^= 0x01;
+          env.set_signature(sig);
+          SendFrom(nd.id, out.to, env.SerializeAsString());
+          return;
+        }
+        SendFrom(nd.id, out.to, out.bytes);
+        return;
+      }
+      case Byz::kGarbage: {
+        SendFrom(nd.id, out.to, out.bytes);
+        std::string junk(rng_.Between(0, 300), '\0');
+        for (char& c : junk) c = static_cast<char>(rng_.Next());
+        SendFrom(nd.id, kBroadcast, junk);
+        if (parsed && (env.type() == pb::PREPARE || env.type() == pb::COMMIT)) {
+          auto vf = consensus::DecodeVoteBody(env.body());
+          if (vf) {
+            SendFrom(nd.id, kBroadcast,
+                     VoteWithDigest(nd, env.type(), vf->view + rng_.Between(1, 1u << 20),
+                                    vf->seq + rng_.Between(1, 1u << 30), vf->digest, ""));
+          }
+        }
+        return;
+      }
+      case Byz::kFarFuture: {
+        // As primary: well-signed pre-prepares beyond the high watermark, then silence, which forces
+        // a view change (the view changes of replicas that wrongly accepted them are poisoned).
+        if (parsed && env.type() == pb::PRE_PREPARE) {
+          auto vf = consensus::DecodeVoteBody(env.body());
+          auto st = nd.replica->status();
+          if (vf) {
+            Bytes p = MakePayload(next_payload_id_++, rng_);
+            std::string ps(p.begin(), p.end());
+            proposed_.insert(consensus::PayloadDigest(p));
+            uint64_t far = st.low_watermark + kWindowSeqs + rng_.Between(1, 8);
+            SendFrom(nd.id, kBroadcast,
+                     VoteWithDigest(nd, pb::PRE_PREPARE, vf->view, far, consensus::PayloadDigest(p), ps));
+          }
+          return;
+        }
+        SendFrom(nd.id, out.to, out.bytes);
+        return;
+      }
+      case Byz::kEquivocate: {
+        if (parsed && env.type() == pb::PRE_PREPARE) {
+          auto vf = consensus::DecodeVoteBody(env.body());
+          if (!vf) return;
+          Bytes p = MakePayload(next_payload_id_++, rng_);
+          Hash32 alt = consensus::PayloadDigest(p);
+          proposed_.insert(alt);
+          std::string ps(p.begin(), p.end());
+          // Half the replicas get the original, half the alternative; every Byzantine replica votes
+          // for both sides, each to its side.
+          for (uint32_t i = 0; i < opt_.n; ++i) {
+            if (i == nd.id) continue;
+            bool side_b = (i + opt_.seed) % 2 == 1;
+            Hash32 d = side_b ? alt : vf->digest;
+            if (side_b) {
+              Transmit(nd.id, i, VoteWithDigest(nd, pb::PRE_PREPARE, vf->view, vf->seq, d, ps));
+            } else {
+              Transmit(nd.id, i, out.bytes);
+            }
+            for (auto& other : nodes_) {
+              if (other->byz == Byz::kNone) continue;
+              if (other->id != nd.id) {
+                Transmit(other->id, i, VoteWithDigest(*other, pb::PREPARE, vf->view, vf->seq, d, ""));
+              }
+              Transmit(other->id, i, VoteWithDigest(*other, pb::COMMIT, vf->view, vf->seq, d, ""));
+            }
+          }
+          return;
+        }
+        SendFrom(nd.id, out.to, out.bytes);
+        return;
+      }
+      case Byz::kConflicting: {
+        if (parsed && (env.type() == pb::PREPARE || env.type() == pb::COMMIT ||
+                       env.type() == pb::EXECUTION_VOTE)) {
+          Hash32 junk;
+          for (auto& b : junk.bytes) b = static_cast<uint8_t>(rng_.Next());
+          std::string conflicting;
+          if (env.type() == pb::EXECUTION_VOTE) {
+            auto ef = consensus::DecodeExecutionVoteBody(env.body());
+            if (!ef) return;
+            conflicting = consensus::SignEnvelope(pb::EXECUTION_VOTE, nd.id,
+                                                  consensus::EncodeExecutionVoteBody(
+                                                      ef->height, ef->block_digest, junk, junk),
+                                                  nd.key, kChainId)
+                              .SerializeAsString();
+          } else {
+            auto vf = consensus::DecodeVoteBody(env.body());
+            if (!vf) return;
+            conflicting = VoteWithDigest(nd, env.type(), vf->view, vf->seq, junk, "");
+          }
+          for (uint32_t i = 0; i < opt_.n; ++i) {
+            if (i == nd.id) continue;
+            Transmit(nd.id, i, rng_.Chance(0.5) ? conflicting : out.bytes);
+          }
+          return;
+        }
+        SendFrom(nd.id, out.to, out.bytes);
+        return;
+      }
+      case Byz::kNone:
+        break;
+    }
+    SendFrom(nd.id, out.to, out.bytes);
+  }
+
+  // ---- effects and checks -------------------------------------------------------------------
+
+  void Apply(Node& nd, Effects fx) {
+    if (nd.byz == Byz::kNone && fx.halted) Fail("replica " + std::to_string(nd.id) + " halted");
+    for (const consensus::Outbound& out : fx.messages) {
+      if (nd.byz == Byz::kNone) {
+        SendFrom(nd.id, out.to, out.bytes);
+      } else {
+        ByzantineSend(nd, out);
+      }
+    }
+    for (uint64_t h : fx.delivered_heights) CheckDelivered(nd, h);
+    for (const pb::ExecutionCertificate& cert : fx.execution_certs) CheckExecCert(nd, cert);
+    if (fx.next_tick_ms && *fx.next_tick_ms < nd.tick_at) {
+      nd.tick_at = *fx.next_tick_ms;
+      Push(MakeEvent(nd.tick_at, Event::kTick, nd.id, 0, ++nd.tick_gen));
+    }
+    // Execute what was delivered (synchronously, as the node's executor would).
+    while (!nd.app.unexecuted.empty() && nd.up) {
+      uint64_t h = nd.app.unexecuted.front();
+      nd.app.unexecuted.erase(nd.app.unexecuted.begin());
+      Hash32 root = nd.app.roots[h - 1];
+      Hash32 result = nd.app.ResultRoot(h);
+      if (nd.byz == Byz::kNone) {
+        auto [it, fresh] = reference_roots_.emplace(h, root);
+        if (!fresh && it->second != root) Fail("state root diverged at height " + std::to_string(h));
+      }
+      Apply(nd, nd.replica->OnExecuted(now_, h, root, result));
+    }
+  }
+
+  void CheckDelivered(Node& nd, uint64_t h) {
+    if (nd.byz != Byz::kNone) return;
+    const pb::CertifiedBlock& b = nd.app.blocks[h - 1];
+    Hash32 digest = nd.app.digests[h - 1];
+    auto [it, fresh] = committed_.emplace(h, digest);
+    if (!fresh && it->second != digest) {
+      Fail("safety: replica " + std::to_string(nd.id) + " committed a different block at height " +
+           std::to_string(h));
+      return;
+    }
+    ByteSpan payload = AsSpan(b.payload());
+    if (!PayloadWellFormed(payload) || (!payload.empty() && !proposed_.contains(digest))) {
+      Fail("validity: replica " + std::to_string(nd.id) + " committed an unproposed or invalid block at " +
+           std::to_string(h));
+      return;
+    }
+    auto cf = consensus::VerifyCommitCertificate(*validators_, kChainId, b.commit_cert(), verifier_);
+    if (!cf || cf->seq != h || cf->digest != digest) {
+      Fail("certificate: commit certificate at height " + std::to_string(h) + " of replica " +
+           std::to_string(nd.id) + " does not verify: " + (cf ? "wrong block" : cf.error().message));
+    }
+  }
+
+  void CheckExecCert(Node& nd, const pb::ExecutionCertificate& cert) {
+    if (nd.byz != Byz::kNone) return;
+    auto ef = consensus::VerifyExecutionCertificate(*validators_, kChainId, cert, verifier_);
+    if (!ef) {
+      Fail("certificate: execution certificate does not verify: " + ef.error().message);
+      return;
+    }
+    auto it = reference_roots_.find(ef->height);
+    if (it != reference_roots_.end() && it->second != ef->state_root) {
+      Fail("certificate: execution certificate at " + std::to_string(ef->height) +
+           " certifies a wrong state root");
+    }
+    nd.app.exec_certs[ef->height] = cert;
+  }
+
+  bool LivenessMet() const {
+    if (!healed_) return false;
+    for (uint32_t id : honest_) {
+      const Node& nd = *nodes_[id];
+      if (!nd.up || nd.app.blocks.size() < liveness_target_) return false;
+    }
+    return true;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  void Process(const Event& e) {
+    switch (e.kind) {
+      case Event::kDeliver: {
+        Node& nd = *nodes_[e.to];
+        if (!nd.up || group_[e.from] != group_[e.to]) return;
+        Apply(nd, nd.replica->OnMessage(now_, e.bytes));
+        return;
+      }
+      case Event::kTick: {
+        Node& nd = *nodes_[e.to];
+        if (!nd.up || e.gen != nd.tick_gen) return;
+        nd.tick_at = UINT64_MAX;
+        Apply(nd, nd.replica->Tick(now_));
+        return;
+      }
+      case Event::kPayload: {
+        Bytes p = MakePayload(next_payload_id_++, rng_);
+        proposed_.insert(consensus::PayloadDigest(p));
+        for (auto& nd : nodes_) {
+          if (nd->up) Apply(*nd, nd->replica->OnPayloadReady(now_, p));
+        }
+        return;
+      }
+      case Event::kCrash: {
+        Node& nd = *nodes_[e.to];
+        if (!nd.up || healed_) return;
+        nd.up = false;
+        nd.replica.reset();  // everything not in storage or the app's durable blocks is lost
+        nd.tick_gen++;
+        return;
+      }
+      case Event::kRestart: {
+        Node& nd = *nodes_[e.to];
+        if (nd.up) return;
+        StartReplica(nd);
+        return;
+      }
+      case Event::kPartition: {
+        if (healed_) return;
+        Rng r(e.gen);
+        for (uint32_t i = 0; i < opt_.n; ++i) group_[i] = static_cast<uint32_t>(r.Below(2));
+        return;
+      }
+      case Event::kHeal: {
+        std::fill(group_.begin(), group_.end(), 0);
+        if (e.gen == 1 && !healed_) {
+          for (auto& nd : nodes_) {
+            if (!nd->up) StartReplica(*nd);
+          }
+          healed_ = true;
+          uint64_t top = 0;
+          for (uint32_t id : honest_) top = std::max<uint64_t>(top, nodes_[id]->app.blocks.size());
+          liveness_target_ = top + kLivenessBlocks;
+        }
+        return;
+      }
+    }
+  }
+
+  SimOptions opt_;
+  Rng rng_;
+  CachingVerifier verifier_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<crypto::PublicKey> keys_;
+  std::unique_ptr<consensus::ValidatorSet> validators_;
+  std::vector<uint32_t> honest_;
+  std::vector<uint32_t> group_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
+  uint64_t next_order_ = 0;
+  uint64_t now_ = 0;
+  uint64_t latency_min_ms_ = 1, latency_max_ms_ = 1;
+  double loss_ = 0, dup_ = 0;
+  uint64_t payload_interval_ms_ = 100;
+  uint64_t heal_at_ = 0;
+  bool healed_ = false;
+  uint64_t liveness_target_ = 0;
+  uint64_t next_payload_id_ = 1;
+  Byz strategy_ = Byz::kNone;
+  std::set<Hash32> proposed_;
+  std::map<uint64_t, Hash32> committed_;
+  std::map<uint64_t, Hash32> reference_roots_;
+  SimResult result_;
+};
+
+}  // namespace
+
+const char* ScenarioName(Scenario s) {
+  switch (s) {
+    case Scenario::kClean:
+      return "clean";
+    case Scenario::kLossy:
+      return "lossy";
+    case Scenario::kCrash:
+      return "crash";
+    case Scenario::kPartition:
+      return "partition";
+    case Scenario::kByzantine:
+      return "byzantine";
+    case Scenario::kMixed:
+      return "mixed";
+  }
+  return "?";
+}
+
+bool ParseScenario(const std::string& name, Scenario* out) {
+  for (Scenario s : {Scenario::kClean, Scenario::kLossy, Scenario::kCrash, Scenario::kPartition,
+                     Scenario::kByzantine, Scenario::kMixed}) {
+    if (name == ScenarioName(s)) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string ReplayCommand(const SimOptions& o) {
+  std::ostringstream os;
+  os << "build/tests/sim/consensus_sim --n " << o.n << " --scenario " << ScenarioName(o.scenario)
+     << " --seed " << o.seed;
+  if (o.bugs.quorum_2f) os << " --bug a";
+  if (o.bugs.drop_prepared_in_view_change) os << " --bug b";
+  if (o.bugs.accept_outside_watermarks) os << " --bug c";
+  return os.str();
+}
+
+SimResult RunSimulation(const SimOptions& options) { return Simulation(options).Run(); }
+
+}  // namespace cl::sim
