@@ -1,0 +1,176 @@
+#include "ledger/transaction.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/ledger/ledger_fixture.h"
+
+namespace cl::ledger {
+namespace {
+
+using namespace testing;
+
+pb::TxBody Body(std::vector<pb::Operation> ops) {
+  pb::TxBody body;
+  body.set_chain_id(kChain);
+  body.set_valid_until_height(10);
+  for (auto& op : ops)
+    *body.add_operations() = op;
+  return body;
+}
+
+pb::Operation SimpleTransfer() {
+  return TransferOp(Id(1), Id(2), Id(3), 5);
+}
+
+TEST(Transaction, SignatureCoversExactBodyBytesAndIdUsesTxIdTag) {
+  auto key = Key(1);
+  Bytes env_bytes = SignTransaction(Body({SimpleTransfer()}), std::vector{key});
+  pb::TxEnvelope env;
+  ASSERT_TRUE(env.ParseFromArray(env_bytes.data(), static_cast<int>(env_bytes.size())));
+  Hash32 digest = crypto::SignedDigest(crypto::Domain::kTransaction, kChain, AsSpan(env.body()));
+  auto sig = crypto::Signature::FromSpan(AsSpan(env.signatures(0).signature()));
+  ASSERT_TRUE(sig.has_value());
+  EXPECT_TRUE(crypto::Verify(key.GetPublicKey(), digest, *sig));
+  auto tx = VerifyEnvelope(env_bytes, kChain);
+  ASSERT_TRUE(tx.has_value()) << tx.error().ToString();
+  EXPECT_EQ(tx->tx_id(), crypto::SignedDigest(crypto::Domain::kTxId, kChain, AsSpan(env.body())));
+  EXPECT_TRUE(tx->SignedBy(key.GetPublicKey()));
+  EXPECT_FALSE(tx->SignedBy(Key(2).GetPublicKey()));
+}
+
+TEST(Transaction, TamperedBodyFailsVerification) {
+  Bytes env_bytes = SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1)});
+  pb::TxEnvelope env;
+  ASSERT_TRUE(env.ParseFromArray(env_bytes.data(), static_cast<int>(env_bytes.size())));
+  pb::TxBody body;
+  ASSERT_TRUE(body.ParseFromString(env.body()));
+  body.mutable_operations(0)->mutable_transfer()->set_amount(500);
+  env.set_body(body.SerializeAsString());
+  auto tx = VerifyEnvelope(AsSpan(env.SerializeAsString()), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().code, ErrorCode::kUnauthenticated);
+}
+
+TEST(Transaction, SignatureFromAnotherChainIsRejected) {
+  Bytes env_bytes = SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1)});
+  auto tx = VerifyEnvelope(env_bytes, "other-chain");
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_NE(tx.error().message.find("chain_id"), std::string::npos);
+}
+
+TEST(Transaction, TooManyOperationsIsRefusedNamingTheLimit) {
+  std::vector<pb::Operation> ops(kMaxOpsPerTx + 1, SimpleTransfer());
+  auto tx = VerifyEnvelope(SignTransaction(Body(ops), std::vector{Key(1)}), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(tx.error().message.find("kMaxOpsPerTx"), std::string::npos);
+  std::vector<pb::Operation> max_ops(kMaxOpsPerTx, SimpleTransfer());
+  EXPECT_TRUE(VerifyEnvelope(SignTransaction(Body(max_ops), std::vector{Key(1)}), kChain));
+}
+
+TEST(Transaction, OversizedEnvelopeIsRefused) {
+  Bytes big(kMaxTxEnvelopeBytes + 1, 0);
+  auto tx = VerifyEnvelope(big, kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_NE(tx.error().message.find("kMaxTxEnvelopeBytes"), std::string::npos);
+}
+
+TEST(Transaction, TooManySignaturesIsRefused) {
+  std::vector<crypto::PrivateKey> keys;
+  for (uint32_t i = 1; i <= kMaxSignaturesPerTx + 1; ++i)
+    keys.push_back(Key(i));
+  auto tx = VerifyEnvelope(SignTransaction(Body({SimpleTransfer()}), keys), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_NE(tx.error().message.find("kMaxSignaturesPerTx"), std::string::npos);
+}
+
+TEST(Transaction, DuplicateSignerIsRefused) {
+  auto tx = VerifyEnvelope(SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1), Key(1)}),
+                           kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_NE(tx.error().message.find("duplicate signer"), std::string::npos);
+}
+
+TEST(Transaction, UnsignedEnvelopeIsRefused) {
+  auto tx = VerifyEnvelope(SignTransaction(Body({SimpleTransfer()}), {}), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().code, ErrorCode::kUnauthenticated);
+}
+
+TEST(Transaction, FieldLimitsAreEnforcedNamingTheField) {
+  struct Case {
+    pb::Operation op;
+    const char* field;
+  };
+  pb::Operation memo = SimpleTransfer();
+  memo.mutable_transfer()->set_memo(std::string(kMaxMemoBytes + 1, 'm'));
+  pb::Operation zero = SimpleTransfer();
+  zero.mutable_transfer()->set_amount(0);
+  pb::Operation short_id = SimpleTransfer();
+  short_id.mutable_transfer()->set_id("short");
+  pb::Operation uetr = SimpleTransfer();
+  uetr.mutable_transfer()->set_uetr("123");
+  pb::Operation timeout = HoldOp(Id(1), Id(2), Id(3), 5, kMaxHoldTimeoutS + 1);
+  pb::Operation lock = HoldOp(Id(1), Id(2), Id(3), 5, 10, "abc");
+  pb::Operation bad_controller = CreateAccountOp(Id(1), "USD.A", pb::Controller(), 1);
+  pb::Operation bad_asset = CreateAccountOp(Id(1), "usd", Single(Key(1)), 1);
+  std::vector<Case> cases = {{memo, "transfer.memo"},
+                             {zero, "transfer.amount"},
+                             {short_id, "transfer.id"},
+                             {uetr, "transfer.uetr"},
+                             {timeout, "transfer.timeout_s"},
+                             {lock, "transfer.hash_lock"},
+                             {bad_controller, "controller.keys"},
+                             {bad_asset, "create_account.asset"},
+                             {pb::Operation(), "operation"}};
+  for (const auto& c : cases) {
+    auto tx = VerifyEnvelope(SignTransaction(Body({c.op}), std::vector{Key(1)}), kChain);
+    ASSERT_FALSE(tx.has_value()) << c.field;
+    EXPECT_EQ(tx.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(tx.error().message.find(c.field), std::string::npos) << tx.error().message;
+  }
+  pb::Operation memo_ok = SimpleTransfer();
+  memo_ok.mutable_transfer()->set_memo(std::string(kMaxMemoBytes, 'm'));
+  EXPECT_TRUE(VerifyEnvelope(SignTransaction(Body({memo_ok}), std::vector{Key(1)}), kChain));
+}
+
+TEST(Transaction, MissingValidityBoundAndOpenLinkedChainAreRefused) {
+  pb::TxBody body = Body({SimpleTransfer()});
+  body.set_valid_until_height(0);
+  EXPECT_FALSE(VerifyEnvelope(SignTransaction(body, std::vector{Key(1)}), kChain));
+  auto tx = VerifyEnvelope(SignTransaction(Body({Linked(SimpleTransfer())}), std::vector{Key(1)}),
+                           kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_NE(tx.error().message.find("linked"), std::string::npos);
+}
+
+TEST(Transaction, BatchVerdictMustCoverEverySignature) {
+  Bytes env = SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1), Key(2)});
+  auto parsed = ParseTransaction(env, kChain);
+  ASSERT_TRUE(parsed.has_value());
+  bool one_bad[] = {true, false};
+  EXPECT_FALSE(AcceptBatchVerdict(*parsed, one_bad).has_value());
+  bool too_few[] = {true};
+  EXPECT_FALSE(AcceptBatchVerdict(*parsed, too_few).has_value());
+  bool all_ok[] = {true, true};
+  auto tx = AcceptBatchVerdict(*parsed, all_ok);
+  ASSERT_TRUE(tx.has_value());
+  EXPECT_EQ(tx->signers().size(), 2u);
+}
+
+TEST(Transaction, KOfNControllerNeedsThresholdDistinctKeys) {
+  pb::Controller c = KOfN(2, {Key(1), Key(2), Key(3)});
+  auto signers = [](std::vector<crypto::PrivateKey> keys) {
+    std::vector<crypto::PublicKey> out;
+    for (auto& k : keys)
+      out.push_back(k.GetPublicKey());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_TRUE(ControllerSatisfied(c, signers({Key(1), Key(3)})));
+  EXPECT_FALSE(ControllerSatisfied(c, signers({Key(2)})));
+  EXPECT_FALSE(ControllerSatisfied(c, signers({Key(2), Key(4)})));
+}
+
+}  // namespace
+}  // namespace cl::ledger
