@@ -44,10 +44,11 @@ Corpus MakeCorpus(size_t n, uint32_t seed) {
       case 0:  // wrong digest
         digest.bytes[rng() % 32] ^= 0x01;
         break;
-      case 1:  // someone else's key
-        key = Bytes(signers[(i + 1) % signers.size()].GetPublicKey().bytes.begin(),
-                    signers[(i + 1) % signers.size()].GetPublicKey().bytes.end());
+      case 1: {  // someone else's key
+        PublicKey other = signers[(i + 1) % signers.size()].GetPublicKey();
+        key = Bytes(other.bytes.begin(), other.bytes.end());
         break;
+      }
       case 2:  // corrupted signature byte
         sig_bytes[rng() % 64] ^= static_cast<uint8_t>(1 + rng() % 255);
         break;
