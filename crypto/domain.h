@@ -40,6 +40,7 @@ enum class Domain : uint8_t {
 
   // 0x50-0x5f: governance and membership.
   kGovernance = 0x50,
+  kGenesis = 0x51,  // genesis hash: H(0x51 || genesis file bytes exactly as distributed)
 };
 
 }  // namespace cl::crypto
