@@ -190,7 +190,10 @@ struct Replica::Impl {
   // Accepts a verified pre-prepare for the current view and prepares it.
   void AcceptPrePrepare(const pb::Envelope& env, const VoteFields& vf) {
     Slot& s = GetSlot(vf.seq);
-    if (s.committed) return;
+    if (s.committed && s.committed_digest != vf.digest) {
+      ++drops.conflicting;  // cannot happen with at most f faults: two blocks committed at one seq
+      return;
+    }
     if (s.has_pp) {
       if (s.digest != vf.digest) {
         // Two signed pre-prepares for one (view, seq): proof that the primary equivocates.
@@ -243,7 +246,7 @@ struct Replica::Impl {
 
   void CheckPrepared(uint64_t seq) {
     Slot& s = GetSlot(seq);
-    if (!s.has_pp || !s.own_commit.empty() || s.committed) return;
+    if (!s.has_pp || !s.own_commit.empty()) return;
     auto [body, signers] = Group(s.prepares, view, s.digest, Primary(view));
     if (signers.size() + 1 < quorum) return;
     pb::PreparedProof proof;
@@ -452,9 +455,22 @@ struct Replica::Impl {
     storage->PutViewRecord(own_vc);
     vc_latest[self] = ViewChangeInfo{new_view, env, body};
     Send(kBroadcast, own_vc);
-    vc_deadline = now + Timeout();
+    // PBFT's liveness rule: the timer for this view starts only once 2f+1 replicas want it, so a
+    // replica whose timer fired early does not run ahead of the others view after view.
+    vc_deadline = UINT64_MAX;
     own_nv.clear();
+    MaybeArmViewChangeTimer();
     TryNewView();
+  }
+
+  void MaybeArmViewChangeTimer() {
+    if (!in_vc || vc_deadline != UINT64_MAX) return;
+    uint32_t count = 0;
+    for (const auto& [sender, info] : vc_latest) {
+      (void)sender;
+      if (info.view == view) ++count;
+    }
+    if (count >= quorum) vc_deadline = now + Timeout();
   }
 
   // Checks a view-change message; on success fills info.
@@ -641,11 +657,14 @@ struct Replica::Impl {
       auto vf = DecodeVoteBody(pp.body());
       LEDGER_ASSERT(vf.has_value());  // validated or self-made
       max_s = std::max(max_s, vf->seq);
-      if (vf->seq <= delivered || vf->seq <= low) continue;
+      if (vf->seq <= low) continue;
       AcceptPrePrepare(pp, *vf);
     }
     if (Primary(view) == self) {
       next_seq = std::max({max_s, delivered, low}) + 1;
+      for (const auto& [seq, slot] : slots) {
+        if (slot.view == view && slot.has_pp) next_seq = std::max(next_seq, seq + 1);
+      }
       last_proposal_ms = now;
     }
     ReplayBuffered();
@@ -790,7 +809,7 @@ struct Replica::Impl {
       Buffer(env.sender(), vf->view, bytes);
       return;
     }
-    if (vf->seq <= delivered) {
+    if (vf->seq <= low) {
       ++drops.stale;
       return;
     }
@@ -914,6 +933,7 @@ struct Replica::Impl {
       uint64_t target = later[later.size() - (f + 1)];
       if (target > view || (target == view && !in_vc)) StartViewChange(target);
     }
+    MaybeArmViewChangeTimer();
     TryNewView();
   }
 
@@ -998,7 +1018,7 @@ struct Replica::Impl {
     } else {
       if (!own_nv.empty() && Primary(view) == self) Send(kBroadcast, own_nv);
       for (auto& [seq, s] : slots) {
-        if (seq <= delivered || s.view != view) continue;
+        if (s.view != view) continue;
         if (!s.own_pp.empty()) Send(kBroadcast, s.own_pp);
         if (!s.own_prepare.empty()) Send(kBroadcast, s.own_prepare);
         if (!s.own_commit.empty()) Send(kBroadcast, s.own_commit);
@@ -1090,7 +1110,7 @@ struct Replica::Impl {
     // Own votes of the current view come back, so retransmissions repeat exactly what was sent.
     for (const pb::PersistedRecord& rec : records) {
       auto vf = DecodeVoteBody(rec.own().body());
-      if (vf->view != view || vf->seq <= delivered || vf->seq <= low) continue;
+      if (vf->view != view || vf->seq <= low) continue;
       Slot& s = GetSlot(vf->seq);
       Vote v{rec.own().body(), rec.own().signature(), vf->digest, vf->view};
       switch (rec.own().type()) {

@@ -1,6 +1,7 @@
 #include "tests/sim/cluster.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <queue>
@@ -173,6 +174,7 @@ struct Node {
   std::unique_ptr<consensus::Replica> replica;
   uint64_t tick_at = UINT64_MAX;
   uint64_t tick_gen = 0;
+  std::string last_status;
   explicit Node(crypto::PrivateKey k) : key(std::move(k)) {}
 };
 
@@ -257,8 +259,8 @@ class Simulation {
       loss_ = static_cast<double>(rng_.Between(0, 25)) / 100.0;
       dup_ = static_cast<double>(rng_.Between(0, 10)) / 100.0;
     }
-    payload_interval_ms_ = rng_.Between(20, 200);
-    heal_at_ = rng_.Between(2000, 5000);
+    payload_interval_ms_ = rng_.Between(50, 250);
+    heal_at_ = rng_.Between(1500, 4000);
 
     if (sc == Scenario::kByzantine || sc == Scenario::kMixed) {
       uint32_t count = static_cast<uint32_t>(rng_.Between(1, f));
@@ -505,6 +507,15 @@ class Simulation {
   // ---- effects and checks -------------------------------------------------------------------
 
   void Apply(Node& nd, Effects fx) {
+    if (opt_.verbose && nd.replica) {
+      auto st = nd.replica->status();
+      std::string line = "v" + std::to_string(st.view) + (st.in_view_change ? "*" : "") + " d" +
+                         std::to_string(st.delivered) + " low" + std::to_string(st.low_watermark);
+      if (line != nd.last_status) {
+        std::printf("%8llu r%u %s\n", static_cast<unsigned long long>(now_), nd.id, line.c_str());
+        nd.last_status = line;
+      }
+    }
     if (nd.byz == Byz::kNone && fx.halted) Fail("replica " + std::to_string(nd.id) + " halted");
     for (const consensus::Outbound& out : fx.messages) {
       if (nd.byz == Byz::kNone) {
