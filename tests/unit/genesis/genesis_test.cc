@@ -1,0 +1,183 @@
+#include "genesis/genesis.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "crypto/sha256.h"
+#include "ledger/executor.h"
+#include "ledger/invariant.h"
+#include "ledger/ledger_state.h"
+
+namespace cl::genesis {
+namespace {
+
+namespace json = boost::json;
+
+std::string SamplePath() {
+  return std::string(LEDGER_VECTORS_DIR) + "/genesis/sample.json";
+}
+
+std::string ReadSample() {
+  std::ifstream in(SamplePath(), std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// The sample's keys are small scalars (see tests/vectors/genesis/README.md).
+crypto::PrivateKey SmallKey(uint32_t n) {
+  Bytes secret(32, 0);
+  secret[30] = static_cast<uint8_t>(n >> 8);
+  secret[31] = static_cast<uint8_t>(n);
+  return *crypto::PrivateKey::FromBytes(secret);
+}
+
+std::string AccountId(uint8_t n) {
+  std::string id(16, '\0');
+  id[15] = static_cast<char>(n);
+  return id;
+}
+
+TEST(Genesis, LoadsTheSampleWithValidatorsAndHash) {
+  std::string text = ReadSample();
+  auto g = LoadGenesisFile(SamplePath());
+  ASSERT_TRUE(g.has_value()) << g.error().ToString();
+  EXPECT_EQ(g->chain_id, "consortium-sample");
+  EXPECT_EQ(g->genesis_time_ms, 1700000000000u);
+  EXPECT_EQ(g->state.governance_threshold, 4u);
+  EXPECT_EQ(g->state.members.size(), 6u);
+  EXPECT_EQ(g->state.assets.size(), 3u);
+  EXPECT_EQ(g->state.accounts.size(), 6u);
+  ASSERT_EQ(g->validators.size(), 4u);
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(g->validators[i].member_id, i + 1);
+    EXPECT_EQ(g->validators[i].node_key, SmallKey(101 + i).GetPublicKey());
+  }
+  EXPECT_EQ(g->consensus.block_interval_ms, 500u);
+  EXPECT_EQ(g->hash, crypto::TaggedHash(crypto::Domain::kGenesis, AsSpan(text)));
+  auto changes = GenesisStateChanges(*g);
+  ASSERT_TRUE(changes.has_value());
+  ledger::MapStateReader state;
+  state.Apply(*changes);
+  EXPECT_TRUE(ledger::CheckStateInvariants(state.entries()).has_value());
+}
+
+TEST(Genesis, HashCoversTheExactFileBytes) {
+  std::string text = ReadSample();
+  auto a = LoadGenesis(text);
+  auto b = LoadGenesis(text + " ");
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_NE(a->hash, b->hash);
+}
+
+TEST(Genesis, ExecutesBlocksFromTheGenesisState) {
+  auto g = LoadGenesisFile(SamplePath());
+  ASSERT_TRUE(g.has_value());
+  ledger::MapStateReader state;
+  state.Apply(*GenesisStateChanges(*g));
+  ledger::pb::TxBody body;
+  body.set_chain_id(g->chain_id);
+  body.set_valid_until_height(10);
+  auto* t = body.add_operations()->mutable_transfer();
+  t->set_id(AccountId(77));
+  t->set_debit_account(AccountId(1));
+  t->set_credit_account(AccountId(2));
+  t->set_amount(250);
+  auto tx = ledger::VerifyEnvelope(ledger::SignTransaction(body, std::vector{SmallKey(601)}),
+                                   g->chain_id);
+  ASSERT_TRUE(tx.has_value());
+  std::vector<ledger::VerifiedTx> txs = {*tx};
+  auto out = ledger::ExecuteBlock(state, {g->chain_id, 1, g->genesis_time_ms + 500}, txs);
+  ASSERT_TRUE(out.has_value()) << out.error().ToString();
+  EXPECT_EQ(out->receipts[0].results(0).code(), 0u);
+}
+
+struct BrokenCase {
+  const char* name;
+  std::function<void(json::object&)> mutate;
+  const char* expected;  // must appear in the one-line error
+};
+
+TEST(Genesis, RejectsBrokenFilesNamingTheField) {
+  auto member = [](json::object& g, size_t i) -> json::object& {
+    return g["members"].as_array()[i].as_object();
+  };
+  auto account = [](json::object& g, size_t i) -> json::object& {
+    return g["accounts"].as_array()[i].as_object();
+  };
+  std::vector<BrokenCase> cases = {
+      {"duplicate member", [&](json::object& g) { member(g, 1)["id"] = 1; },
+       "$.members[1].id: duplicate member id 1"},
+      {"bad node key", [&](json::object& g) { member(g, 2)["node_key"] = "02abcd"; },
+       "$.members[2].node_key: not a 33-byte"},
+      {"unknown role", [&](json::object& g) { member(g, 0)["roles"] = json::array{"king"}; },
+       "$.members[0].roles[0]: unknown role"},
+      {"unknown field", [&](json::object& g) { member(g, 0)["colour"] = "blue"; },
+       "$.members[0].colour: unknown field"},
+      {"three validators",
+       [&](json::object& g) { member(g, 3)["roles"] = json::array{"observer"}; },
+       "$.members: fewer than 4 validators"},
+      {"unknown asset", [&](json::object& g) { account(g, 3)["asset"] = "EUR"; },
+       "$.accounts[3].asset: unknown asset EUR"},
+      {"unbalanced", [&](json::object& g) { account(g, 3)["balance"] = "1000001"; },
+       "$.assets[0]: balances of USD.A do not sum to zero"},
+      {"negative customer", [&](json::object& g) { account(g, 3)["balance"] = "-5"; },
+       "$.accounts[3].balance: only the asset's issuer account may be negative"},
+      {"numeric amount", [&](json::object& g) { account(g, 3)["balance"] = 1000000; },
+       "$.accounts[3].balance: must be a decimal string"},
+      {"duplicate account", [&](json::object& g) { account(g, 4)["id"] = account(g, 3)["id"]; },
+       "$.accounts[4].id: duplicate account id"},
+      {"unknown custodian", [&](json::object& g) { account(g, 3)["custodian"] = 42; },
+       "$.accounts[3].custodian: unknown member 42"},
+      {"issuer without role",
+       [&](json::object& g) { g["assets"].as_array()[2].as_object()["issuer"] = 4; },
+       "$.assets[2].issuer: member 4 lacks the issuer role"},
+      {"threshold above members", [&](json::object& g) { g["governance_threshold"] = 7; },
+       "$.governance_threshold: must be at most 6"},
+      {"missing chain id", [&](json::object& g) { g.erase("chain_id"); }, "$.chain_id: missing"},
+      {"bad controller",
+       [&](json::object& g) { account(g, 4)["controller"].as_object()["threshold"] = 4; },
+       "$.accounts[4].controller: controller.threshold"},
+      {"zero interval",
+       [&](json::object& g) { g["consensus"].as_object()["block_interval_ms"] = 0; },
+       "$.consensus.block_interval_ms: must be at least 1"},
+  };
+  std::string text = ReadSample();
+  for (const auto& c : cases) {
+    json::object g = json::parse(text).as_object();
+    c.mutate(g);
+    auto loaded = LoadGenesis(json::serialize(g));
+    ASSERT_FALSE(loaded.has_value()) << c.name;
+    EXPECT_EQ(loaded.error().code, ErrorCode::kInvalidArgument) << c.name;
+    EXPECT_NE(loaded.error().message.find(c.expected), std::string::npos)
+        << c.name << ": " << loaded.error().message;
+    EXPECT_EQ(loaded.error().message.find('\n'), std::string::npos) << c.name;
+    EXPECT_EQ(loaded.error().message.rfind("genesis: ", 0), 0u) << c.name;
+  }
+  auto not_json = LoadGenesis("{ not json");
+  ASSERT_FALSE(not_json.has_value());
+  EXPECT_NE(not_json.error().message.find("genesis: $: not valid JSON"), std::string::npos);
+}
+
+TEST(Genesis, GeneratorBuildsALoadableLocalConsortium) {
+  auto c = GenerateLocalConsortium("local-dev", 4, 2, 1700000000000);
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  auto g = LoadGenesis(c->genesis_json);
+  ASSERT_TRUE(g.has_value()) << g.error().ToString();
+  EXPECT_EQ(g->validators.size(), 4u);
+  EXPECT_EQ(g->state.members.size(), 6u);
+  EXPECT_EQ(g->state.assets.size(), 4u);
+  EXPECT_EQ(g->state.governance_threshold, 3u);
+  ASSERT_EQ(c->keys.size(), 6u);
+  auto node = crypto::PrivateKey::FromBytes(c->keys[0].node_secret);
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->GetPublicKey(), g->validators[0].node_key);
+  EXPECT_FALSE(GenerateLocalConsortium("local-dev", 3, 0, 0).has_value());
+}
+
+}  // namespace
+}  // namespace cl::genesis
