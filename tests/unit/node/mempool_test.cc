@@ -1,0 +1,114 @@
+#include "node/mempool.h"
+
+#include <gtest/gtest.h>
+
+namespace cl::node {
+namespace {
+
+constexpr char kChain[] = "test-chain";
+
+class MempoolTest : public ::testing::Test {
+ protected:
+  Bytes MakeTx(uint64_t nonce, uint64_t valid_until_height = 100) {
+    ledger::pb::TxBody body;
+    body.set_chain_id(kChain);
+    body.set_valid_until_height(valid_until_height);
+    body.set_nonce(nonce);
+    auto* create = body.add_operations()->mutable_create_account();
+    Bytes id(16, 0);
+    id[15] = static_cast<uint8_t>(nonce + 1);
+    id[14] = static_cast<uint8_t>((nonce + 1) >> 8);
+    create->set_id(id.data(), id.size());
+    create->set_asset("USD");
+    create->set_custodian(1);
+    auto* controller = create->mutable_controller();
+    controller->set_threshold(1);
+    auto pub = key_.GetPublicKey();
+    controller->add_keys(pub.bytes.data(), pub.bytes.size());
+    return ledger::SignTransaction(body, std::span<const crypto::PrivateKey>(&key_, 1));
+  }
+
+  std::vector<AdmitResult> Admit(Mempool& pool, std::vector<Bytes> txs, uint64_t height = 0) {
+    std::vector<ByteSpan> spans(txs.begin(), txs.end());
+    return pool.Admit(spans, height, 0);
+  }
+
+  crypto::PrivateKey key_ = crypto::PrivateKey::Generate();
+  crypto::ParallelVerifier verifier_{2};
+};
+
+TEST_F(MempoolTest, AdmitsValidTransactionsOnce) {
+  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(1)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(r[1].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(r[2].status, AdmitStatus::kDuplicate);
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_EQ(Admit(pool, {MakeTx(2)})[0].status, AdmitStatus::kDuplicate);
+  ASSERT_NE(pool.Find(r[0].tx_id), nullptr);
+  EXPECT_EQ(pool.Find(r[0].tx_id)->tx.tx_id(), r[0].tx_id);
+}
+
+TEST_F(MempoolTest, RejectsGarbageBadSignatureAndWrongChain) {
+  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Bytes tampered = MakeTx(3);
+  tampered[tampered.size() - 5] ^= 0x01;  // inside the last signature
+  Bytes garbage = {1, 2, 3, 4};
+  Mempool other_chain({"other-chain", 100, 1u << 20}, &verifier_);
+  auto r = Admit(pool, {garbage, tampered});
+  EXPECT_EQ(r[0].status, AdmitStatus::kRejected);
+  EXPECT_EQ(r[1].status, AdmitStatus::kRejected);
+  EXPECT_FALSE(r[1].reason.empty());
+  EXPECT_EQ(Admit(other_chain, {MakeTx(4)})[0].status, AdmitStatus::kRejected);
+  EXPECT_EQ(pool.size(), 0u);
+}
+
+TEST_F(MempoolTest, FullPoolAnswersFull) {
+  Mempool pool({kChain, 2, 1u << 20}, &verifier_);
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(3)});
+  EXPECT_EQ(r[2].status, AdmitStatus::kFull);
+  EXPECT_EQ(r[2].reason, "mempool full");
+  EXPECT_EQ(pool.size(), 2u);
+}
+
+TEST_F(MempoolTest, ByteLimitIsEnforced) {
+  Bytes tx = MakeTx(1);
+  Mempool pool({kChain, 100, tx.size() + 10}, &verifier_);
+  auto r = Admit(pool, {tx, MakeTx(2)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(r[1].status, AdmitStatus::kFull);
+  EXPECT_EQ(pool.bytes(), tx.size());
+}
+
+TEST_F(MempoolTest, ReapKeepsAdmissionOrderAndLimits) {
+  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(3), MakeTx(4)});
+  auto reaped = pool.Reap(3, 1u << 20, 1);
+  ASSERT_EQ(reaped.size(), 3u);
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(reaped[i]->tx.tx_id(), r[i].tx_id);
+  size_t one = reaped[0]->envelope.size();
+  EXPECT_EQ(pool.Reap(10, one, 1).size(), 1u);
+}
+
+TEST_F(MempoolTest, ExpiredTransactionsAreRejectedDroppedAndNotReaped) {
+  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  EXPECT_EQ(Admit(pool, {MakeTx(1, 5)}, /*height=*/5)[0].status, AdmitStatus::kRejected);
+  Admit(pool, {MakeTx(2, 5), MakeTx(3, 50)}, 0);
+  EXPECT_EQ(pool.Reap(10, 1u << 20, 6).size(), 1u);
+  EXPECT_EQ(pool.Expire(5, 0), 1u);
+  EXPECT_EQ(pool.size(), 1u);
+}
+
+TEST_F(MempoolTest, RemoveDropsCommittedTransactions) {
+  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2)});
+  std::vector<Hash32> committed = {r[0].tx_id};
+  pool.Remove(committed);
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_EQ(pool.Find(r[0].tx_id), nullptr);
+  EXPECT_EQ(pool.bytes(), pool.Find(r[1].tx_id)->envelope.size());
+}
+
+}  // namespace
+}  // namespace cl::node
