@@ -91,6 +91,7 @@ struct Replica::Impl {
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
   uint32_t consecutive_failures = 0;
+  bool vc_quorum_armed = false;
 
   uint64_t progress_deadline = 0, vc_deadline = 0, retransmit_deadline = 0;
   uint64_t last_proposal_ms = 0;
@@ -455,22 +456,27 @@ struct Replica::Impl {
     storage->PutViewRecord(own_vc);
     vc_latest[self] = ViewChangeInfo{new_view, env, body};
     Send(kBroadcast, own_vc);
-    // PBFT's liveness rule: the timer for this view starts only once 2f+1 replicas want it, so a
-    // replica whose timer fired early does not run ahead of the others view after view.
-    vc_deadline = UINT64_MAX;
+    // PBFT's liveness rule: the timer for this view starts once 2f+1 replicas want it, so a replica
+    // whose timer fired early does not run ahead of the others view after view. Without that quorum
+    // it waits twice as long and moves on, so replicas split across views still meet in one.
+    vc_deadline = now + 2 * Timeout();
+    vc_quorum_armed = false;
     own_nv.clear();
     MaybeArmViewChangeTimer();
     TryNewView();
   }
 
   void MaybeArmViewChangeTimer() {
-    if (!in_vc || vc_deadline != UINT64_MAX) return;
-    uint32_t count = 0;
+    if (!in_vc || vc_quorum_armed) return;
+    uint32_t count = 0;  // replicas that gave up the views below ours (a later view counts too)
     for (const auto& [sender, info] : vc_latest) {
       (void)sender;
-      if (info.view == view) ++count;
+      if (info.view >= view) ++count;
     }
-    if (count >= quorum) vc_deadline = now + Timeout();
+    if (count >= quorum) {
+      vc_deadline = now + Timeout();
+      vc_quorum_armed = true;
+    }
   }
 
   // Checks a view-change message; on success fills info.
@@ -815,7 +821,11 @@ struct Replica::Impl {
     }
     bool outside = vf->seq <= low || vf->seq > High();
     bool is_pp = env.type() == pb::PRE_PREPARE;
-    if (outside && !(is_pp && cfg.bugs.accept_outside_watermarks)) {
+    // Planted bug (c): the pre-prepare skips the watermark check, and votes for a slot that holds
+    // an accepted pre-prepare are taken as already checked.
+    bool planted = cfg.bugs.accept_outside_watermarks &&
+                   (is_pp || (slots.contains(vf->seq) && slots[vf->seq].has_pp));
+    if (outside && !planted) {
       ++drops.out_of_window;
       return;
     }

@@ -279,6 +279,7 @@ class Simulation {
     }
     for (auto& nd : nodes_) {
       if (nd->byz == Byz::kNone) honest_.push_back(nd->id);
+      if (opt_.verbose && nd->byz != Byz::kNone) std::printf("r%u is byzantine: %s\n", nd->id, ByzName(nd->byz));
     }
     for (auto& nd : nodes_) StartReplica(*nd);
 
