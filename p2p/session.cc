@@ -197,6 +197,19 @@ Status Session::HandleSealed(ByteSpan header, ByteSpan body, SessionSink& sink) 
   if (recv_counter_ == std::numeric_limits<uint64_t>::max())
     return MakeError(ErrorCode::kResourceExhausted, "p2p frame: receive counter exhausted");
   ++recv_counter_;
+  if (state_ == State::kEstablished) {
+    // Fast path for the common frame, Envelope{message} alone (what SealMessage writes): field 2,
+    // a varint length covering exactly the rest. Delivered without the copy protobuf would make;
+    // anything else goes through the generated parser below.
+    ByteReader r(plaintext_);
+    if (r.U8() == uint8_t{0x12}) {
+      auto len = r.Varint();
+      if (len && *len == r.remaining()) {
+        sink.OnMessage(*r.Take(*len));
+        return OkStatus();
+      }
+    }
+  }
   if (!rx_envelope_.ParseFromArray(plaintext_.data(), static_cast<int>(plaintext_.size())))
     return MakeError(ErrorCode::kInvalidArgument, "p2p frame: not an Envelope");
   if (state_ == State::kAwaitAuth) {

@@ -20,7 +20,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-constexpr size_t kReadChunkBytes = size_t{64} << 10;  // one read_some per connection at a time
+constexpr size_t kReadChunkBytes = size_t{256} << 10;  // one read_some per connection at a time
 constexpr uint32_t kMinTickMs = 5;
 
 uint64_t NowMs() {
