@@ -32,6 +32,8 @@ struct SimOptions {
   uint64_t seed = 1;
   consensus::PlantedBugs bugs;
   bool verbose = false;
+  // Off only to show that a planted bug breaks safety itself, not just a certificate check.
+  bool check_certificates = true;
 };
 
 // Liveness bound: after the heal, every honest replica must deliver kLivenessBlocks blocks beyond the
