@@ -1,8 +1,9 @@
 // Runs every case of the Wycheproof ECDSA secp256k1/SHA-256 vectors through crypto::Verify.
 //
 // Policy for Wycheproof's three results:
-//   valid      -> must verify (except, in the P1363 file, high-S signatures: our low-S rule rejects
-//                 them; they are counted and the count is pinned below)
+//   valid      -> must verify, except high-S signatures in the files that do not demand low-S
+//                 (P1363 and plain DER): our low-S rule rejects them; they are counted, the count
+//                 is pinned below, and each is checked to verify once s is replaced by n - s
 //   invalid    -> must be rejected
 //   acceptable -> must be rejected. "Acceptable" marks encodings a lenient verifier may take (BER
 //                 quirks, odd key encodings); the ledger accepts one encoding per signature only.
@@ -101,8 +102,12 @@ struct Counts {
 };
 
 enum class Encoding { kDer, kP1363 };
+// Whether the file itself demands low-S (Bitcoin's variant does; plain ECDSA files do not, so their
+// high-S "valid" cases are the ones our rule rejects).
+enum class FileRule { kLowS, kAnyS };
 
-Counts RunFile(const std::string& name, const char* expected_type, Encoding encoding) {
+Counts RunFile(const std::string& name, const char* expected_type, Encoding encoding,
+               FileRule rule) {
   json::value root = LoadVectors(name);
   Counts counts;
   for (const json::value& group_value : root.at("testGroups").as_array()) {
@@ -132,7 +137,7 @@ Counts RunFile(const std::string& name, const char* expected_type, Encoding enco
                             std::string(test.at("comment").as_string()) + "), expected " + result;
       if (result == "valid") {
         ++counts.valid;
-        if (encoding == Encoding::kP1363 && sig.has_value() && IsHighS(*sig)) {
+        if (rule == FileRule::kAnyS && sig.has_value() && IsHighS(*sig)) {
           EXPECT_FALSE(verified) << context << ": high-S must be rejected";
           // The same signature in low-S form verifies, so the rejection is the low-S rule alone.
           EXPECT_TRUE(key.has_value() && Verify(*key, digest, NegateS(*sig))) << context;
@@ -156,8 +161,8 @@ Counts RunFile(const std::string& name, const char* expected_type, Encoding enco
 }
 
 TEST(EcdsaWycheproof, BitcoinFileMatchesEveryCaseWithStrictDerAndLowS) {
-  Counts c =
-      RunFile("ecdsa_secp256k1_sha256_bitcoin_test.json", "EcdsaBitcoinVerify", Encoding::kDer);
+  Counts c = RunFile("ecdsa_secp256k1_sha256_bitcoin_test.json", "EcdsaBitcoinVerify",
+                     Encoding::kDer, FileRule::kLowS);
   EXPECT_EQ(c.run, 463u);
   EXPECT_EQ(c.valid, 162u);
   EXPECT_EQ(c.invalid, 301u);
@@ -165,8 +170,8 @@ TEST(EcdsaWycheproof, BitcoinFileMatchesEveryCaseWithStrictDerAndLowS) {
 }
 
 TEST(EcdsaWycheproof, P1363FileMatchesEveryCaseExceptHighSWhichIsRejected) {
-  Counts c =
-      RunFile("ecdsa_secp256k1_sha256_p1363_test.json", "EcdsaP1363Verify", Encoding::kP1363);
+  Counts c = RunFile("ecdsa_secp256k1_sha256_p1363_test.json", "EcdsaP1363Verify", Encoding::kP1363,
+                     FileRule::kAnyS);
   EXPECT_EQ(c.run, 252u);
   EXPECT_EQ(c.valid, 167u);
   EXPECT_EQ(c.invalid, 85u);
@@ -176,6 +181,19 @@ TEST(EcdsaWycheproof, P1363FileMatchesEveryCaseExceptHighSWhichIsRejected) {
   EXPECT_EQ(c.high_s_valid_rejected, 72u);
   // Signatures of 0..63 or 65+ bytes (all "invalid" in the file): rejected before any curve math.
   EXPECT_EQ(c.wrong_length_rejected, 18u);
+}
+
+// Not required by the ledger, but a second, larger workout for the strict DER parser: plain ECDSA
+// with DER signatures, where BER quirks are "invalid" and high-S signatures are "valid".
+TEST(EcdsaWycheproof, PlainDerFileMatchesEveryCaseExceptHighSWhichIsRejected) {
+  Counts c =
+      RunFile("ecdsa_secp256k1_sha256_test.json", "EcdsaVerify", Encoding::kDer, FileRule::kAnyS);
+  EXPECT_EQ(c.run, 476u);
+  EXPECT_EQ(c.valid, 168u);
+  EXPECT_EQ(c.invalid, 308u);
+  EXPECT_EQ(c.acceptable, 0u);
+  // Cross-checked by hand like the P1363 count: the same 72 high-S signatures, DER-encoded.
+  EXPECT_EQ(c.high_s_valid_rejected, 72u);
 }
 
 }  // namespace
