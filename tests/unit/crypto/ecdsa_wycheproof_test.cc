@@ -7,7 +7,7 @@
 //   invalid    -> must be rejected
 //   acceptable -> must be rejected. "Acceptable" marks encodings a lenient verifier may take (BER
 //                 quirks, odd key encodings); the ledger accepts one encoding per signature only.
-//                 Neither file in tests/vectors/wycheproof/ has any such case today; the count is
+//                 None of the three files here has any such case today; the count is
 //                 pinned so that a vector update that adds some is noticed and reviewed.
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
