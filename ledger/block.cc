@@ -1,0 +1,80 @@
+#include "ledger/block.h"
+
+#include <cstring>
+
+#include "crypto/sha256.h"
+#include "ledger/transaction.h"
+#include "util/assert.h"
+
+namespace cl::ledger {
+
+Hash32 HeaderHash(std::string_view chain_id, ByteSpan header_bytes) {
+  return crypto::SignedDigest(crypto::Domain::kBlockHeader, chain_id, header_bytes);
+}
+
+Hash32 TxRoot(std::span<const Hash32> tx_ids) {
+  std::vector<Hash32> leaves;
+  leaves.reserve(tx_ids.size());
+  for (const Hash32& id : tx_ids)
+    leaves.push_back(MerkleLeafHash(id.span()));
+  return MerkleRootOfLeafHashes(leaves);
+}
+
+Bytes EncodeBlock(const pb::BlockHeader& header_without_root, std::span<const Bytes> txs,
+                  std::span<const Hash32> tx_ids) {
+  LEDGER_ASSERT(txs.size() == tx_ids.size());
+  LEDGER_ASSERT(txs.size() <= kMaxTxsPerBlock);
+  pb::BlockHeader header = header_without_root;
+  Hash32 root = TxRoot(tx_ids);
+  header.set_tx_root(root.data(), root.size());
+  header.set_tx_count(static_cast<uint32_t>(txs.size()));
+  pb::Block block;
+  block.set_header(header.SerializeAsString());
+  for (const Bytes& tx : txs)
+    block.add_txs(tx.data(), tx.size());
+  std::string out = block.SerializeAsString();
+  return Bytes(out.begin(), out.end());
+}
+
+Result<DecodedBlock> DecodeBlock(ByteSpan bytes, std::string_view chain_id) {
+  if (bytes.size() > kMaxBlockBytes)
+    return MakeError(ErrorCode::kInvalidArgument, "block larger than kMaxBlockBytes");
+  pb::Block block;
+  if (!block.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return MakeError(ErrorCode::kInvalidArgument, "block does not parse");
+  if (block.header().size() > kMaxHeaderBytes)
+    return MakeError(ErrorCode::kInvalidArgument, "block header larger than kMaxHeaderBytes");
+  if (block.txs_size() > static_cast<int>(kMaxTxsPerBlock))
+    return MakeError(ErrorCode::kInvalidArgument, "block has more than kMaxTxsPerBlock txs");
+  DecodedBlock out;
+  if (!out.header.ParseFromString(block.header()))
+    return MakeError(ErrorCode::kInvalidArgument, "block header does not parse");
+  if (out.header.chain_id() != chain_id)
+    return MakeError(ErrorCode::kInvalidArgument, "block is for another chain");
+  if (out.header.height() == 0)
+    return MakeError(ErrorCode::kInvalidArgument, "block height must be at least 1");
+  if (out.header.prev_header_hash().size() != Hash32::kSize ||
+      out.header.tx_root().size() != Hash32::kSize ||
+      out.header.validator_set_hash().size() != Hash32::kSize)
+    return MakeError(ErrorCode::kInvalidArgument, "block header hash fields must be 32 bytes");
+  if (out.header.tx_count() != static_cast<uint32_t>(block.txs_size()))
+    return MakeError(ErrorCode::kInvalidArgument, "block tx_count does not match its txs");
+  out.header_bytes.assign(block.header().begin(), block.header().end());
+  out.header_hash = HeaderHash(chain_id, out.header_bytes);
+  out.txs.reserve(block.txs_size());
+  out.tx_ids.reserve(block.txs_size());
+  for (const std::string& tx : block.txs()) {
+    auto parsed = ParseTransaction(AsSpan(tx), chain_id);
+    if (!parsed)
+      return MakeError(ErrorCode::kInvalidArgument, "block tx " + std::to_string(out.txs.size()) +
+                                                        ": " + parsed.error().message);
+    out.tx_ids.push_back(parsed->tx_id);
+    out.txs.emplace_back(tx.begin(), tx.end());
+  }
+  Hash32 root = TxRoot(out.tx_ids);
+  if (std::memcmp(root.data(), out.header.tx_root().data(), Hash32::kSize) != 0)
+    return MakeError(ErrorCode::kInvalidArgument, "block tx_root does not match its txs");
+  return out;
+}
+
+}  // namespace cl::ledger
