@@ -203,6 +203,11 @@ struct Replica::Impl {
       }
       return;
     }
+    auto mine = signed_votes.find({static_cast<int>(pb::PREPARE), view, vf.seq});
+    if (mine != signed_votes.end() && mine->second != vf.digest) {
+      ++drops.conflicting;  // we prepared another block here (before a restart): never contradict
+      return;
+    }
     if (!app->ValidatePayload(vf.seq, AsSpan(env.payload()))) {
       ++drops.invalid_payload;
       return;

@@ -64,10 +64,12 @@ class CachingVerifier final : public consensus::SignatureVerifier {
   std::unordered_map<Hash32, bool, Hash32Hasher> cache_;
 };
 
-// Payload format of the simulated application: 'P' || id (8) || filler || FNV-1a-64 of the rest (8).
+// Payload format of the simulated application: 'P' || id (8) || filler || FNV-1a-64 of the rest
+// (8).
 uint64_t Fnv(ByteSpan s) {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (uint8_t b : s) h = (h ^ b) * 0x100000001b3ULL;
+  for (uint8_t b : s)
+    h = (h ^ b) * 0x100000001b3ULL;
   return h;
 }
 Bytes MakePayload(uint64_t id, Rng& rng) {
@@ -75,7 +77,8 @@ Bytes MakePayload(uint64_t id, Rng& rng) {
   p.push_back('P');
   AppendU64BE(p, id);
   size_t filler = rng.Between(8, 120);
-  for (size_t i = 0; i < filler; ++i) p.push_back(static_cast<uint8_t>(rng.Next()));
+  for (size_t i = 0; i < filler; ++i)
+    p.push_back(static_cast<uint8_t>(rng.Next()));
   AppendU64BE(p, Fnv(ByteSpan(p.data(), p.size())));
   return p;
 }
@@ -98,7 +101,8 @@ class MemStorage final : public consensus::Storage {
   }
   Loaded Load() override {
     Loaded l;
-    for (const auto& [seq, r] : records_) l.records.push_back(r);
+    for (const auto& [seq, r] : records_)
+      l.records.push_back(r);
     l.view_record = view_record_;
     l.checkpoint = checkpoint_;
     return l;
@@ -122,7 +126,8 @@ class SimApp final : public consensus::Application {
     blocks.push_back(std::move(b));
     digests.push_back(block.digest);
     Hash32 prev = roots.empty() ? Hash32{} : roots.back();
-    roots.push_back(crypto::TaggedHash(crypto::Domain::kStateValue, prev.span(), block.digest.span()));
+    roots.push_back(
+        crypto::TaggedHash(crypto::Domain::kStateValue, prev.span(), block.digest.span()));
     unexecuted.push_back(block.height);
   }
   std::optional<pb::CertifiedBlock> LoadBlock(uint64_t height) override {
@@ -217,13 +222,14 @@ class Simulation {
     }
     if (result_.ok && !LivenessMet()) {
       std::ostringstream os;
-      os << "liveness: after the heal at " << heal_at_ << " ms, honest replicas did not reach height "
-         << liveness_target_ << " within " << kLivenessBoundMs << " ms; heights:";
+      os << "liveness: after the heal at " << heal_at_
+         << " ms, honest replicas did not reach height " << liveness_target_ << " within "
+         << kLivenessBoundMs << " ms; heights:";
       for (auto& nd : nodes_) {
         if (nd->byz != Byz::kNone) continue;
         auto st = nd->replica->status();
-        os << " r" << nd->id << "=" << st.delivered << "(v" << st.view << (st.in_view_change ? "*" : "")
-           << ")";
+        os << " r" << nd->id << "=" << st.delivered << "(v" << st.view
+           << (st.in_view_change ? "*" : "") << ")";
       }
       Fail(os.str());
     }
@@ -242,9 +248,9 @@ class Simulation {
     uint32_t n = opt_.n;
     uint32_t f = (n - 1) / 3;
     for (uint32_t i = 0; i < n; ++i) {
-      Hash32 secret = crypto::TaggedHash(crypto::Domain::kStateKey,
-                                         AsSpan("sim-key-" + std::to_string(opt_.seed) + "-" +
-                                                std::to_string(i)));
+      Hash32 secret = crypto::TaggedHash(
+          crypto::Domain::kStateKey,
+          AsSpan("sim-key-" + std::to_string(opt_.seed) + "-" + std::to_string(i)));
       auto key = crypto::PrivateKey::FromBytes(secret.span());
       nodes_.push_back(std::make_unique<Node>(*key));
       nodes_.back()->id = i;
@@ -265,8 +271,10 @@ class Simulation {
     if (sc == Scenario::kByzantine || sc == Scenario::kMixed) {
       uint32_t count = static_cast<uint32_t>(rng_.Between(1, f));
       std::vector<uint32_t> ids(n);
-      for (uint32_t i = 0; i < n; ++i) ids[i] = i;
-      for (uint32_t i = n - 1; i > 0; --i) std::swap(ids[i], ids[rng_.Below(i + 1)]);
+      for (uint32_t i = 0; i < n; ++i)
+        ids[i] = i;
+      for (uint32_t i = n - 1; i > 0; --i)
+        std::swap(ids[i], ids[rng_.Below(i + 1)]);
       // Half the runs make the first primary Byzantine, so primary-only attacks happen.
       if (rng_.Chance(0.5)) std::swap(ids[0], *std::find(ids.begin(), ids.end(), 0u));
       Byz kinds[] = {Byz::kSilent,    Byz::kBadSignatures, Byz::kGarbage,
@@ -279,9 +287,11 @@ class Simulation {
     }
     for (auto& nd : nodes_) {
       if (nd->byz == Byz::kNone) honest_.push_back(nd->id);
-      if (opt_.verbose && nd->byz != Byz::kNone) std::printf("r%u is byzantine: %s\n", nd->id, ByzName(nd->byz));
+      if (opt_.verbose && nd->byz != Byz::kNone)
+        std::printf("r%u is byzantine: %s\n", nd->id, ByzName(nd->byz));
     }
-    for (auto& nd : nodes_) StartReplica(*nd);
+    for (auto& nd : nodes_)
+      StartReplica(*nd);
 
     for (uint64_t t = rng_.Between(0, payload_interval_ms_); t < heal_at_ + kLivenessBoundMs;
          t += payload_interval_ms_) {
@@ -374,16 +384,16 @@ class Simulation {
   // ---- Byzantine behaviour ------------------------------------------------------------------
 
   std::string Resign(const Node& nd, pb::Envelope env) {
-    pb::Envelope signed_env = consensus::SignEnvelope(env.type(), nd.id, env.body(), nd.key, kChainId);
+    pb::Envelope signed_env =
+        consensus::SignEnvelope(env.type(), nd.id, env.body(), nd.key, kChainId);
     signed_env.set_payload(env.payload());
     return signed_env.SerializeAsString();
   }
 
   std::string VoteWithDigest(const Node& signer, pb::MessageType type, uint64_t view, uint64_t seq,
                              const Hash32& d, const std::string& payload) {
-    pb::Envelope env = consensus::SignEnvelope(type, signer.id,
-                                               consensus::EncodeVoteBody(view, seq, d), signer.key,
-                                               kChainId);
+    pb::Envelope env = consensus::SignEnvelope(
+        type, signer.id, consensus::EncodeVoteBody(view, seq, d), signer.key, kChainId);
     if (type == pb::PRE_PREPARE) env.set_payload(payload);
     return env.SerializeAsString();
   }
@@ -408,7 +418,8 @@ class Simulation {
       case Byz::kGarbage: {
         SendFrom(nd.id, out.to, out.bytes);
         std::string junk(rng_.Between(0, 300), '\0');
-        for (char& c : junk) c = static_cast<char>(rng_.Next());
+        for (char& c : junk)
+          c = static_cast<char>(rng_.Next());
         SendFrom(nd.id, kBroadcast, junk);
         if (parsed && (env.type() == pb::PREPARE || env.type() == pb::COMMIT)) {
           auto vf = consensus::DecodeVoteBody(env.body());
@@ -421,8 +432,9 @@ class Simulation {
         return;
       }
       case Byz::kFarFuture: {
-        // As primary: well-signed pre-prepares beyond the high watermark, then silence, which forces
-        // a view change (the view changes of replicas that wrongly accepted them are poisoned).
+        // As primary: well-signed pre-prepares beyond the high watermark, then silence, which
+        // forces a view change (the view changes of replicas that wrongly accepted them are
+        // poisoned).
         if (parsed && env.type() == pb::PRE_PREPARE) {
           auto vf = consensus::DecodeVoteBody(env.body());
           auto st = nd.replica->status();
@@ -432,7 +444,8 @@ class Simulation {
             proposed_.insert(consensus::PayloadDigest(p));
             uint64_t far = st.low_watermark + kWindowSeqs + rng_.Between(1, 8);
             SendFrom(nd.id, kBroadcast,
-                     VoteWithDigest(nd, pb::PRE_PREPARE, vf->view, far, consensus::PayloadDigest(p), ps));
+                     VoteWithDigest(nd, pb::PRE_PREPARE, vf->view, far, consensus::PayloadDigest(p),
+                                    ps));
           }
           return;
         }
@@ -461,7 +474,8 @@ class Simulation {
             for (auto& other : nodes_) {
               if (other->byz == Byz::kNone) continue;
               if (other->id != nd.id) {
-                Transmit(other->id, i, VoteWithDigest(*other, pb::PREPARE, vf->view, vf->seq, d, ""));
+                Transmit(other->id, i,
+                         VoteWithDigest(*other, pb::PREPARE, vf->view, vf->seq, d, ""));
               }
               Transmit(other->id, i, VoteWithDigest(*other, pb::COMMIT, vf->view, vf->seq, d, ""));
             }
@@ -475,7 +489,8 @@ class Simulation {
         if (parsed && (env.type() == pb::PREPARE || env.type() == pb::COMMIT ||
                        env.type() == pb::EXECUTION_VOTE)) {
           Hash32 junk;
-          for (auto& b : junk.bytes) b = static_cast<uint8_t>(rng_.Next());
+          for (auto& b : junk.bytes)
+            b = static_cast<uint8_t>(rng_.Next());
           std::string conflicting;
           if (env.type() == pb::EXECUTION_VOTE) {
             auto ef = consensus::DecodeExecutionVoteBody(env.body());
@@ -525,8 +540,10 @@ class Simulation {
         ByzantineSend(nd, out);
       }
     }
-    for (uint64_t h : fx.delivered_heights) CheckDelivered(nd, h);
-    for (const pb::ExecutionCertificate& cert : fx.execution_certs) CheckExecCert(nd, cert);
+    for (uint64_t h : fx.delivered_heights)
+      CheckDelivered(nd, h);
+    for (const pb::ExecutionCertificate& cert : fx.execution_certs)
+      CheckExecCert(nd, cert);
     if (fx.next_tick_ms && *fx.next_tick_ms < nd.tick_at) {
       nd.tick_at = *fx.next_tick_ms;
       Push(MakeEvent(nd.tick_at, Event::kTick, nd.id, 0, ++nd.tick_gen));
@@ -539,7 +556,8 @@ class Simulation {
       Hash32 result = nd.app.ResultRoot(h);
       if (nd.byz == Byz::kNone) {
         auto [it, fresh] = reference_roots_.emplace(h, root);
-        if (!fresh && it->second != root) Fail("state root diverged at height " + std::to_string(h));
+        if (!fresh && it->second != root)
+          Fail("state root diverged at height " + std::to_string(h));
       }
       Apply(nd, nd.replica->OnExecuted(now_, h, root, result));
     }
@@ -557,22 +575,25 @@ class Simulation {
     }
     ByteSpan payload = AsSpan(b.payload());
     if (!PayloadWellFormed(payload) || (!payload.empty() && !proposed_.contains(digest))) {
-      Fail("validity: replica " + std::to_string(nd.id) + " committed an unproposed or invalid block at " +
-           std::to_string(h));
+      Fail("validity: replica " + std::to_string(nd.id) +
+           " committed an unproposed or invalid block at " + std::to_string(h));
       return;
     }
     if (!opt_.check_certificates) return;
-    auto cf = consensus::VerifyCommitCertificate(*validators_, kChainId, b.commit_cert(), verifier_);
+    auto cf =
+        consensus::VerifyCommitCertificate(*validators_, kChainId, b.commit_cert(), verifier_);
     if (!cf || cf->seq != h || cf->digest != digest) {
       Fail("certificate: commit certificate at height " + std::to_string(h) + " of replica " +
-           std::to_string(nd.id) + " does not verify: " + (cf ? "wrong block" : cf.error().message));
+           std::to_string(nd.id) +
+           " does not verify: " + (cf ? "wrong block" : cf.error().message));
     }
   }
 
   void CheckExecCert(Node& nd, const pb::ExecutionCertificate& cert) {
     if (nd.byz != Byz::kNone) return;
     if (!opt_.check_certificates) {
-      if (auto ef = consensus::DecodeExecutionVoteBody(cert.body())) nd.app.exec_certs[ef->height] = cert;
+      if (auto ef = consensus::DecodeExecutionVoteBody(cert.body()))
+        nd.app.exec_certs[ef->height] = cert;
       return;
     }
     auto ef = consensus::VerifyExecutionCertificate(*validators_, kChainId, cert, verifier_);
@@ -639,7 +660,8 @@ class Simulation {
       case Event::kPartition: {
         if (healed_) return;
         Rng r(e.gen);
-        for (uint32_t i = 0; i < opt_.n; ++i) group_[i] = static_cast<uint32_t>(r.Below(2));
+        for (uint32_t i = 0; i < opt_.n; ++i)
+          group_[i] = static_cast<uint32_t>(r.Below(2));
         return;
       }
       case Event::kHeal: {
@@ -650,7 +672,8 @@ class Simulation {
           }
           healed_ = true;
           uint64_t top = 0;
-          for (uint32_t id : honest_) top = std::max<uint64_t>(top, nodes_[id]->app.blocks.size());
+          for (uint32_t id : honest_)
+            top = std::max<uint64_t>(top, nodes_[id]->app.blocks.size());
           liveness_target_ = top + kLivenessBlocks;
         }
         return;
@@ -724,6 +747,8 @@ std::string ReplayCommand(const SimOptions& o) {
   return os.str();
 }
 
-SimResult RunSimulation(const SimOptions& options) { return Simulation(options).Run(); }
+SimResult RunSimulation(const SimOptions& options) {
+  return Simulation(options).Run();
+}
 
 }  // namespace cl::sim

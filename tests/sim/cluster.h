@@ -1,8 +1,9 @@
-// Deterministic cluster simulator for the PBFT replica, in the spirit of TigerBeetle's VOPR: n replicas
-// in one process, one seed, a simulated clock, a network with latency, loss, duplication, reordering
-// and healing partitions, crashes and restarts that keep only what the replica persisted, and up to f
-// Byzantine replicas. Every run checks safety, validity, certificate validity and liveness after the
-// faults heal; a failure message names the seed and the command that replays it.
+// Deterministic cluster simulator for the PBFT replica, in the spirit of TigerBeetle's VOPR: n
+// replicas in one process, one seed, a simulated clock, a network with latency, loss, duplication,
+// reordering and healing partitions, crashes and restarts that keep only what the replica
+// persisted, and up to f Byzantine replicas. Every run checks safety, validity, certificate
+// validity and liveness after the faults heal; a failure message names the seed and the command
+// that replays it.
 //
 // Thread safety: a simulation is single-threaded; separate simulations share nothing.
 #pragma once
@@ -36,14 +37,14 @@ struct SimOptions {
   bool check_certificates = true;
 };
 
-// Liveness bound: after the heal, every honest replica must deliver kLivenessBlocks blocks beyond the
-// highest height any honest replica had at the heal, within kLivenessBoundMs of simulated time.
+// Liveness bound: after the heal, every honest replica must deliver kLivenessBlocks blocks beyond
+// the highest height any honest replica had at the heal, within kLivenessBoundMs of simulated time.
 inline constexpr uint64_t kLivenessBlocks = 3;
 inline constexpr uint64_t kLivenessBoundMs = 60'000;
 
 struct SimResult {
   bool ok = true;
-  std::string failure;   // first violation, with the seed and the replay command
+  std::string failure;  // first violation, with the seed and the replay command
   uint64_t max_height = 0;
   uint64_t view_changes = 0;
   uint64_t dropped_invalid = 0;  // inputs honest replicas dropped as invalid

@@ -46,10 +46,14 @@ int main(int argc, char** argv) {
       to = std::stoull(next());
     } else if (a == "--bug") {
       std::string b = next();
-      if (b == "a") opt.bugs.quorum_2f = true;
-      else if (b == "b") opt.bugs.drop_prepared_in_view_change = true;
-      else if (b == "c") opt.bugs.accept_outside_watermarks = true;
-      else return 2;
+      if (b == "a")
+        opt.bugs.quorum_2f = true;
+      else if (b == "b")
+        opt.bugs.drop_prepared_in_view_change = true;
+      else if (b == "c")
+        opt.bugs.accept_outside_watermarks = true;
+      else
+        return 2;
     } else if (a == "-v" || a == "--verbose") {
       opt.verbose = true;
     } else {
@@ -75,18 +79,18 @@ int main(int argc, char** argv) {
           ++failures;
           std::printf("FAIL %s\n", r.failure.c_str());
         } else if (opt.verbose || from == to) {
-          std::printf("ok seed %llu n=%u %s: height %llu, views %llu, dropped %llu, %llu ms simulated\n",
-                      static_cast<unsigned long long>(seed), n, cl::sim::ScenarioName(s),
-                      static_cast<unsigned long long>(r.max_height),
-                      static_cast<unsigned long long>(r.view_changes),
-                      static_cast<unsigned long long>(r.dropped_invalid),
-                      static_cast<unsigned long long>(r.sim_time_ms));
+          std::printf(
+              "ok seed %llu n=%u %s: height %llu, views %llu, dropped %llu, %llu ms simulated\n",
+              static_cast<unsigned long long>(seed), n, cl::sim::ScenarioName(s),
+              static_cast<unsigned long long>(r.max_height),
+              static_cast<unsigned long long>(r.view_changes),
+              static_cast<unsigned long long>(r.dropped_invalid),
+              static_cast<unsigned long long>(r.sim_time_ms));
         }
       }
     }
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%llu runs, %llu failed, %.1f s\n", static_cast<unsigned long long>(runs),
               static_cast<unsigned long long>(failures), secs);
   return failures == 0 ? 0 : 1;

@@ -36,8 +36,10 @@ void RunBudget(uint32_t n, Scenario scenario, uint64_t seeds) {
   }
 }
 
-#define SIM_BUDGET_TEST(N, SCEN, SEEDS) \
-  TEST(SimBudget, N##_##SCEN) { RunBudget(N, Scenario::SCEN, SEEDS); }
+#define SIM_BUDGET_TEST(N, SCEN, SEEDS)  \
+  TEST(SimBudget, N##_##SCEN) {          \
+    RunBudget(N, Scenario::SCEN, SEEDS); \
+  }
 
 SIM_BUDGET_TEST(4, kClean, kSeedsN4)
 SIM_BUDGET_TEST(4, kLossy, kSeedsN4)

@@ -1,0 +1,319 @@
+#include "consensus/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "consensus/messages.h"
+#include "crypto/sha256.h"
+
+namespace cl::consensus {
+namespace {
+
+constexpr char kChain[] = "unit-chain";
+
+// prefix + decimal i (spelled out: GCC 12 warns falsely on operator+ of a literal and a string).
+std::string Name(const char* prefix, uint64_t i) {
+  std::string s(prefix);
+  s.append(std::to_string(i));
+  return s;
+}
+
+crypto::PrivateKey KeyFor(uint32_t i) {
+  Hash32 secret = crypto::Sha256Of(AsSpan(Name("consensus-unit-key-", i)));
+  return *crypto::PrivateKey::FromBytes(secret.span());
+}
+
+class MemStorage final : public Storage {
+ public:
+  void AppendRecord(uint64_t seq, const std::string& record) override {
+    records.emplace(seq, record);
+  }
+  void PutViewRecord(const std::string& record) override { view_record = record; }
+  void PutCheckpoint(const std::string& cert) override { checkpoint = cert; }
+  void DropRecordsUpTo(uint64_t seq) override {
+    records.erase(records.begin(), records.upper_bound(seq));
+  }
+  Loaded Load() override {
+    Loaded l;
+    for (const auto& [seq, r] : records)
+      l.records.push_back(r);
+    l.view_record = view_record;
+    l.checkpoint = checkpoint;
+    return l;
+  }
+  std::multimap<uint64_t, std::string> records;
+  std::string view_record, checkpoint;
+};
+
+class App final : public Application {
+ public:
+  bool ValidatePayload(uint64_t, ByteSpan payload) override {
+    return payload.empty() || payload[0] != 'X';  // 'X...' payloads are "invalid"
+  }
+  void DeliverBlock(const CommittedBlock& block) override { blocks.push_back(block); }
+  std::optional<pb::CertifiedBlock> LoadBlock(uint64_t height) override {
+    if (height == 0 || height > blocks.size()) return std::nullopt;
+    pb::CertifiedBlock b;
+    b.set_height(height);
+    b.set_payload(ToString(blocks[height - 1].payload));
+    *b.mutable_commit_cert() = blocks[height - 1].commit_cert;
+    return b;
+  }
+  std::vector<CommittedBlock> blocks;
+  size_t executed = 0;
+};
+
+// n replicas with instant, lossless delivery; `down` replicas receive nothing.
+class Cluster {
+ public:
+  explicit Cluster(uint32_t n) : n_(n), storage_(n), apps_(n), down_(n, false) {
+    for (uint32_t i = 0; i < n; ++i)
+      keys_.push_back(KeyFor(i).GetPublicKey());
+    for (uint32_t i = 0; i < n; ++i)
+      replicas_.push_back(Make(i));
+  }
+
+  std::unique_ptr<Replica> Make(uint32_t i) {
+    ReplicaConfig cfg;
+    cfg.chain_id = kChain;
+    cfg.validators = keys_;
+    cfg.self = i;
+    cfg.key = KeyFor(i);
+    cfg.window_seqs = 8;
+    cfg.view_timeout_ms = 1000;
+    return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], apps_[i].executed,
+                                     now_);
+  }
+
+  void Apply(uint32_t from, Effects fx) {
+    for (auto& m : fx.messages) {
+      for (uint32_t to = 0; to < n_; ++to) {
+        if (to != from && (m.to == kBroadcast || m.to == to)) queue_.push_back({to, m.bytes});
+      }
+    }
+    App& app = apps_[from];
+    while (app.executed < app.blocks.size()) {
+      uint64_t h = ++app.executed;
+      Hash32 root = crypto::Sha256Of(AsSpan(ToString(app.blocks[h - 1].payload)));
+      Apply(from, replicas_[from]->OnExecuted(now_, h, root, root));
+    }
+  }
+
+  void Drain() {
+    for (int guard = 0; !queue_.empty() && guard < 100000; ++guard) {
+      auto [to, bytes] = queue_.front();
+      queue_.pop_front();
+      if (down_[to]) continue;
+      Apply(to, replicas_[to]->OnMessage(now_, bytes));
+    }
+  }
+
+  void Propose(const std::string& payload) {
+    for (uint32_t i = 0; i < n_; ++i) {
+      if (!down_[i]) Apply(i, replicas_[i]->OnPayloadReady(now_, ToBytes(payload)));
+    }
+    Drain();
+  }
+
+  void AdvanceTime(uint64_t ms) {
+    for (uint64_t t = 0; t < ms; t += 50) {
+      now_ += 50;
+      for (uint32_t i = 0; i < n_; ++i) {
+        if (!down_[i]) Apply(i, replicas_[i]->Tick(now_));
+      }
+      Drain();
+    }
+  }
+
+  uint32_t n_;
+  uint64_t now_ = 0;
+  std::vector<crypto::PublicKey> keys_;
+  std::vector<MemStorage> storage_;
+  std::vector<App> apps_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::vector<bool> down_;
+  std::deque<std::pair<uint32_t, std::string>> queue_;
+};
+
+TEST(Replica, NormalCaseCommitsTheSameBlocksInOrderEverywhere) {
+  Cluster c(4);
+  for (int i = 0; i < 5; ++i)
+    c.Propose(Name("block-", i));
+  for (uint32_t r = 0; r < 4; ++r) {
+    ASSERT_EQ(c.apps_[r].blocks.size(), 5u) << "replica " << r;
+    for (size_t h = 0; h < 5; ++h) {
+      EXPECT_EQ(ToString(c.apps_[r].blocks[h].payload), Name("block-", h));
+      EXPECT_EQ(c.apps_[r].blocks[h].height, h + 1);
+    }
+  }
+}
+
+TEST(Replica, CommitCertificateVerifiesFromTheValidatorSetAlone) {
+  Cluster c(4);
+  c.Propose("payload");
+  ValidatorSet vs(c.keys_);
+  const pb::CommitCertificate& cert = c.apps_[2].blocks[0].commit_cert;
+  auto fields = VerifyCommitCertificate(vs, kChain, cert);
+  ASSERT_TRUE(fields.has_value()) << fields.error().ToString();
+  EXPECT_EQ(fields->seq, 1u);
+  EXPECT_EQ(fields->digest, PayloadDigest(AsSpan("payload")));
+  EXPECT_FALSE(VerifyCommitCertificate(vs, "other-chain", cert).has_value());
+
+  pb::CommitCertificate short_cert = cert;
+  while (short_cert.signers_size() > 2)
+    short_cert.mutable_signers()->RemoveLast();
+  EXPECT_FALSE(VerifyCommitCertificate(vs, kChain, short_cert).has_value());
+
+  pb::CommitCertificate dup = short_cert;
+  *dup.add_signers() = dup.signers(0);
+  EXPECT_FALSE(VerifyCommitCertificate(vs, kChain, dup).has_value());
+
+  pb::CommitCertificate tampered = cert;
+  std::string sig = tampered.signers(0).signature();
+  sig[5] ^= 1;
+  tampered.mutable_signers(0)->set_signature(sig);
+  EXPECT_FALSE(VerifyCommitCertificate(vs, kChain, tampered).has_value());
+}
+
+TEST(Replica, ExecutionCertificatesAdvanceTheLowWatermark) {
+  Cluster c(4);
+  for (int i = 0; i < 12; ++i)
+    c.Propose(Name("b", i));  // more than the window of 8
+  for (uint32_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(c.apps_[r].blocks.size(), 12u);
+    EXPECT_EQ(c.replicas_[r]->status().low_watermark, 12u);
+    EXPECT_FALSE(c.storage_[r].checkpoint.empty());
+    pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(c.storage_[r].checkpoint));
+    auto ef = VerifyExecutionCertificate(ValidatorSet(c.keys_), kChain, cert);
+    ASSERT_TRUE(ef.has_value());
+    EXPECT_EQ(ef->height, 12u);
+    EXPECT_TRUE(c.storage_[r].records.empty());  // the log below the checkpoint is dropped
+  }
+}
+
+TEST(Replica, SilentPrimaryIsReplacedByViewChange) {
+  Cluster c(4);
+  c.Propose("before");
+  c.down_[0] = true;  // primary of view 0
+  c.AdvanceTime(3000);
+  c.Propose("after");
+  for (uint32_t r = 1; r < 4; ++r) {
+    EXPECT_GE(c.replicas_[r]->status().view, 1u);
+    ASSERT_GE(c.apps_[r].blocks.size(), 2u);
+    bool found = false;
+    for (auto& b : c.apps_[r].blocks)
+      found |= ToString(b.payload) == "after";
+    EXPECT_TRUE(found);
+  }
+}
+
+TEST(Replica, InvalidPayloadIsNotPrepared) {
+  Cluster c(4);
+  c.Propose("Xbad");
+  for (uint32_t r = 1; r < 4; ++r) {
+    EXPECT_TRUE(c.apps_[r].blocks.empty());
+    EXPECT_EQ(c.replicas_[r]->drops().invalid_payload, 1u);
+  }
+}
+
+TEST(Replica, GarbageAndForgedMessagesAreDroppedAndCounted) {
+  Cluster c(4);
+  Replica& r1 = *c.replicas_[1];
+  r1.OnMessage(0, "not a protobuf \xff\xff\xff");
+  EXPECT_GE(r1.drops().malformed, 1u);
+
+  // Not a validator.
+  pb::Envelope env =
+      SignEnvelope(pb::PREPARE, 9, EncodeVoteBody(0, 1, Hash32{}), KeyFor(9), kChain);
+  r1.OnMessage(0, env.SerializeAsString());
+  EXPECT_EQ(r1.drops().not_validator, 1u);
+
+  // Claims to be replica 2 but signed by replica 3.
+  env = SignEnvelope(pb::PREPARE, 2, EncodeVoteBody(0, 1, Hash32{}), KeyFor(3), kChain);
+  r1.OnMessage(0, env.SerializeAsString());
+  EXPECT_EQ(r1.drops().bad_signature, 1u);
+
+  // A pre-prepare from a replica that is not the primary.
+  env =
+      SignEnvelope(pb::PRE_PREPARE, 2, EncodeVoteBody(0, 1, PayloadDigest({})), KeyFor(2), kChain);
+  r1.OnMessage(0, env.SerializeAsString());
+  EXPECT_EQ(r1.drops().malformed, 2u);
+
+  // Beyond the high watermark (window 8).
+  env = SignEnvelope(pb::PREPARE, 2, EncodeVoteBody(0, 100, Hash32{}), KeyFor(2), kChain);
+  r1.OnMessage(0, env.SerializeAsString());
+  EXPECT_EQ(r1.drops().out_of_window, 1u);
+
+  // A view change with a forged stable certificate.
+  pb::ViewChangeBody vc;
+  vc.set_new_view(1);
+  vc.set_stable_seq(5);
+  vc.mutable_stable_cert()->set_body(EncodeExecutionVoteBody(5, Hash32{}, Hash32{}, Hash32{}));
+  env = SignEnvelope(pb::VIEW_CHANGE, 2, vc.SerializeAsString(), KeyFor(2), kChain);
+  r1.OnMessage(0, env.SerializeAsString());
+  EXPECT_EQ(r1.drops().bad_certificate, 1u);
+  EXPECT_EQ(r1.status().view, 0u);
+}
+
+TEST(Replica, VotesArePersistedBeforeTheyAreSent) {
+  Cluster c(4);
+  Hash32 d = PayloadDigest(AsSpan("p"));
+  pb::Envelope pp = SignEnvelope(pb::PRE_PREPARE, 0, EncodeVoteBody(0, 1, d), KeyFor(0), kChain);
+  pp.set_payload("p");
+  Effects fx = c.replicas_[1]->OnMessage(0, pp.SerializeAsString());
+  ASSERT_EQ(fx.messages.size(), 1u);
+  pb::Envelope sent;
+  ASSERT_TRUE(sent.ParseFromString(fx.messages[0].bytes));
+  EXPECT_EQ(sent.type(), pb::PREPARE);
+  ASSERT_EQ(c.storage_[1].records.size(), 1u);
+  pb::PersistedRecord rec;
+  ASSERT_TRUE(rec.ParseFromString(c.storage_[1].records.begin()->second));
+  EXPECT_EQ(rec.own().SerializeAsString(), sent.SerializeAsString());
+}
+
+TEST(Replica, RestartedReplicaNeverPreparesAConflictingBlock) {
+  Cluster c(4);
+  Hash32 a = PayloadDigest(AsSpan("a"));
+  pb::Envelope pp_a = SignEnvelope(pb::PRE_PREPARE, 0, EncodeVoteBody(0, 1, a), KeyFor(0), kChain);
+  pp_a.set_payload("a");
+  Effects fx = c.replicas_[1]->OnMessage(0, pp_a.SerializeAsString());
+  ASSERT_EQ(fx.messages.size(), 1u);
+
+  // Crash: everything not in storage is lost. The equivocating primary now offers block b.
+  c.replicas_[1] = c.Make(1);
+  c.replicas_[1]->Start(0);
+  Hash32 b = PayloadDigest(AsSpan("b"));
+  pb::Envelope pp_b = SignEnvelope(pb::PRE_PREPARE, 0, EncodeVoteBody(0, 1, b), KeyFor(0), kChain);
+  pp_b.set_payload("b");
+  fx = c.replicas_[1]->OnMessage(0, pp_b.SerializeAsString());
+  for (const Outbound& m : fx.messages) {
+    pb::Envelope e;
+    ASSERT_TRUE(e.ParseFromString(m.bytes));
+    if (e.type() == pb::PREPARE) {
+      auto vf = DecodeVoteBody(e.body());
+      ASSERT_TRUE(vf.has_value());
+      EXPECT_NE(vf->digest, b) << "restarted replica contradicted its own prepare";
+    }
+  }
+  EXPECT_EQ(c.replicas_[1]->drops().conflicting, 1u);
+}
+
+TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 20; ++i)
+    c.Propose(Name("s", i));  // 20 > window of 8
+  EXPECT_TRUE(c.apps_[3].blocks.empty());
+  c.down_[3] = false;
+  c.AdvanceTime(2000);
+  ASSERT_GE(c.apps_[3].blocks.size(), 20u);
+  for (size_t h = 0; h < 20; ++h) {
+    EXPECT_EQ(c.apps_[3].blocks[h].digest, c.apps_[0].blocks[h].digest);
+  }
+}
+
+}  // namespace
+}  // namespace cl::consensus
