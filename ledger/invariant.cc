@@ -61,7 +61,7 @@ Status CheckBlockInvariants(const LedgerState& state) {
   for (const auto& [key, after_raw] : state.writes()) {
     if (key.empty()) continue;
     if (key[0] == keys::kAccount) {
-      auto before_raw = state.base().Get(key);
+      auto before_raw = state.BaseGet(key);
       if (!before_raw) return std::unexpected(before_raw.error());
       auto before = Parse<pb::AccountRecord>(*before_raw);
       auto after = Parse<pb::AccountRecord>(after_raw);
@@ -81,7 +81,7 @@ Status CheckBlockInvariants(const LedgerState& state) {
       d.credits +=
           static_cast<Int128>(a.credits_pending()) - (*before ? (*before)->credits_pending() : 0);
     } else if (key[0] == keys::kTransfer) {
-      auto before_raw = state.base().Get(key);
+      auto before_raw = state.BaseGet(key);
       if (!before_raw) return std::unexpected(before_raw.error());
       auto before = Parse<pb::TransferRecord>(*before_raw);
       auto after = Parse<pb::TransferRecord>(after_raw);
@@ -113,7 +113,7 @@ Status CheckBlockInvariants(const LedgerState& state) {
       return Violation("a hold changed without its account");
     }
   }
-  auto meta_before_raw = state.base().Get(keys::HoldMeta());
+  auto meta_before_raw = state.BaseGet(keys::HoldMeta());
   if (!meta_before_raw) return std::unexpected(meta_before_raw.error());
   auto meta_before = Parse<pb::HoldIndexMeta>(*meta_before_raw);
   auto meta_after = state.GetRecord<pb::HoldIndexMeta>(keys::HoldMeta());

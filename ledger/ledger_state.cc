@@ -69,7 +69,16 @@ Bytes SerializeRecord(const google::protobuf::Message& msg) {
 Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
   auto it = writes_.find(key);
   if (it != writes_.end()) return it->second;
-  return base_.Get(key);
+  return BaseGet(key);
+}
+
+Result<std::optional<Bytes>> LedgerState::BaseGet(const Bytes& key) const {
+  auto cached = base_cache_.find(key);
+  if (cached != base_cache_.end()) return cached->second;
+  auto value = base_.Get(key);
+  if (!value) return std::unexpected(value.error());
+  base_cache_.emplace(key, *value);
+  return value;
 }
 
 void LedgerState::Record(const Bytes& key) {

@@ -99,6 +99,9 @@ class LedgerState {
   // The block's writes so far, in key order.
   const BytesMap<std::optional<Bytes>>& writes() const { return writes_; }
   const StateReader& base() const { return base_; }
+  // The committed value (ignoring this block's writes), served from the read cache when this block
+  // already read the key: the invariant check compares before and after without re-reading.
+  Result<std::optional<Bytes>> BaseGet(const Bytes& key) const;
   std::vector<StateChange> TakeChanges() const;
 
  private:
@@ -112,6 +115,8 @@ class LedgerState {
   const StateReader& base_;
   BytesMap<std::optional<Bytes>> writes_;
   std::vector<Undo> journal_;
+  // Committed values this block has read (reads of the tree are the executor's main cost).
+  mutable BytesMap<std::optional<Bytes>> base_cache_;
 };
 
 }  // namespace cl::ledger
