@@ -485,3 +485,116 @@ TEST_F(Executor, ReceiptHashCoversResults) {
 
 }  // namespace
 }  // namespace cl::ledger
+
+namespace cl::ledger {
+namespace {
+
+using namespace testing;
+
+class ExecutorCodes : public LedgerFixture {};
+
+TEST_F(ExecutorCodes, PostAndVoidIdsAreIdempotentToo) {
+  OpenFunded(Id(1), Key(1), 100);
+  OpenFunded(Id(2), Key(2), 0);
+  ASSERT_EQ(RunOne(HoldOp(Id(20), Id(1), Id(2), 50, 60), {Key(1)}), ResultCode::kOk);
+  ASSERT_EQ(RunOne(HoldOp(Id(21), Id(1), Id(2), 10, 60), {Key(1)}), ResultCode::kOk);
+  ASSERT_EQ(RunOne(PostOp(Id(30), Id(20), 20), {Key(1)}), ResultCode::kOk);
+  EXPECT_EQ(RunOne(PostOp(Id(30), Id(20), 21), {Key(1)}), ResultCode::kIdExistsWithDifferentFields);
+  EXPECT_EQ(RunOne(PostOp(Id(30), Id(20), 20), {Key(1)}), ResultCode::kAlreadyApplied);
+  ASSERT_EQ(RunOne(VoidOp(Id(31), Id(21)), {Key(2)}), ResultCode::kOk);
+  pb::Receipt again = Run({VoidOp(Id(31), Id(21))}, {Key(2)});
+  EXPECT_EQ(CodeOf(again, 0), ResultCode::kAlreadyApplied);
+  EXPECT_EQ(again.results(0).original_height(), height_ - 1);
+  EXPECT_EQ(RunOne(VoidOp(Id(31), Id(20)), {Key(2)}), ResultCode::kIdExistsWithDifferentFields);
+  // A hold's id used for a post, and a post's id used for a transfer, are different operations.
+  EXPECT_EQ(RunOne(PostOp(Id(20), Id(21)), {Key(1)}), ResultCode::kIdExistsWithDifferentFields);
+  EXPECT_EQ(RunOne(TransferOp(Id(30), Id(1), Id(2), 20), {Key(1)}),
+            ResultCode::kIdExistsWithDifferentFields);
+}
+
+TEST_F(ExecutorCodes, PostIntoAFrozenAccountIsRefused) {
+  OpenFunded(Id(1), Key(1), 100);
+  OpenFunded(Id(2), Key(2), 0);
+  ASSERT_EQ(RunOne(HoldOp(Id(20), Id(1), Id(2), 50, 60), {Key(1)}), ResultCode::kOk);
+  pb::Operation freeze;
+  freeze.mutable_set_freeze()->set_account(Id(2));
+  freeze.mutable_set_freeze()->set_credits_frozen(true);
+  ASSERT_EQ(RunOne(freeze, {MemberKey(kRegulator)}), ResultCode::kOk);
+  EXPECT_EQ(RunOne(PostOp(Id(30), Id(20)), {Key(1)}), ResultCode::kCreditsFrozen);
+  // Expiry still releases a hold on a frozen account.
+  Block({}, 61'000);
+  EXPECT_EQ(Transfer(Id(20)).state(), pb::TRANSFER_STATE_EXPIRED);
+}
+
+TEST_F(ExecutorCodes, ClosedAccountRefusesFreezeAndRotation) {
+  OpenFunded(Id(1), Key(1), 0);
+  pb::Operation close;
+  close.mutable_close_account()->set_account(Id(1));
+  ASSERT_EQ(RunOne(close, {Key(1)}), ResultCode::kOk);
+  pb::Operation freeze;
+  freeze.mutable_set_freeze()->set_account(Id(1));
+  EXPECT_EQ(RunOne(freeze, {MemberKey(kBankA)}), ResultCode::kAccountClosed);
+  pb::Operation rotate;
+  rotate.mutable_change_controller()->set_account(Id(1));
+  *rotate.mutable_change_controller()->mutable_controller() = Single(Key(2));
+  EXPECT_EQ(RunOne(rotate, {Key(1)}), ResultCode::kAccountClosed);
+  EXPECT_EQ(RunOne(freeze, {MemberKey(kBankA)}), ResultCode::kAccountClosed);
+  pb::Operation missing;
+  missing.mutable_set_freeze()->set_account(Id(99));
+  EXPECT_EQ(RunOne(missing, {MemberKey(kBankA)}), ResultCode::kAccountNotFound);
+  // The closed id stays used forever.
+  EXPECT_EQ(RunOne(CreateAccountOp(Id(1), "USD.A", Single(Key(1)), kBankA), {MemberKey(kBankA)}),
+            ResultCode::kAlreadyApplied);
+}
+
+TEST_F(ExecutorCodes, CreateAssetNeedsAKnownIssuerAndAFreshIssuerAccount) {
+  auto governance = std::vector{MemberKey(kBankA), MemberKey(kBankB), MemberKey(kBankC)};
+  pb::Operation asset;
+  asset.mutable_create_asset()->set_code("EUR.A");
+  asset.mutable_create_asset()->set_issuer(42);
+  asset.mutable_create_asset()->set_issuer_account(Id(0xE0));
+  *asset.mutable_create_asset()->mutable_issuer_controller() = Single(IssuerKey(kBankA));
+  EXPECT_EQ(RunOne(asset, governance), ResultCode::kMemberNotFound);
+  asset.mutable_create_asset()->set_issuer(kBankA);
+  asset.mutable_create_asset()->set_issuer_account(kIssuerUsdB);
+  EXPECT_EQ(RunOne(asset, governance), ResultCode::kIdExistsWithDifferentFields);
+}
+
+TEST_F(ExecutorCodes, TransactionPastItsTimeBoundIsExpired) {
+  OpenFunded(Id(1), Key(1), 100);
+  OpenFunded(Id(2), Key(2), 0);
+  pb::TxBody body;
+  body.set_chain_id(kChain);
+  body.set_valid_until_height(height_ + 10);
+  body.set_valid_until_time_ms(time_ms_ + 500);  // the next block is 1 s later
+  *body.add_operations() = TransferOp(Id(10), Id(1), Id(2), 10);
+  auto tx = VerifyEnvelope(SignTransaction(body, std::vector{Key(1)}), kChain);
+  ASSERT_TRUE(tx.has_value());
+  auto out = Block({*tx});
+  EXPECT_EQ(out.receipts[0].code(), static_cast<uint32_t>(ResultCode::kTxExpired));
+  EXPECT_EQ(out.receipts[0].status(), static_cast<uint32_t>(TxStatus::kRejected));
+}
+
+TEST_F(ExecutorCodes, SameTransactionTwiceInOneBlockRunsOnce) {
+  OpenFunded(Id(1), Key(1), 100);
+  OpenFunded(Id(2), Key(2), 0);
+  VerifiedTx tx = Tx({TransferOp(Id(10), Id(1), Id(2), 10)}, {Key(1)});
+  auto out = Block({tx, tx});
+  EXPECT_EQ(out.receipts[0].status(), static_cast<uint32_t>(TxStatus::kCommitted));
+  EXPECT_EQ(out.receipts[1].code(), static_cast<uint32_t>(ResultCode::kTxDuplicate));
+  EXPECT_EQ(Balance(Id(2)), 10);
+}
+
+TEST_F(ExecutorCodes, EveryResultCodeHasAName) {
+  for (uint32_t c = 0; c <= 27; ++c) {
+    EXPECT_NE(ResultCodeName(static_cast<ResultCode>(c)), "unknown") << c;
+  }
+  EXPECT_EQ(ResultCodeName(ResultCode::kTxExpired), "tx_expired");
+  EXPECT_EQ(ResultCodeName(ResultCode::kTxDuplicate), "tx_duplicate");
+  // Pinned values: they are stored in receipts.
+  EXPECT_EQ(static_cast<uint32_t>(ResultCode::kInsufficientFunds), 11u);
+  EXPECT_EQ(static_cast<uint32_t>(ResultCode::kIssuerAccountCannotClose), 27u);
+}
+
+}  // namespace
+}  // namespace cl::ledger
