@@ -2,6 +2,7 @@
 // corpus, the generated seeds, and some thousands of seeded random mutations of a valid stream.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -60,9 +61,18 @@ TEST(P2pFuzzReplay, CommittedCorpusRunsCleanly) {
 TEST(P2pFuzzReplay, CommittedCorpusMatchesTheGeneratedSeeds) {
   // A wire-format change must regenerate the corpus (p2p_fuzz_seeds), or the fuzzer starts from
   // stale inputs that stop at the first frame.
+  // To regenerate: LEDGER_WRITE_P2P_FUZZ_CORPUS=1 p2p_test --gtest_filter='*MatchesTheGenerated*'
   const auto seeds = SeedInputs();
   const std::filesystem::path dir =
       std::filesystem::path(LEDGER_VECTORS_DIR) / ".." / "fuzz" / "corpus" / "p2p_session";
+  if (std::getenv("LEDGER_WRITE_P2P_FUZZ_CORPUS") != nullptr) {
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      std::ofstream out(dir / ("seed-" + std::to_string(i)), std::ios::binary);
+      out.write(reinterpret_cast<const char*>(seeds[i].data()),
+                static_cast<std::streamsize>(seeds[i].size()));
+      ASSERT_TRUE(out.good());
+    }
+  }
   for (size_t i = 0; i < seeds.size(); ++i) {
     std::ifstream in(dir / ("seed-" + std::to_string(i)), std::ios::binary);
     Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
