@@ -281,8 +281,6 @@ struct Replica::Impl {
     Slot& s = GetSlot(seq);
     if (s.committed) return;
     // The payload must be known: from this view's pre-prepare or a prepared proof.
-    std::optional<std::pair<Hash32, const std::string*>> known;
-    if (s.has_pp) known = {{s.digest, &s.pp.payload()}};
     for (const auto& [sender, vote] : s.commits) {
       (void)sender;
       Hash32 d = vote.digest;

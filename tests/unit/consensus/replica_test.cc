@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
@@ -68,7 +69,8 @@ class App final : public Application {
 // n replicas with instant, lossless delivery; `down` replicas receive nothing.
 class Cluster {
  public:
-  explicit Cluster(uint32_t n) : n_(n), storage_(n), apps_(n), down_(n, false) {
+  explicit Cluster(uint32_t n, PlantedBugs bugs = {})
+      : n_(n), bugs_(bugs), storage_(n), apps_(n), down_(n, false) {
     for (uint32_t i = 0; i < n; ++i)
       keys_.push_back(KeyFor(i).GetPublicKey());
     for (uint32_t i = 0; i < n; ++i)
@@ -83,6 +85,7 @@ class Cluster {
     cfg.key = KeyFor(i);
     cfg.window_seqs = 8;
     cfg.view_timeout_ms = 1000;
+    cfg.bugs = bugs_;
     return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], apps_[i].executed,
                                      now_);
   }
@@ -106,6 +109,12 @@ class Cluster {
       auto [to, bytes] = queue_.front();
       queue_.pop_front();
       if (down_[to]) continue;
+      pb::Envelope env;
+      if (env.ParseFromString(bytes) && dropped_types_.contains(env.type())) continue;
+      if (drop_commits_of_view_ && env.type() == pb::COMMIT) {
+        auto vf = DecodeVoteBody(env.body());
+        if (vf && vf->view == *drop_commits_of_view_) continue;
+      }
       Apply(to, replicas_[to]->OnMessage(now_, bytes));
     }
   }
@@ -128,6 +137,9 @@ class Cluster {
   }
 
   uint32_t n_;
+  PlantedBugs bugs_;
+  std::set<int> dropped_types_;
+  std::optional<uint64_t> drop_commits_of_view_;
   uint64_t now_ = 0;
   std::vector<crypto::PublicKey> keys_;
   std::vector<MemStorage> storage_;
@@ -208,6 +220,35 @@ TEST(Replica, SilentPrimaryIsReplacedByViewChange) {
       found |= ToString(b.payload) == "after";
     EXPECT_TRUE(found);
   }
+}
+
+// PBFT's carry-over: a block prepared by a quorum but committed nowhere is re-proposed by the new
+// primary at the same height. Pins planted bug (b) too: without the prepared proofs it is lost.
+void PreparedBlockAcrossViewChange(bool drop_prepared, bool expect_kept) {
+  PlantedBugs bugs;
+  bugs.drop_prepared_in_view_change = drop_prepared;
+  Cluster c(4, bugs);
+  c.drop_commits_of_view_ = 0;  // view 0 never commits: its commits are all lost
+  // Only the primary has the payload, so a new primary cannot re-propose it from its own queue.
+  c.Apply(0, c.replicas_[0]->OnPayloadReady(0, ToBytes("prepared-block")));
+  c.Drain();
+  for (uint32_t r = 0; r < 4; ++r)
+    ASSERT_TRUE(c.apps_[r].blocks.empty());
+  c.down_[0] = true;  // the primary goes silent before anyone commits
+  c.AdvanceTime(3000);
+  for (uint32_t r = 1; r < 4; ++r) {
+    EXPECT_GE(c.replicas_[r]->status().view, 1u);
+    ASSERT_FALSE(c.apps_[r].blocks.empty()) << "replica " << r;
+    EXPECT_EQ(ToString(c.apps_[r].blocks[0].payload) == "prepared-block", expect_kept);
+  }
+}
+
+TEST(Replica, PreparedBlockIsReproposedAfterViewChange) {
+  PreparedBlockAcrossViewChange(false, true);
+}
+
+TEST(Replica, PlantedBugDroppingPreparedProofsLosesThePreparedBlock) {
+  PreparedBlockAcrossViewChange(true, false);
 }
 
 TEST(Replica, InvalidPayloadIsNotPrepared) {
