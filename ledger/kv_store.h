@@ -27,7 +27,11 @@ class WriteBatch {
   };
 
   void Put(ByteSpan key, ByteSpan value);
+  // Takes the buffers without copying (for large batches built from fresh encodings).
+  void Put(Bytes&& key, Bytes&& value);
   void Delete(ByteSpan key);
+  // Moves other's operations to the end of this batch (they then win over earlier ones).
+  void Append(WriteBatch&& other);
   void Clear() {
     ops_.clear();
     approximate_bytes_ = 0;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -13,7 +15,8 @@ namespace {
 
 // ---- Key layout (docs/state-tree.md). These bytes reach disk: do not change. ----
 // Node:        "stN" || u64 BE version || u8 nibble_count || nibbles packed high-first (odd: low 0)
-// Stale index: "stS" || u64 BE stale_since_version || u64 BE version || u8 count || packed nibbles
+// Stale index: "stS" || u64 BE stale_since_version -> the node keys (u64 BE version || u8 count ||
+//              packed nibbles, concatenated) of every node that version replaced or removed
 // Root record: "stR" || u64 BE version
 // Latest:      "stM" -> u64 BE latest applied version
 constexpr uint8_t kNodeTag = 'N';
@@ -35,6 +38,8 @@ constexpr uint8_t kRootLeaf = 0x01;
 constexpr uint8_t kRootInternal = 0x02;
 
 constexpr size_t kNibblesPerKey = 64;
+// An Apply with at least this many distinct keys updates the root's two halves on two threads.
+constexpr size_t kParallelItemsMin = 2048;
 constexpr size_t kChildrenPerNode = 16;
 
 uint8_t NibbleAt(const Hash32& h, size_t index) {
@@ -65,8 +70,19 @@ struct NodeKey {
 };
 
 struct NodeKeyHasher {
+  // splitmix64's finaliser over the path's first 16 bytes, its length and the version: paths of one
+  // version share most bits, so they need real mixing to spread over the buckets.
+  static uint64_t Mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  }
   size_t operator()(const NodeKey& key) const {
-    return Hash32Hasher{}(key.path.bits) ^ (key.version * 0x9e3779b97f4a7c15ULL) ^ key.path.length;
+    const uint64_t high = LoadU64BE(key.path.bits.data());
+    const uint64_t low = LoadU64BE(key.path.bits.data() + 8);
+    return Mix(high ^ Mix(low ^ Mix(key.version ^ (uint64_t{key.path.length} << 56))));
   }
 };
 
@@ -83,15 +99,17 @@ Bytes TreeKey(uint8_t tag) {
 }
 
 Bytes NodeStoreKey(const NodeKey& key) {
-  Bytes out = TreeKey(kNodeTag);
+  Bytes out;
+  out.reserve(kStateTreePrefix.size() + 1 + 8 + 1 + 32);
+  out.insert(out.end(), kStateTreePrefix.begin(), kStateTreePrefix.end());
+  out.push_back(kNodeTag);
   AppendNodeKeySuffix(out, key);
   return out;
 }
 
-Bytes StaleStoreKey(uint64_t stale_since, const NodeKey& key) {
+Bytes StaleStoreKey(uint64_t stale_since) {
   Bytes out = TreeKey(kStaleTag);
   AppendU64BE(out, stale_since);
-  AppendNodeKeySuffix(out, key);
   return out;
 }
 
@@ -101,14 +119,14 @@ Bytes RootStoreKey(uint64_t version) {
   return out;
 }
 
-// Parses the suffix written by AppendNodeKeySuffix.
+// Parses one suffix written by AppendNodeKeySuffix.
 std::optional<NodeKey> ParseNodeKeySuffix(ByteReader& reader) {
   NodeKey key;
   const auto version = reader.U64BE();
   const auto length = reader.U8();
   if (!version || !length || *length > kNibblesPerKey) return std::nullopt;
   const auto packed = reader.Take((*length + 1) / 2);
-  if (!packed || !reader.done()) return std::nullopt;
+  if (!packed) return std::nullopt;
   key.version = *version;
   key.path.length = *length;
   std::copy(packed->begin(), packed->end(), key.path.bits.bytes.begin());
@@ -296,60 +314,138 @@ Result<RootRecord> DecodeRoot(ByteSpan bytes, uint64_t version) {
   return root;
 }
 
+// An internal node being rebuilt by the updater, with what it knows of its leaf children's key
+// hashes (not stored on disk: the parent's entry holds only the leaf hash).
+struct WorkingNode {
+  InternalNode node;
+  uint16_t known_key_hashes = 0;  // bit i: leaf_key_hashes[i] is set
+  std::array<Hash32, kChildrenPerNode> leaf_key_hashes{};
+
+  std::optional<Hash32> LeafKeyHash(size_t i) const {
+    if (((known_key_hashes >> i) & 1) == 0) return std::nullopt;
+    return leaf_key_hashes[i];
+  }
+  void SetLeafKeyHash(size_t i, const std::optional<Hash32>& key_hash) {
+    const uint16_t bit = static_cast<uint16_t>(1u << i);
+    known_key_hashes &= static_cast<uint16_t>(~bit);
+    if (!key_hash) return;
+    leaf_key_hashes[i] = *key_hash;
+    known_key_hashes |= bit;
+  }
+};
+
+// The compact in-memory form of an internal node (most nodes deep in a large tree have two or
+// three children): present children only, each with its key hash when it is a leaf and known.
+class CachedNode {
+ public:
+  CachedNode(uint64_t version, const WorkingNode& working)
+      : version_(version),
+        present_(working.node.present),
+        leaves_(working.node.leaves),
+        known_(working.known_key_hashes) {
+    slots_.reserve(static_cast<size_t>(std::popcount(present_)));
+    for (size_t i = 0; i < kChildrenPerNode; ++i) {
+      if (working.node.Has(i))
+        slots_.push_back({working.node.children[i], working.leaf_key_hashes[i]});
+    }
+  }
+
+  uint64_t version() const { return version_; }
+  bool Has(size_t i) const { return (present_ >> i) & 1; }
+  bool IsLeaf(size_t i) const { return (leaves_ >> i) & 1; }
+  const Child& child(size_t i) const { return slots_[Rank(i)].child; }
+
+  WorkingNode Expand() const {
+    WorkingNode working;
+    working.node.present = present_;
+    working.node.leaves = leaves_;
+    working.known_key_hashes = known_;
+    for (size_t i = 0; i < kChildrenPerNode; ++i) {
+      if (!Has(i)) continue;
+      const Slot& slot = slots_[Rank(i)];
+      working.node.children[i] = slot.child;
+      working.leaf_key_hashes[i] = slot.key_hash;
+    }
+    return working;
+  }
+
+  // Approximate heap footprint, for the cache's byte budget.
+  size_t bytes() const { return sizeof(*this) + 32 + slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    Child child;
+    Hash32 key_hash;  // meaningful when the child is a leaf and bit i of known_ is set
+  };
+
+  // Index of child i among the present children.
+  size_t Rank(size_t i) const {
+    return static_cast<size_t>(std::popcount(static_cast<uint16_t>(present_ & ((1u << i) - 1))));
+  }
+
+  uint64_t version_;
+  uint16_t present_;
+  uint16_t leaves_;
+  uint16_t known_;
+  std::vector<Slot> slots_;
+};
+
+struct NibblePathHasher {
+  size_t operator()(const NibblePath& path) const { return NodeKeyHasher{}(NodeKey{0, path}); }
+};
+
 }  // namespace
 
-// Decoded internal nodes and leaf key hashes by node key. Node keys include the version a node was
-// written at, so a cached entry never goes out of date; entries are dropped when their node goes
-// stale or when the cache is full. Thread-safe.
+// The newest known internal node at each nibble path: after an Apply, the latest version's nodes it
+// touched; after reads, whatever was read (an older node never replaces a newer one). Lookups name
+// the version they need, so an entry of another version is a miss, never a wrong answer. Beyond
+// max_entries an arbitrary eighth of the entries is dropped (a miss costs a store read).
+// Thread-safe.
 class StateTreeCache {
  public:
-  explicit StateTreeCache(size_t max_entries) : max_entries_(max_entries) {}
+  explicit StateTreeCache(size_t max_bytes) : max_bytes_(max_bytes) {}
 
-  std::shared_ptr<const InternalNode> FindInternal(const NodeKey& key) {
+  std::shared_ptr<const CachedNode> Find(const NodeKey& key) {
     std::lock_guard lock(mutex_);
-    auto it = internal_.find(key);
-    return it == internal_.end() ? nullptr : it->second;
-  }
-  std::optional<Hash32> FindLeafKeyHash(const NodeKey& key) {
-    std::lock_guard lock(mutex_);
-    auto it = leaf_key_hashes_.find(key);
-    if (it == leaf_key_hashes_.end()) return std::nullopt;
+    auto it = nodes_.find(key.path);
+    if (it == nodes_.end() || it->second->version() != key.version) return nullptr;
     return it->second;
   }
-  void PutInternal(const NodeKey& key, std::shared_ptr<const InternalNode> node) {
+  void Put(const NibblePath& path, std::shared_ptr<const CachedNode> node) {
     std::lock_guard lock(mutex_);
-    MakeRoomLocked();
-    internal_.insert_or_assign(key, std::move(node));
-  }
-  void PutLeafKeyHash(const NodeKey& key, const Hash32& key_hash) {
-    std::lock_guard lock(mutex_);
-    MakeRoomLocked();
-    leaf_key_hashes_.insert_or_assign(key, key_hash);
+    auto [it, inserted] = nodes_.try_emplace(path, node);
+    if (inserted) {
+      bytes_ += node->bytes() + kEntryOverheadBytes;
+    } else if (it->second->version() < node->version()) {
+      bytes_ += node->bytes();
+      bytes_ -= it->second->bytes();
+      it->second = std::move(node);
+    }
+    if (bytes_ > max_bytes_) {
+      size_t drop = nodes_.size() / 8 + 1;
+      for (auto at = nodes_.begin(); at != nodes_.end() && drop > 0; --drop) {
+        bytes_ -= at->second->bytes() + kEntryOverheadBytes;
+        at = nodes_.erase(at);
+      }
+    }
   }
   void Erase(const NodeKey& key) {
     std::lock_guard lock(mutex_);
-    internal_.erase(key);
-    leaf_key_hashes_.erase(key);
+    auto it = nodes_.find(key.path);
+    if (it != nodes_.end() && it->second->version() == key.version) {
+      bytes_ -= it->second->bytes() + kEntryOverheadBytes;
+      nodes_.erase(it);
+    }
   }
 
  private:
-  // At the limit, drops an arbitrary eighth of the entries (old and new alike; a miss only costs a
-  // store read).
-  void MakeRoomLocked() {
-    if (internal_.size() + leaf_key_hashes_.size() < max_entries_) return;
-    auto shrink = [](auto& map) {
-      size_t drop = map.size() / 8 + 1;
-      for (auto it = map.begin(); it != map.end() && drop > 0; --drop)
-        it = map.erase(it);
-    };
-    shrink(internal_);
-    shrink(leaf_key_hashes_);
-  }
+  // The hash map's own node and bucket per entry.
+  static constexpr size_t kEntryOverheadBytes = 96;
 
-  const size_t max_entries_;
+  const size_t max_bytes_;
+  size_t bytes_ = 0;
   std::mutex mutex_;
-  std::unordered_map<NodeKey, std::shared_ptr<const InternalNode>, NodeKeyHasher> internal_;
-  std::unordered_map<NodeKey, Hash32, NodeKeyHasher> leaf_key_hashes_;
+  std::unordered_map<NibblePath, std::shared_ptr<const CachedNode>, NibblePathHasher> nodes_;
 };
 
 namespace {
@@ -359,15 +455,15 @@ class NodeReader {
  public:
   NodeReader(const KvStore* store, StateTreeCache* cache) : store_(store), cache_(cache) {}
 
-  Result<std::shared_ptr<const InternalNode>> Internal(const NodeKey& key) const {
-    if (auto cached = cache_->FindInternal(key)) return cached;
+  Result<std::shared_ptr<const CachedNode>> Internal(const NodeKey& key) const {
+    if (auto cached = cache_->Find(key)) return cached;
     auto bytes = store_->Get(NodeStoreKey(key));
     if (!bytes) return std::unexpected(bytes.error());
     if (!bytes->has_value()) return CorruptNode(key, "missing");
     auto node = DecodeInternal(**bytes, key);
     if (!node) return std::unexpected(node.error());
-    auto shared = std::make_shared<const InternalNode>(*node);
-    cache_->PutInternal(key, shared);
+    auto shared = std::make_shared<const CachedNode>(key.version, WorkingNode{*node, 0, {}});
+    cache_->Put(key.path, shared);
     return shared;
   }
 
@@ -376,14 +472,6 @@ class NodeReader {
     if (!bytes) return std::unexpected(bytes.error());
     if (!bytes->has_value()) return CorruptNode(key, "missing");
     return DecodeLeaf(**bytes, key);
-  }
-
-  Result<Hash32> LeafKeyHash(const NodeKey& key) const {
-    if (auto cached = cache_->FindLeafKeyHash(key)) return *cached;
-    auto leaf = Leaf(key);
-    if (!leaf) return std::unexpected(leaf.error());
-    cache_->PutLeafKeyHash(key, leaf->key_hash);
-    return leaf->key_hash;
   }
 
   // kNotFound when the version has no root record (never applied, or pruned).
@@ -412,10 +500,11 @@ struct Item {
 // A leaf whose final position is not decided yet: it may move up (after deletes) or down (after a
 // split). Either new (value set) or stored at `stored`.
 struct PendingLeaf {
-  Hash32 key_hash;  // unset for a stored leaf that only moves up (never partitioned)
+  Hash32 key_hash;  // valid when key_hash_known (always, for leaves that may be partitioned)
   Hash32 leaf_hash;
   const Bytes* value = nullptr;
   std::optional<NodeKey> stored;
+  bool key_hash_known = true;
 };
 
 // What a subtree became after an update.
@@ -425,15 +514,11 @@ struct Outcome {
   Child internal;    // kInternal
 };
 
-}  // namespace
-
-namespace {
-
 // Builds one version: each touched node is read once, recomputed once and written once.
 class Updater {
  public:
   Updater(const KvStore* store, StateTreeCache* cache, uint64_t version, WriteBatch* batch)
-      : reader_(store, cache), cache_(cache), version_(version), batch_(batch) {}
+      : store_(store), reader_(store, cache), cache_(cache), version_(version), batch_(batch) {}
 
   Result<RootRecord> Run(const RootRecord& old_root, std::span<const Item> items) {
     const NibblePath root_path;
@@ -443,7 +528,7 @@ class Updater {
         outcome = BuildFromItems(root_path, items);
         break;
       case kRootLeaf:
-        outcome = UpdateLeaf(root_path, old_root.child, items);
+        outcome = UpdateLeaf(root_path, old_root.child, std::nullopt, items);
         break;
       default:
         outcome = UpdateInternal(root_path, old_root.child, items);
@@ -464,6 +549,7 @@ class Updater {
         root = RootRecord{kRootInternal, outcome->internal};
         break;
     }
+    if (!stale_.empty()) batch_->Put(StaleStoreKey(version_), std::move(stale_));
     return root;
   }
 
@@ -474,53 +560,62 @@ class Updater {
     return Outcome{Outcome::Kind::kInternal, {}, child};
   }
 
-  void MarkStale(const NodeKey& key) {
+  // `uncache`: drop the node from the cache (an internal node whose position is now empty or a
+  // leaf).
+  void MarkStale(const NodeKey& key, bool uncache) {
     LEDGER_ASSERT(key.version < version_);
-    batch_->Put(StaleStoreKey(version_, key), ByteSpan());
-    cache_->Erase(key);
+    AppendNodeKeySuffix(stale_, key);
+    if (uncache) cache_->Erase(key);
   }
 
   // Places a pending leaf at `path`: unchanged if it is already stored there, else written anew
-  // (and its old copy marked stale).
-  Result<Child> Materialise(const PendingLeaf& leaf, const NibblePath& path) {
-    if (leaf.stored && leaf.stored->path == path)
+  // (and its old copy marked stale). Returns the child entry and the leaf's key hash.
+  Result<Child> Materialise(const PendingLeaf& leaf, const NibblePath& path,
+                            std::optional<Hash32>* key_hash = nullptr) {
+    if (leaf.stored && leaf.stored->path == path) {
+      if (key_hash != nullptr && leaf.key_hash_known) *key_hash = leaf.key_hash;
       return Child{leaf.leaf_hash, leaf.stored->version};
+    }
     const NodeKey key{version_, path};
     if (leaf.value != nullptr) {
       batch_->Put(NodeStoreKey(key), EncodeLeaf(leaf.key_hash, *leaf.value));
-      cache_->PutLeafKeyHash(key, leaf.key_hash);
+      if (key_hash != nullptr) *key_hash = leaf.key_hash;
     } else {
       LEDGER_ASSERT(leaf.stored.has_value());
       auto stored = reader_.Leaf(*leaf.stored);
       if (!stored) return std::unexpected(stored.error());
       batch_->Put(NodeStoreKey(key), EncodeLeaf(stored->key_hash, stored->value));
-      cache_->PutLeafKeyHash(key, stored->key_hash);
+      if (key_hash != nullptr) *key_hash = stored->key_hash;
     }
-    if (leaf.stored) MarkStale(*leaf.stored);
+    if (leaf.stored) MarkStale(*leaf.stored, /*uncache=*/false);
     return Child{leaf.leaf_hash, version_};
   }
 
-  Child WriteInternal(const NibblePath& path, const InternalNode& node) {
+  Child WriteInternal(const NibblePath& path, const WorkingNode& node) {
     const NodeKey key{version_, path};
-    batch_->Put(NodeStoreKey(key), EncodeInternal(node));
-    cache_->PutInternal(key, std::make_shared<const InternalNode>(node));
-    return Child{InternalHash(node), version_};
+    batch_->Put(NodeStoreKey(key), EncodeInternal(node.node));
+    cache_->Put(path, std::make_shared<const CachedNode>(version_, node));
+    return Child{InternalHash(node.node), version_};
   }
 
-  // Sets slot i of node from an outcome.
-  Status Place(InternalNode& node, uint8_t i, const NibblePath& path, const Outcome& outcome) {
+  // Sets slot i of a node from an outcome.
+  Status Place(WorkingNode& cached, uint8_t i, const NibblePath& path, const Outcome& outcome) {
+    InternalNode& node = cached.node;
     const uint16_t bit = static_cast<uint16_t>(1u << i);
     node.present &= static_cast<uint16_t>(~bit);
     node.leaves &= static_cast<uint16_t>(~bit);
     node.children[i] = Child{};
+    cached.SetLeafKeyHash(i, std::nullopt);
     switch (outcome.kind) {
       case Outcome::Kind::kEmpty:
         return OkStatus();
       case Outcome::Kind::kLeaf: {
-        auto child = Materialise(outcome.leaf, path.Child(i));
+        std::optional<Hash32> key_hash;
+        auto child = Materialise(outcome.leaf, path.Child(i), &key_hash);
         if (!child) return std::unexpected(child.error());
         node.children[i] = *child;
         node.leaves |= bit;
+        cached.SetLeafKeyHash(i, key_hash);
         break;
       }
       case Outcome::Kind::kInternal:
@@ -536,9 +631,10 @@ class Updater {
     if (leaves.empty()) return Empty();
     if (leaves.size() == 1) return Leaf(leaves[0]);
     LEDGER_ASSERT(path.length < kNibblesPerKey);
-    InternalNode node;
+    WorkingNode node;
     size_t begin = 0;
     while (begin < leaves.size()) {
+      LEDGER_ASSERT(leaves[begin].key_hash_known);
       const uint8_t nibble = NibbleAt(leaves[begin].key_hash, path.length);
       size_t end = begin + 1;
       while (end < leaves.size() && NibbleAt(leaves[end].key_hash, path.length) == nibble)
@@ -552,41 +648,104 @@ class Updater {
   }
 
   Result<Outcome> BuildFromItems(const NibblePath& path, std::span<const Item> items) {
+    if (items.size() == 1) {  // the common case deep in the tree: no vector needed
+      if (items[0].value == nullptr) return Empty();
+      return Leaf(PendingLeaf{items[0].key_hash, items[0].leaf_hash, items[0].value, {}});
+    }
     std::vector<PendingLeaf> leaves;
     for (const Item& item : items) {
-      if (item.value != nullptr)
+      if (item.value != nullptr) {
         leaves.push_back(PendingLeaf{item.key_hash, item.leaf_hash, item.value, {}});
+      }
     }
     return Build(path, leaves);
   }
 
-  // A subtree that is one stored leaf.
+  // A subtree that is one stored leaf, whose key hash the parent may know.
   Result<Outcome> UpdateLeaf(const NibblePath& path, const Child& existing,
-                             std::span<const Item> items) {
+                             std::optional<Hash32> existing_key_hash, std::span<const Item> items) {
     const NodeKey key{existing.version, path};
-    auto existing_key_hash = reader_.LeafKeyHash(key);
-    if (!existing_key_hash) return std::unexpected(existing_key_hash.error());
+    if (!existing_key_hash) {
+      auto leaf = reader_.Leaf(key);
+      if (!leaf) return std::unexpected(leaf.error());
+      existing_key_hash = leaf->key_hash;
+    }
+    const PendingLeaf existing_leaf{*existing_key_hash, existing.hash, nullptr, key};
+    // The common case: one write, to the key this leaf holds.
+    if (items.size() == 1 && items[0].key_hash == *existing_key_hash) {
+      if (items[0].value != nullptr && items[0].leaf_hash == existing.hash) {
+        return Leaf(existing_leaf);  // same value: the stored leaf stays where it is
+      }
+      MarkStale(key, /*uncache=*/false);
+      if (items[0].value == nullptr) return Empty();
+      return Leaf(PendingLeaf{items[0].key_hash, items[0].leaf_hash, items[0].value, {}});
+    }
     std::vector<PendingLeaf> leaves;
     leaves.reserve(items.size() + 1);
     bool keep_existing = true;
     for (const Item& item : items) {
       if (item.key_hash == *existing_key_hash) {
-        // A put of the same value leaves the stored leaf where it is.
         keep_existing = item.value != nullptr && item.leaf_hash == existing.hash;
-        if (!keep_existing) MarkStale(key);
         if (keep_existing) continue;
+        MarkStale(key, /*uncache=*/false);
       }
       if (item.value != nullptr) {
         leaves.push_back(PendingLeaf{item.key_hash, item.leaf_hash, item.value, {}});
       }
     }
     if (keep_existing) {
-      const PendingLeaf existing_leaf{*existing_key_hash, existing.hash, nullptr, key};
       auto at =
           std::ranges::lower_bound(leaves, existing_leaf.key_hash, {}, &PendingLeaf::key_hash);
       leaves.insert(at, existing_leaf);
     }
     return Build(path, leaves);
+  }
+
+  // The new content of child slot `nibble` of `old` (at `path`) after the writes in `group`.
+  Result<Outcome> UpdateSlot(const WorkingNode& old, const NibblePath& path, uint8_t nibble,
+                             std::span<const Item> group) {
+    const NibblePath child_path = path.Child(nibble);
+    const Child& child = old.node.children[nibble];
+    if (!old.node.Has(nibble)) return BuildFromItems(child_path, group);
+    if (old.node.IsLeaf(nibble)) {
+      return UpdateLeaf(child_path, child, old.LeafKeyHash(nibble), group);
+    }
+    return UpdateInternal(child_path, child, group);
+  }
+
+  Status UpdateSlots(const WorkingNode& old, const NibblePath& path,
+                     const std::array<std::span<const Item>, kChildrenPerNode>& groups,
+                     size_t first, size_t last,
+                     std::array<std::optional<Outcome>, kChildrenPerNode>& outcomes) {
+    for (size_t i = first; i < last; ++i) {
+      if (groups[i].empty()) continue;
+      auto outcome = UpdateSlot(old, path, static_cast<uint8_t>(i), groups[i]);
+      if (!outcome) return std::unexpected(outcome.error());
+      outcomes[i] = std::move(*outcome);
+    }
+    return OkStatus();
+  }
+
+  // The root's two halves on two threads: subtrees are disjoint, each half has its own updater
+  // (batch and stale list; the cache is shared and thread-safe), and the halves are merged in a
+  // fixed order, so the result is the same as on one thread.
+  Status UpdateSlotsInParallel(const WorkingNode& old, const NibblePath& path,
+                               const std::array<std::span<const Item>, kChildrenPerNode>& groups,
+                               std::array<std::optional<Outcome>, kChildrenPerNode>& outcomes) {
+    constexpr size_t kHalf = kChildrenPerNode / 2;
+    WriteBatch helper_batch;
+    Updater helper(store_, cache_, version_, &helper_batch);
+    Status helper_status = OkStatus();
+    std::thread worker([&] {
+      helper_status = helper.UpdateSlots(old, path, groups, kHalf, kChildrenPerNode, outcomes);
+    });
+    Status own_status = UpdateSlots(old, path, groups, 0, kHalf, outcomes);
+    worker.join();
+    LEDGER_TRY(own_status);
+    LEDGER_TRY(helper_status);
+    batch_->Append(std::move(helper_batch));
+    Append(stale_, helper.stale_);
+    return OkStatus();
   }
 
   // A subtree rooted at a stored internal node.
@@ -595,26 +754,24 @@ class Updater {
     const NodeKey key{existing.version, path};
     auto stored = reader_.Internal(key);
     if (!stored) return std::unexpected(stored.error());
-    const InternalNode& old_node = **stored;
-    InternalNode node = old_node;
+    const WorkingNode old_cached = (*stored)->Expand();
+    const InternalNode& old_node = old_cached.node;
     LEDGER_ASSERT(path.length < kNibblesPerKey);
 
-    std::array<std::optional<Outcome>, kChildrenPerNode> outcomes;
-    size_t begin = 0;
-    while (begin < items.size()) {
+    std::array<std::span<const Item>, kChildrenPerNode> groups;
+    for (size_t begin = 0; begin < items.size();) {
       const uint8_t nibble = NibbleAt(items[begin].key_hash, path.length);
       size_t end = begin + 1;
       while (end < items.size() && NibbleAt(items[end].key_hash, path.length) == nibble)
         ++end;
-      const std::span<const Item> group = items.subspan(begin, end - begin);
-      const NibblePath child_path = path.Child(nibble);
-      Result<Outcome> outcome = !old_node.Has(nibble) ? BuildFromItems(child_path, group)
-                                : old_node.IsLeaf(nibble)
-                                    ? UpdateLeaf(child_path, old_node.children[nibble], group)
-                                    : UpdateInternal(child_path, old_node.children[nibble], group);
-      if (!outcome) return std::unexpected(outcome.error());
-      outcomes[nibble] = std::move(*outcome);
+      groups[nibble] = items.subspan(begin, end - begin);
       begin = end;
+    }
+    std::array<std::optional<Outcome>, kChildrenPerNode> outcomes;
+    if (path.length == 0 && items.size() >= kParallelItemsMin) {
+      LEDGER_TRY(UpdateSlotsInParallel(old_cached, path, groups, outcomes));
+    } else {
+      LEDGER_TRY(UpdateSlots(old_cached, path, groups, 0, kChildrenPerNode, outcomes));
     }
 
     // What remains: count the children and find a lone leaf, which then moves up.
@@ -630,44 +787,48 @@ class Updater {
       } else if (old_node.Has(i)) {
         ++remaining;
         if (old_node.IsLeaf(i)) {
-          lone_leaf = PendingLeaf{{},
-                                  old_node.children[i].hash,
-                                  nullptr,
-                                  NodeKey{old_node.children[i].version, path.Child(i)}};
+          const std::optional<Hash32> key_hash = old_cached.LeafKeyHash(i);
+          lone_leaf = PendingLeaf{key_hash.value_or(Hash32{}), old_node.children[i].hash, nullptr,
+                                  NodeKey{old_node.children[i].version, path.Child(i)},
+                                  key_hash.has_value()};
         } else {
           any_internal = true;
         }
       }
     }
     if (remaining == 0) {
-      MarkStale(key);
+      MarkStale(key, /*uncache=*/true);
       return Empty();
     }
     if (remaining == 1 && !any_internal) {
-      MarkStale(key);
+      MarkStale(key, /*uncache=*/true);
       return Leaf(*lone_leaf);
     }
+    WorkingNode node = old_cached;
     for (uint8_t i = 0; i < kChildrenPerNode; ++i) {
       if (outcomes[i]) LEDGER_TRY(Place(node, i, path, *outcomes[i]));
     }
-    if (node.present == old_node.present && node.leaves == old_node.leaves &&
-        node.children == old_node.children) {
+    if (node.node.present == old_node.present && node.node.leaves == old_node.leaves &&
+        node.node.children == old_node.children) {
       return Internal(existing);  // nothing below changed
     }
-    MarkStale(key);
+    // The new node replaces this one in the cache (same path), so no separate erase.
+    MarkStale(key, /*uncache=*/false);
     return Internal(WriteInternal(path, node));
   }
 
+  const KvStore* store_;
   NodeReader reader_;
   StateTreeCache* cache_;
   const uint64_t version_;
   WriteBatch* batch_;
+  Bytes stale_;  // the stale index record of this version
 };
 
 }  // namespace
 
-StateTree::StateTree(KvStore* store, size_t cache_max_entries)
-    : store_(store), cache_(std::make_unique<StateTreeCache>(cache_max_entries)) {
+StateTree::StateTree(KvStore* store, size_t cache_max_bytes)
+    : store_(store), cache_(std::make_unique<StateTreeCache>(cache_max_bytes)) {
   LEDGER_ASSERT(store_ != nullptr);
   auto bytes = store_->Get(TreeKey(kMetaTag));
   if (!bytes) {
@@ -760,7 +921,7 @@ Result<std::optional<Bytes>> StateTree::Get(ByteSpan key, uint64_t version) cons
     const uint8_t nibble = NibbleAt(key_hash, node_key.path.length);
     if (!(*node)->Has(nibble)) return std::optional<Bytes>();
     is_leaf = (*node)->IsLeaf(nibble);
-    node_key = NodeKey{(*node)->children[nibble].version, node_key.path.Child(nibble)};
+    node_key = NodeKey{(*node)->child(nibble).version, node_key.path.Child(nibble)};
   }
   auto leaf = reader.Leaf(node_key);
   if (!leaf) return std::unexpected(leaf.error());
@@ -784,7 +945,7 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
   while (!leaf_key) {
     auto node = reader.Internal(node_key);
     if (!node) return std::unexpected(node.error());
-    const BinaryLevels levels = ComputeLevels(**node);
+    const BinaryLevels levels = ComputeLevels((*node)->Expand().node);
     const size_t first_bit = size_t{node_key.path.length} * 4;
     size_t index = 0;  // position within binary level `level` of this node
     size_t level = 0;
@@ -796,8 +957,8 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
     }
     if (level == 4 && levels.l4[index].kind == SubtreeKind::kMany) {
       // The path continues into an internal child.
-      node_key = NodeKey{(*node)->children[index].version,
-                         node_key.path.Child(static_cast<uint8_t>(index))};
+      node_key =
+          NodeKey{(*node)->child(index).version, node_key.path.Child(static_cast<uint8_t>(index))};
       continue;
     }
     // The path ends here, at an empty subtree or a single leaf; find the leaf's slot, if any.
@@ -809,7 +970,7 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
     if (!slot) return proof;  // empty subtree
     LEDGER_ASSERT((*node)->IsLeaf(*slot));
     leaf_key =
-        NodeKey{(*node)->children[*slot].version, node_key.path.Child(static_cast<uint8_t>(*slot))};
+        NodeKey{(*node)->child(*slot).version, node_key.path.Child(static_cast<uint8_t>(*slot))};
   }
   auto leaf = reader.Leaf(*leaf_key);
   if (!leaf) return std::unexpected(leaf.error());
@@ -832,22 +993,23 @@ Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
   }
   const Bytes stale_prefix = TreeKey(kStaleTag);
   Status corrupt = OkStatus();
-  LEDGER_TRY(store_->Scan(stale_prefix, {}, [&](ByteSpan key, ByteSpan) {
-    ByteReader reader(key.subspan(stale_prefix.size()));
-    const auto stale_since = reader.U64BE();
-    if (!stale_since) {
-      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
+  LEDGER_TRY(store_->Scan(stale_prefix, {}, [&](ByteSpan key, ByteSpan value) {
+    if (key.size() != stale_prefix.size() + 8) {
+      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record key is corrupt");
       return false;
     }
-    if (*stale_since > min_retained_version) return false;
-    const auto node_key = ParseNodeKeySuffix(reader);
-    if (!node_key) {
-      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
-      return false;
+    if (LoadU64BE(key.data() + stale_prefix.size()) > min_retained_version) return false;
+    ByteReader reader(value);
+    while (!reader.done()) {
+      const auto node_key = ParseNodeKeySuffix(reader);
+      if (!node_key) {
+        corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
+        return false;
+      }
+      batch->Delete(NodeStoreKey(*node_key));
+      cache_->Erase(*node_key);
     }
-    batch->Delete(NodeStoreKey(*node_key));
     batch->Delete(key);
-    cache_->Erase(*node_key);
     return true;
   }));
   LEDGER_TRY(corrupt);

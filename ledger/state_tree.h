@@ -27,10 +27,10 @@ namespace cl::ledger {
 // Every key the tree writes starts with these bytes: do not change (docs/state-tree.md).
 inline constexpr std::string_view kStateTreePrefix = "st";
 
-// Entries the in-memory node cache keeps (internal nodes and leaf key hashes of recent versions);
-// beyond it entries are evicted. A 1,000,000-key tree needs about 1.1 M entries to stay fully
-// cached.
-inline constexpr size_t kStateTreeCacheMaxEntries = size_t{4} << 20;
+// Memory for the cache of internal nodes (the newest node at each position, compact); beyond it,
+// entries are evicted and re-read from the store. A 1,000,000-key tree has about 380,000 internal
+// nodes taking about 160 MB, so the default keeps trees of about three million keys whole.
+inline constexpr size_t kStateTreeCacheMaxBytes = size_t{512} << 20;
 
 struct StateWrite {
   Bytes key;
@@ -43,7 +43,7 @@ class StateTree {
  public:
   // The store must outlive the tree. Reads the latest version from the store; a store failure there
   // is reported by the first Apply.
-  explicit StateTree(KvStore* store, size_t cache_max_entries = kStateTreeCacheMaxEntries);
+  explicit StateTree(KvStore* store, size_t cache_max_bytes = kStateTreeCacheMaxBytes);
   ~StateTree();
   StateTree(const StateTree&) = delete;
   StateTree& operator=(const StateTree&) = delete;

@@ -319,6 +319,35 @@ TEST(StateTree, RandomOperationsMatchNaiveReference) {
   }
 }
 
+// Batches large enough to be applied on two threads give the reference roots too.
+TEST(StateTree, LargeBatchesMatchNaiveReference) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  MemoryStore store;
+  StateTree tree(&store);
+  RefWorld world;
+  for (uint64_t version = 1; version <= 4; ++version) {
+    std::vector<StateWrite> writes;
+    for (int i = 0; i < 6000; ++i) {
+      const std::string key = KeyName(std::uniform_int_distribution<int>(0, 9000)(rng));
+      if (version > 1 && rng() % 3 == 0) {
+        writes.push_back(Del(key));
+        world.values.erase(key);
+      } else {
+        const std::string value = std::to_string(rng() % 100);
+        writes.push_back(Put(key, value));
+        world.values[key] = value;
+      }
+    }
+    const Hash32 root = ApplyAndWrite(tree, store, version, writes);
+    const Hash32 ref_root = RefRoot(world.Hashed());
+    ASSERT_EQ(root, ref_root) << "version " << version;
+    for (int i = 0; i < 9000; i += 97)
+      CheckKey(tree, version, world, ref_root, KeyName(i));
+  }
+}
+
 // Deleting down to zero and one key collapses the tree back to an empty root and a single leaf.
 TEST(StateTree, DeletingEverythingCollapsesToEmpty) {
   MemoryStore store;
