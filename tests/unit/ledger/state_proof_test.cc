@@ -128,6 +128,32 @@ TEST_F(StateProofTest, EveryTamperedByteFails) {
   }
 }
 
+// The worked example of docs/state-tree.md section 3.1, verified with the documented bytes.
+TEST(StateProof, DocumentedExampleVerifies) {
+  const Hash32 root =
+      *Hash32FromHex("0267d59188f411a982b13df3383bd5971b14d96b9e7508a93b30e12e01ce03ca");
+  MemoryStore store;
+  StateTree tree(&store);
+  WriteBatch batch;
+  const std::vector<StateWrite> writes = {{ToBytes("alice"), ToBytes("100")},
+                                          {ToBytes("bob"), ToBytes("200")},
+                                          {ToBytes("carol"), ToBytes("300")}};
+  ASSERT_EQ(tree.Apply(1, writes, &batch).value(), root);
+  const Bytes alice = *FromHex(
+      "000331303000024"
+      "0cc4ecf60f241ae4c787c22a21cb407b72a9fd6ea22120598e6146690f7d16355");
+  auto proof = StateProof::Decode(alice);
+  ASSERT_TRUE(proof.has_value());
+  EXPECT_TRUE(VerifyStateProof(root, AsSpan("alice"), AsSpan("100"), *proof).has_value());
+  const Bytes dave = *FromHex(
+      "02fba4c3be56d4071c375fb91cdd915a8cdd0d0a8e5d1eb14cc822f6ebe2d5948d"
+      "e8f1f1a5d04d4c5fccf7588c1d6cbd4f9d3377cac764c2c429b185f26205f473"
+      "000240cc4ecf60f241ae4c787c22a21cb407b72a9fd6ea22120598e6146690f7d16355");
+  auto absent = StateProof::Decode(dave);
+  ASSERT_TRUE(absent.has_value());
+  EXPECT_TRUE(VerifyStateProof(root, AsSpan("dave"), std::nullopt, *absent).has_value());
+}
+
 TEST(StateProof, DecodeRejectsMalformedInput) {
   // Unknown kind.
   EXPECT_FALSE(StateProof::Decode(*FromHex("030000")).has_value());
