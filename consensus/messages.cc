@@ -22,11 +22,19 @@ Result<Hash32> HashField(const std::string& s, const char* what) {
   return *h;
 }
 
+Status CheckChainId(const std::string& chain_id) {
+  if (chain_id.empty() || chain_id.size() > crypto::kChainIdMaxBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "chain id must be 1..64 bytes");
+  }
+  return OkStatus();
+}
+
 // 2f+1 distinct validators signed `body` under `tag`; every listed signer must verify.
 Status VerifyQuorum(const ValidatorSet& validators, const std::string& chain_id, crypto::Domain tag,
                     const std::string& body,
                     const google::protobuf::RepeatedPtrField<pb::Signer>& signers, uint32_t needed,
                     SignatureVerifier& verifier) {
+  LEDGER_TRY(CheckChainId(chain_id));
   if (signers.size() > static_cast<int>(validators.size())) {
     return MakeError(ErrorCode::kInvalidArgument, "more signers than validators");
   }
@@ -147,6 +155,7 @@ pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string bod
 
 Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_id,
                       const pb::Envelope& env, SignatureVerifier& verifier) {
+  LEDGER_TRY(CheckChainId(chain_id));
   if (!validators.contains(env.sender())) {
     return MakeError(ErrorCode::kInvalidArgument, "sender is not a validator");
   }

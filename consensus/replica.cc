@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "crypto/sha256.h"
 #include "util/assert.h"
 
 namespace cl::consensus {
@@ -111,6 +112,7 @@ struct Replica::Impl {
   Impl(ReplicaConfig c, Application* a, Storage* s)
       : cfg(std::move(c)), vs(cfg.validators), app(a), storage(s) {
     LEDGER_ASSERT(cfg.key.has_value());
+    LEDGER_ASSERT(!cfg.chain_id.empty() && cfg.chain_id.size() <= crypto::kChainIdMaxBytes);
     LEDGER_ASSERT(cfg.self < vs.size());
     LEDGER_ASSERT(cfg.window_seqs > 0 && cfg.window_seqs <= kMaxWindowSeqs);
     verifier = cfg.verifier ? cfg.verifier : &DefaultVerifier();

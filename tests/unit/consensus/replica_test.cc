@@ -172,6 +172,7 @@ TEST(Replica, CommitCertificateVerifiesFromTheValidatorSetAlone) {
   EXPECT_EQ(fields->seq, 1u);
   EXPECT_EQ(fields->digest, PayloadDigest(AsSpan("payload")));
   EXPECT_FALSE(VerifyCommitCertificate(vs, "other-chain", cert).has_value());
+  EXPECT_FALSE(VerifyCommitCertificate(vs, "", cert).has_value());  // an error, not an abort
 
   pb::CommitCertificate short_cert = cert;
   while (short_cert.signers_size() > 2)
