@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -836,27 +837,34 @@ StateTree::StateTree(KvStore* store, size_t cache_max_bytes)
     return;
   }
   if (!bytes->has_value()) return;
-  if ((*bytes)->size() != 8) {
+  if ((*bytes)->size() != 8 ||
+      LoadU64BE((*bytes)->data()) == std::numeric_limits<uint64_t>::max()) {
     load_status_ = MakeError(ErrorCode::kCorruption, "state tree latest-version record is corrupt");
     return;
   }
-  latest_version_ = LoadU64BE((*bytes)->data());
+  latest_version_plus_one_ = LoadU64BE((*bytes)->data()) + 1;
 }
 
 StateTree::~StateTree() = default;
 
 std::optional<uint64_t> StateTree::LatestVersion() {
-  return latest_version_;
+  const uint64_t plus_one = latest_version_plus_one_.load();
+  if (plus_one == 0) return std::nullopt;
+  return plus_one - 1;
 }
 
 Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> writes,
                                 WriteBatch* batch) {
   LEDGER_TRY(load_status_);
   LEDGER_ASSERT(batch != nullptr);
-  if (latest_version_ && version <= *latest_version_) {
+  const std::optional<uint64_t> latest = LatestVersion();
+  if (latest && version <= *latest) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "state tree version " + std::to_string(version) +
-                         " is not above the latest version " + std::to_string(*latest_version_));
+                         " is not above the latest version " + std::to_string(*latest));
+  }
+  if (version == std::numeric_limits<uint64_t>::max()) {
+    return MakeError(ErrorCode::kInvalidArgument, "state tree version out of range");
   }
   std::vector<Item> items;
   items.reserve(writes.size());
@@ -884,9 +892,9 @@ Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> wr
   }
 
   RootRecord old_root;
-  if (latest_version_) {
+  if (latest) {
     NodeReader reader(store_, cache_.get());
-    auto root = reader.Root(*latest_version_);
+    auto root = reader.Root(*latest);
     if (!root) return std::unexpected(root.error());
     old_root = *root;
   }
@@ -894,10 +902,10 @@ Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> wr
   auto root = updater.Run(old_root, unique);
   if (!root) return std::unexpected(root.error());
   batch->Put(RootStoreKey(version), EncodeRoot(*root));
-  Bytes latest;
-  AppendU64BE(latest, version);
-  batch->Put(TreeKey(kMetaTag), latest);
-  latest_version_ = version;
+  Bytes latest_record;
+  AppendU64BE(latest_record, version);
+  batch->Put(TreeKey(kMetaTag), std::move(latest_record));
+  latest_version_plus_one_ = version + 1;
   return root->kind == kRootEmpty ? Hash32{} : root->child.hash;
 }
 
@@ -987,7 +995,8 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
 
 Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
   LEDGER_ASSERT(batch != nullptr);
-  if (!latest_version_ || min_retained_version > *latest_version_) {
+  const std::optional<uint64_t> latest = LatestVersion();
+  if (!latest || min_retained_version > *latest) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "cannot prune above the latest state tree version");
   }

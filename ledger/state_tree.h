@@ -9,9 +9,12 @@
 //
 // Thread safety: one writer (Apply, Prune) at a time; Get, Prove, Root and LatestVersion may run on
 // other threads concurrently with each other and with the writer, for versions whose batches have
-// been written.
+// been written. A large Apply (kParallelItemsMin distinct keys or more, see state_tree.cc) updates
+// the two halves of the tree on two threads of its own and joins them before it returns; the
+// result does not depend on it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -74,7 +77,8 @@ class StateTree {
   KvStore* store_;
   std::unique_ptr<StateTreeCache> cache_;
   Status load_status_;
-  std::optional<uint64_t> latest_version_;
+  // The last applied version plus one; 0 before the first Apply. Atomic for LatestVersion readers.
+  std::atomic<uint64_t> latest_version_plus_one_{0};
 };
 
 }  // namespace cl::ledger
