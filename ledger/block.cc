@@ -36,6 +36,30 @@ Bytes EncodeBlock(const pb::BlockHeader& header_without_root, std::span<const By
   return Bytes(out.begin(), out.end());
 }
 
+std::optional<Hash32> WellFormedHeaderHash(ByteSpan bytes, std::string_view chain_id) {
+  if (bytes.empty() || bytes.size() > kMaxBlockBytes) return std::nullopt;
+  pb::Block block;
+  if (!block.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  if (block.header().size() > kMaxHeaderBytes ||
+      block.txs_size() > static_cast<int>(kMaxTxsPerBlock))
+    return std::nullopt;
+  pb::BlockHeader header;
+  if (!header.ParseFromString(block.header()) || header.chain_id() != chain_id ||
+      header.height() == 0 || header.tx_root().size() != Hash32::kSize ||
+      header.tx_count() != static_cast<uint32_t>(block.txs_size()))
+    return std::nullopt;
+  std::vector<Hash32> ids;
+  ids.reserve(block.txs_size());
+  for (const std::string& tx : block.txs()) {
+    pb::TxEnvelope envelope;
+    if (!envelope.ParseFromString(tx)) return std::nullopt;
+    ids.push_back(crypto::SignedDigest(crypto::Domain::kTxId, chain_id, AsSpan(envelope.body())));
+  }
+  Hash32 root = TxRoot(ids);
+  if (std::memcmp(root.data(), header.tx_root().data(), Hash32::kSize) != 0) return std::nullopt;
+  return HeaderHash(chain_id, AsSpan(block.header()));
+}
+
 Result<DecodedBlock> DecodeBlock(ByteSpan bytes, std::string_view chain_id) {
   if (bytes.size() > kMaxBlockBytes)
     return MakeError(ErrorCode::kInvalidArgument, "block larger than kMaxBlockBytes");

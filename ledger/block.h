@@ -5,6 +5,7 @@
 // Thread safety: free functions, thread-safe.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,11 @@ Hash32 TxRoot(std::span<const Hash32> tx_ids);
 // Builds the block bytes. tx_ids must be the ids of txs (the caller has parsed them).
 Bytes EncodeBlock(const pb::BlockHeader& header_without_root, std::span<const Bytes> txs,
                   std::span<const Hash32> tx_ids);
+
+// The header hash of a well-formed block: the block and header parse, the chain id matches, and
+// tx_root is the root over the ids of its envelopes (only each envelope's body is hashed; the
+// operations are not parsed, so this is cheap). nullopt for anything else.
+std::optional<Hash32> WellFormedHeaderHash(ByteSpan bytes, std::string_view chain_id);
 
 // Decodes and checks the structure: sizes, chain id, tx count and root (each transaction's id is
 // computed from its envelope; envelopes that fail to parse make the block invalid). Signatures and

@@ -1,0 +1,80 @@
+#include "node/consensus_store.h"
+
+#include "util/assert.h"
+
+namespace cl::node {
+namespace {
+
+const Bytes kRecordPrefix = {'c', 's', 'R'};
+const Bytes kViewKey = {'c', 's', 'V'};
+const Bytes kCheckpointKey = {'c', 's', 'C'};
+
+}  // namespace
+
+ConsensusStore::ConsensusStore(ledger::KvStore* store) : store_(store) {
+  LEDGER_ASSERT(store_ != nullptr);
+}
+
+void ConsensusStore::Write(ledger::WriteBatch& batch) {
+  auto status = store_->Write(batch, /*sync=*/true);
+  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage write failed");
+}
+
+void ConsensusStore::AppendRecord(uint64_t seq, const std::string& record) {
+  Bytes key = kRecordPrefix;
+  AppendU64BE(key, seq);
+  AppendU32BE(key, next_index_++);
+  ledger::WriteBatch batch;
+  batch.Put(key, AsSpan(record));
+  Write(batch);
+}
+
+void ConsensusStore::PutViewRecord(const std::string& record) {
+  ledger::WriteBatch batch;
+  batch.Put(kViewKey, AsSpan(record));
+  Write(batch);
+}
+
+void ConsensusStore::PutCheckpoint(const std::string& cert) {
+  ledger::WriteBatch batch;
+  batch.Put(kCheckpointKey, AsSpan(cert));
+  Write(batch);
+}
+
+void ConsensusStore::DropRecordsUpTo(uint64_t seq) {
+  ledger::WriteBatch batch;
+  Bytes end = kRecordPrefix;
+  AppendU64BE(end, seq);
+  auto status = store_->Scan(kRecordPrefix, {}, [&](ByteSpan key, ByteSpan) {
+    if (key.size() < end.size() ||
+        std::lexicographical_compare(end.begin(), end.end(), key.begin(),
+                                     key.begin() + static_cast<std::ptrdiff_t>(end.size())))
+      return false;  // past seq: keys are in order
+    batch.Delete(key);
+    return true;
+  });
+  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage scan failed");
+  if (batch.size() > 0) Write(batch);
+}
+
+consensus::Storage::Loaded ConsensusStore::Load() {
+  Loaded loaded;
+  uint32_t max_index = 0;
+  auto status = store_->Scan(kRecordPrefix, {}, [&](ByteSpan key, ByteSpan value) {
+    loaded.records.emplace_back(AsStringView(value));
+    if (key.size() == kRecordPrefix.size() + 12)
+      max_index = std::max(max_index, LoadU32BE(key.data() + kRecordPrefix.size() + 8) + 1);
+    return true;
+  });
+  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage scan failed");
+  next_index_ = max_index;
+  auto view = store_->Get(kViewKey);
+  LEDGER_ASSERT_MSG(view.has_value(), "consensus storage read failed");
+  if (view->has_value()) loaded.view_record = ToString(**view);
+  auto checkpoint = store_->Get(kCheckpointKey);
+  LEDGER_ASSERT_MSG(checkpoint.has_value(), "consensus storage read failed");
+  if (checkpoint->has_value()) loaded.checkpoint = ToString(**checkpoint);
+  return loaded;
+}
+
+}  // namespace cl::node

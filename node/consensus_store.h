@@ -1,0 +1,36 @@
+// consensus::Storage on the node's KvStore: what the replica signed, written synced before the
+// replica sends it, so a restarted validator never contradicts itself (DESIGN decision 8).
+//
+// Key layout (do not change):
+//   "csR" || u64be seq || u32be n -> the n-th PersistedRecord appended for seq
+//   "csV"                         -> the latest VIEW_CHANGE / NEW_VIEW record
+//   "csC"                         -> the latest stable execution certificate
+//
+// A storage failure here is fatal: the replica cannot continue without durable votes, so the
+// process stops (LEDGER_ASSERT) rather than send a vote it might not remember.
+//
+// Thread safety: one caller (the driver thread).
+#pragma once
+
+#include "consensus/replica.h"
+#include "ledger/kv_store.h"
+
+namespace cl::node {
+
+class ConsensusStore final : public consensus::Storage {
+ public:
+  explicit ConsensusStore(ledger::KvStore* store);
+
+  void AppendRecord(uint64_t seq, const std::string& record) override;
+  void PutViewRecord(const std::string& record) override;
+  void PutCheckpoint(const std::string& cert) override;
+  void DropRecordsUpTo(uint64_t seq) override;
+  Loaded Load() override;
+
+ private:
+  void Write(ledger::WriteBatch& batch);
+  ledger::KvStore* store_;
+  uint32_t next_index_ = 0;  // appended records get increasing indexes within a seq
+};
+
+}  // namespace cl::node

@@ -1,0 +1,215 @@
+#include "node/ledger_app.h"
+
+#include <cstring>
+
+#include "consensus/messages.h"
+#include "crypto/sha256.h"
+#include "ledger/executor.h"
+#include "ledger/merkle.h"
+#include "ledger/tree_state.h"
+#include "util/assert.h"
+
+namespace cl::node {
+namespace {
+
+// "ndG" -> the genesis hash this store was created from. Do not change.
+const Bytes kGenesisKey = {'n', 'd', 'G'};
+
+Hash32 ToHash(const std::string& s) {
+  Hash32 h;
+  LEDGER_ASSERT(s.size() == Hash32::kSize);
+  std::memcpy(h.data(), s.data(), Hash32::kSize);
+  return h;
+}
+
+std::string FromHash(const Hash32& h) {
+  return std::string(h.bytes.begin(), h.bytes.end());
+}
+
+}  // namespace
+
+Hash32 ValidatorSetHash(const std::vector<genesis::Validator>& validators) {
+  std::vector<Bytes> keys;
+  for (const genesis::Validator& v : validators)
+    keys.emplace_back(v.node_key.bytes.begin(), v.node_key.bytes.end());
+  return ledger::MerkleRoot(keys);
+}
+
+LedgerApp::LedgerApp(ledger::KvStore* store, genesis::Genesis genesis)
+    : store_(store),
+      genesis_(std::move(genesis)),
+      validator_set_hash_(ValidatorSetHash(genesis_.validators)),
+      tree_(std::make_unique<ledger::StateTree>(store)),
+      blocks_(store) {}
+
+Result<std::unique_ptr<LedgerApp>> LedgerApp::Open(ledger::KvStore* store,
+                                                   const genesis::Genesis& genesis) {
+  std::unique_ptr<LedgerApp> app(new LedgerApp(store, genesis));
+  LEDGER_TRY(app->Initialise());
+  return app;
+}
+
+Status LedgerApp::Initialise() {
+  auto stored = store_->Get(kGenesisKey);
+  if (!stored) return std::unexpected(stored.error());
+  if (!stored->has_value()) {
+    auto changes = genesis::GenesisStateChanges(genesis_);
+    if (!changes) return std::unexpected(changes.error());
+    ledger::WriteBatch batch;
+    auto root = ledger::CommitChanges(*tree_, 0, *changes, &batch);
+    if (!root) return std::unexpected(root.error());
+    batch.Put(kGenesisKey, genesis_.hash.span());
+    LEDGER_TRY(store_->Write(batch, /*sync=*/true));
+  } else if (**stored != Bytes(genesis_.hash.bytes.begin(), genesis_.hash.bytes.end())) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "the data directory belongs to another chain (genesis hash differs)");
+  }
+  auto latest = blocks_.LatestHeight();
+  if (!latest) return std::unexpected(latest.error());
+  auto tree_version = tree_->LatestVersion();
+  if (!tree_version || *tree_version != *latest)
+    return MakeError(ErrorCode::kCorruption, "state tree version does not match the block store");
+  height_ = *latest;
+  if (*latest == 0) {
+    last_digest_ = genesis_.hash;
+    last_timestamp_ms_ = genesis_.genesis_time_ms;
+  } else {
+    auto executed = blocks_.GetExecuted(*latest);
+    if (!executed) return std::unexpected(executed.error());
+    if (!executed->has_value() || (*executed)->header_hash().size() != Hash32::kSize)
+      return MakeError(ErrorCode::kCorruption, "the latest block has no execution record");
+    last_digest_ = ToHash((*executed)->header_hash());
+    last_timestamp_ms_ = (*executed)->timestamp_ms();
+  }
+  return OkStatus();
+}
+
+Hash32 LedgerApp::last_digest() const {
+  std::lock_guard lock(mu_);
+  return last_digest_;
+}
+
+uint64_t LedgerApp::last_timestamp_ms() const {
+  std::lock_guard lock(mu_);
+  return last_timestamp_ms_;
+}
+
+Hash32 LedgerApp::Digest(ByteSpan payload) const {
+  if (auto h = ledger::WellFormedHeaderHash(payload, genesis_.chain_id)) return *h;
+  return consensus::PayloadDigest(payload);
+}
+
+Bytes LedgerApp::BuildBlock(std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
+                            uint64_t now_ms, uint32_t proposer) const {
+  ledger::pb::BlockHeader header;
+  header.set_chain_id(genesis_.chain_id);
+  header.set_height(height() + 1);
+  header.set_prev_header_hash(FromHash(last_digest()));
+  header.set_timestamp_ms(std::max(now_ms, last_timestamp_ms() + 1));
+  header.set_validator_set_hash(FromHash(validator_set_hash_));
+  header.set_proposer(proposer);
+  return ledger::EncodeBlock(header, envelopes, tx_ids);
+}
+
+Status LedgerApp::CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_ms,
+                                const TxResolver& resolve) const {
+  if (payload.empty()) return OkStatus();  // a null block
+  auto block = ledger::DecodeBlock(payload, genesis_.chain_id);
+  if (!block) return std::unexpected(block.error());
+  const ledger::pb::BlockHeader& h = block->header;
+  if (h.height() != height)
+    return MakeError(ErrorCode::kInvalidArgument, "proposal height does not match its sequence");
+  if (h.validator_set_hash() != FromHash(validator_set_hash_))
+    return MakeError(ErrorCode::kInvalidArgument, "proposal names another validator set");
+  if (h.proposer() >= genesis_.validators.size())
+    return MakeError(ErrorCode::kInvalidArgument, "proposal proposer is not a validator");
+  if (h.timestamp_ms() > now_ms + kMaxClockSkewMs)
+    return MakeError(ErrorCode::kInvalidArgument, "proposal timestamp is ahead of this clock");
+  if (height == this->height() + 1) {
+    std::lock_guard lock(mu_);
+    if (h.prev_header_hash() != FromHash(last_digest_))
+      return MakeError(ErrorCode::kInvalidArgument, "proposal does not extend the last block");
+    if (h.timestamp_ms() <= last_timestamp_ms_)
+      return MakeError(ErrorCode::kInvalidArgument, "proposal timestamp is not after the last");
+  }
+  auto txs = resolve(*block);
+  if (!txs) return std::unexpected(txs.error());
+  return OkStatus();
+}
+
+Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
+                                       const TxResolver& resolve) {
+  LEDGER_ASSERT(height == this->height() + 1);
+  CommitResult result;
+  result.height = height;
+  result.block_digest = Digest(payload);
+  Hash32 prev_digest = last_digest();
+  uint64_t prev_time = last_timestamp_ms();
+  result.timestamp_ms = prev_time;
+
+  // Classify: a block that extends the chain, or a null block.
+  std::optional<ledger::DecodedBlock> block;
+  std::vector<ledger::VerifiedTx> txs;
+  if (payload.empty()) {
+    result.null_reason = "empty payload";
+  } else if (auto decoded = ledger::DecodeBlock(payload, genesis_.chain_id); !decoded) {
+    result.null_reason = decoded.error().message;
+  } else if (decoded->header.height() != height) {
+    result.null_reason = "height does not match its sequence";
+  } else if (decoded->header.prev_header_hash() != FromHash(prev_digest)) {
+    result.null_reason = "does not extend the previous block";
+  } else if (decoded->header.timestamp_ms() <= prev_time) {
+    result.null_reason = "timestamp is not after the previous block's";
+  } else if (auto verified = resolve(*decoded); !verified) {
+    result.null_reason = "a transaction does not verify: " + verified.error().message;
+  } else {
+    block = std::move(*decoded);
+    txs = std::move(*verified);
+  }
+  result.null_block = !block.has_value();
+
+  ledger::DecodedBlock stored;  // what the block store indexes
+  stored.header.set_height(height);
+  std::vector<ledger::StateChange> changes;
+  if (block) {
+    ledger::TreeStateReader reader(*tree_, height - 1);
+    ledger::BlockInfo info{genesis_.chain_id, height, block->header.timestamp_ms()};
+    auto outcome = ledger::ExecuteBlock(reader, info, txs);
+    if (!outcome) return std::unexpected(outcome.error());  // fatal: storage or invariant
+    for (ledger::pb::Receipt& r : outcome->receipts)
+      *result.receipts.add_receipts() = std::move(r);
+    changes = std::move(outcome->changes);
+    result.timestamp_ms = block->header.timestamp_ms();
+    result.tx_ids = block->tx_ids;
+    stored = std::move(*block);
+  }
+
+  ledger::WriteBatch batch;
+  auto root = ledger::CommitChanges(*tree_, height, changes, &batch);
+  if (!root) return std::unexpected(root.error());
+  result.state_root = *root;
+  result.receipt_root = ledger::ReceiptRoot(result.receipts);
+  ledger::pb::ExecutedBlock executed;
+  executed.set_height(height);
+  executed.set_header_hash(FromHash(result.block_digest));
+  executed.set_state_root(FromHash(result.state_root));
+  executed.set_receipt_root(FromHash(result.receipt_root));
+  executed.set_timestamp_ms(result.timestamp_ms);
+  blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
+  LEDGER_TRY(store_->Write(batch, /*sync=*/true));
+  {
+    std::lock_guard lock(mu_);
+    last_digest_ = result.block_digest;
+    last_timestamp_ms_ = result.timestamp_ms;
+  }
+  height_ = height;
+  return result;
+}
+
+Status LedgerApp::StoreExecutionCertificate(uint64_t height, ByteSpan cert) {
+  ledger::WriteBatch batch;
+  blocks_.AddExecutionCertificate(height, cert, &batch);
+  return store_->Write(batch, /*sync=*/true);
+}
+
+}  // namespace cl::node

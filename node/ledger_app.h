@@ -1,0 +1,113 @@
+// The node's ledger side: the committed chain on one KvStore (state tree + block store), genesis
+// initialisation, building and checking proposals, and executing a committed block and writing it,
+// its commit certificate, receipts and state changes in one synced batch (DESIGN decision 8).
+//
+// Blocks and null blocks. A committed payload is either a block (ledger/block.proto) or a null
+// block: an empty payload (consensus fills view-change gaps with them), or a block that turns out
+// not to extend the chain when it executes (its previous-block link or its timestamp is wrong, or a
+// transaction's signature fails — possible only if more than f validators are faulty). A null block
+// changes no state and has no receipts; it is stored so the chain has every height. Every honest
+// node classifies a block the same way, so execution stays deterministic.
+//
+// The block digest, which consensus votes on and the next block's prev_header_hash names, is the
+// header hash for a block and H(0x37 || payload) for a payload that is not a block.
+//
+// Thread safety: one writer (the driver thread) calls CheckProposal, BuildBlock, Commit and
+// StoreExecutionCertificate; reads (height, tree, blocks, the Get* helpers) are safe from other
+// threads concurrently.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "genesis/genesis.h"
+#include "ledger/block.h"
+#include "ledger/block_store.h"
+#include "ledger/kv_store.h"
+#include "ledger/state_tree.h"
+#include "ledger/transaction.h"
+
+namespace cl::node {
+
+// How far a proposal's timestamp may be ahead of this node's clock.
+inline constexpr uint64_t kMaxClockSkewMs = 10'000;
+
+// Verified transactions for a block's envelopes, in order (the mempool's cache, else a parallel
+// check). An error means some signature does not verify.
+using TxResolver =
+    std::function<Result<std::vector<ledger::VerifiedTx>>(const ledger::DecodedBlock& block)>;
+
+struct CommitResult {
+  uint64_t height = 0;
+  Hash32 block_digest;
+  Hash32 state_root;
+  Hash32 receipt_root;
+  uint64_t timestamp_ms = 0;
+  bool null_block = false;
+  std::string null_reason;
+  std::vector<Hash32> tx_ids;
+  ledger::pb::ReceiptList receipts;
+};
+
+class LedgerApp {
+ public:
+  // Opens the chain in store; a fresh store gets the genesis state as version 0. A store made from
+  // another genesis is an error.
+  static Result<std::unique_ptr<LedgerApp>> Open(ledger::KvStore* store,
+                                                 const genesis::Genesis& genesis);
+
+  const genesis::Genesis& genesis() const { return genesis_; }
+  const std::string& chain_id() const { return genesis_.chain_id; }
+  uint64_t height() const { return height_.load(); }
+  Hash32 last_digest() const;
+  uint64_t last_timestamp_ms() const;
+  const Hash32& validator_set_hash() const { return validator_set_hash_; }
+
+  // The block digest of a payload (see above).
+  Hash32 Digest(ByteSpan payload) const;
+
+  // A block for height() + 1 of already verified envelopes, with timestamp max(now, last + 1).
+  Bytes BuildBlock(std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
+                   uint64_t now_ms, uint32_t proposer) const;
+
+  // Whether a proposal for `height` may be prepared: structure, chain id, height, proposer-set
+  // hash, timestamp against now_ms, every signature (through resolve); the previous-block link and
+  // timestamp order when height() == height - 1 (otherwise they are checked when it commits).
+  Status CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_ms,
+                       const TxResolver& resolve) const;
+
+  // Executes the committed payload at height() + 1 and writes it durably. An error is fatal
+  // (storage failure or a broken invariant): the node must stop.
+  Result<CommitResult> Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
+                              const TxResolver& resolve);
+
+  Status StoreExecutionCertificate(uint64_t height, ByteSpan cert);
+
+  const ledger::StateTree& tree() const { return *tree_; }
+  const ledger::BlockStore& blocks() const { return blocks_; }
+  ledger::KvStore* store() const { return store_; }
+
+ private:
+  LedgerApp(ledger::KvStore* store, genesis::Genesis genesis);
+  Status Initialise();
+
+  ledger::KvStore* const store_;
+  const genesis::Genesis genesis_;
+  Hash32 validator_set_hash_;
+  std::unique_ptr<ledger::StateTree> tree_;
+  ledger::BlockStore blocks_;
+  std::atomic<uint64_t> height_{0};
+  mutable std::mutex mu_;  // guards the two fields below
+  Hash32 last_digest_;
+  uint64_t last_timestamp_ms_ = 0;
+};
+
+// SHA-256 over the validators' node keys in index order, tagged as a Merkle leaf list root.
+Hash32 ValidatorSetHash(const std::vector<genesis::Validator>& validators);
+
+}  // namespace cl::node

@@ -1,0 +1,102 @@
+// ledgerd: runs one consortium node from its home directory.
+//
+//   ledgerd --home DIR [--log-level LEVEL]
+//
+// Reads DIR/config.toml, the genesis file and the encrypted node key (passphrase from the file
+// named in the config, else LEDGERD_KEY_PASSPHRASE), then runs until SIGINT or SIGTERM. Any problem
+// with the configuration is one line on stderr naming the file and field, and exit code 2; a fatal
+// error while running is exit code 1.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "crypto/keystore.h"
+#include "genesis/genesis.h"
+#include "node/config.h"
+#include "node/node.h"
+
+namespace {
+
+using namespace cl;
+
+[[noreturn]] void ConfigError(const std::string& message) {
+  std::fprintf(stderr, "ledgerd: %s\n", message.c_str());
+  std::exit(2);
+}
+
+std::string ReadPassphrase(const node::NodeConfig& config) {
+  if (!config.passphrase_file.empty()) {
+    std::ifstream in(config.passphrase_file);
+    if (!in)
+      ConfigError(config.config_file.string() + ": node.passphrase_file: cannot read " +
+                  config.passphrase_file.string());
+    std::string line;
+    std::getline(in, line);
+    if (line.empty())
+      ConfigError(config.passphrase_file.string() + ": the passphrase file is empty");
+    return line;
+  }
+  const char* env = std::getenv("LEDGERD_KEY_PASSPHRASE");
+  if (env == nullptr || *env == '\0')
+    ConfigError(config.config_file.string() +
+                ": node.passphrase_file is not set and LEDGERD_KEY_PASSPHRASE is empty");
+  return env;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"ledgerd: a Consortium Ledger node"};
+  std::string home;
+  std::string log_level;
+  cli.add_option("--home", home, "home directory (config.toml, node.key, genesis, data)")
+      ->required();
+  cli.add_option("--log-level", log_level, "override log.level: trace|debug|info|warn|error");
+  CLI11_PARSE(cli, argc, argv);
+
+  auto config = node::LoadNodeConfig(home);
+  if (!config) ConfigError(config.error().message);
+  auto level = spdlog::level::from_str(log_level.empty() ? config->log_level : log_level);
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config->member + "] %v");
+
+  auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
+  if (!genesis) ConfigError(config->genesis_file.string() + ": " + genesis.error().message);
+  std::string passphrase = ReadPassphrase(*config);
+  auto key = crypto::ReadKeystoreFile(config->key_file, passphrase);
+  if (!key) ConfigError(key.error().message);
+
+  // Signals are taken by sigtimedwait below, not by handlers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto node = node::Node::Open(*config, std::move(*genesis), std::move(*key));
+  if (!node) ConfigError(node.error().message);
+  auto started = (*node)->Start();
+  if (!started) ConfigError(started.error().message);
+
+  while (true) {
+    timespec timeout{0, 200'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("signal {}: stopping", sig);
+      break;
+    }
+    if ((*node)->GetStatus().halted) break;
+  }
+  bool halted = (*node)->GetStatus().halted;
+  (*node)->Stop();
+  auto result = (*node)->Wait();
+  if (halted || !result) {
+    std::fprintf(stderr, "ledgerd: stopped on a fatal error: %s\n",
+                 result ? "see the log" : result.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,599 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "consensus/messages.h"
+#include "node/node.pb.h"
+#include "node/rpc_methods.h"
+#include "util/assert.h"
+#include "util/clock.h"
+#include "util/hex.h"
+
+namespace cl::node {
+namespace {
+
+std::string Serialize(const pb::NodeMessage& message) {
+  return message.SerializeAsString();
+}
+
+std::string ShortKey(const crypto::PublicKey& key) {
+  return key.ToHex().substr(0, 12);
+}
+
+}  // namespace
+
+// The consensus application: validation and delivery go to the ledger; delivered blocks are queued
+// and executed by the driver right after the replica call returns (the replica must not be called
+// back from inside).
+class Node::App final : public consensus::Application {
+ public:
+  explicit App(Node* node) : node_(node) {}
+
+  bool ValidatePayload(uint64_t height, ByteSpan payload) override {
+    auto ok = node_->app_->CheckProposal(
+        height, payload, node_->WallMs(),
+        [this](const ledger::DecodedBlock& b) { return node_->Resolve(b); });
+    if (!ok) spdlog::warn("proposal for height {} refused: {}", height, ok.error().message);
+    return ok.has_value();
+  }
+
+  void DeliverBlock(const consensus::CommittedBlock& block) override {
+    node_->delivered_.push_back(block);
+  }
+
+  std::optional<consensus::pb::CertifiedBlock> LoadBlock(uint64_t height) override {
+    const ledger::BlockStore& blocks = node_->app_->blocks();
+    auto payload = blocks.GetBlock(height);
+    auto cert = blocks.GetCommitCertificate(height);
+    if (!payload || !cert || !payload->has_value() || !cert->has_value()) return std::nullopt;
+    consensus::pb::CertifiedBlock out;
+    out.set_height(height);
+    out.set_payload(ToString(**payload));
+    if (!out.mutable_commit_cert()->ParseFromArray((*cert)->data(),
+                                                   static_cast<int>((*cert)->size())))
+      return std::nullopt;
+    auto exec = blocks.GetExecutionCertificate(height);
+    if (exec && exec->has_value())
+      out.mutable_exec_cert()->ParseFromArray((*exec)->data(), static_cast<int>((*exec)->size()));
+    return out;
+  }
+
+ private:
+  Node* node_;
+};
+
+Node::Node(NodeConfig config, genesis::Genesis genesis, crypto::PrivateKey key)
+    : config_(std::move(config)), genesis_(std::move(genesis)), key_(std::move(key)) {}
+
+Node::~Node() {
+  Stop();
+}
+
+Result<std::unique_ptr<Node>> Node::Open(NodeConfig config, genesis::Genesis genesis,
+                                         crypto::PrivateKey key) {
+  std::unique_ptr<Node> node(new Node(std::move(config), std::move(genesis), std::move(key)));
+  LEDGER_TRY(node->Init());
+  return node;
+}
+
+Status Node::Init() {
+  const std::string file = config_.config_file.string();
+  // Who am I: the member named in the config must exist and hold this node key.
+  const ledger::pb::MemberRecord* me = nullptr;
+  for (const auto& m : genesis_.state.members)
+    if (m.name() == config_.member) me = &m;
+  if (me == nullptr)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     file + ": node.member: '" + config_.member + "' is not a member in genesis");
+  crypto::PublicKey pub = key_.GetPublicKey();
+  if (me->node_key() != std::string(pub.bytes.begin(), pub.bytes.end()))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config_.key_file.string() + ": the key is not the node key genesis gives '" +
+                         config_.member + "'");
+  for (size_t i = 0; i < genesis_.validators.size(); ++i) {
+    validator_keys_.push_back(genesis_.validators[i].node_key);
+    if (genesis_.validators[i].node_key == pub) {
+      role_ = Role::kValidator;
+      validator_index_ = static_cast<uint32_t>(i);
+    }
+  }
+  for (size_t i = 0; i < config_.peers.size(); ++i) {
+    bool known = false;
+    for (const auto& m : genesis_.state.members)
+      known = known || (m.name() == config_.peers[i].member && !m.node_key().empty());
+    if (!known)
+      return MakeError(ErrorCode::kInvalidArgument, file + ": p2p.peers[" + std::to_string(i) +
+                                                        "].member: '" + config_.peers[i].member +
+                                                        "' is not a member with a node key");
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec)
+    return MakeError(ErrorCode::kIoError,
+                     config_.data_dir.string() + ": cannot create data directory: " + ec.message());
+  auto store = ledger::LevelDbStore::Open(config_.data_dir, ledger::LevelDbOptions{});
+  if (!store) return std::unexpected(store.error());
+  store_ = std::move(*store);
+  auto app = LedgerApp::Open(store_.get(), genesis_);
+  if (!app)
+    return MakeError(app.error().code, config_.data_dir.string() + ": " + app.error().message);
+  app_ = std::move(*app);
+  verifier_ = std::make_unique<crypto::ParallelVerifier>();
+  mempool_ = std::make_unique<Mempool>(
+      MempoolConfig{genesis_.chain_id, config_.mempool_max_txs, 256u << 20}, verifier_.get());
+  return OkStatus();
+}
+
+uint64_t Node::MonotonicMs() const {
+  return SystemClock().MonotonicMs();
+}
+uint64_t Node::WallMs() const {
+  return SystemClock().NowUnixMs();
+}
+
+Status Node::Start() {
+  LEDGER_ASSERT(!started_);
+  const uint64_t now = MonotonicMs();
+  if (role_ == Role::kValidator) {
+    consensus_store_ = std::make_unique<ConsensusStore>(store_.get());
+    consensus_app_ = std::make_unique<App>(this);
+    consensus::ReplicaConfig rc;
+    rc.chain_id = genesis_.chain_id;
+    rc.validators = validator_keys_;
+    rc.self = validator_index_;
+    rc.key = key_;
+    rc.max_block_bytes = genesis_.consensus.max_block_bytes;
+    rc.view_timeout_ms = config_.consensus_view_timeout_ms;
+    // The node proposes a block at least every block_interval_ms; the replica's own empty
+    // proposals are only a fallback.
+    rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
+    rc.seed = validator_index_ + 1;
+    replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
+                                                    consensus_store_.get(), app_->height(), now);
+  }
+
+  std::set<crypto::PublicKey> members;
+  for (const auto& m : genesis_.state.members) {
+    auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
+    if (key) members.insert(*key);
+  }
+  p2p::TransportOptions options;
+  options.chain_id = genesis_.chain_id;
+  options.listen_host = config_.p2p_listen.host;
+  options.listen_port = config_.p2p_listen.port;
+  p2p::TransportHandlers handlers;
+  handlers.on_message = [this](const crypto::PublicKey& peer, ByteSpan message) {
+    std::lock_guard lock(mu_);
+    if (inbound_.size() >= kMaxDriverQueue) {
+      inbound_dropped_++;
+      return;
+    }
+    inbound_.push_back({peer, Bytes(message.begin(), message.end())});
+    cv_.notify_one();
+  };
+  handlers.on_peer_up = [this](const crypto::PublicKey& peer) {
+    peers_connected_++;
+    spdlog::info("peer up {}", ShortKey(peer));
+  };
+  handlers.on_peer_down = [this](const crypto::PublicKey& peer) {
+    peers_connected_--;
+    spdlog::info("peer down {}", ShortKey(peer));
+  };
+  handlers.on_connection_closed = [](const std::optional<crypto::PublicKey>& peer,
+                                     const std::string& reason) {
+    spdlog::debug("connection {} closed: {}", peer ? ShortKey(*peer) : "(unauthenticated)", reason);
+  };
+  transport_ = std::make_unique<p2p::Transport>(
+      options, p2p::Identity::FromPrivateKey(key_),
+      std::make_shared<p2p::StaticMembership>(std::move(members)), std::move(handlers));
+  auto port = transport_->Start();
+  if (!port)
+    return MakeError(port.error().code,
+                     config_.config_file.string() + ": p2p.listen: " + port.error().message);
+  p2p_port_ = *port;
+  for (const PeerConfig& peer : config_.peers) {
+    for (const auto& m : genesis_.state.members) {
+      if (m.name() != peer.member) continue;
+      auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
+      if (key) transport_->AddPeer(*key, peer.address.host, peer.address.port);
+    }
+  }
+
+  dispatcher_ = std::make_unique<RpcDispatcher>();
+  RegisterRpcMethods(*dispatcher_, *this);
+  RpcServerConfig rpc_config;
+  rpc_config.address = config_.rpc_listen.host;
+  rpc_config.port = config_.rpc_listen.port;
+  rpc_config.max_body_bytes = config_.rpc_max_body_bytes;
+  rpc_config.max_connections = config_.rpc_max_connections;
+  rpc_config.bearer_tokens = config_.rpc_bearer_tokens;
+  rpc_ = std::make_unique<RpcServer>(rpc_config, *dispatcher_);
+  auto rpc_status = rpc_->Start();
+  if (!rpc_status) {
+    transport_->Stop();
+    return MakeError(rpc_status.error().code,
+                     config_.config_file.string() + ": rpc.listen: " + rpc_status.error().message);
+  }
+  AddCommitListener([this](const CommitResult& r) { PublishCommit(*rpc_, *this, r); });
+
+  started_ = true;
+  spdlog::info("{} started as {} at height {}; p2p {}:{}, rpc {}:{}", config_.member,
+               role_ == Role::kValidator ? "validator " + std::to_string(validator_index_)
+                                         : std::string("observer"),
+               app_->height(), config_.p2p_listen.host, p2p_port_, config_.rpc_listen.host,
+               rpc_->port());
+  driver_ = std::thread([this] { DriverLoop(); });
+  return OkStatus();
+}
+
+void Node::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !driver_.joinable()) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (driver_.joinable()) driver_.join();
+  if (rpc_) rpc_->Stop();
+  if (transport_) transport_->Stop();
+}
+
+Status Node::Wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stopping_; });
+  if (fatal_) return std::unexpected(*fatal_);
+  return OkStatus();
+}
+
+void Node::Fatal(std::string reason) {
+  spdlog::critical("stopping: {}", reason);
+  std::lock_guard lock(mu_);
+  if (!fatal_) fatal_ = Error{ErrorCode::kInternal, std::move(reason)};
+  stopping_ = true;
+  cv_.notify_all();
+}
+
+void Node::AddCommitListener(std::function<void(const CommitResult&)> listener) {
+  listeners_.push_back(std::move(listener));
+}
+
+std::vector<AdmitResult> Node::Submit(std::span<const ByteSpan> envelopes) {
+  auto results = mempool_->Admit(envelopes, app_->height(), app_->last_timestamp_ms());
+  pb::NodeMessage gossip;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].status == AdmitStatus::kAdmitted)
+      gossip.mutable_txs()->add_txs(envelopes[i].data(), envelopes[i].size());
+  if (gossip.txs().txs_size() > 0) {
+    SendToValidators(p2p::Priority::kGossip, Serialize(gossip));
+    std::lock_guard lock(mu_);
+    wake_ = true;
+    cv_.notify_one();
+  }
+  return results;
+}
+
+void Node::SendToValidators(p2p::Priority priority, const std::string& message) {
+  for (size_t i = 0; i < validator_keys_.size(); ++i) {
+    if (role_ == Role::kValidator && i == validator_index_) continue;
+    transport_->Send(validator_keys_[i], priority, ToBytes(message));
+  }
+}
+
+NodeStatus Node::GetStatus() const {
+  NodeStatus s;
+  s.member = config_.member;
+  s.role = role_;
+  s.height = app_->height();
+  s.last_block_digest = app_->last_digest();
+  s.last_block_time_ms = app_->last_timestamp_ms();
+  auto root = app_->tree().Root(s.height);
+  if (root) s.state_root = *root;
+  s.mempool_txs = mempool_->size();
+  s.peers_connected = peers_connected_.load();
+  std::lock_guard lock(mu_);
+  s.view = replica_status_.view;
+  s.in_view_change = replica_status_.in_view_change;
+  s.primary = validator_keys_.empty()
+                  ? 0
+                  : consensus::PrimaryOf(replica_status_.view,
+                                         static_cast<uint32_t>(validator_keys_.size()));
+  s.halted = fatal_.has_value();
+  return s;
+}
+
+Result<std::vector<ledger::VerifiedTx>> Node::Resolve(const ledger::DecodedBlock& block) {
+  std::vector<std::optional<ledger::VerifiedTx>> found(block.txs.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    if (auto pooled = mempool_->Find(block.tx_ids[i])) {
+      found[i] = pooled->tx;
+    } else if (auto it = verified_cache_.find(block.tx_ids[i]); it != verified_cache_.end()) {
+      found[i] = it->second;
+    } else {
+      missing.push_back(i);
+    }
+  }
+  if (!missing.empty()) {
+    // One parallel pass for every signature of every transaction this node has not seen.
+    std::vector<ledger::ParsedTx> parsed;
+    std::vector<crypto::VerifyItem> items;
+    parsed.reserve(missing.size());
+    for (size_t i : missing) {
+      auto p = ledger::ParseTransaction(block.txs[i], genesis_.chain_id);
+      if (!p) return std::unexpected(p.error());
+      parsed.push_back(std::move(*p));
+    }
+    for (const ledger::ParsedTx& p : parsed)
+      for (size_t s = 0; s < p.signatures.size(); ++s)
+        items.push_back({p.keys[s].span(), p.signing_digest, p.signatures[s].span()});
+    std::vector<uint8_t> verdicts(items.size());
+    for (size_t offset = 0; offset < items.size();
+         offset += crypto::ParallelVerifier::kMaxBatchItems) {
+      size_t n = std::min(items.size() - offset, crypto::ParallelVerifier::kMaxBatchItems);
+      auto status = verifier_->VerifyBatch(std::span(items).subspan(offset, n),
+                                           std::span(verdicts).subspan(offset, n));
+      LEDGER_ASSERT(status.has_value());
+    }
+    size_t next = 0;
+    for (size_t k = 0; k < missing.size(); ++k) {
+      size_t n = parsed[k].signatures.size();
+      bool ok[ledger::kMaxSignaturesPerTx] = {};
+      for (size_t s = 0; s < n; ++s)
+        ok[s] = verdicts[next + s] == crypto::kVerdictValid;
+      next += n;
+      auto verified =
+          ledger::AcceptBatchVerdict(std::move(parsed[k]), std::span<const bool>(ok, n));
+      if (!verified) return std::unexpected(verified.error());
+      if (verified_cache_.size() < kMaxVerifiedCache)
+        verified_cache_.emplace(block.tx_ids[missing[k]], *verified);
+      found[missing[k]] = std::move(*verified);
+    }
+  }
+  std::vector<ledger::VerifiedTx> out;
+  out.reserve(found.size());
+  for (auto& f : found)
+    out.push_back(std::move(*f));
+  return out;
+}
+
+void Node::DriverLoop() {
+  if (replica_) {
+    ApplyEffects(replica_->Start(MonotonicMs()));
+  }
+  last_block_ms_ = MonotonicMs();
+  while (true) {
+    std::deque<InboundMessage> batch;
+    {
+      std::unique_lock lock(mu_);
+      const uint64_t now = MonotonicMs();
+      uint64_t wake_at = now + 10;  // proposals and sync are checked at least this often
+      if (next_tick_ms_ != 0) wake_at = std::min(wake_at, std::max(next_tick_ms_, now));
+      cv_.wait_for(lock, std::chrono::milliseconds(wake_at - now),
+                   [this] { return stopping_ || !inbound_.empty() || wake_; });
+      if (stopping_) break;
+      batch.swap(inbound_);
+      wake_ = false;
+    }
+    const uint64_t now = MonotonicMs();
+    for (const InboundMessage& m : batch)
+      HandleMessage(m, now);
+    if (replica_ && next_tick_ms_ != 0 && now >= next_tick_ms_) {
+      next_tick_ms_ = 0;
+      ApplyEffects(replica_->Tick(now));
+    }
+    if (replica_) MaybePropose(now);
+    MaybeSync(now);
+    if (replica_) {
+      std::lock_guard lock(mu_);
+      replica_status_ = replica_->status();
+    }
+  }
+}
+
+void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
+  pb::NodeMessage message;
+  if (!message.ParseFromArray(m.bytes.data(), static_cast<int>(m.bytes.size()))) {
+    spdlog::debug("unparsable message from {}", ShortKey(m.from));
+    return;
+  }
+  switch (message.kind_case()) {
+    case pb::NodeMessage::kConsensus:
+      if (replica_) ApplyEffects(replica_->OnMessage(now, message.consensus()));
+      break;
+    case pb::NodeMessage::kTxs: {
+      if (message.txs().txs_size() > static_cast<int>(kMaxAdmitBatch)) break;
+      std::vector<ByteSpan> spans;
+      for (const std::string& tx : message.txs().txs())
+        spans.push_back(AsSpan(tx));
+      mempool_->Admit(spans, app_->height(), app_->last_timestamp_ms());
+      break;
+    }
+    case pb::NodeMessage::kSyncRequest:
+      if (role_ == Role::kValidator)
+        HandleSyncRequest(m.from, message.sync_request().from_height(),
+                          message.sync_request().max_blocks());
+      break;
+    case pb::NodeMessage::kSyncReply:
+      if (role_ == Role::kObserver)
+        HandleSyncReply(m.from, message.sync_reply().SerializeAsString());
+      break;
+    case pb::NodeMessage::KIND_NOT_SET:
+      break;
+  }
+}
+
+void Node::ApplyEffects(consensus::Effects effects) {
+  for (consensus::Outbound& out : effects.messages) {
+    pb::NodeMessage message;
+    message.set_consensus(std::move(out.bytes));
+    std::string bytes = Serialize(message);
+    if (out.to == consensus::kBroadcast) {
+      SendToValidators(p2p::Priority::kConsensus, bytes);
+    } else if (out.to < validator_keys_.size() && out.to != validator_index_) {
+      transport_->Send(validator_keys_[out.to], p2p::Priority::kConsensus, ToBytes(bytes));
+    }
+  }
+  if (effects.next_tick_ms) next_tick_ms_ = *effects.next_tick_ms;
+  for (const consensus::pb::ExecutionCertificate& cert : effects.execution_certs) {
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    if (!fields) continue;
+    if (fields->height > app_->height()) continue;  // stored once this node executes it
+    auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
+    if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
+  }
+  if (effects.halted) Fatal("this node's execution result differs from the certified one");
+  ExecuteDelivered();
+}
+
+void Node::ExecuteDelivered() {
+  if (executing_) return;  // the outer call drains the queue
+  executing_ = true;
+  while (!delivered_.empty()) {
+    consensus::CommittedBlock block = std::move(delivered_.front());
+    delivered_.pop_front();
+    if (block.height <= app_->height()) continue;  // already executed (replayed after restart)
+    if (block.height != app_->height() + 1) {
+      Fatal("committed block " + std::to_string(block.height) + " is not the next height");
+      break;
+    }
+    auto result =
+        app_->Commit(block.height, block.payload, AsSpan(block.commit_cert.SerializeAsString()),
+                     [this](const ledger::DecodedBlock& b) { return Resolve(b); });
+    if (!result) {
+      Fatal("executing block " + std::to_string(block.height) + ": " + result.error().message);
+      break;
+    }
+    AfterCommit(*result);
+    if (replica_) {
+      consensus::Effects effects = replica_->OnExecuted(MonotonicMs(), result->height,
+                                                        result->state_root, result->receipt_root);
+      // Effects of OnExecuted carry no deliveries; apply them without recursion on the queue.
+      ApplyEffects(std::move(effects));
+    }
+  }
+  executing_ = false;
+}
+
+void Node::AfterCommit(const CommitResult& result) {
+  mempool_->Remove(result.tx_ids);
+  for (const Hash32& id : result.tx_ids)
+    verified_cache_.erase(id);
+  if (verified_cache_.size() >= kMaxVerifiedCache) verified_cache_.clear();
+  mempool_->Expire(result.height, result.timestamp_ms);
+  last_block_ms_ = MonotonicMs();
+  if (result.null_block && result.null_reason != "empty payload")
+    spdlog::warn("block {} committed as a null block: {}", result.height, result.null_reason);
+  spdlog::debug("committed block {} with {} txs, state root {}", result.height,
+                result.tx_ids.size(), result.state_root.ToHex());
+  for (auto& listener : listeners_)
+    listener(result);
+}
+
+void Node::MaybePropose(uint64_t now) {
+  consensus::ReplicaStatus st = replica_->status();
+  const uint32_t n = static_cast<uint32_t>(validator_keys_.size());
+  if (st.in_view_change || consensus::PrimaryOf(st.view, n) != validator_index_) return;
+  if (st.delivered != app_->height()) return;  // still executing
+  const uint64_t next = app_->height() + 1;
+  if (proposed_height_ == next && proposed_view_ == st.view &&
+      now < proposed_at_ms_ + 2 * config_.consensus_view_timeout_ms)
+    return;  // the last proposal is still in flight
+  const bool have_txs = mempool_->size() > 0;
+  const uint64_t interval = have_txs ? kBusyBlockIntervalMs : genesis_.consensus.block_interval_ms;
+  if (now < last_block_ms_ + interval) return;
+  auto txs = mempool_->Reap(genesis_.consensus.max_block_txs,
+                            genesis_.consensus.max_block_bytes - 4096, next);
+  std::vector<Bytes> envelopes;
+  std::vector<Hash32> ids;
+  envelopes.reserve(txs.size());
+  for (const auto& tx : txs) {
+    envelopes.push_back(tx->envelope);
+    ids.push_back(tx->tx.tx_id());
+  }
+  Bytes block = app_->BuildBlock(envelopes, ids, WallMs(), validator_index_);
+  proposed_height_ = next;
+  proposed_view_ = st.view;
+  proposed_at_ms_ = now;
+  last_block_ms_ = now;
+  ApplyEffects(replica_->OnPayloadReady(now, std::move(block)));
+}
+
+void Node::MaybeSync(uint64_t now) {
+  if (role_ != Role::kObserver || validator_keys_.empty()) return;
+  const uint64_t want = app_->height() + 1;
+  if (sync_requested_height_ == want && now < sync_requested_at_ms_ + kSyncRetryMs) return;
+  if (sync_requested_height_ != want && now < sync_requested_at_ms_ + 20 &&
+      sync_requested_height_ != 0)
+    return;  // pace requests while catching up
+  pb::NodeMessage message;
+  message.mutable_sync_request()->set_from_height(want);
+  message.mutable_sync_request()->set_max_blocks(kSyncBlocksPerRequest);
+  const crypto::PublicKey& peer = validator_keys_[sync_peer_cursor_++ % validator_keys_.size()];
+  transport_->Send(peer, p2p::Priority::kGossip, ToBytes(Serialize(message)));
+  sync_requested_height_ = want;
+  sync_requested_at_ms_ = now;
+}
+
+void Node::HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height,
+                             uint32_t max_blocks) {
+  pb::NodeMessage reply;
+  size_t bytes = 0;
+  const uint32_t count = std::min(max_blocks, kSyncBlocksPerRequest);
+  for (uint64_t h = from_height; h < from_height + count && h <= app_->height(); ++h) {
+    // Only blocks with an execution certificate: observers check their result against it.
+    auto block = consensus_app_->LoadBlock(h);
+    if (!block || !block->has_exec_cert()) break;
+    bytes += block->ByteSizeLong();
+    if (bytes > kMaxSyncReplyBytes && reply.sync_reply().blocks_size() > 0) break;
+    *reply.mutable_sync_reply()->add_blocks() = std::move(*block);
+  }
+  transport_->Send(from, p2p::Priority::kGossip, ToBytes(Serialize(reply)));
+}
+
+void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& bytes) {
+  pb::SyncReply reply;
+  if (!reply.ParseFromString(bytes)) return;
+  consensus::ValidatorSet validators(validator_keys_);
+  for (const consensus::pb::CertifiedBlock& block : reply.blocks()) {
+    const uint64_t height = app_->height() + 1;
+    if (block.height() != height) break;
+    auto commit =
+        consensus::VerifyCommitCertificate(validators, genesis_.chain_id, block.commit_cert());
+    auto exec =
+        consensus::VerifyExecutionCertificate(validators, genesis_.chain_id, block.exec_cert());
+    const Hash32 digest = app_->Digest(AsSpan(block.payload()));
+    if (!commit || commit->seq != height || commit->digest != digest || !exec ||
+        exec->height != height || exec->block_digest != digest) {
+      spdlog::warn("sync reply from {} for height {} does not verify; ignored", ShortKey(from),
+                   height);
+      sync_requested_at_ms_ = 0;  // ask another validator
+      return;
+    }
+    auto result = app_->Commit(height, AsSpan(block.payload()),
+                               AsSpan(block.commit_cert().SerializeAsString()),
+                               [this](const ledger::DecodedBlock& b) { return Resolve(b); });
+    if (!result) {
+      Fatal("executing block " + std::to_string(height) + ": " + result.error().message);
+      return;
+    }
+    if (result->state_root != exec->state_root || result->receipt_root != exec->result_root) {
+      Fatal("block " + std::to_string(height) +
+            ": this observer's execution differs from the execution certificate");
+      return;
+    }
+    auto stored =
+        app_->StoreExecutionCertificate(height, AsSpan(block.exec_cert().SerializeAsString()));
+    if (!stored) {
+      Fatal("cannot store an execution certificate: " + stored.error().message);
+      return;
+    }
+    AfterCommit(*result);
+  }
+  sync_requested_at_ms_ = 0;  // ask for more at once
+}
+
+}  // namespace cl::node

@@ -1,0 +1,171 @@
+// The node: one process of the consortium. It joins the parts — p2p transport, the PBFT replica
+// (validators only), the mempool, the ledger (LedgerApp) and the JSON-RPC server — around one
+// driver thread that owns the replica and the ledger's writes.
+//
+//   transport thread  --(consensus, gossip, sync messages)-->  driver queue
+//   RPC threads       --(submit: Mempool::Admit, then gossip; reads: LedgerApp)
+//   driver thread     : feeds the replica (messages, ticks, proposals), carries out its effects,
+//                       executes committed blocks (one synced batch each), reports execution roots,
+//                       stores execution certificates, answers and sends sync requests.
+//
+// Roles come from genesis: a member with the validator role runs the replica; any other member with
+// a node key is an observer, which fetches certified blocks from validators, verifies their commit
+// and execution certificates, executes them itself and stops if its result differs from the
+// certified one. Every node accepts submissions and forwards them to the validators.
+//
+// Thread safety: Start/Stop/Wait from the owning thread; the query and submit methods from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "consensus/replica.h"
+#include "crypto/parallel_verifier.h"
+#include "genesis/genesis.h"
+#include "ledger/leveldb_store.h"
+#include "node/config.h"
+#include "node/consensus_store.h"
+#include "node/ledger_app.h"
+#include "node/mempool.h"
+#include "node/rpc_server.h"
+#include "p2p/transport.h"
+
+namespace cl::node {
+
+// Limits of the driver.
+inline constexpr size_t kMaxDriverQueue = 65'536;  // inbound p2p messages; more are dropped
+inline constexpr uint32_t kSyncBlocksPerRequest = 16;
+inline constexpr size_t kMaxSyncReplyBytes = 12u << 20;
+inline constexpr uint64_t kSyncRetryMs = 1'000;      // re-ask when a reply does not come
+inline constexpr uint64_t kBusyBlockIntervalMs = 2;  // while transactions wait
+inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, not pooled
+
+enum class Role { kValidator, kObserver };
+
+struct NodeStatus {
+  std::string member;
+  Role role = Role::kObserver;
+  uint64_t height = 0;
+  Hash32 last_block_digest;
+  uint64_t last_block_time_ms = 0;
+  Hash32 state_root;
+  uint64_t view = 0;
+  bool in_view_change = false;
+  uint32_t primary = 0;
+  size_t mempool_txs = 0;
+  size_t peers_connected = 0;
+  uint64_t consensus_drops = 0;
+  bool halted = false;
+};
+
+class Node {
+ public:
+  // Checks the config against genesis (member, key, peers) and opens the data directory.
+  static Result<std::unique_ptr<Node>> Open(NodeConfig config, genesis::Genesis genesis,
+                                            crypto::PrivateKey key);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts p2p, RPC and the driver.
+  Status Start();
+  // Stops everything; idempotent. Committed state is on disk already.
+  void Stop();
+  // Blocks until Stop() is called or the node stops on a fatal error (returned).
+  Status Wait();
+
+  // Admits transactions and forwards those admitted to the validators.
+  std::vector<AdmitResult> Submit(std::span<const ByteSpan> envelopes);
+
+  NodeStatus GetStatus() const;
+  const LedgerApp& ledger() const { return *app_; }
+  const Mempool& mempool() const { return *mempool_; }
+  Role role() const { return role_; }
+  uint16_t p2p_port() const { return p2p_port_; }
+  uint16_t rpc_port() const { return rpc_ ? rpc_->port() : 0; }
+  RpcServer* rpc_server() { return rpc_.get(); }
+  const NodeConfig& config() const { return config_; }
+
+  // Called on the driver thread after each committed block (for subscriptions).
+  void AddCommitListener(std::function<void(const CommitResult&)> listener);
+
+ private:
+  class App;  // consensus::Application over LedgerApp
+  struct InboundMessage {
+    crypto::PublicKey from;
+    Bytes bytes;
+  };
+
+  Node(NodeConfig config, genesis::Genesis genesis, crypto::PrivateKey key);
+  Status Init();
+
+  void DriverLoop();
+  void HandleMessage(const InboundMessage& message, uint64_t now_ms);
+  void ApplyEffects(consensus::Effects effects);
+  void ExecuteDelivered();
+  void MaybePropose(uint64_t now_ms);
+  void MaybeSync(uint64_t now_ms);
+  void HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height, uint32_t max_blocks);
+  void HandleSyncReply(const crypto::PublicKey& from, const std::string& reply);
+  void AfterCommit(const CommitResult& result);
+  void Fatal(std::string reason);
+
+  Result<std::vector<ledger::VerifiedTx>> Resolve(const ledger::DecodedBlock& block);
+  void SendToValidators(p2p::Priority priority, const std::string& message);
+  uint64_t MonotonicMs() const;
+  uint64_t WallMs() const;
+
+  const NodeConfig config_;
+  const genesis::Genesis genesis_;
+  const crypto::PrivateKey key_;
+  Role role_ = Role::kObserver;
+  uint32_t validator_index_ = 0;
+  std::vector<crypto::PublicKey> validator_keys_;
+
+  std::unique_ptr<ledger::LevelDbStore> store_;
+  std::unique_ptr<LedgerApp> app_;
+  std::unique_ptr<crypto::ParallelVerifier> verifier_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<ConsensusStore> consensus_store_;
+  std::unique_ptr<App> consensus_app_;
+  std::unique_ptr<consensus::Replica> replica_;  // validators only
+  std::unique_ptr<p2p::Transport> transport_;
+  std::unique_ptr<RpcDispatcher> dispatcher_;
+  std::unique_ptr<RpcServer> rpc_;
+  uint16_t p2p_port_ = 0;
+
+  // Driver state (driver thread only).
+  std::deque<consensus::CommittedBlock> delivered_;
+  bool executing_ = false;
+  std::unordered_map<Hash32, ledger::VerifiedTx, Hash32Hasher> verified_cache_;
+  uint64_t next_tick_ms_ = 0;
+  uint64_t last_block_ms_ = 0;  // monotonic time of the last commit or proposal
+  uint64_t proposed_height_ = 0;
+  uint64_t proposed_view_ = 0;
+  uint64_t proposed_at_ms_ = 0;
+  uint64_t sync_requested_at_ms_ = 0;
+  uint64_t sync_requested_height_ = 0;
+  size_t sync_peer_cursor_ = 0;
+  std::vector<std::function<void(const CommitResult&)>> listeners_;
+
+  // Shared with other threads.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<InboundMessage> inbound_;
+  bool wake_ = false;
+  bool stopping_ = false;
+  std::optional<Error> fatal_;
+  std::atomic<uint64_t> inbound_dropped_{0};
+  std::atomic<size_t> peers_connected_{0};
+  consensus::ReplicaStatus replica_status_;  // copy for GetStatus
+  std::thread driver_;
+  bool started_ = false;
+};
+
+}  // namespace cl::node

@@ -1,0 +1,483 @@
+#include "node/rpc_methods.h"
+
+#include <map>
+#include <mutex>
+
+#include "consensus/consensus.pb.h"
+#include "ledger/ledger_state.h"
+#include "ledger/result_code.h"
+#include "node/node.h"
+#include "util/hex.h"
+
+namespace cl::node {
+namespace {
+
+// Admission rejections remembered for get_tx, oldest forgotten first.
+inline constexpr size_t kMaxRememberedRejections = 10'000;
+
+std::string Hex(const std::string& bytes) {
+  return ToHex(AsSpan(bytes));
+}
+
+// A signed 128-bit-safe decimal of credits - debits for u64 totals.
+std::string SignedDifference(uint64_t plus, uint64_t minus) {
+  if (plus >= minus) return std::to_string(plus - minus);
+  return "-" + std::to_string(minus - plus);
+}
+
+std::expected<Bytes, RpcError> HexParam(const json::object& params, std::string_view field,
+                                        size_t exact_bytes) {
+  auto text = RequireString(params, field);
+  if (!text) return std::unexpected(text.error());
+  auto bytes = FromHex(*text);
+  if (!bytes || (exact_bytes != 0 && bytes->size() != exact_bytes))
+    return std::unexpected(RpcError{
+        kRpcInvalidParams,
+        "params." + std::string(field) + " must be " +
+            (exact_bytes ? std::to_string(exact_bytes) + " bytes of " : std::string()) + "hex",
+        nullptr});
+  return *bytes;
+}
+
+// "height" is optional everywhere: the latest committed height by default.
+std::expected<uint64_t, RpcError> HeightParam(const json::object& params, const Node& node) {
+  uint64_t latest = node.ledger().height();
+  if (!params.contains("height")) return latest;
+  auto h = RequireUint(params, "height");
+  if (!h) return std::unexpected(h.error());
+  if (*h > latest)
+    return std::unexpected(
+        RpcError{kRpcNotFound,
+                 "height " + std::to_string(*h) + " is above the latest " + std::to_string(latest),
+                 nullptr});
+  return *h;
+}
+
+template <class Record>
+std::expected<std::optional<Record>, RpcError> ReadRecord(const Node& node, const Bytes& key,
+                                                          uint64_t height) {
+  auto raw = node.ledger().tree().Get(key, height);
+  if (!raw)
+    return std::unexpected(
+        RpcError{raw.error().code == ErrorCode::kNotFound ? kRpcNotFound : kRpcInternalError,
+                 raw.error().message, nullptr});
+  if (!raw->has_value()) return std::optional<Record>();
+  Record record;
+  if (!record.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size())))
+    return std::unexpected(RpcError{kRpcInternalError, "stored record does not parse", nullptr});
+  return std::optional<Record>(std::move(record));
+}
+
+json::object RenderController(const ledger::pb::Controller& c) {
+  json::array keys;
+  for (const std::string& k : c.keys())
+    keys.push_back(json::value(Hex(k)));
+  return json::object{{"threshold", c.threshold()}, {"keys", std::move(keys)}};
+}
+
+struct RejectionLog {
+  std::mutex mu;
+  std::map<Hash32, std::string> reasons;
+  std::deque<Hash32> order;
+  void Remember(const Hash32& id, const std::string& reason) {
+    std::lock_guard lock(mu);
+    if (!reasons.emplace(id, reason).second) return;
+    order.push_back(id);
+    if (order.size() > kMaxRememberedRejections) {
+      reasons.erase(order.front());
+      order.pop_front();
+    }
+  }
+  std::optional<std::string> Find(const Hash32& id) {
+    std::lock_guard lock(mu);
+    auto it = reasons.find(id);
+    if (it == reasons.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+const char* StatusName(AdmitStatus s) {
+  switch (s) {
+    case AdmitStatus::kAdmitted:
+      return "admitted";
+    case AdmitStatus::kDuplicate:
+      return "duplicate";
+    case AdmitStatus::kRejected:
+      return "rejected";
+    case AdmitStatus::kFull:
+      return "mempool_full";
+  }
+  return "unknown";
+}
+
+json::object RenderAdmit(const AdmitResult& r) {
+  json::object out{{"tx_id", r.tx_id.ToHex()}, {"status", StatusName(r.status)}};
+  if (!r.reason.empty()) out["reason"] = r.reason;
+  return out;
+}
+
+std::expected<std::vector<Bytes>, RpcError> TxList(const json::object& params) {
+  const json::value* txs = params.if_contains("txs");
+  if (txs == nullptr || !txs->is_array())
+    return std::unexpected(RpcError{kRpcInvalidParams, "params.txs must be an array", nullptr});
+  if (txs->as_array().size() > kMaxAdmitBatch)
+    return std::unexpected(RpcError{
+        kRpcLimitExceeded, "at most " + std::to_string(kMaxAdmitBatch) + " transactions", nullptr});
+  std::vector<Bytes> out;
+  for (const json::value& v : txs->as_array()) {
+    if (!v.is_string())
+      return std::unexpected(
+          RpcError{kRpcInvalidParams, "params.txs entries must be hex", nullptr});
+    auto bytes = FromHex(v.get_string());
+    if (!bytes)
+      return std::unexpected(
+          RpcError{kRpcInvalidParams, "params.txs entries must be hex", nullptr});
+    out.push_back(std::move(*bytes));
+  }
+  return out;
+}
+
+json::object RenderBlockSummary(const Node& node, uint64_t height) {
+  json::object out{{"height", height}};
+  auto executed = node.ledger().blocks().GetExecuted(height);
+  if (executed && executed->has_value()) {
+    const auto& e = **executed;
+    out["digest"] = Hex(e.header_hash());
+    out["state_root"] = Hex(e.state_root());
+    out["receipt_root"] = Hex(e.receipt_root());
+    out["timestamp_ms"] = e.timestamp_ms();
+  }
+  return out;
+}
+
+}  // namespace
+
+json::object RenderAccount(const ledger::pb::AccountRecord& a) {
+  return json::object{
+      {"id", Hex(a.id())},
+      {"asset", a.asset()},
+      {"controller", RenderController(a.controller())},
+      {"custodian", a.custodian()},
+      {"flags", a.flags()},
+      {"issuer", a.issuer()},
+      {"balance", SignedDifference(a.credits_posted(), a.debits_posted())},
+      {"debits_posted", std::to_string(a.debits_posted())},
+      {"credits_posted", std::to_string(a.credits_posted())},
+      {"debits_pending", std::to_string(a.debits_pending())},
+      {"credits_pending", std::to_string(a.credits_pending())},
+      {"overdraft_limit", std::to_string(a.overdraft_limit())},
+      {"max_per_transfer", std::to_string(a.max_per_transfer())},
+      {"max_outflow_per_day", std::to_string(a.max_outflow_per_day())},
+      {"debits_frozen", a.debits_frozen()},
+      {"credits_frozen", a.credits_frozen()},
+      {"closed", a.closed()},
+      {"created_height", a.created_height()},
+  };
+}
+
+json::object RenderTransfer(const ledger::pb::TransferRecord& r) {
+  static const char* kStates[] = {"posted", "pending", "posted_pending",
+                                  "voided", "expired", "void"};
+  const auto& t = r.transfer();
+  json::object out{
+      {"id", Hex(t.id())},
+      {"debit_account", Hex(t.debit_account())},
+      {"credit_account", Hex(t.credit_account())},
+      {"amount", std::to_string(t.amount())},
+      {"state", r.state() >= 0 && r.state() < 6 ? kStates[r.state()] : "unknown"},
+      {"height", r.height()},
+  };
+  if (!t.uetr().empty()) out["uetr"] = Hex(t.uetr());
+  if (!t.end_to_end_id().empty()) out["end_to_end_id"] = t.end_to_end_id();
+  if (!t.purpose().empty()) out["purpose"] = t.purpose();
+  if (!t.memo().empty()) out["memo"] = Hex(t.memo());
+  if (t.pending()) {
+    out["timeout_s"] = t.timeout_s();
+    out["deadline_s"] = r.deadline_s();
+  }
+  if (!t.hash_lock().empty()) out["hash_lock"] = Hex(t.hash_lock());
+  if (r.resolved_height() != 0) out["resolved_height"] = r.resolved_height();
+  if (r.posted_amount() != 0) out["posted_amount"] = std::to_string(r.posted_amount());
+  if (!r.pending_id().empty()) out["pending_id"] = Hex(r.pending_id());
+  return out;
+}
+
+json::object RenderReceipt(const ledger::pb::Receipt& r) {
+  json::array results;
+  for (const auto& op : r.results()) {
+    auto code = static_cast<ledger::ResultCode>(op.code());
+    json::object o{{"code", op.code()}, {"name", std::string(ledger::ResultCodeName(code))}};
+    if (op.original_height() != 0) o["original_height"] = op.original_height();
+    if (code == ledger::ResultCode::kLinkedOperationFailed)
+      o["failed_op_index"] = op.failed_op_index();
+    results.push_back(std::move(o));
+  }
+  auto status = static_cast<ledger::TxStatus>(r.status());
+  auto code = static_cast<ledger::ResultCode>(r.code());
+  return json::object{{"tx_id", Hex(r.tx_id())},
+                      {"height", r.height()},
+                      {"status", std::string(ledger::TxStatusName(status))},
+                      {"code", r.code()},
+                      {"code_name", std::string(ledger::ResultCodeName(code))},
+                      {"results", std::move(results)}};
+}
+
+void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
+  auto rejections = std::make_shared<RejectionLog>();
+
+  d.Register("status", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
+               NodeStatus s = node.GetStatus();
+               return json::object{
+                   {"chain_id", node.ledger().chain_id()},
+                   {"member", s.member},
+                   {"role", s.role == Role::kValidator ? "validator" : "observer"},
+                   {"height", s.height},
+                   {"last_block_digest", s.last_block_digest.ToHex()},
+                   {"last_block_time_ms", s.last_block_time_ms},
+                   {"state_root", s.state_root.ToHex()},
+                   {"view", s.view},
+                   {"primary", s.primary},
+                   {"in_view_change", s.in_view_change},
+                   {"mempool_txs", s.mempool_txs},
+                   {"peers_connected", s.peers_connected},
+                   {"genesis_hash", node.ledger().genesis().hash.ToHex()},
+               };
+             }});
+
+  auto submit = [&node, rejections](std::vector<Bytes> txs) {
+    std::vector<ByteSpan> spans(txs.begin(), txs.end());
+    auto results = node.Submit(spans);
+    for (const AdmitResult& r : results)
+      if (r.status == AdmitStatus::kRejected && !r.tx_id.IsZero())
+        rejections->Remember(r.tx_id, r.reason);
+    return results;
+  };
+
+  d.Register("submit_tx", {[submit](const json::value& params, RpcCallContext&) -> RpcResult {
+                             auto p = ParamsObject(params);
+                             if (!p) return std::unexpected(p.error());
+                             auto tx = HexParam(**p, "tx", 0);
+                             if (!tx) return std::unexpected(tx.error());
+                             auto r = submit({std::move(*tx)})[0];
+                             if (r.status == AdmitStatus::kRejected)
+                               return RpcFail(kRpcTxRejected, r.reason, RenderAdmit(r));
+                             if (r.status == AdmitStatus::kFull)
+                               return RpcFail(kRpcMempoolFull, r.reason, RenderAdmit(r));
+                             return RenderAdmit(r);
+                           },
+                           true});
+
+  d.Register("submit_txs", {[submit](const json::value& params, RpcCallContext&) -> RpcResult {
+                              auto p = ParamsObject(params);
+                              if (!p) return std::unexpected(p.error());
+                              auto txs = TxList(**p);
+                              if (!txs) return std::unexpected(txs.error());
+                              json::array out;
+                              for (const AdmitResult& r : submit(std::move(*txs)))
+                                out.push_back(RenderAdmit(r));
+                              return json::object{{"results", std::move(out)}};
+                            },
+                            true});
+
+  d.Register("get_tx",
+             {[&node, rejections](const json::value& params, RpcCallContext&) -> RpcResult {
+               auto p = ParamsObject(params);
+               if (!p) return std::unexpected(p.error());
+               auto id_bytes = HexParam(**p, "tx_id", 32);
+               if (!id_bytes) return std::unexpected(id_bytes.error());
+               Hash32 id = *Hash32::FromSpan(*id_bytes);
+               json::object out{{"tx_id", id.ToHex()}};
+               auto location = node.ledger().blocks().FindTx(id);
+               if (!location) return RpcFail(kRpcInternalError, location.error().message);
+               if (location->has_value()) {
+                 auto receipts = node.ledger().blocks().GetReceipts((*location)->height());
+                 out["status"] = "committed";
+                 out["height"] = (*location)->height();
+                 out["index"] = (*location)->index();
+                 if (receipts && receipts->has_value() &&
+                     (*location)->index() < static_cast<uint32_t>((**receipts).receipts_size()))
+                   out["receipt"] = RenderReceipt((**receipts).receipts((*location)->index()));
+                 return out;
+               }
+               if (node.mempool().Find(id)) {
+                 out["status"] = "pending";
+                 return out;
+               }
+               if (auto reason = rejections->Find(id)) {
+                 out["status"] = "rejected";
+                 out["reason"] = *reason;
+                 return out;
+               }
+               out["status"] = "unknown";
+               return out;
+             }});
+
+  d.Register("get_block", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
+               auto p = ParamsObject(params);
+               if (!p) return std::unexpected(p.error());
+               auto height = HeightParam(**p, node);
+               if (!height) return std::unexpected(height.error());
+               if (*height == 0) return RpcFail(kRpcNotFound, "height 0 is genesis");
+               const ledger::BlockStore& blocks = node.ledger().blocks();
+               json::object out = RenderBlockSummary(node, *height);
+               auto payload = blocks.GetBlock(*height);
+               if (!payload || !payload->has_value())
+                 return RpcFail(kRpcNotFound, "no block at that height");
+               auto decoded = ledger::DecodeBlock(**payload, node.ledger().chain_id());
+               out["null_block"] = !decoded.has_value();
+               if (decoded) {
+                 const auto& h = decoded->header;
+                 out["header"] = json::object{{"hex", ToHex(decoded->header_bytes)},
+                                              {"prev_header_hash", Hex(h.prev_header_hash())},
+                                              {"tx_root", Hex(h.tx_root())},
+                                              {"tx_count", h.tx_count()},
+                                              {"validator_set_hash", Hex(h.validator_set_hash())},
+                                              {"proposer", h.proposer()},
+                                              {"timestamp_ms", h.timestamp_ms()}};
+                 json::array ids;
+                 for (const Hash32& id : decoded->tx_ids)
+                   ids.push_back(json::value(id.ToHex()));
+                 out["tx_ids"] = std::move(ids);
+               }
+               auto commit = blocks.GetCommitCertificate(*height);
+               if (commit && commit->has_value()) out["commit_certificate"] = ToHex(**commit);
+               auto exec = blocks.GetExecutionCertificate(*height);
+               if (exec && exec->has_value()) out["execution_certificate"] = ToHex(**exec);
+               return out;
+             }});
+
+  d.Register("get_account", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
+               auto p = ParamsObject(params);
+               if (!p) return std::unexpected(p.error());
+               auto id = HexParam(**p, "id", 16);
+               if (!id) return std::unexpected(id.error());
+               auto height = HeightParam(**p, node);
+               if (!height) return std::unexpected(height.error());
+               auto rec = ReadRecord<ledger::pb::AccountRecord>(
+                   node, ledger::keys::Account(AsStringView(*id)), *height);
+               if (!rec) return std::unexpected(rec.error());
+               if (!rec->has_value()) return RpcFail(kRpcNotFound, "no such account");
+               json::object out = RenderAccount(**rec);
+               out["at_height"] = *height;
+               return out;
+             }});
+
+  d.Register("get_transfer", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
+               auto p = ParamsObject(params);
+               if (!p) return std::unexpected(p.error());
+               auto id = HexParam(**p, "id", 16);
+               if (!id) return std::unexpected(id.error());
+               auto height = HeightParam(**p, node);
+               if (!height) return std::unexpected(height.error());
+               auto rec = ReadRecord<ledger::pb::TransferRecord>(
+                   node, ledger::keys::Transfer(AsStringView(*id)), *height);
+               if (!rec) return std::unexpected(rec.error());
+               if (!rec->has_value()) return RpcFail(kRpcNotFound, "no such transfer");
+               json::object out = RenderTransfer(**rec);
+               out["at_height"] = *height;
+               return out;
+             }});
+
+  d.Register(
+      "get_asset", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
+        auto p = ParamsObject(params);
+        if (!p) return std::unexpected(p.error());
+        auto code = RequireString(**p, "code");
+        if (!code) return std::unexpected(code.error());
+        auto height = HeightParam(**p, node);
+        if (!height) return std::unexpected(height.error());
+        auto rec = ReadRecord<ledger::pb::AssetRecord>(node, ledger::keys::Asset(*code), *height);
+        if (!rec) return std::unexpected(rec.error());
+        if (!rec->has_value()) return RpcFail(kRpcNotFound, "no such asset");
+        json::object out{{"code", (*rec)->code()},
+                         {"scale", (*rec)->scale()},
+                         {"issuer", (*rec)->issuer()},
+                         {"issuer_account", Hex((*rec)->issuer_account())},
+                         {"created_height", (*rec)->created_height()},
+                         {"at_height", *height}};
+        auto issuer = ReadRecord<ledger::pb::AccountRecord>(
+            node, ledger::keys::Account((*rec)->issuer_account()), *height);
+        if (issuer && issuer->has_value()) {
+          // The issuer account's balance is minus the supply.
+          out["supply"] = SignedDifference((*issuer)->debits_posted(), (*issuer)->credits_posted());
+        }
+        return out;
+      }});
+
+  d.Register("get_validators", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
+               json::array out;
+               const auto& validators = node.ledger().genesis().validators;
+               for (size_t i = 0; i < validators.size(); ++i)
+                 out.push_back(json::object{{"index", i},
+                                            {"member_id", validators[i].member_id},
+                                            {"name", validators[i].name},
+                                            {"node_key", validators[i].node_key.ToHex()}});
+               return json::object{
+                   {"validators", std::move(out)},
+                   {"validator_set_hash", node.ledger().validator_set_hash().ToHex()},
+                   {"quorum", 2 * ((validators.size() - 1) / 3) + 1}};
+             }});
+
+  RegisterSubscriptionMethods(
+      d, [](const json::value& params) -> std::expected<std::string, RpcError> {
+        auto p = ParamsObject(params);
+        if (!p) return std::unexpected(p.error());
+        auto topic = RequireString(**p, "topic");
+        if (!topic) return std::unexpected(topic.error());
+        if (*topic == "blocks") return std::string("blocks");
+        if (*topic == "tx") {
+          auto id = HexParam(**p, "tx_id", 32);
+          if (!id) return std::unexpected(id.error());
+          return "tx:" + ToHex(*id);
+        }
+        if (*topic == "account") {
+          auto id = HexParam(**p, "id", 16);
+          if (!id) return std::unexpected(id.error());
+          return "account:" + ToHex(*id);
+        }
+        return std::unexpected(
+            RpcError{kRpcInvalidParams, "params.topic must be blocks, tx or account", nullptr});
+      });
+}
+
+void PublishCommit(RpcServer& server, const Node& node, const CommitResult& result) {
+  json::object block = RenderBlockSummary(node, result.height);
+  block["tx_count"] = result.tx_ids.size();
+  block["null_block"] = result.null_block;
+  server.Publish("blocks", block);
+  for (const ledger::pb::Receipt& r : result.receipts.receipts())
+    server.Publish("tx:" + Hex(r.tx_id()),
+                   json::object{{"status", "committed"}, {"receipt", RenderReceipt(r)}});
+  if (result.tx_ids.empty()) return;
+  // Account topics: each transfer-like operation of the block, with its result.
+  auto payload = node.ledger().blocks().GetBlock(result.height);
+  if (!payload || !payload->has_value()) return;
+  auto decoded = ledger::DecodeBlock(**payload, node.ledger().chain_id());
+  if (!decoded) return;
+  for (size_t i = 0;
+       i < decoded->txs.size() && i < static_cast<size_t>(result.receipts.receipts_size()); ++i) {
+    auto parsed = ledger::ParseTransaction(decoded->txs[i], node.ledger().chain_id());
+    if (!parsed) continue;
+    const auto& receipt = result.receipts.receipts(static_cast<int>(i));
+    for (int k = 0; k < parsed->body.operations_size(); ++k) {
+      const auto& op = parsed->body.operations(k);
+      if (!op.has_transfer()) continue;
+      const auto& t = op.transfer();
+      uint32_t code = k < receipt.results_size() ? receipt.results(k).code() : receipt.code();
+      json::object note{
+          {"transfer_id", Hex(t.id())},
+          {"debit_account", Hex(t.debit_account())},
+          {"credit_account", Hex(t.credit_account())},
+          {"amount", std::to_string(t.amount())},
+          {"pending", t.pending()},
+          {"height", result.height},
+          {"code", code},
+          {"code_name",
+           std::string(ledger::ResultCodeName(static_cast<ledger::ResultCode>(code)))}};
+      server.Publish("account:" + Hex(t.debit_account()), note);
+      server.Publish("account:" + Hex(t.credit_account()), note);
+    }
+  }
+}
+
+}  // namespace cl::node
