@@ -2,7 +2,12 @@
 // over 1,000,000 accounts, signature checks excluded (transactions are verified before timing),
 // state tree update and LevelDB commit (synced, one batch per block) included.
 // Blocks of 10,000 transfers in 157 transactions of up to 64 operations; random account pairs.
-// EXECUTOR_BENCH_PHASES=1 prints each block's execute / tree / write seconds to stderr.
+// State reads at the latest version go through LatestStateIndex (flat values + cache). Each block
+// is also executed once through plain tree walks (the reads before the index), alternating which
+// runs first; both outcomes must agree, and the walk figure is reported as
+// execute_transfers_per_s_tree_reads (same commit cost, walk-based execution).
+// EXECUTOR_BENCH_PHASES=1 prints each block's execute (indexed, tree-walk) / tree / write seconds
+// to stderr.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
@@ -60,6 +65,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     return;
   }
   StateTree tree(store->get());
+  LatestStateIndex index(store->get(), tree);
   crypto::PrivateKey owner = OwnerKey();
   pb::Controller controller;
   controller.set_threshold(1);
@@ -110,7 +116,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
   uint64_t version = 0;
   {
     WriteBatch batch;
-    auto root = CommitChanges(tree, version, base, &batch);
+    auto root = CommitChanges(tree, version, base, &batch, &index);
     if (!root || !(*store)->Write(batch, true)) {
       state.SkipWithError("genesis commit failed");
       return;
@@ -130,7 +136,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     std::sort(changes.begin(), changes.end(),
               [](const StateChange& x, const StateChange& y) { return BytesLess()(x.key, y.key); });
     WriteBatch batch;
-    auto root = CommitChanges(tree, ++version, changes, &batch);
+    auto root = CommitChanges(tree, ++version, changes, &batch, &index);
     if (!root || !(*store)->Write(batch, true)) {
       state.SkipWithError("account build failed");
       return;
@@ -139,7 +145,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
 
   uint64_t rng = 42, next_transfer = 1ULL << 40, transfers = 0;
   uint64_t time_ms = 1'700'000'000'000;
-  double seconds = 0;
+  double seconds = 0, walk_total_seconds = 0;
   for (auto _ : state) {
     // Build and verify the block's transactions outside the timed region.
     std::vector<VerifiedTx> txs;
@@ -165,36 +171,52 @@ void BM_ExecuteTransfers(benchmark::State& state) {
       }
       txs.push_back(std::move(*tx));
     }
-    auto start = std::chrono::steady_clock::now();
-    TreeStateReader reader(tree, version);
     time_ms += 500;
-    auto out = ExecuteBlock(reader, BlockInfo{kChain, version + 1, time_ms}, txs);
-    if (!out) {
-      state.SkipWithError(out.error().ToString().c_str());
+    const BlockInfo info{kChain, version + 1, time_ms};
+    // The walk-based run, before or after the timed one (alternating), for the comparison.
+    double walk_seconds = 0;
+    Result<BlockOutcome> walk_out = MakeError(ErrorCode::kInternal, "not run");
+    auto run_walk = [&] {
+      auto t0 = std::chrono::steady_clock::now();
+      TreeStateReader walk_reader(tree, version);
+      walk_out = ExecuteBlock(walk_reader, info, txs);
+      walk_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    if (version % 2 == 0) run_walk();
+    auto start = std::chrono::steady_clock::now();
+    TreeStateReader reader(tree, version, &index);
+    auto out = ExecuteBlock(reader, info, txs);
+    auto executed = std::chrono::steady_clock::now();
+    if (version % 2 != 0) run_walk();
+    if (!out || !walk_out || out->changes != walk_out->changes) {
+      state.SkipWithError("indexed and tree-walk execution disagree or failed");
       return;
     }
-    auto executed = std::chrono::steady_clock::now();
+    auto commit_start = std::chrono::steady_clock::now();
     WriteBatch batch;
-    auto root = CommitChanges(tree, version + 1, out->changes, &batch);
+    auto root = CommitChanges(tree, version + 1, out->changes, &batch, &index);
     auto applied = std::chrono::steady_clock::now();
     if (!root || !(*store)->Write(batch, true)) {
       state.SkipWithError("block commit failed");
       return;
     }
     auto written = std::chrono::steady_clock::now();
+    const double execute_s = std::chrono::duration<double>(executed - start).count();
+    const double commit_s = std::chrono::duration<double>(written - commit_start).count();
     if (getenv("EXECUTOR_BENCH_PHASES")) {
-      fprintf(stderr, "execute %.3f s, tree %.3f s, write %.3f s\n",
-              std::chrono::duration<double>(executed - start).count(),
-              std::chrono::duration<double>(applied - executed).count(),
+      fprintf(stderr, "execute %.3f s (tree walks %.3f s), tree %.3f s, write %.3f s\n", execute_s,
+              walk_seconds, std::chrono::duration<double>(applied - commit_start).count(),
               std::chrono::duration<double>(written - applied).count());
     }
     ++version;
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    seconds += execute_s + commit_s;
+    walk_total_seconds += walk_seconds + commit_s;
     transfers += kTransfersPerBlock;
-    state.SetIterationTime(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    state.SetIterationTime(execute_s + commit_s);
   }
   state.counters["execute_transfers_per_s"] = static_cast<double>(transfers) / seconds;
+  state.counters["execute_transfers_per_s_tree_reads"] =
+      static_cast<double>(transfers) / walk_total_seconds;
   store->reset();
   fs::remove_all(dir);
 }

@@ -2,10 +2,22 @@
 // fixed version (the previous block's height), and the commit of a block's sorted changes as the
 // next version, which yields the state root. Genesis state is version 0.
 //
-// Thread safety: TreeStateReader is as thread-safe as StateTree::Get; CommitChanges is a writer
-// (one at a time, StateTree's rule).
+// LatestStateIndex (optional, for speed): a flat copy of the latest state beside the tree, under
+// kLatestValuePrefix in the same store, written in the same batch as the tree nodes (so it is as
+// crash-consistent as the tree), plus a bounded in-memory cache of values. A TreeStateReader given
+// the index serves reads at the index's version with one store Get (or a cache hit) instead of a
+// walk from the root; reads of older versions, and every read when the index is not complete
+// (a store whose genesis was committed without it), still walk the tree. Results do not depend
+// on it: the flat index is not part of the state root.
+//
+// Thread safety: TreeStateReader is as thread-safe as StateTree::Get (and LatestStateIndex's reads
+// are safe concurrently with each other and with a commit); CommitChanges is a writer (one at a
+// time, StateTree's rule).
 #pragma once
 
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "ledger/kv_store.h"
@@ -14,19 +26,64 @@
 
 namespace cl::ledger {
 
+// "sv" || state key -> the key's value at the index's version (absent keys have no entry); the key
+// "sv" alone -> u64be version the index reflects. Stored on disk: do not change (docs/ledger.md).
+inline constexpr std::string_view kLatestValuePrefix = "sv";
+// Memory for LatestStateIndex's value cache (keys + values); beyond it the cache is emptied and
+// refills from the store.
+inline constexpr size_t kLatestValueCacheMaxBytes = size_t{256} << 20;
+
+class LatestStateIndex {
+ public:
+  // Reads the index's version from the store. The store must outlive the index. An index whose
+  // marker is missing or behind the tree's latest version stays disabled (reads walk the tree)
+  // unless genesis (version 0) is committed through it.
+  LatestStateIndex(KvStore* store, StateTree& tree,
+                   size_t cache_max_bytes = kLatestValueCacheMaxBytes);
+  LatestStateIndex(const LatestStateIndex&) = delete;
+  LatestStateIndex& operator=(const LatestStateIndex&) = delete;
+
+  // The key's value at `version` when the index can answer for it (version is the index's version),
+  // otherwise nullopt (the caller walks the tree).
+  std::optional<Result<std::optional<Bytes>>> Get(ByteSpan key, uint64_t version) const;
+  // Adds the flat entries of version `height` to *batch; the cache moves to `height`. Called by
+  // CommitChanges after the tree accepted the version.
+  void Commit(uint64_t height, const std::vector<StateChange>& changes, WriteBatch* batch);
+  bool enabled() const { return version_plus_one_.load() != 0; }
+
+ private:
+  KvStore* store_;
+  const size_t cache_max_bytes_;
+  // The version the flat entries (once the last commit's batch is written) reflect, plus one; 0
+  // when the index is disabled.
+  std::atomic<uint64_t> version_plus_one_{0};
+  mutable std::mutex mu_;  // guards cache_ and cache_bytes_
+  mutable std::unordered_map<std::string, Bytes> cache_;
+  mutable size_t cache_bytes_ = 0;
+};
+
 class TreeStateReader final : public StateReader {
  public:
-  TreeStateReader(const StateTree& tree, uint64_t version) : tree_(tree), version_(version) {}
-  Result<std::optional<Bytes>> Get(ByteSpan key) const override { return tree_.Get(key, version_); }
+  TreeStateReader(const StateTree& tree, uint64_t version, const LatestStateIndex* index = nullptr)
+      : tree_(tree), version_(version), index_(index) {}
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    if (index_ != nullptr) {
+      if (auto flat = index_->Get(key, version_)) return std::move(*flat);
+    }
+    return tree_.Get(key, version_);
+  }
 
  private:
   const StateTree& tree_;
   uint64_t version_;
+  const LatestStateIndex* index_;
 };
 
-// Adds the tree nodes of version `height` to *batch and returns its root. The caller writes the
-// batch (with the block and its receipts, synced) before executing the next block.
+// Adds the tree nodes of version `height` to *batch and returns its root; with an index, also the
+// flat entries of that version. The caller writes the batch (with the block and its receipts,
+// synced) before executing the next block.
 Result<Hash32> CommitChanges(StateTree& tree, uint64_t height,
-                             const std::vector<StateChange>& changes, WriteBatch* batch);
+                             const std::vector<StateChange>& changes, WriteBatch* batch,
+                             LatestStateIndex* index = nullptr);
 
 }  // namespace cl::ledger
