@@ -1,6 +1,8 @@
 #include "ledger/invariant.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace cl::ledger {
 namespace {
@@ -58,7 +60,16 @@ Status CheckBlockInvariants(const LedgerState& state) {
   std::map<std::string, PendingDelta> account_pending_delta;  // from account records
   std::map<std::string, PendingDelta> hold_delta;             // from hold records
   Int128 live_count_delta = 0;
-  for (const auto& [key, after_raw] : state.writes()) {
+  // Visited in key order, so that of several violations the same one is reported everywhere.
+  std::vector<const LedgerState::WriteMap::value_type*> sorted;
+  sorted.reserve(state.writes().size());
+  for (const auto& entry : state.writes())
+    sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return BytesLess()(a->first, b->first); });
+  for (const auto* entry : sorted) {
+    const Bytes& key = entry->first;
+    const std::optional<Bytes>& after_raw = entry->second;
     if (key.empty()) continue;
     if (key[0] == keys::kAccount) {
       auto before_raw = state.BaseGet(key);

@@ -1,5 +1,7 @@
 #include "ledger/ledger_state.h"
 
+#include <algorithm>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -66,19 +68,30 @@ Bytes SerializeRecord(const google::protobuf::Message& msg) {
   return ToBytes(out);
 }
 
-Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
+Result<const std::optional<Bytes>*> LedgerState::Find(const Bytes& key) const {
   auto it = writes_.find(key);
-  if (it != writes_.end()) return it->second;
-  return BaseGet(key);
+  if (it != writes_.end()) return &it->second;
+  return BaseFind(key);
+}
+
+Result<const std::optional<Bytes>*> LedgerState::BaseFind(const Bytes& key) const {
+  auto cached = base_cache_.find(key);
+  if (cached != base_cache_.end()) return &cached->second;
+  auto value = base_.Get(key);
+  if (!value) return std::unexpected(value.error());
+  return &base_cache_.emplace(key, std::move(*value)).first->second;
+}
+
+Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
+  auto found = Find(key);
+  if (!found) return std::unexpected(found.error());
+  return **found;
 }
 
 Result<std::optional<Bytes>> LedgerState::BaseGet(const Bytes& key) const {
-  auto cached = base_cache_.find(key);
-  if (cached != base_cache_.end()) return cached->second;
-  auto value = base_.Get(key);
-  if (!value) return std::unexpected(value.error());
-  base_cache_.emplace(key, *value);
-  return value;
+  auto found = BaseFind(key);
+  if (!found) return std::unexpected(found.error());
+  return **found;
 }
 
 void LedgerState::Record(const Bytes& key) {
@@ -92,12 +105,12 @@ void LedgerState::Record(const Bytes& key) {
 
 void LedgerState::Put(const Bytes& key, Bytes value) {
   Record(key);
-  writes_[key] = std::move(value);
+  writes_.insert_or_assign(key, std::optional<Bytes>(std::move(value)));
 }
 
 void LedgerState::Delete(const Bytes& key) {
   Record(key);
-  writes_[key] = std::nullopt;
+  writes_.insert_or_assign(key, std::optional<Bytes>());
 }
 
 void LedgerState::RollbackTo(size_t savepoint) {
@@ -105,7 +118,7 @@ void LedgerState::RollbackTo(size_t savepoint) {
   while (journal_.size() > savepoint) {
     Undo& u = journal_.back();
     if (u.had_entry) {
-      writes_[u.key] = std::move(u.previous);
+      writes_.insert_or_assign(u.key, std::move(u.previous));
     } else {
       writes_.erase(u.key);
     }
@@ -118,6 +131,8 @@ std::vector<StateChange> LedgerState::TakeChanges() const {
   out.reserve(writes_.size());
   for (const auto& [k, v] : writes_)
     out.push_back(StateChange{k, v});
+  std::sort(out.begin(), out.end(),
+            [](const StateChange& a, const StateChange& b) { return BytesLess()(a.key, b.key); });
   return out;
 }
 

@@ -21,6 +21,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ledger/ledger.pb.h"
@@ -55,6 +57,14 @@ Bytes TxSeen(const Hash32& tx_id);
 // Serializes a record deterministically (the bytes hashed into the state tree).
 Bytes SerializeRecord(const google::protobuf::Message& msg);
 
+// Hash of a byte string, for the block's in-memory lookups (never iterated where order matters).
+struct BytesHash {
+  size_t operator()(const Bytes& b) const {
+    return std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  }
+};
+
 class LedgerState {
  public:
   explicit LedgerState(const StateReader& base) : base_(base) {}
@@ -66,11 +76,12 @@ class LedgerState {
   // Typed access; a record that fails to parse is corruption (an error, fatal for the block).
   template <class Record>
   Result<std::optional<Record>> GetRecord(const Bytes& key) const {
-    auto raw = Get(key);
+    auto raw = Find(key);  // parsed in place: no copy of the value
     if (!raw) return std::unexpected(raw.error());
-    if (!raw->has_value()) return std::optional<Record>();
+    if (!(*raw)->has_value()) return std::optional<Record>();
     Record rec;
-    if (!rec.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size()))) {
+    const Bytes& bytes = **raw.value();
+    if (!rec.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       return MakeError(ErrorCode::kCorruption, "state record does not parse");
     }
     return std::optional<Record>(std::move(rec));
@@ -96,12 +107,14 @@ class LedgerState {
   // Forgets undo information (after a chain commits); earlier savepoints become invalid.
   void ReleaseSavepoints() { journal_.clear(); }
 
-  // The block's writes so far, in key order.
-  const BytesMap<std::optional<Bytes>>& writes() const { return writes_; }
+  // The block's writes so far, in no particular order (TakeChanges sorts them).
+  using WriteMap = std::unordered_map<Bytes, std::optional<Bytes>, BytesHash>;
+  const WriteMap& writes() const { return writes_; }
   const StateReader& base() const { return base_; }
   // The committed value (ignoring this block's writes), served from the read cache when this block
   // already read the key: the invariant check compares before and after without re-reading.
   Result<std::optional<Bytes>> BaseGet(const Bytes& key) const;
+  // The block's changes sorted by key, each key once.
   std::vector<StateChange> TakeChanges() const;
 
  private:
@@ -111,12 +124,18 @@ class LedgerState {
     std::optional<Bytes> previous;
   };
   void Record(const Bytes& key);
+  // The current value (this block's write, else the committed one), by pointer into writes_ or
+  // base_cache_ (stable: unordered_map nodes do not move); valid until the next write of the key.
+  Result<const std::optional<Bytes>*> Find(const Bytes& key) const;
+  Result<const std::optional<Bytes>*> BaseFind(const Bytes& key) const;
 
   const StateReader& base_;
-  BytesMap<std::optional<Bytes>> writes_;
+  // Hash maps: lookups are the executor's hottest path, and ordered maps of ~30,000 byte-string
+  // keys per block cost more in comparisons than the rest of a transfer.
+  WriteMap writes_;
   std::vector<Undo> journal_;
   // Committed values this block has read (reads of the tree are the executor's main cost).
-  mutable BytesMap<std::optional<Bytes>> base_cache_;
+  mutable WriteMap base_cache_;
 };
 
 }  // namespace cl::ledger
