@@ -194,8 +194,8 @@ Result<ExecutionVoteFields> VerifyExecutionCertificate(const ValidatorSet& valid
 }
 
 Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std::string& chain_id,
-                                       const pb::PreparedProof& proof,
-                                       SignatureVerifier& verifier) {
+                                       const pb::PreparedProof& proof, SignatureVerifier& verifier,
+                                       const PayloadDigestFn& digest) {
   const pb::Envelope& pp = proof.pre_prepare();
   if (pp.type() != pb::PRE_PREPARE) {
     return MakeError(ErrorCode::kInvalidArgument, "prepared proof without a pre-prepare");
@@ -210,7 +210,9 @@ Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std
   if (pp.sender() != PrimaryOf(fields->view, validators.size())) {
     return MakeError(ErrorCode::kInvalidArgument, "pre-prepare not from the view's primary");
   }
-  if (PayloadDigest(AsSpan(pp.payload())) != fields->digest) {
+  const Hash32 payload_digest =
+      digest ? digest(AsSpan(pp.payload())) : PayloadDigest(AsSpan(pp.payload()));
+  if (payload_digest != fields->digest) {
     return MakeError(ErrorCode::kInvalidArgument, "payload does not match its digest");
   }
   LEDGER_TRY(VerifyEnvelope(validators, chain_id, pp, verifier));

@@ -6,6 +6,8 @@
 // A SignatureVerifier implementation states its own thread safety.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,8 +49,12 @@ class SignatureVerifier {
 // Stateless; thread-safe.
 SignatureVerifier& DefaultVerifier();
 
-// H(0x37 || payload): what votes and certificates name a block by.
+// H(0x37 || payload): what votes and certificates name a block by, unless the application supplies
+// its own digest (ReplicaConfig::payload_digest; the node names blocks by their header hash).
 Hash32 PayloadDigest(ByteSpan payload);
+// An application's block digest. It must be collision resistant over the payloads the application
+// accepts: two different valid payloads must never share a digest.
+using PayloadDigestFn = std::function<Hash32(ByteSpan payload)>;
 
 crypto::Domain TagFor(pb::MessageType type);
 
@@ -96,7 +102,8 @@ Result<ExecutionVoteFields> VerifyExecutionCertificate(
 // A prepared proof for (view, seq, digest): a pre-prepare from the primary of its view with a
 // payload matching its digest and 2f prepares from distinct non-primary validators.
 Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std::string& chain_id,
-                                       const pb::PreparedProof& proof, SignatureVerifier& verifier);
+                                       const pb::PreparedProof& proof, SignatureVerifier& verifier,
+                                       const PayloadDigestFn& digest = {});
 
 inline uint32_t PrimaryOf(uint64_t view, uint32_t n) {
   return static_cast<uint32_t>(view % n);

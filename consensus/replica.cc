@@ -65,6 +65,9 @@ struct ExecVote {
 
 struct Replica::Impl {
   ReplicaConfig cfg;
+  Hash32 Digest(ByteSpan payload) const {
+    return cfg.payload_digest ? cfg.payload_digest(payload) : PayloadDigest(payload);
+  }
   ValidatorSet vs;
   Application* app;
   Storage* storage;
@@ -175,7 +178,7 @@ struct Replica::Impl {
 
   void Propose(Bytes payload) {
     uint64_t seq = next_seq++;
-    Hash32 digest = PayloadDigest(payload);
+    Hash32 digest = Digest(payload);
     auto env = SignVote(pb::PRE_PREPARE, view, seq, digest);
     LEDGER_ASSERT(env.has_value());  // next_seq only grows within a view
     env->set_payload(std::string(payload.begin(), payload.end()));
@@ -511,7 +514,7 @@ struct Replica::Impl {
     }
     std::set<uint64_t> seqs;
     for (const pb::PreparedProof& p : info.body.prepared()) {
-      auto pf = VerifyPreparedProof(vs, cfg.chain_id, p, *verifier);
+      auto pf = VerifyPreparedProof(vs, cfg.chain_id, p, *verifier, cfg.payload_digest);
       if (!pf) return std::unexpected(pf.error());
       if (pf->seq <= stable || pf->seq > stable + cfg.window_seqs) {
         return MakeError(ErrorCode::kInvalidArgument, "prepared proof outside the watermarks");
@@ -534,9 +537,8 @@ struct Replica::Impl {
 
   // PBFT's new-view rule: from the 2f+1 view changes, min-s is the highest stable checkpoint, and
   // each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
-  static std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
-                                          uint64_t& min_s,
-                                          const pb::ExecutionCertificate** min_cert) {
+  std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
+                                   uint64_t& min_s, const pb::ExecutionCertificate** min_cert) {
     min_s = 0;
     *min_cert = nullptr;
     for (const auto* b : vcs) {
@@ -559,10 +561,10 @@ struct Replica::Impl {
     for (uint64_t s = min_s + 1; s <= max_s; ++s) {
       auto it = best.find(s);
       if (it == best.end()) {
-        out.push_back({s, PayloadDigest({}), std::string()});
+        out.push_back({s, Digest({}), std::string()});
       } else {
         const pb::Envelope& pp = it->second.second->pre_prepare();
-        out.push_back({s, PayloadDigest(AsSpan(pp.payload())), pp.payload()});
+        out.push_back({s, Digest(AsSpan(pp.payload())), pp.payload()});
       }
     }
     return out;
@@ -641,7 +643,7 @@ struct Replica::Impl {
       auto vf = DecodeVoteBody(pp.body());
       if (pp.type() != pb::PRE_PREPARE || pp.sender() != env.sender() || !vf ||
           vf->view != nv.view() || vf->seq != o[i].seq || vf->digest != o[i].digest ||
-          PayloadDigest(AsSpan(pp.payload())) != vf->digest) {
+          Digest(AsSpan(pp.payload())) != vf->digest) {
         return MakeError(ErrorCode::kInvalidArgument, "re-proposal does not match");
       }
       LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, pp, *verifier));
@@ -779,7 +781,7 @@ struct Replica::Impl {
         return;
       }
       auto cf = VerifyCommitCertificate(vs, cfg.chain_id, b.commit_cert(), *verifier);
-      Hash32 digest = PayloadDigest(AsSpan(b.payload()));
+      Hash32 digest = Digest(AsSpan(b.payload()));
       if (!cf || cf->seq != b.height() || cf->digest != digest) {
         ++drops.bad_certificate;
         return;
@@ -836,7 +838,7 @@ struct Replica::Impl {
     }
     if (is_pp) {
       if (env.sender() != Primary(view) || env.payload().size() > cfg.max_block_bytes ||
-          PayloadDigest(AsSpan(env.payload())) != vf->digest) {
+          Digest(AsSpan(env.payload())) != vf->digest) {
         ++drops.malformed;
         return;
       }
@@ -1207,7 +1209,7 @@ Effects Replica::OnPayloadReady(uint64_t now_ms, Bytes payload) {
   impl_->now = std::max(impl_->now, now_ms);
   if (payload.size() <= impl_->cfg.max_block_bytes && impl_->pending.size() < kMaxPendingPayloads &&
       !impl_->halted) {
-    Hash32 d = PayloadDigest(payload);
+    Hash32 d = impl_->Digest(payload);
     impl_->pending.push_back({d, std::move(payload)});
     impl_->TryPropose();
   }
@@ -1222,8 +1224,16 @@ Effects Replica::OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& stat
 }
 
 ReplicaStatus Replica::status() const {
-  return ReplicaStatus{impl_->view,      impl_->in_vc,    impl_->low,
-                       impl_->delivered, impl_->executed, impl_->halted};
+  ReplicaStatus s;
+  s.view = impl_->view;
+  s.in_view_change = impl_->in_vc;
+  s.is_primary = impl_->IsPrimary();
+  s.next_seq = impl_->next_seq;
+  s.low_watermark = impl_->low;
+  s.delivered = impl_->delivered;
+  s.executed = impl_->executed;
+  s.halted = impl_->halted;
+  return s;
 }
 
 const DropCounters& Replica::drops() const {

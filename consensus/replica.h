@@ -55,6 +55,7 @@ struct ReplicaConfig {
   uint64_t retransmit_ms = 250;     // resend own in-flight votes when nothing progressed
   uint64_t seed = 0;
   SignatureVerifier* verifier = nullptr;  // nullptr: DefaultVerifier()
+  PayloadDigestFn payload_digest;         // empty: PayloadDigest (H(0x37 || payload))
   PlantedBugs bugs;
 };
 
@@ -134,6 +135,8 @@ struct DropCounters {
 struct ReplicaStatus {
   uint64_t view = 0;
   bool in_view_change = false;
+  bool is_primary = false;  // primary of its view and not in a view change
+  uint64_t next_seq = 0;    // the sequence number the next proposal would take (primary only)
   uint64_t low_watermark = 0;
   uint64_t delivered = 0;
   uint64_t executed = 0;

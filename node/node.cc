@@ -152,6 +152,7 @@ Status Node::Start() {
     // proposals are only a fallback.
     rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
     rc.seed = validator_index_ + 1;
+    rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
     replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
                                                     consensus_store_.get(), app_->height(), now);
   }
@@ -495,10 +496,12 @@ void Node::AfterCommit(const CommitResult& result) {
 
 void Node::MaybePropose(uint64_t now) {
   consensus::ReplicaStatus st = replica_->status();
-  const uint32_t n = static_cast<uint32_t>(validator_keys_.size());
-  if (st.in_view_change || consensus::PrimaryOf(st.view, n) != validator_index_) return;
+  if (!st.is_primary) return;
   if (st.delivered != app_->height()) return;  // still executing
   const uint64_t next = app_->height() + 1;
+  // The block's height must be the sequence number the replica gives it; after a view change the
+  // new primary first re-proposes what was prepared, and proposes new blocks once those commit.
+  if (st.next_seq != next) return;
   if (proposed_height_ == next && proposed_view_ == st.view &&
       now < proposed_at_ms_ + 2 * config_.consensus_view_timeout_ms)
     return;  // the last proposal is still in flight
