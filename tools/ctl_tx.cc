@@ -157,7 +157,7 @@ void AddTxFlags(CLI::App* cmd, TxFlags& f) {
   cmd->add_option("--nonce", f.nonce, "body nonce (default random)");
   cmd->add_flag("--submit", f.submit, "submit instead of printing the envelope");
   cmd->add_flag("--wait", f.wait, "with --submit: wait for finality and print the receipt");
-  cmd->add_option("--timeout-s", f.timeout_s, "with --wait: give up after this many seconds");
+  cmd->add_option("--wait-timeout-s", f.timeout_s, "with --wait: give up after this many seconds");
 }
 
 Result<std::vector<crypto::PrivateKey>> LoadKeys(const TxFlags& f) {
