@@ -93,37 +93,54 @@ fi
 [[ -x "$CTL" && -x "$LEDGERD" ]] || die "missing $CTL or $LEDGERD"
 
 # ---- a fresh consortium ---------------------------------------------------------------------------
-if [[ -d "$NET" ]]; then stop_net; rm -rf "$NET"; fi
-"$CTL" localnet init --validators 4 --observers 1 --dir "$NET" >/dev/null
-echo "localnet: consortium written to $NET"
-while IFS=$'\t' read -r slug; do
-  nohup "$LEDGERD" --home "$NET/$slug" >"$NET/$slug.log" 2>&1 &
-  echo $! >"$NET/$slug.pid"
-done < <(members slug)
+# start_net: a fresh consortium, started and committing. Returns 1 when a node exits early (for
+# example a port chosen by `localnet init` was taken by another process before the node bound it).
+start_net() {
+  if [[ -d "$NET" ]]; then stop_net; rm -rf "$NET"; fi
+  "$CTL" localnet init --validators 4 --observers 1 --dir "$NET" >/dev/null
+  echo "localnet: consortium written to $NET"
+  while IFS=$'\t' read -r slug; do
+    nohup "$LEDGERD" --home "$NET/$slug" >"$NET/$slug.log" 2>&1 &
+    echo $! >"$NET/$slug.pid"
+  done < <(members slug)
 
-mapfile -t VALIDATOR_RPCS < <(members role rpc | awk -F'\t' '$1 == "validator" {print $2}')
-OBSERVER_RPC="$(members role rpc | awk -F'\t' '$1 == "observer" {print $2; exit}')"
-RPC="${VALIDATOR_RPCS[0]}"
+  mapfile -t VALIDATOR_RPCS < <(members role rpc | awk -F'\t' '$1 == "validator" {print $2}')
+  OBSERVER_RPC="$(members role rpc | awk -F'\t' '$1 == "observer" {print $2; exit}')"
+  RPC="${VALIDATOR_RPCS[0]}"
 
-echo -n "localnet: waiting for the validators to commit blocks"
-deadline=$((SECONDS + START_TIMEOUT_S))
-while :; do
-  ready=0
-  for rpc in "${VALIDATOR_RPCS[@]}"; do
-    if out="$("$CTL" status --rpc "$rpc" 2>/dev/null)" && (($(json_get height <<<"$out") >= 2)); then
-      ready=$((ready + 1))
+  echo -n "localnet: waiting for the validators to commit blocks"
+  local deadline=$((SECONDS + START_TIMEOUT_S)) ready rpc out pidfile
+  while :; do
+    for pidfile in "$NET"/*.pid; do
+      if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        echo
+        echo "localnet: $(basename "$pidfile" .pid) exited: $(tail -n 1 "${pidfile%.pid}.log")" >&2
+        return 1
+      fi
+    done
+    ready=0
+    for rpc in "${VALIDATOR_RPCS[@]}"; do
+      if out="$("$CTL" status --rpc "$rpc" 2>/dev/null)" && (($(json_get height <<<"$out") >= 2)); then
+        ready=$((ready + 1))
+      fi
+    done
+    ((ready == ${#VALIDATOR_RPCS[@]})) && break
+    if ((SECONDS > deadline)); then
+      echo
+      tail -n 5 "$NET"/*.log >&2
+      die "validators did not commit within ${START_TIMEOUT_S} s (logs: $NET/*.log)"
     fi
+    echo -n "."
+    sleep 0.5
   done
-  ((ready == ${#VALIDATOR_RPCS[@]})) && break
-  if ((SECONDS > deadline)); then
-    echo
-    tail -n 5 "$NET"/*.log >&2
-    die "validators did not commit within ${START_TIMEOUT_S} s (logs: $NET/*.log)"
-  fi
-  echo -n "."
-  sleep 0.5
+  echo " ok"
+}
+
+for attempt in 1 2 3; do
+  if start_net; then break; fi
+  ((attempt < 3)) || die "could not start the network (logs: $NET/*.log)"
+  echo "localnet: retrying with fresh ports"
 done
-echo " ok"
 echo
 status_net
 echo
