@@ -195,6 +195,17 @@ Status Cluster::Spawn(size_t i) {
   const std::string log = LogPath(i).string();
   std::vector<char*> argv{const_cast<char*>(binary.c_str()), const_cast<char*>("--home"),
                           const_cast<char*>(home.c_str()), nullptr};
+#if LEDGER_IT_LINE_BUFFERED_LOGS
+  // ledgerd logs to stdout, which is block-buffered into a file: a node killed with SIGKILL would
+  // lose its last lines, the ones a failing test needs. stdbuf makes stdout line-buffered.
+  // (Not in sanitizer builds: its LD_PRELOAD would come before the sanitizer runtime.)
+  const std::string stdbuf = "/usr/bin/stdbuf";
+  const std::string line_buffered = "-oL";
+  if (::access(stdbuf.c_str(), X_OK) == 0)
+    argv.insert(argv.begin(),
+                {const_cast<char*>(stdbuf.c_str()), const_cast<char*>(line_buffered.c_str())});
+#endif
+  const std::string program = argv[0];
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return MakeError(ErrorCode::kIoError, std::string("fork: ") + std::strerror(errno));
@@ -212,7 +223,7 @@ Status Cluster::Spawn(size_t i) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(binary.c_str(), argv.data());
+    ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
   m.pid = pid;

@@ -147,7 +147,9 @@ TEST(Recovery, KilledValidatorRestartsCatchesUpAndLosesNoCommittedTransaction) {
   std::vector<size_t> others;
   for (size_t v : validators)
     if (v != victim) others.push_back(v);
-  EXPECT_TRUE(WaitHeight(c, others, height_at_kill + 5));
+  // Miss enough blocks that the restarted node must fetch committed blocks from its peers.
+  constexpr uint64_t kBlocksMissed = 30;
+  EXPECT_TRUE(WaitHeight(c, others, height_at_kill + kBlocksMissed));
 
   IT_ASSERT_OK(c.Start(victim));
   load.SetAlive(victim, true);
