@@ -100,7 +100,8 @@ start_net() {
   "$CTL" localnet init --validators 4 --observers 1 --dir "$NET" >/dev/null
   echo "localnet: consortium written to $NET"
   while IFS=$'\t' read -r slug; do
-    nohup "$LEDGERD" --home "$NET/$slug" >"$NET/$slug.log" 2>&1 &
+    # Own session: the nodes outlive this script, its terminal and its process group.
+    setsid nohup "$LEDGERD" --home "$NET/$slug" >"$NET/$slug.log" 2>&1 &
     echo $! >"$NET/$slug.pid"
   done < <(members slug)
 
