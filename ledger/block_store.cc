@@ -1,6 +1,7 @@
 #include "ledger/block_store.h"
 
 #include "ledger/executor.h"
+#include "ledger/result_code.h"
 #include "util/assert.h"
 
 namespace cl::ledger {
@@ -50,6 +51,11 @@ void BlockStore::AddCommitted(const DecodedBlock& block, ByteSpan block_bytes, B
   batch->Put(HeightKey(kReceiptsTag, height), AsSpan(receipts.SerializeAsString()));
   batch->Put(HeightKey(kExecutedTag, height), AsSpan(executed.SerializeAsString()));
   for (size_t i = 0; i < block.tx_ids.size(); ++i) {
+    // A transaction included again after it was executed keeps its first location (its receipt
+    // here says DUPLICATE): a transaction id is committed once.
+    if (receipts.receipts(static_cast<int>(i)).code() ==
+        static_cast<uint32_t>(ResultCode::kTxDuplicate))
+      continue;
     pb::TxLocation location;
     location.set_height(height);
     location.set_index(static_cast<uint32_t>(i));

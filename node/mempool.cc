@@ -43,6 +43,13 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
         results[i].reason = "already in the mempool";
         continue;
       }
+      if (config_.committed_height) {
+        if (auto committed = config_.committed_height(p->tx_id)) {
+          results[i].status = AdmitStatus::kDuplicate;
+          results[i].reason = "already committed at height " + std::to_string(*committed);
+          continue;
+        }
+      }
       if (!StillValid(p->body, height + 1, time_ms)) {
         results[i].status = AdmitStatus::kRejected;
         results[i].reason = "validity bound has passed";

@@ -14,8 +14,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -33,6 +35,9 @@ struct MempoolConfig {
   std::string chain_id;
   size_t max_txs = 100'000;
   size_t max_bytes = 256u << 20;
+  // The height at which a transaction id was committed, if it was: such a transaction is a
+  // duplicate, never admitted again. Empty: no committed-transaction check.
+  std::function<std::optional<uint64_t>(const Hash32& tx_id)> committed_height;
 };
 
 struct PooledTx {

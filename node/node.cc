@@ -123,8 +123,14 @@ Status Node::Init() {
     return MakeError(app.error().code, config_.data_dir.string() + ": " + app.error().message);
   app_ = std::move(*app);
   verifier_ = std::make_unique<crypto::ParallelVerifier>();
-  mempool_ = std::make_unique<Mempool>(
-      MempoolConfig{genesis_.chain_id, config_.mempool_max_txs, 256u << 20}, verifier_.get());
+  MempoolConfig mempool_config{genesis_.chain_id, config_.mempool_max_txs, 256u << 20, {}};
+  mempool_config.committed_height = [app =
+                                         app_.get()](const Hash32& id) -> std::optional<uint64_t> {
+    auto location = app->blocks().FindTx(id);
+    if (!location || !location->has_value()) return std::nullopt;
+    return (*location)->height();
+  };
+  mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
   return OkStatus();
 }
 

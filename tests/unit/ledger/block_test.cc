@@ -4,6 +4,7 @@
 
 #include "ledger/block_store.h"
 #include "ledger/memory_store.h"
+#include "ledger/result_code.h"
 #include "ledger/transaction.h"
 
 namespace cl::ledger {
@@ -129,6 +130,33 @@ TEST(BlockStore, StoresABlockAndItsIndexInOneBatch) {
   store.AddExecutionCertificate(7, AsSpan("exec"), &cert);
   ASSERT_TRUE(kv.Write(cert, true).has_value());
   EXPECT_EQ(store.GetExecutionCertificate(7).value(), ToBytes("exec"));
+}
+
+TEST(BlockStore, ADuplicateInclusionKeepsTheFirstLocation) {
+  Fixture f(2);
+  MemoryStore kv;
+  BlockStore store(&kv);
+  for (uint64_t height : {7u, 8u}) {
+    f.header.set_height(height);
+    Bytes bytes = EncodeBlock(f.header, f.txs, f.ids);
+    auto decoded = DecodeBlock(bytes, kChain);
+    ASSERT_TRUE(decoded.has_value());
+    pb::ReceiptList receipts;
+    for (const Hash32& id : f.ids) {
+      pb::Receipt* r = receipts.add_receipts();
+      r->set_tx_id(id.data(), id.size());
+      r->set_height(height);
+      // At height 8 the same transactions come again: the executor reports them as duplicates.
+      if (height == 8) r->set_code(static_cast<uint32_t>(ResultCode::kTxDuplicate));
+    }
+    pb::ExecutedBlock executed;
+    executed.set_height(height);
+    WriteBatch batch;
+    store.AddCommitted(*decoded, bytes, AsSpan("cert"), receipts, executed, &batch);
+    ASSERT_TRUE(kv.Write(batch, true).has_value());
+  }
+  EXPECT_EQ(store.FindTx(f.ids[0]).value()->height(), 7u);
+  EXPECT_EQ(store.FindTx(f.ids[1]).value()->height(), 7u);
 }
 
 TEST(BlockStore, CorruptRecordIsAnError) {

@@ -38,7 +38,7 @@ class MempoolTest : public ::testing::Test {
 };
 
 TEST_F(MempoolTest, AdmitsValidTransactionsOnce) {
-  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(1)});
   EXPECT_EQ(r[0].status, AdmitStatus::kAdmitted);
   EXPECT_EQ(r[1].status, AdmitStatus::kAdmitted);
@@ -50,11 +50,11 @@ TEST_F(MempoolTest, AdmitsValidTransactionsOnce) {
 }
 
 TEST_F(MempoolTest, RejectsGarbageBadSignatureAndWrongChain) {
-  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   Bytes tampered = MakeTx(3);
   tampered[tampered.size() - 5] ^= 0x01;  // inside the last signature
   Bytes garbage = {1, 2, 3, 4};
-  Mempool other_chain({"other-chain", 100, 1u << 20}, &verifier_);
+  Mempool other_chain({"other-chain", 100, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {garbage, tampered});
   EXPECT_EQ(r[0].status, AdmitStatus::kRejected);
   EXPECT_EQ(r[1].status, AdmitStatus::kRejected);
@@ -64,7 +64,7 @@ TEST_F(MempoolTest, RejectsGarbageBadSignatureAndWrongChain) {
 }
 
 TEST_F(MempoolTest, FullPoolAnswersFull) {
-  Mempool pool({kChain, 2, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 2, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(3)});
   EXPECT_EQ(r[2].status, AdmitStatus::kFull);
   EXPECT_EQ(r[2].reason, "mempool full");
@@ -73,7 +73,7 @@ TEST_F(MempoolTest, FullPoolAnswersFull) {
 
 TEST_F(MempoolTest, ByteLimitIsEnforced) {
   Bytes tx = MakeTx(1);
-  Mempool pool({kChain, 100, tx.size() + 10}, &verifier_);
+  Mempool pool({kChain, 100, tx.size() + 10, {}}, &verifier_);
   auto r = Admit(pool, {tx, MakeTx(2)});
   EXPECT_EQ(r[0].status, AdmitStatus::kAdmitted);
   EXPECT_EQ(r[1].status, AdmitStatus::kFull);
@@ -81,7 +81,7 @@ TEST_F(MempoolTest, ByteLimitIsEnforced) {
 }
 
 TEST_F(MempoolTest, ReapKeepsAdmissionOrderAndLimits) {
-  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(3), MakeTx(4)});
   auto reaped = pool.Reap(3, 1u << 20, 1);
   ASSERT_EQ(reaped.size(), 3u);
@@ -92,7 +92,7 @@ TEST_F(MempoolTest, ReapKeepsAdmissionOrderAndLimits) {
 }
 
 TEST_F(MempoolTest, ExpiredTransactionsAreRejectedDroppedAndNotReaped) {
-  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   EXPECT_EQ(Admit(pool, {MakeTx(1, 5)}, /*height=*/5)[0].status, AdmitStatus::kRejected);
   Admit(pool, {MakeTx(2, 5), MakeTx(3, 50)}, 0);
   EXPECT_EQ(pool.Reap(10, 1u << 20, 6).size(), 1u);
@@ -101,13 +101,35 @@ TEST_F(MempoolTest, ExpiredTransactionsAreRejectedDroppedAndNotReaped) {
 }
 
 TEST_F(MempoolTest, RemoveDropsCommittedTransactions) {
-  Mempool pool({kChain, 100, 1u << 20}, &verifier_);
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {MakeTx(1), MakeTx(2)});
   std::vector<Hash32> committed = {r[0].tx_id};
   pool.Remove(committed);
   EXPECT_EQ(pool.size(), 1u);
   EXPECT_EQ(pool.Find(r[0].tx_id), nullptr);
   EXPECT_EQ(pool.bytes(), pool.Find(r[1].tx_id)->envelope.size());
+}
+
+}  // namespace
+}  // namespace cl::node
+
+namespace cl::node {
+namespace {
+
+TEST_F(MempoolTest, CommittedTransactionsAreDuplicatesNotAdmittedAgain) {
+  Bytes tx = MakeTx(9);
+  Hash32 committed_id = ledger::ParseTransaction(tx, kChain)->tx_id;
+  MempoolConfig config{kChain, 100, 1u << 20, {}};
+  config.committed_height = [committed_id](const Hash32& id) -> std::optional<uint64_t> {
+    if (id == committed_id) return 42;
+    return std::nullopt;
+  };
+  Mempool pool(std::move(config), &verifier_);
+  auto r = Admit(pool, {tx, MakeTx(10)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kDuplicate);
+  EXPECT_EQ(r[0].reason, "already committed at height 42");
+  EXPECT_EQ(r[1].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(pool.size(), 1u);
 }
 
 }  // namespace
