@@ -1,0 +1,86 @@
+// Proof bundles (docs/proofs.md, ledger/proof_bundle.proto): one self-contained file proving one
+// fact (an account's record at a height, a transfer, a transaction's receipt, an account's or a
+// transfer's absence, an asset's supply) against the genesis file alone. VerifyProofBundle is the
+// offline verifier of `ledger-audit`: it depends only on crypto/ and the ledger's proof code
+// (state_proof, merkle, block hashing), never on consensus/, p2p/ or node/. It re-implements the
+// certificate quorum check from the documented format (docs/consensus.md).
+// BuildProofBundle is the node's side: it reads a height's header, certificates and proofs.
+//
+// Thread safety: stateless functions over values; safe from any thread (the builder only reads
+// the store, which allows concurrent readers).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "ledger/block_store.h"
+#include "ledger/ledger.pb.h"
+#include "ledger/proof_bundle.pb.h"
+#include "ledger/state_tree.h"
+#include "util/bytes.h"
+#include "util/status.h"
+
+namespace cl::ledger {
+
+inline constexpr uint32_t kProofBundleVersion = 1;
+// Largest bundle the verifier reads (a bundle is a few KiB; the cap bounds hostile input).
+inline constexpr size_t kMaxProofBundleBytes = 4u << 20;
+// Largest validator set a certificate may name (genesis allows at most 256 members).
+inline constexpr size_t kMaxBundleValidators = 256;
+
+// What the verifier trusts: taken from the genesis file (the validator keys in replica order, i.e.
+// the genesis validators by member id).
+struct TrustAnchor {
+  std::string chain_id;
+  Hash32 genesis_hash;
+  std::vector<crypto::PublicKey> validators;
+};
+
+// The facts a bundle proves, once every check passed.
+struct VerifiedFacts {
+  pb::BundleKind kind = pb::BUNDLE_KIND_UNSPECIFIED;
+  uint64_t height = 0;
+  uint64_t timestamp_ms = 0;
+  Hash32 header_hash;
+  Hash32 state_root;
+  Bytes subject;
+  std::optional<pb::AccountRecord> account;    // ACCOUNT; ASSET_SUPPLY: the issuer account
+  std::optional<pb::TransferRecord> transfer;  // TRANSFER
+  std::optional<pb::AssetRecord> asset;        // ASSET_SUPPLY
+  std::optional<pb::Receipt> receipt;          // TRANSACTION
+  uint32_t tx_index = 0;                       // TRANSACTION
+  // ACCOUNT: credits_posted - debits_posted; ASSET_SUPPLY: the supply (-(issuer balance)).
+  // Decimal, with a leading '-' when negative.
+  std::string amount;
+  // Each check as it passed, in order (for --explain).
+  std::vector<std::string> checks;
+};
+
+// Verifies bundle bytes against the anchor. On failure the error message is one line naming the
+// failed check (kUnauthenticated for a failed signature, quorum, link or proof; kInvalidArgument
+// for a malformed bundle).
+Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan bundle);
+
+// What to prove.
+struct ProofRequest {
+  pb::BundleKind kind = pb::BUNDLE_KIND_UNSPECIFIED;
+  // ACCOUNT / NO_ACCOUNT: account id; TRANSFER / NO_TRANSFER: transfer id; TRANSACTION: the 32-byte
+  // tx id; ASSET_SUPPLY: the asset code.
+  Bytes subject;
+  // 0 = the latest height with an execution certificate (TRANSACTION: the tx's own height).
+  uint64_t height = 0;
+};
+
+// Builds a bundle from the node's stores. kNotFound when the height has no execution certificate
+// yet, the transaction is unknown, or (ACCOUNT, TRANSFER, ASSET_SUPPLY) the record is absent;
+// kFailedPrecondition when the record exists for a NO_* request.
+Result<Bytes> BuildProofBundle(const BlockStore& blocks, const StateTree& tree,
+                               const std::string& chain_id, const Hash32& genesis_hash,
+                               const ProofRequest& request);
+
+// Account balance as signed decimal: credits_posted - debits_posted.
+std::string PostedBalance(const pb::AccountRecord& account);
+
+}  // namespace cl::ledger
