@@ -58,14 +58,17 @@ Bytes TxSeen(const Hash32& tx_id) {
 }  // namespace keys
 
 Bytes SerializeRecord(const google::protobuf::Message& msg) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    LEDGER_ASSERT(msg.SerializeToCodedStream(&coded));
-  }
-  return ToBytes(out);
+  // Straight into the result buffer (no std::string and copy): the same deterministic encoder and
+  // bytes as SerializeToCodedStream, which computes the same size and calls the same writer.
+  LEDGER_ASSERT(msg.IsInitialized());
+  const size_t size = msg.ByteSizeLong();
+  Bytes out(size);
+  google::protobuf::io::ArrayOutputStream stream(out.data(), static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  msg.SerializeWithCachedSizes(&coded);
+  LEDGER_ASSERT(!coded.HadError() && static_cast<size_t>(coded.ByteCount()) == size);
+  return out;
 }
 
 Result<const std::optional<Bytes>*> LedgerState::Find(const Bytes& key) const {
