@@ -196,9 +196,10 @@ Status Cluster::Spawn(size_t i) {
   std::vector<char*> argv{const_cast<char*>(binary.c_str()), const_cast<char*>("--home"),
                           const_cast<char*>(home.c_str()), nullptr};
 #if LEDGER_IT_LINE_BUFFERED_LOGS
-  // ledgerd logs to stdout, which is block-buffered into a file: a node killed with SIGKILL would
-  // lose its last lines, the ones a failing test needs. stdbuf makes stdout line-buffered.
-  // (Not in sanitizer builds: its LD_PRELOAD would come before the sanitizer runtime.)
+  // ledgerd logs to stdout; redirected to a file, stdio may buffer it, and a node killed with
+  // SIGKILL would lose its last lines, the ones a failing test needs. stdbuf makes stdout
+  // line-buffered. (Not in sanitizer builds: its LD_PRELOAD would come before the sanitizer
+  // runtime.)
   const std::string stdbuf = "/usr/bin/stdbuf";
   const std::string line_buffered = "-oL";
   if (::access(stdbuf.c_str(), X_OK) == 0)
