@@ -22,5 +22,6 @@ void PrintJson(const json::value& value);
 void RegisterBasicCommands(CLI::App& app, CtlContext& context);
 // Building, signing and submitting transactions, and queries.
 void RegisterTxCommands(CLI::App& app, CtlContext& context);
+void RegisterProofCommands(CLI::App& app, CtlContext& context);  // proof (tools/ctl_proof.cc)
 
 }  // namespace cl::tools

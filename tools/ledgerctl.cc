@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   cl::tools::CtlContext context;
   cl::tools::RegisterBasicCommands(app, context);
   cl::tools::RegisterTxCommands(app, context);
+  cl::tools::RegisterProofCommands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
