@@ -30,4 +30,6 @@ LEDGERD="$BUILD_DIR/node/ledgerd"
 [[ -x "$LEDGERD" ]] || { echo "cluster.sh: no ledgerd binary in $BUILD_DIR" >&2; exit 1; }
 
 # timeout sends SIGTERM, then SIGKILL 10 s later; the nodes follow cluster_load either way.
-exec timeout -k 10 "$RUN_TIMEOUT_S" "$BUILD_DIR/bench/cluster_load" --ledgerd "$(realpath "$LEDGERD")" "$@"
+# python3 re-prints the object with plain decimals (Boost.JSON writes doubles as 2.7E3).
+timeout -k 10 "$RUN_TIMEOUT_S" "$BUILD_DIR/bench/cluster_load" --ledgerd "$(realpath "$LEDGERD")" "$@" |
+  python3 -c 'import json, sys; print(json.dumps(json.loads(sys.stdin.read())))'
