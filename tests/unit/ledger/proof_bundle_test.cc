@@ -11,6 +11,7 @@
 #include "ledger/ledger_state.h"
 #include "ledger/memory_store.h"
 #include "ledger/transaction.h"
+#include "tests/unit/ledger/proof_chain.h"
 #include "util/hex.h"
 
 namespace cl::ledger {
@@ -18,138 +19,19 @@ namespace {
 
 constexpr char kChain[] = "proof-test";
 constexpr size_t kValidators = 4;  // f = 1, quorum 3
-constexpr uint64_t kHeight = 1;
+constexpr uint64_t kHeight = kProofHeight;
 
-Bytes MakeTx(const crypto::PrivateKey& key, uint64_t nonce) {
-  pb::TxBody body;
-  body.set_chain_id(kChain);
-  body.set_valid_until_height(1000);
-  body.set_nonce(nonce);
-  auto* close = body.add_operations()->mutable_close_account();
-  Bytes id(16, 0);
-  id[15] = static_cast<uint8_t>(nonce + 1);
-  close->set_account(id.data(), id.size());
-  return SignTransaction(body, std::span<const crypto::PrivateKey>(&key, 1));
-}
-
-Bytes SignCert(const std::vector<crypto::PrivateKey>& keys, const std::vector<uint32_t>& signers,
-               crypto::Domain tag, const Bytes& body) {
-  pb::BundleCertificate cert;
-  cert.set_body(ToString(body));
-  Hash32 digest = crypto::SignedDigest(tag, kChain, body);
-  for (uint32_t i : signers) {
-    pb::BundleSigner* s = cert.add_signers();
-    s->set_replica(i);
-    s->set_signature(ToString(keys[i % keys.size()].Sign(digest).span()));
-  }
-  return SerializeRecord(cert);
-}
-
-// A one-block chain in memory with accounts, an asset, a transfer and three transactions, and
-// certificates signed by the test's validator keys over the documented bodies.
-struct Chain {
+std::vector<crypto::PrivateKey> NewKeys() {
   std::vector<crypto::PrivateKey> keys;
-  TrustAnchor anchor;
-  MemoryStore kv;
-  StateTree tree{&kv};
-  BlockStore blocks{&kv};
-  std::vector<Hash32> tx_ids;
-  Hash32 header_hash;
-  Hash32 state_root;
-  Hash32 receipt_root;
+  for (size_t i = 0; i < kValidators; ++i)
+    keys.push_back(crypto::PrivateKey::Generate());
+  return keys;
+}
 
-  Chain() {
-    for (size_t i = 0; i < kValidators; ++i)
-      keys.push_back(crypto::PrivateKey::Generate());
-    anchor.chain_id = kChain;
-    anchor.genesis_hash = crypto::TaggedHash(crypto::Domain::kGenesis, AsSpan("genesis"));
-    for (const auto& k : keys)
-      anchor.validators.push_back(k.GetPublicKey());
-
-    pb::AccountRecord acc;
-    acc.set_id("acc-1");
-    acc.set_asset("USD.1");
-    acc.set_credits_posted(500);
-    acc.set_debits_posted(200);
-    pb::AccountRecord issuer;
-    issuer.set_id("iss-1");
-    issuer.set_asset("USD.1");
-    issuer.set_issuer(true);
-    issuer.set_debits_posted(1000);
-    pb::AssetRecord asset;
-    asset.set_code("USD.1");
-    asset.set_issuer_account("iss-1");
-    pb::TransferRecord tr;
-    tr.mutable_transfer()->set_id("tr-1");
-    tr.set_height(kHeight);
-    std::vector<StateWrite> writes = {{keys::Account("acc-1"), SerializeRecord(acc)},
-                                      {keys::Account("acc-2"), SerializeRecord(acc)},
-                                      {keys::Account("iss-1"), SerializeRecord(issuer)},
-                                      {keys::Asset("USD.1"), SerializeRecord(asset)},
-                                      {keys::Transfer("tr-1"), SerializeRecord(tr)}};
-    WriteBatch tb;
-    state_root = tree.Apply(kHeight, writes, &tb).value();
-    EXPECT_TRUE(kv.Write(tb, true).has_value());
-
-    std::vector<Bytes> txs;
-    for (uint64_t i = 0; i < 3; ++i) {
-      txs.push_back(MakeTx(keys[0], i));
-      tx_ids.push_back(ParseTransaction(txs.back(), kChain)->tx_id);
-    }
-    pb::BlockHeader header;
-    header.set_chain_id(kChain);
-    header.set_height(kHeight);
-    header.set_prev_header_hash(ToString(anchor.genesis_hash.span()));
-    header.set_timestamp_ms(1'700'000'000'000);
-    std::vector<Bytes> vkeys;
-    for (const auto& k : anchor.validators)
-      vkeys.emplace_back(k.bytes.begin(), k.bytes.end());
-    header.set_validator_set_hash(ToString(MerkleRoot(vkeys).span()));
-    Bytes block = EncodeBlock(header, txs, tx_ids);
-    DecodedBlock decoded = DecodeBlock(block, kChain).value();
-    header_hash = decoded.header_hash;
-    pb::ReceiptList receipts;
-    for (const Hash32& id : tx_ids) {
-      pb::Receipt* r = receipts.add_receipts();
-      r->set_tx_id(ToString(id.span()));
-      r->set_height(kHeight);
-    }
-    receipt_root = ReceiptRoot(receipts);
-    pb::ExecutedBlock executed;
-    executed.set_height(kHeight);
-    WriteBatch bb;
-    blocks.AddCommitted(decoded, block, CommitCert({0, 1, 2}), receipts, executed, &bb);
-    blocks.AddExecutionCertificate(kHeight, ExecCert({1, 2, 3}), &bb);
-    EXPECT_TRUE(kv.Write(bb, true).has_value());
-  }
-
-  Bytes CommitCert(const std::vector<uint32_t>& signers) const {
-    pb::BundleVoteBody vote;
-    vote.set_view(0);
-    vote.set_seq(kHeight);
-    vote.set_digest(ToString(header_hash.span()));
-    return SignCert(keys, signers, crypto::Domain::kCommit, SerializeRecord(vote));
-  }
-  Bytes ExecCert(const std::vector<uint32_t>& signers) const {
-    pb::BundleExecutionVoteBody body;
-    body.set_height(kHeight);
-    body.set_block_digest(ToString(header_hash.span()));
-    body.set_state_root(ToString(state_root.span()));
-    body.set_result_root(ToString(receipt_root.span()));
-    return SignCert(keys, signers, crypto::Domain::kExecutionVote, SerializeRecord(body));
-  }
-
-  Bytes Build(pb::BundleKind kind, std::string_view subject) {
-    ProofRequest req;
-    req.kind = kind;
-    req.subject = Bytes(subject.begin(), subject.end());
-    Result<Bytes> b = BuildProofBundle(blocks, tree, kChain, anchor.genesis_hash, req);
-    EXPECT_TRUE(b.has_value()) << b.error().message;
-    return b.value_or(Bytes{});
-  }
-  Bytes BuildTx(size_t i) {
-    return Build(pb::BUNDLE_KIND_TRANSACTION, AsStringView(tx_ids[i].span()));
-  }
+struct Chain : ProofChain {
+  Chain()
+      : ProofChain(kChain, NewKeys(),
+                   crypto::TaggedHash(crypto::Domain::kGenesis, AsSpan("genesis"))) {}
 };
 
 pb::ProofBundle Parse(const Bytes& b) {
