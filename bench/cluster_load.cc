@@ -293,8 +293,8 @@ class Consortium {
         int status = 0;
         if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {
           m.pid = -1;
-          return MakeError(ErrorCode::kUnavailable, m.name + " exited at startup; see its log in " +
-                                                        dir_.string() + " (use --keep)");
+          return MakeError(ErrorCode::kUnavailable,
+                           m.name + " exited at startup; see its log in " + dir_.string());
         }
         auto s = tools::RpcCall(m.rpc, "status", json::object{}, 1'000);
         if (s && s->at("peers_connected").to_number<int64_t>() + 1 >=
@@ -344,6 +344,8 @@ class Consortium {
     return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
 
+  // Keeps the directory (node logs) on exit, e.g. after a failure.
+  void set_keep(bool keep) { keep_ = keep; }
   std::vector<Member>& members() { return members_; }
   const std::string& chain_id() const { return chain_id_; }
 
@@ -620,11 +622,13 @@ int Run(const Options& opt) {
   Consortium net;
   if (auto s = net.Create(kValidators, opt.keep); !s) {
     std::cerr << "cluster_load: " << s.error().message << "\n";
+    net.set_keep(true);
     return 1;
   }
   std::cerr << "starting " << kValidators << " validators\n";
   if (auto s = net.StartAll(opt.ledgerd); !s) {
     std::cerr << "cluster_load: " << s.error().message << "\n";
+    net.set_keep(true);
     return 1;
   }
   std::vector<Member>& members = net.members();
@@ -654,6 +658,7 @@ int Run(const Options& opt) {
   std::cerr << "opening " << wallets << " wallets in " << setup.size() << " transactions\n";
   if (auto s = SubmitAndWait(members[0].rpc, setup, opt.batch, watcher); !s) {
     std::cerr << "cluster_load: " << s.error().message << "\n";
+    net.set_keep(true);
     return 1;
   }
 
@@ -851,6 +856,7 @@ int Run(const Options& opt) {
       {"commit_time", "client poll of status+get_block on validator 0 every 10 ms"},
   };
   std::cout << json::serialize(out) << std::endl;
+  if (committed != n_admitted) net.set_keep(true);  // the node logs explain why
   return committed == n_admitted ? 0 : 1;
 }
 
