@@ -40,6 +40,7 @@ LedgerApp::LedgerApp(ledger::KvStore* store, genesis::Genesis genesis)
       genesis_(std::move(genesis)),
       validator_set_hash_(ValidatorSetHash(genesis_.validators)),
       tree_(std::make_unique<ledger::StateTree>(store)),
+      index_(std::make_unique<ledger::LatestStateIndex>(store, *tree_)),
       blocks_(store) {}
 
 Result<std::unique_ptr<LedgerApp>> LedgerApp::Open(ledger::KvStore* store,
@@ -56,7 +57,7 @@ Status LedgerApp::Initialise() {
     auto changes = genesis::GenesisStateChanges(genesis_);
     if (!changes) return std::unexpected(changes.error());
     ledger::WriteBatch batch;
-    auto root = ledger::CommitChanges(*tree_, 0, *changes, &batch);
+    auto root = ledger::CommitChanges(*tree_, 0, *changes, &batch, index_.get());
     if (!root) return std::unexpected(root.error());
     batch.Put(kGenesisKey, genesis_.hash.span());
     LEDGER_TRY(store_->Write(batch, /*sync=*/true));
@@ -172,7 +173,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   stored.header.set_height(height);
   std::vector<ledger::StateChange> changes;
   if (block) {
-    ledger::TreeStateReader reader(*tree_, height - 1);
+    ledger::TreeStateReader reader(*tree_, height - 1, index_.get());
     ledger::BlockInfo info{genesis_.chain_id, height, block->header.timestamp_ms()};
     auto outcome = ledger::ExecuteBlock(reader, info, txs);
     if (!outcome) return std::unexpected(outcome.error());  // fatal: storage or invariant
@@ -185,7 +186,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   }
 
   ledger::WriteBatch batch;
-  auto root = ledger::CommitChanges(*tree_, height, changes, &batch);
+  auto root = ledger::CommitChanges(*tree_, height, changes, &batch, index_.get());
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;
   result.receipt_root = ledger::ReceiptRoot(result.receipts);

@@ -31,6 +31,7 @@
 #include "ledger/kv_store.h"
 #include "ledger/state_tree.h"
 #include "ledger/transaction.h"
+#include "ledger/tree_state.h"
 
 namespace cl::node {
 
@@ -100,6 +101,8 @@ class LedgerApp {
   const genesis::Genesis genesis_;
   Hash32 validator_set_hash_;
   std::unique_ptr<ledger::StateTree> tree_;
+  // Reads of the latest state in one lookup instead of a tree walk (ledger/tree_state.h).
+  std::unique_ptr<ledger::LatestStateIndex> index_;
   ledger::BlockStore blocks_;
   std::atomic<uint64_t> height_{0};
   mutable std::mutex mu_;  // guards the two fields below
