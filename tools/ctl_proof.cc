@@ -31,7 +31,8 @@ void RunProof(CtlContext& context, const ProofOptions& o) {
   auto result = RpcCall(*endpoint, "get_proof", params);
   if (!result) return Fail(context, result.error().message);
   const json::object* obj = result->if_object();
-  const json::string* hex = obj != nullptr ? (*obj).if_contains("bundle")->if_string() : nullptr;
+  const json::value* field = obj != nullptr ? obj->if_contains("bundle") : nullptr;
+  const json::string* hex = field != nullptr ? field->if_string() : nullptr;
   if (hex == nullptr) return Fail(context, "get_proof: reply has no bundle");
   auto bytes = FromHex(std::string_view(hex->data(), hex->size()));
   if (!bytes) return Fail(context, "get_proof: bundle is not hex");
