@@ -7,6 +7,7 @@
 
 #include "consensus/messages.h"
 #include "node/node.pb.h"
+#include "node/proof_rpc.h"
 #include "node/rpc_methods.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -212,6 +213,7 @@ Status Node::Start() {
 
   dispatcher_ = std::make_unique<RpcDispatcher>();
   RegisterRpcMethods(*dispatcher_, *this);
+  RegisterProofMethods(*dispatcher_, *this);
   RpcServerConfig rpc_config;
   rpc_config.address = config_.rpc_listen.host;
   rpc_config.port = config_.rpc_listen.port;

@@ -116,7 +116,7 @@ TEST(RpcDocs, EveryDocumentedMethodAnswersWithTheDocumentedShape) {
   for (const Example& e : examples)
     methods.insert(e.method);
   for (const char* m : {"status", "submit_tx", "submit_txs", "get_tx", "get_block", "get_account",
-                        "get_transfer", "get_asset", "get_validators"})
+                        "get_transfer", "get_asset", "get_validators", "get_proof"})
     ASSERT_TRUE(methods.contains(m)) << "docs/rpc.md has no example for " << m;
 
   auto cluster = Cluster::Create({4, 0, "localnet"});
@@ -141,7 +141,8 @@ TEST(RpcDocs, EveryDocumentedMethodAnswersWithTheDocumentedShape) {
   std::map<std::string, std::string> values = {{"$TX_HEX", payment.hex}, {"$TX_ID", payment.tx_id}};
   for (const Example& e : examples) {
     SCOPED_TRACE("docs/rpc.md example for " + e.method);
-    if (e.method == "get_tx" || e.method == "get_block" || e.method == "get_transfer") {
+    if (e.method == "get_tx" || e.method == "get_block" || e.method == "get_transfer" ||
+        e.method == "get_proof") {
       // These document a committed transaction; wait for it (and for the block's execution
       // certificate, which forms once 2f+1 validators executed it).
       ASSERT_TRUE(WaitCommitted(c, 0, {payment.tx_id}));
