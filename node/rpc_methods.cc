@@ -222,6 +222,26 @@ json::object RenderReceipt(const ledger::pb::Receipt& r) {
                       {"results", std::move(results)}};
 }
 
+// A read method over a record keyed by a 16-byte id ("id", optional "height").
+template <class Record>
+RpcHandler ReadById(const Node& node, Bytes (*key)(std::string_view),
+                    json::object (*render)(const Record&), const char* not_found) {
+  return [&node, key, render, not_found](const json::value& params, RpcCallContext&) -> RpcResult {
+    auto p = ParamsObject(params);
+    if (!p) return std::unexpected(p.error());
+    auto id = HexParam(**p, "id", 16);
+    if (!id) return std::unexpected(id.error());
+    auto height = HeightParam(**p, node);
+    if (!height) return std::unexpected(height.error());
+    auto rec = ReadRecord<Record>(node, key(AsStringView(*id)), *height);
+    if (!rec) return std::unexpected(rec.error());
+    if (!rec->has_value()) return RpcFail(kRpcNotFound, not_found);
+    json::object out = render(**rec);
+    out["at_height"] = *height;
+    return out;
+  };
+}
+
 void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
   auto rejections = std::make_shared<RejectionLog>();
 
@@ -346,37 +366,11 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                return out;
              }});
 
-  d.Register("get_account", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
-               auto p = ParamsObject(params);
-               if (!p) return std::unexpected(p.error());
-               auto id = HexParam(**p, "id", 16);
-               if (!id) return std::unexpected(id.error());
-               auto height = HeightParam(**p, node);
-               if (!height) return std::unexpected(height.error());
-               auto rec = ReadRecord<ledger::pb::AccountRecord>(
-                   node, ledger::keys::Account(AsStringView(*id)), *height);
-               if (!rec) return std::unexpected(rec.error());
-               if (!rec->has_value()) return RpcFail(kRpcNotFound, "no such account");
-               json::object out = RenderAccount(**rec);
-               out["at_height"] = *height;
-               return out;
-             }});
-
-  d.Register("get_transfer", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
-               auto p = ParamsObject(params);
-               if (!p) return std::unexpected(p.error());
-               auto id = HexParam(**p, "id", 16);
-               if (!id) return std::unexpected(id.error());
-               auto height = HeightParam(**p, node);
-               if (!height) return std::unexpected(height.error());
-               auto rec = ReadRecord<ledger::pb::TransferRecord>(
-                   node, ledger::keys::Transfer(AsStringView(*id)), *height);
-               if (!rec) return std::unexpected(rec.error());
-               if (!rec->has_value()) return RpcFail(kRpcNotFound, "no such transfer");
-               json::object out = RenderTransfer(**rec);
-               out["at_height"] = *height;
-               return out;
-             }});
+  d.Register("get_account", {ReadById<ledger::pb::AccountRecord>(
+                                node, &ledger::keys::Account, &RenderAccount, "no such account")});
+  d.Register("get_transfer",
+             {ReadById<ledger::pb::TransferRecord>(node, &ledger::keys::Transfer, &RenderTransfer,
+                                                   "no such transfer")});
 
   d.Register(
       "get_asset", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
@@ -448,7 +442,8 @@ void PublishCommit(RpcServer& server, const Node& node, const CommitResult& resu
   for (const ledger::pb::Receipt& r : result.receipts.receipts())
     server.Publish("tx:" + Hex(r.tx_id()),
                    json::object{{"status", "committed"}, {"receipt", RenderReceipt(r)}});
-  if (result.tx_ids.empty()) return;
+  // Account topics need the block's operations: parse them only when someone listens.
+  if (result.tx_ids.empty() || !server.HasSubscribers("account:")) return;
   // Account topics: each transfer-like operation of the block, with its result.
   auto payload = node.ledger().blocks().GetBlock(result.height);
   if (!payload || !payload->has_value()) return;

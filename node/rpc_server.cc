@@ -389,6 +389,12 @@ void RpcServer::Publish(const std::string& topic, const json::value& payload) {
   }
 }
 
+bool RpcServer::HasSubscribers(std::string_view prefix) const {
+  std::lock_guard lock(impl_->state.hub.mu);
+  auto it = impl_->state.hub.by_topic.lower_bound(std::string(prefix));
+  return it != impl_->state.hub.by_topic.end() && it->first.starts_with(prefix);
+}
+
 void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve) {
   dispatcher.Register(
       "subscribe",

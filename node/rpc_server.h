@@ -55,6 +55,8 @@ class RpcServer {
   // Sends {"jsonrpc":"2.0","method":"subscription","params":{"subscription":ID,"topic":T,
   // "result":payload}} to every WebSocket session subscribed to topic.
   void Publish(const std::string& topic, const json::value& payload);
+  // Whether any WebSocket session subscribes to a topic starting with prefix.
+  bool HasSubscribers(std::string_view prefix) const;
 
  private:
   struct Impl;

@@ -168,3 +168,25 @@ TEST_F(RpcServerTest, BindFailureIsAClearError) {
 
 }  // namespace
 }  // namespace cl::node
+
+namespace cl::node {
+namespace {
+
+TEST_F(RpcServerTest, HasSubscribersMatchesTopicPrefixes) {
+  StartServer();
+  EXPECT_FALSE(server_->HasSubscribers("account:"));
+  net::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  ws.handshake("127.0.0.1", "/");
+  ws.write(net::buffer(std::string(
+      R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"account:ab"}})")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  EXPECT_TRUE(server_->HasSubscribers("account:"));
+  EXPECT_FALSE(server_->HasSubscribers("tx:"));
+  ws.close(websocket::close_code::normal);
+}
+
+}  // namespace
+}  // namespace cl::node
