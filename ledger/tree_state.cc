@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "ledger/ledger_state.h"
+
 namespace cl::ledger {
 namespace {
 
@@ -17,6 +19,20 @@ Bytes FlatKey(ByteSpan key) {
 
 // Bytes a cache entry costs beyond its key and value (node, hash bucket, two buffers).
 constexpr size_t kCacheEntryOverheadBytes = 96;
+
+// Records that later blocks read again, so a commit writes them through to the value cache (see
+// the header); the rest are written once and rarely read.
+bool CacheOnCommit(ByteSpan key) {
+  if (key.empty()) return false;
+  switch (key[0]) {
+    case keys::kTransfer:
+    case keys::kTxSeen:
+    case keys::kExpiryItem:
+      return false;
+    default:
+      return true;
+  }
+}
 
 }  // namespace
 
@@ -35,7 +51,7 @@ std::optional<Result<std::optional<Bytes>>> LatestStateIndex::Get(ByteSpan key,
                                                                   uint64_t version) const {
   const uint64_t plus_one = version_plus_one_.load();
   if (plus_one == 0 || plus_one - 1 != version) return std::nullopt;
-  std::string cache_key(AsStringView(key));
+  const std::string_view cache_key = AsStringView(key);
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(cache_key);
@@ -49,15 +65,24 @@ std::optional<Result<std::optional<Bytes>>> LatestStateIndex::Get(ByteSpan key,
   // A commit of the next version may have started while the store was read (its batch may already
   // be visible): the value may be newer than `version`, so the caller walks the tree instead.
   if (version_plus_one_.load() != plus_one) return std::nullopt;
-  if (value->has_value()) {
-    size_t bytes = cache_key.size() + (*value)->size() + kCacheEntryOverheadBytes;
-    if (cache_bytes_ + bytes > cache_max_bytes_) {
-      cache_.clear();
-      cache_bytes_ = 0;
-    }
-    if (cache_.emplace(std::move(cache_key), **value).second) cache_bytes_ += bytes;
-  }
+  if (value->has_value()) CachePut(cache_key, **value);
   return Result<std::optional<Bytes>>(std::move(*value));
+}
+
+void LatestStateIndex::CachePut(std::string_view key, const Bytes& value) const {
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    cache_bytes_ = cache_bytes_ - it->second.size() + value.size();
+    it->second = value;
+    return;
+  }
+  size_t bytes = key.size() + value.size() + kCacheEntryOverheadBytes;
+  if (cache_bytes_ + bytes > cache_max_bytes_) {
+    cache_.clear();
+    cache_bytes_ = 0;
+  }
+  cache_.emplace(std::string(key), value);
+  cache_bytes_ += bytes;
 }
 
 void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& changes,
@@ -71,15 +96,17 @@ void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& c
   }
   std::lock_guard lock(mu_);
   for (const auto& c : changes) {
-    std::string cache_key(AsStringView(c.key));
-    auto it = cache_.find(cache_key);
+    const std::string_view cache_key = AsStringView(c.key);
     if (c.value) {
       batch->Put(FlatKey(c.key), *c.value);
-      if (it != cache_.end()) {
+      if (CacheOnCommit(c.key)) {
+        CachePut(cache_key, *c.value);
+      } else if (auto it = cache_.find(cache_key); it != cache_.end()) {
         cache_bytes_ = cache_bytes_ - it->second.size() + c.value->size();
         it->second = *c.value;
       }
     } else {
+      auto it = cache_.find(cache_key);
       batch->Delete(FlatKey(c.key));
       if (it != cache_.end()) {
         cache_bytes_ -= cache_key.size() + it->second.size() + kCacheEntryOverheadBytes;

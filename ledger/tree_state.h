@@ -10,6 +10,12 @@
 // (a store whose genesis was committed without it), still walk the tree. Results do not depend
 // on it: the flat index is not part of the state root.
 //
+// The value cache is write-through for the records blocks read again (accounts, assets, members,
+// governance, the hold index): a commit stores their new values, so a node keeps its working set
+// of accounts in memory from genesis on instead of paying a LevelDB point read (block read, CRC,
+// decompression) for each account a transfer touches. Write-once records (transfers, seen
+// transaction ids, expiry items) enter the cache only when read.
+//
 // Thread safety: TreeStateReader is as thread-safe as StateTree::Get (and LatestStateIndex's reads
 // are safe concurrently with each other and with a commit); CommitChanges is a writer (one at a
 // time, StateTree's rule).
@@ -17,6 +23,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -57,8 +65,16 @@ class LatestStateIndex {
   // The version the flat entries (once the last commit's batch is written) reflect, plus one; 0
   // when the index is disabled.
   std::atomic<uint64_t> version_plus_one_{0};
+  // Hashes string keys and string_views alike, so a lookup needs no std::string of the key.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Adds or replaces a cache entry within the memory bound; needs mu_.
+  void CachePut(std::string_view key, const Bytes& value) const;
+
   mutable std::mutex mu_;  // guards cache_ and cache_bytes_
-  mutable std::unordered_map<std::string, Bytes> cache_;
+  mutable std::unordered_map<std::string, Bytes, KeyHash, std::equal_to<>> cache_;
   mutable size_t cache_bytes_ = 0;
 };
 

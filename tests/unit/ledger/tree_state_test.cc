@@ -128,5 +128,30 @@ TEST(TreeState, LatestStateIndexStaysDisabledWithoutGenesis) {
   EXPECT_EQ(TreeStateReader(tree, 5, &index).Get(keys::Governance()).value(), Bytes{1});
 }
 
+// A commit writes accounts (and the other re-read records) through to the value cache: the next
+// block reads them from memory, even before the batch reaches the store. Transfers are not kept.
+TEST(TreeState, LatestStateIndexWritesAccountsThroughToItsCache) {
+  MemoryStore store;
+  StateTree tree(&store);
+  LatestStateIndex index(&store, tree);
+  RunThroughTree(store, tree, &index);
+  ASSERT_TRUE(index.enabled());
+  const Bytes account = keys::Account(Id(42)), transfer = keys::Transfer(Id(43));
+  WriteBatch batch;  // never written: the store does not hold version 5's values
+  ASSERT_TRUE(CommitChanges(tree, 5,
+                            {StateChange{account, Bytes{7, 7}}, StateChange{transfer, Bytes{8}}},
+                            &batch, &index));
+  auto cached = index.Get(account, 5);
+  ASSERT_TRUE(cached.has_value() && cached->has_value());
+  EXPECT_EQ(**cached, std::optional<Bytes>(Bytes{7, 7}));
+  auto not_cached = index.Get(transfer, 5);
+  ASSERT_TRUE(not_cached.has_value() && not_cached->has_value());
+  EXPECT_EQ(**not_cached, std::nullopt);  // read from the store, which lacks the unwritten batch
+  // Once written, both read their committed values.
+  ASSERT_TRUE(store.Write(batch, true).has_value());
+  EXPECT_EQ(TreeStateReader(tree, 5, &index).Get(transfer).value(), std::optional<Bytes>(Bytes{8}));
+  EXPECT_EQ(TreeStateReader(tree, 5).Get(account).value(), std::optional<Bytes>(Bytes{7, 7}));
+}
+
 }  // namespace
 }  // namespace cl::ledger
