@@ -18,31 +18,30 @@
 namespace cl::ledger {
 
 // An ordered list of puts and deletes applied atomically by KvStore::Write. Later operations on the
-// same key win.
+// same key win. The operations live in one contiguous buffer (a batch of a large block holds tens
+// of thousands of records; one allocation per record would dominate building it). In memory only,
+// never persisted.
 class WriteBatch {
  public:
-  struct Op {
-    Bytes key;
-    std::optional<Bytes> value;  // nullopt: delete
-  };
-
   void Put(ByteSpan key, ByteSpan value);
-  // Takes the buffers without copying (for large batches built from fresh encodings).
-  void Put(Bytes&& key, Bytes&& value);
   void Delete(ByteSpan key);
   // Moves other's operations to the end of this batch (they then win over earlier ones).
   void Append(WriteBatch&& other);
   void Clear() {
-    ops_.clear();
-    approximate_bytes_ = 0;
+    rep_.clear();
+    count_ = 0;
   }
-  const std::vector<Op>& ops() const { return ops_; }
-  size_t size() const { return ops_.size(); }
-  size_t approximate_bytes() const { return approximate_bytes_; }
+  // Visits the operations in order: value is nullopt for a delete. The spans point into the batch.
+  void ForEach(const std::function<void(ByteSpan key, std::optional<ByteSpan> value)>& visit) const;
+  size_t size() const { return count_; }
+  // Bytes of keys and values plus a few bytes of framing per operation.
+  size_t approximate_bytes() const { return rep_.size(); }
 
  private:
-  std::vector<Op> ops_;
-  size_t approximate_bytes_ = 0;
+  // Per operation: u8 kind (kPut / kDelete), u32 key length (native order), key, and for a put u32
+  // value length, value.
+  Bytes rep_;
+  size_t count_ = 0;
 };
 
 // Return false from a visitor to stop the scan early.
@@ -57,6 +56,8 @@ class KvStore {
   // Visits, in ascending byte order, every key that starts with prefix and is >= start (an empty
   // start means the whole prefix).
   virtual Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const = 0;
+  // The greatest key that starts with prefix (nullopt when none does).
+  virtual Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const = 0;
   // Applies the batch atomically; with sync, returns only once it is durable (fsync).
   virtual Status Write(const WriteBatch& batch, bool sync) = 0;
 };

@@ -46,6 +46,7 @@ Result<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(const std::filesystem::
   db_options.create_if_missing = options.create_if_missing;
   db_options.paranoid_checks = true;
   db_options.write_buffer_size = options.write_buffer_bytes;
+  db_options.compression = options.compress ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   store->block_cache_.reset(leveldb::NewLRUCache(options.block_cache_bytes));
   db_options.block_cache = store->block_cache_.get();
   if (options.bloom_bits_per_key > 0) {
@@ -95,15 +96,43 @@ Status LevelDbStore::Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visi
   return OkStatus();
 }
 
-Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
-  leveldb::WriteBatch db_batch;
-  for (const WriteBatch::Op& op : batch.ops()) {
-    if (op.value) {
-      db_batch.Put(ToSlice(op.key), ToSlice(*op.value));
-    } else {
-      db_batch.Delete(ToSlice(op.key));
+Result<std::optional<Bytes>> LevelDbStore::LastKey(ByteSpan prefix) const {
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read_options));
+  // Position at the first key past every key with the prefix, then step back once.
+  Bytes past(prefix.begin(), prefix.end());
+  while (!past.empty() && past.back() == 0xff)
+    past.pop_back();
+  if (past.empty()) {
+    it->SeekToLast();
+  } else {
+    ++past.back();
+    it->Seek(ToSlice(past));
+    if (it->Valid()) {
+      it->Prev();
+    } else if (it->status().ok()) {
+      it->SeekToLast();
     }
   }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "database scan");
+  if (!it->Valid()) return std::optional<Bytes>();
+  const ByteSpan key = FromSlice(it->key());
+  if (key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) {
+    return std::optional<Bytes>();
+  }
+  return std::optional<Bytes>(Bytes(key.begin(), key.end()));
+}
+
+Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
+  leveldb::WriteBatch db_batch;
+  batch.ForEach([&](ByteSpan key, std::optional<ByteSpan> value) {
+    if (value) {
+      db_batch.Put(ToSlice(key), ToSlice(*value));
+    } else {
+      db_batch.Delete(ToSlice(key));
+    }
+  });
   leveldb::WriteOptions write_options;
   write_options.sync = sync;
   leveldb::Status s = db_->Write(write_options, &db_batch);

@@ -29,6 +29,9 @@ struct LevelDbOptions {
   int bloom_bits_per_key = 10;
   // Memtable size before a flush to a level-0 table.
   size_t write_buffer_bytes = size_t{32} << 20;
+  // Snappy compression of table blocks. Off by default: what the node stores is mostly hashes,
+  // signatures and keys, which do not compress, so it would only cost CPU.
+  bool compress = false;
 };
 
 class LevelDbStore final : public KvStore {
@@ -44,6 +47,7 @@ class LevelDbStore final : public KvStore {
 
   Result<std::optional<Bytes>> Get(ByteSpan key) const override;
   Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override;
+  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override;
   Status Write(const WriteBatch& batch, bool sync) override;
 
  private:

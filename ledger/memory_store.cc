@@ -23,15 +23,33 @@ Status MemoryStore::Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit
   return OkStatus();
 }
 
+Result<std::optional<Bytes>> MemoryStore::LastKey(ByteSpan prefix) const {
+  std::shared_lock lock(mutex_);
+  const std::string_view prefix_view = AsStringView(prefix);
+  // The first key past every key with the prefix, then one step back.
+  std::string past(prefix_view);
+  while (!past.empty() && static_cast<uint8_t>(past.back()) == 0xff)
+    past.pop_back();
+  auto it = map_.end();
+  if (!past.empty()) {
+    past.back() = static_cast<char>(static_cast<uint8_t>(past.back()) + 1);
+    it = map_.lower_bound(past);
+  }
+  if (it == map_.begin()) return std::optional<Bytes>();
+  --it;
+  if (!it->first.starts_with(prefix_view)) return std::optional<Bytes>();
+  return std::optional<Bytes>(ToBytes(it->first));
+}
+
 Status MemoryStore::Write(const WriteBatch& batch, bool /*sync*/) {
   std::unique_lock lock(mutex_);
-  for (const WriteBatch::Op& op : batch.ops()) {
-    if (op.value) {
-      map_.insert_or_assign(ToString(op.key), ToString(*op.value));
+  batch.ForEach([&](ByteSpan key, std::optional<ByteSpan> value) {
+    if (value) {
+      map_.insert_or_assign(ToString(key), ToString(*value));
     } else {
-      map_.erase(std::string(AsStringView(op.key)));
+      map_.erase(std::string(AsStringView(key)));
     }
-  }
+  });
   return OkStatus();
 }
 

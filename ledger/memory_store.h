@@ -22,6 +22,7 @@ class MemoryStore final : public KvStore {
 
   Result<std::optional<Bytes>> Get(ByteSpan key) const override;
   Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override;
+  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override;
   Status Write(const WriteBatch& batch, bool sync) override;
 
   // Number of keys held (tests count what pruning leaves behind).

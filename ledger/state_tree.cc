@@ -15,15 +15,21 @@ namespace cl::ledger {
 namespace {
 
 // ---- Key layout (docs/state-tree.md). These bytes reach disk: do not change. ----
-// Node:        "stN" || u64 BE version || u8 nibble_count || nibbles packed high-first (odd: low 0)
-// Stale index: "stS" || u64 BE stale_since_version -> the node keys (u64 BE version || u8 count ||
-//              packed nibbles, concatenated) of every node that version replaced or removed
-// Root record: "stR" || u64 BE version
-// Latest:      "stM" -> u64 BE latest applied version
+// Every record of a version sits under "stN" || u64 BE version, so a version's records are adjacent
+// and each version's keys sort after every earlier version's: LevelDB then moves the tables it
+// flushes down its levels without rewriting them (no record is ever overwritten in place).
+// Node:        "stN" || u64 BE version || u8 nibble_count (0..64) || nibbles packed high-first
+//              (odd count: low 4 bits 0)
+// Stale index: "stN" || u64 BE stale_since_version || 0xFE -> the node keys (u64 BE version ||
+//              u8 count || packed nibbles, concatenated) of every node that version replaced or
+//              removed
+// Root record: "stN" || u64 BE version || 0xFF (the greatest key of its version, so the last key
+//              under "stN" is the latest version's root record)
+// Prune floor: "stP" -> u64 BE: every version below it has been pruned (absent: 0)
 constexpr uint8_t kNodeTag = 'N';
-constexpr uint8_t kStaleTag = 'S';
-constexpr uint8_t kRootTag = 'R';
-constexpr uint8_t kMetaTag = 'M';
+constexpr uint8_t kPruneFloorTag = 'P';
+constexpr uint8_t kStaleMarker = 0xfe;
+constexpr uint8_t kRootMarker = 0xff;
 
 // Node value encodings. Do not change.
 //   leaf:     0x00 || key_hash (32) || varint value_len || value
@@ -99,25 +105,33 @@ Bytes TreeKey(uint8_t tag) {
   return out;
 }
 
+// Replaces out's content (a reused buffer) with the node's store key.
+void EncodeNodeStoreKey(const NodeKey& key, Bytes& out) {
+  out.assign(kStateTreePrefix.begin(), kStateTreePrefix.end());
+  out.push_back(kNodeTag);
+  AppendNodeKeySuffix(out, key);
+}
+
 Bytes NodeStoreKey(const NodeKey& key) {
   Bytes out;
   out.reserve(kStateTreePrefix.size() + 1 + 8 + 1 + 32);
-  out.insert(out.end(), kStateTreePrefix.begin(), kStateTreePrefix.end());
-  out.push_back(kNodeTag);
-  AppendNodeKeySuffix(out, key);
+  EncodeNodeStoreKey(key, out);
+  return out;
+}
+
+Bytes VersionRecordKey(uint64_t version, uint8_t marker) {
+  Bytes out = TreeKey(kNodeTag);
+  AppendU64BE(out, version);
+  AppendU8(out, marker);
   return out;
 }
 
 Bytes StaleStoreKey(uint64_t stale_since) {
-  Bytes out = TreeKey(kStaleTag);
-  AppendU64BE(out, stale_since);
-  return out;
+  return VersionRecordKey(stale_since, kStaleMarker);
 }
 
 Bytes RootStoreKey(uint64_t version) {
-  Bytes out = TreeKey(kRootTag);
-  AppendU64BE(out, version);
-  return out;
+  return VersionRecordKey(version, kRootMarker);
 }
 
 // Parses one suffix written by AppendNodeKeySuffix.
@@ -155,9 +169,9 @@ struct LeafNode {
   Bytes value;
 };
 
-Bytes EncodeInternal(const InternalNode& node) {
-  Bytes out;
-  out.reserve(5 + kChildrenPerNode * 42);
+// Encoders replace out's content (a reused buffer).
+void EncodeInternal(const InternalNode& node, Bytes& out) {
+  out.clear();
   AppendU8(out, kInternalNodeType);
   AppendU16BE(out, node.present);
   AppendU16BE(out, node.leaves);
@@ -166,16 +180,13 @@ Bytes EncodeInternal(const InternalNode& node) {
     AppendVarint(out, node.children[i].version);
     Append(out, node.children[i].hash.span());
   }
-  return out;
 }
 
-Bytes EncodeLeaf(const Hash32& key_hash, ByteSpan value) {
-  Bytes out;
-  out.reserve(1 + 32 + 5 + value.size());
+void EncodeLeaf(const Hash32& key_hash, ByteSpan value, Bytes& out) {
+  out.clear();
   AppendU8(out, kLeafNodeType);
   Append(out, key_hash.span());
   AppendLengthPrefixed(out, value);
-  return out;
 }
 
 std::unexpected<Error> CorruptNode(const NodeKey& key, const char* what) {
@@ -339,11 +350,13 @@ struct WorkingNode {
 // three children): present children only, each with its key hash when it is a leaf and known.
 class CachedNode {
  public:
-  CachedNode(uint64_t version, const WorkingNode& working)
-      : version_(version),
-        present_(working.node.present),
-        leaves_(working.node.leaves),
-        known_(working.known_key_hashes) {
+  // Replaces the content, reusing the slot storage when it is large enough.
+  void Assign(uint64_t version, const WorkingNode& working) {
+    version_ = version;
+    present_ = working.node.present;
+    leaves_ = working.node.leaves;
+    known_ = working.known_key_hashes;
+    slots_.clear();
     slots_.reserve(static_cast<size_t>(std::popcount(present_)));
     for (size_t i = 0; i < kChildrenPerNode; ++i) {
       if (working.node.Has(i))
@@ -352,26 +365,25 @@ class CachedNode {
   }
 
   uint64_t version() const { return version_; }
-  bool Has(size_t i) const { return (present_ >> i) & 1; }
-  bool IsLeaf(size_t i) const { return (leaves_ >> i) & 1; }
-  const Child& child(size_t i) const { return slots_[Rank(i)].child; }
 
-  WorkingNode Expand() const {
-    WorkingNode working;
+  void ExpandInto(WorkingNode& working) const {
     working.node.present = present_;
     working.node.leaves = leaves_;
     working.known_key_hashes = known_;
+    size_t rank = 0;
     for (size_t i = 0; i < kChildrenPerNode; ++i) {
-      if (!Has(i)) continue;
-      const Slot& slot = slots_[Rank(i)];
+      if (((present_ >> i) & 1) == 0) {
+        working.node.children[i] = Child{};
+        continue;
+      }
+      const Slot& slot = slots_[rank++];
       working.node.children[i] = slot.child;
       working.leaf_key_hashes[i] = slot.key_hash;
     }
-    return working;
   }
 
   // Approximate heap footprint, for the cache's byte budget.
-  size_t bytes() const { return sizeof(*this) + 32 + slots_.capacity() * sizeof(Slot); }
+  size_t bytes() const { return sizeof(*this) + slots_.capacity() * sizeof(Slot); }
 
  private:
   struct Slot {
@@ -379,15 +391,10 @@ class CachedNode {
     Hash32 key_hash;  // meaningful when the child is a leaf and bit i of known_ is set
   };
 
-  // Index of child i among the present children.
-  size_t Rank(size_t i) const {
-    return static_cast<size_t>(std::popcount(static_cast<uint16_t>(present_ & ((1u << i) - 1))));
-  }
-
-  uint64_t version_;
-  uint16_t present_;
-  uint16_t leaves_;
-  uint16_t known_;
+  uint64_t version_ = 0;
+  uint16_t present_ = 0;
+  uint16_t leaves_ = 0;
+  uint16_t known_ = 0;
   std::vector<Slot> slots_;
 };
 
@@ -400,53 +407,71 @@ struct NibblePathHasher {
 // The newest known internal node at each nibble path: after an Apply, the latest version's nodes it
 // touched; after reads, whatever was read (an older node never replaces a newer one). Lookups name
 // the version they need, so an entry of another version is a miss, never a wrong answer. Beyond
-// max_entries an arbitrary eighth of the entries is dropped (a miss costs a store read).
-// Thread-safe.
+// the byte budget an arbitrary eighth of a shard's entries is dropped (a miss costs a store read).
+// Thread-safe. Sharded by the path's first nibble, so the two threads of a large Apply, which
+// update disjoint halves of the tree, never wait for each other; entries are copied in and out
+// under the shard's lock, so no reader holds a reference into the cache.
 class StateTreeCache {
  public:
-  explicit StateTreeCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit StateTreeCache(size_t max_bytes) : shard_max_bytes_(max_bytes / kShards) {}
 
-  std::shared_ptr<const CachedNode> Find(const NodeKey& key) {
-    std::lock_guard lock(mutex_);
-    auto it = nodes_.find(key.path);
-    if (it == nodes_.end() || it->second->version() != key.version) return nullptr;
-    return it->second;
+  // Fills *out with the node at key.path when the cache holds that very version.
+  bool Find(const NodeKey& key, WorkingNode* out) {
+    Shard& shard = ShardOf(key.path);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.nodes.find(key.path);
+    if (it == shard.nodes.end() || it->second.version() != key.version) return false;
+    it->second.ExpandInto(*out);
+    return true;
   }
-  void Put(const NibblePath& path, std::shared_ptr<const CachedNode> node) {
-    std::lock_guard lock(mutex_);
-    auto [it, inserted] = nodes_.try_emplace(path, node);
+  void Put(const NibblePath& path, uint64_t version, const WorkingNode& node) {
+    Shard& shard = ShardOf(path);
+    std::lock_guard lock(shard.mutex);
+    auto [it, inserted] = shard.nodes.try_emplace(path);
     if (inserted) {
-      bytes_ += node->bytes() + kEntryOverheadBytes;
-    } else if (it->second->version() < node->version()) {
-      bytes_ += node->bytes();
-      bytes_ -= it->second->bytes();
-      it->second = std::move(node);
+      shard.bytes += kEntryOverheadBytes;
+    } else if (it->second.version() >= version) {
+      return;
     }
-    if (bytes_ > max_bytes_) {
-      size_t drop = nodes_.size() / 8 + 1;
-      for (auto at = nodes_.begin(); at != nodes_.end() && drop > 0; --drop) {
-        bytes_ -= at->second->bytes() + kEntryOverheadBytes;
-        at = nodes_.erase(at);
+    shard.bytes -= it->second.bytes();
+    it->second.Assign(version, node);
+    shard.bytes += it->second.bytes();
+    if (shard.bytes > shard_max_bytes_) {
+      size_t drop = shard.nodes.size() / 8 + 1;
+      for (auto at = shard.nodes.begin(); at != shard.nodes.end() && drop > 0; --drop) {
+        shard.bytes -= at->second.bytes() + kEntryOverheadBytes;
+        at = shard.nodes.erase(at);
       }
     }
   }
   void Erase(const NodeKey& key) {
-    std::lock_guard lock(mutex_);
-    auto it = nodes_.find(key.path);
-    if (it != nodes_.end() && it->second->version() == key.version) {
-      bytes_ -= it->second->bytes() + kEntryOverheadBytes;
-      nodes_.erase(it);
+    Shard& shard = ShardOf(key.path);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.nodes.find(key.path);
+    if (it != shard.nodes.end() && it->second.version() == key.version) {
+      shard.bytes -= it->second.bytes() + kEntryOverheadBytes;
+      shard.nodes.erase(it);
     }
   }
 
  private:
+  // One shard per first nibble, and one for the root.
+  static constexpr size_t kShards = kChildrenPerNode + 1;
   // The hash map's own node and bucket per entry.
   static constexpr size_t kEntryOverheadBytes = 96;
 
-  const size_t max_bytes_;
-  size_t bytes_ = 0;
-  std::mutex mutex_;
-  std::unordered_map<NibblePath, std::shared_ptr<const CachedNode>, NibblePathHasher> nodes_;
+  struct Shard {
+    std::mutex mutex;
+    size_t bytes = 0;
+    std::unordered_map<NibblePath, CachedNode, NibblePathHasher> nodes;
+  };
+
+  Shard& ShardOf(const NibblePath& path) {
+    return shards_[path.length == 0 ? kChildrenPerNode : path.bits.bytes[0] >> 4];
+  }
+
+  const size_t shard_max_bytes_;
+  std::array<Shard, kShards> shards_;
 };
 
 namespace {
@@ -456,16 +481,17 @@ class NodeReader {
  public:
   NodeReader(const KvStore* store, StateTreeCache* cache) : store_(store), cache_(cache) {}
 
-  Result<std::shared_ptr<const CachedNode>> Internal(const NodeKey& key) const {
-    if (auto cached = cache_->Find(key)) return cached;
+  Result<WorkingNode> Internal(const NodeKey& key) const {
+    WorkingNode working;
+    if (cache_->Find(key, &working)) return working;
     auto bytes = store_->Get(NodeStoreKey(key));
     if (!bytes) return std::unexpected(bytes.error());
     if (!bytes->has_value()) return CorruptNode(key, "missing");
     auto node = DecodeInternal(**bytes, key);
     if (!node) return std::unexpected(node.error());
-    auto shared = std::make_shared<const CachedNode>(key.version, WorkingNode{*node, 0, {}});
-    cache_->Put(key.path, shared);
-    return shared;
+    working = WorkingNode{*node, 0, {}};
+    cache_->Put(key.path, key.version, working);
+    return working;
   }
 
   Result<LeafNode> Leaf(const NodeKey& key) const {
@@ -550,7 +576,7 @@ class Updater {
         root = RootRecord{kRootInternal, outcome->internal};
         break;
     }
-    if (!stale_.empty()) batch_->Put(StaleStoreKey(version_), std::move(stale_));
+    if (!stale_.empty()) batch_->Put(StaleStoreKey(version_), stale_);
     return root;
   }
 
@@ -579,23 +605,27 @@ class Updater {
     }
     const NodeKey key{version_, path};
     if (leaf.value != nullptr) {
-      batch_->Put(NodeStoreKey(key), EncodeLeaf(leaf.key_hash, *leaf.value));
+      EncodeLeaf(leaf.key_hash, *leaf.value, value_scratch_);
       if (key_hash != nullptr) *key_hash = leaf.key_hash;
     } else {
       LEDGER_ASSERT(leaf.stored.has_value());
       auto stored = reader_.Leaf(*leaf.stored);
       if (!stored) return std::unexpected(stored.error());
-      batch_->Put(NodeStoreKey(key), EncodeLeaf(stored->key_hash, stored->value));
+      EncodeLeaf(stored->key_hash, stored->value, value_scratch_);
       if (key_hash != nullptr) *key_hash = stored->key_hash;
     }
+    EncodeNodeStoreKey(key, key_scratch_);
+    batch_->Put(key_scratch_, value_scratch_);
     if (leaf.stored) MarkStale(*leaf.stored, /*uncache=*/false);
     return Child{leaf.leaf_hash, version_};
   }
 
   Child WriteInternal(const NibblePath& path, const WorkingNode& node) {
     const NodeKey key{version_, path};
-    batch_->Put(NodeStoreKey(key), EncodeInternal(node.node));
-    cache_->Put(path, std::make_shared<const CachedNode>(version_, node));
+    EncodeNodeStoreKey(key, key_scratch_);
+    EncodeInternal(node.node, value_scratch_);
+    batch_->Put(key_scratch_, value_scratch_);
+    cache_->Put(path, version_, node);
     return Child{InternalHash(node.node), version_};
   }
 
@@ -755,7 +785,7 @@ class Updater {
     const NodeKey key{existing.version, path};
     auto stored = reader_.Internal(key);
     if (!stored) return std::unexpected(stored.error());
-    const WorkingNode old_cached = (*stored)->Expand();
+    const WorkingNode& old_cached = *stored;
     const InternalNode& old_node = old_cached.node;
     LEDGER_ASSERT(path.length < kNibblesPerKey);
 
@@ -824,6 +854,9 @@ class Updater {
   const uint64_t version_;
   WriteBatch* batch_;
   Bytes stale_;  // the stale index record of this version
+  // Reused encoding buffers (one node record at a time).
+  Bytes key_scratch_;
+  Bytes value_scratch_;
 };
 
 }  // namespace
@@ -831,18 +864,21 @@ class Updater {
 StateTree::StateTree(KvStore* store, size_t cache_max_bytes)
     : store_(store), cache_(std::make_unique<StateTreeCache>(cache_max_bytes)) {
   LEDGER_ASSERT(store_ != nullptr);
-  auto bytes = store_->Get(TreeKey(kMetaTag));
-  if (!bytes) {
-    load_status_ = std::unexpected(bytes.error());
+  auto last = store_->LastKey(TreeKey(kNodeTag));
+  if (!last) {
+    load_status_ = std::unexpected(last.error());
     return;
   }
-  if (!bytes->has_value()) return;
-  if ((*bytes)->size() != 8 ||
-      LoadU64BE((*bytes)->data()) == std::numeric_limits<uint64_t>::max()) {
-    load_status_ = MakeError(ErrorCode::kCorruption, "state tree latest-version record is corrupt");
+  if (!last->has_value()) return;  // never written
+  const Bytes& key = **last;
+  const Bytes expected_prefix = TreeKey(kNodeTag);
+  if (key.size() != expected_prefix.size() + 8 + 1 || key.back() != kRootMarker ||
+      LoadU64BE(key.data() + expected_prefix.size()) == std::numeric_limits<uint64_t>::max()) {
+    load_status_ = MakeError(ErrorCode::kCorruption,
+                             "state tree: the last record is not a root record (store corrupt)");
     return;
   }
-  latest_version_plus_one_ = LoadU64BE((*bytes)->data()) + 1;
+  latest_version_plus_one_ = LoadU64BE(key.data() + expected_prefix.size()) + 1;
 }
 
 StateTree::~StateTree() = default;
@@ -902,9 +938,6 @@ Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> wr
   auto root = updater.Run(old_root, unique);
   if (!root) return std::unexpected(root.error());
   batch->Put(RootStoreKey(version), EncodeRoot(*root));
-  Bytes latest_record;
-  AppendU64BE(latest_record, version);
-  batch->Put(TreeKey(kMetaTag), std::move(latest_record));
   latest_version_plus_one_ = version + 1;
   return root->kind == kRootEmpty ? Hash32{} : root->child.hash;
 }
@@ -927,9 +960,9 @@ Result<std::optional<Bytes>> StateTree::Get(ByteSpan key, uint64_t version) cons
     auto node = reader.Internal(node_key);
     if (!node) return std::unexpected(node.error());
     const uint8_t nibble = NibbleAt(key_hash, node_key.path.length);
-    if (!(*node)->Has(nibble)) return std::optional<Bytes>();
-    is_leaf = (*node)->IsLeaf(nibble);
-    node_key = NodeKey{(*node)->child(nibble).version, node_key.path.Child(nibble)};
+    if (!node->node.Has(nibble)) return std::optional<Bytes>();
+    is_leaf = node->node.IsLeaf(nibble);
+    node_key = NodeKey{node->node.children[nibble].version, node_key.path.Child(nibble)};
   }
   auto leaf = reader.Leaf(node_key);
   if (!leaf) return std::unexpected(leaf.error());
@@ -953,7 +986,7 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
   while (!leaf_key) {
     auto node = reader.Internal(node_key);
     if (!node) return std::unexpected(node.error());
-    const BinaryLevels levels = ComputeLevels((*node)->Expand().node);
+    const BinaryLevels levels = ComputeLevels(node->node);
     const size_t first_bit = size_t{node_key.path.length} * 4;
     size_t index = 0;  // position within binary level `level` of this node
     size_t level = 0;
@@ -965,20 +998,20 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
     }
     if (level == 4 && levels.l4[index].kind == SubtreeKind::kMany) {
       // The path continues into an internal child.
-      node_key =
-          NodeKey{(*node)->child(index).version, node_key.path.Child(static_cast<uint8_t>(index))};
+      node_key = NodeKey{node->node.children[index].version,
+                         node_key.path.Child(static_cast<uint8_t>(index))};
       continue;
     }
     // The path ends here, at an empty subtree or a single leaf; find the leaf's slot, if any.
     const size_t span = size_t{16} >> level;
     std::optional<size_t> slot;
     for (size_t i = index * span; i < (index + 1) * span; ++i) {
-      if ((*node)->Has(i)) slot = i;
+      if (node->node.Has(i)) slot = i;
     }
     if (!slot) return proof;  // empty subtree
-    LEDGER_ASSERT((*node)->IsLeaf(*slot));
-    leaf_key =
-        NodeKey{(*node)->child(*slot).version, node_key.path.Child(static_cast<uint8_t>(*slot))};
+    LEDGER_ASSERT(node->node.IsLeaf(*slot));
+    leaf_key = NodeKey{node->node.children[*slot].version,
+                       node_key.path.Child(static_cast<uint8_t>(*slot))};
   }
   auto leaf = reader.Leaf(*leaf_key);
   if (!leaf) return std::unexpected(leaf.error());
@@ -1000,35 +1033,41 @@ Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "cannot prune above the latest state tree version");
   }
-  const Bytes stale_prefix = TreeKey(kStaleTag);
-  Status corrupt = OkStatus();
-  LEDGER_TRY(store_->Scan(stale_prefix, {}, [&](ByteSpan key, ByteSpan value) {
-    if (key.size() != stale_prefix.size() + 8) {
-      corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record key is corrupt");
-      return false;
+  const Bytes floor_key = TreeKey(kPruneFloorTag);
+  auto floor_record = store_->Get(floor_key);
+  if (!floor_record) return std::unexpected(floor_record.error());
+  uint64_t floor = 0;
+  if (floor_record->has_value()) {
+    if ((*floor_record)->size() != 8) {
+      return MakeError(ErrorCode::kCorruption, "state tree prune floor record is corrupt");
     }
-    if (LoadU64BE(key.data() + stale_prefix.size()) > min_retained_version) return false;
-    ByteReader reader(value);
-    while (!reader.done()) {
-      const auto node_key = ParseNodeKeySuffix(reader);
-      if (!node_key) {
-        corrupt = MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
-        return false;
+    floor = LoadU64BE((*floor_record)->data());
+  }
+  // Versions below the floor are gone already; stale records up to min_retained_version and root
+  // records below it go now.
+  for (uint64_t version = floor; version <= min_retained_version; ++version) {
+    const Bytes stale_key = StaleStoreKey(version);
+    auto stale = store_->Get(stale_key);
+    if (!stale) return std::unexpected(stale.error());
+    if (stale->has_value()) {
+      ByteReader reader(**stale);
+      while (!reader.done()) {
+        const auto node_key = ParseNodeKeySuffix(reader);
+        if (!node_key)
+          return MakeError(ErrorCode::kCorruption, "state tree stale record is corrupt");
+        batch->Delete(NodeStoreKey(*node_key));
+        cache_->Erase(*node_key);
       }
-      batch->Delete(NodeStoreKey(*node_key));
-      cache_->Erase(*node_key);
+      batch->Delete(stale_key);
     }
-    batch->Delete(key);
-    return true;
-  }));
-  LEDGER_TRY(corrupt);
-  const Bytes root_prefix = TreeKey(kRootTag);
-  return store_->Scan(root_prefix, {}, [&](ByteSpan key, ByteSpan) {
-    if (key.size() != root_prefix.size() + 8) return true;
-    if (LoadU64BE(key.data() + root_prefix.size()) >= min_retained_version) return false;
-    batch->Delete(key);
-    return true;
-  });
+    if (version < min_retained_version) batch->Delete(RootStoreKey(version));
+  }
+  if (min_retained_version > floor) {
+    Bytes floor_value;
+    AppendU64BE(floor_value, min_retained_version);
+    batch->Put(floor_key, floor_value);
+  }
+  return OkStatus();
 }
 
 }  // namespace cl::ledger

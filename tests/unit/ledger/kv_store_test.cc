@@ -175,6 +175,40 @@ TYPED_TEST(KvStoreBehaviour, ScanVisitsPrefixInOrderFromStart) {
   EXPECT_EQ(ScanAll(*store, "", "").size(), 7u);
 }
 
+std::optional<std::string> LastKeyString(const KvStore& store, std::string_view prefix) {
+  auto key = store.LastKey(AsSpan(prefix));
+  EXPECT_TRUE(key.has_value()) << key.error().ToString();
+  if (!key || !key->has_value()) return std::nullopt;
+  return ToString(**key);
+}
+
+TYPED_TEST(KvStoreBehaviour, LastKeyIsTheGreatestWithThePrefix) {
+  KvStore* store = this->factory_.Open();
+  EXPECT_EQ(LastKeyString(*store, "p/"), std::nullopt);
+  WriteBatch batch;
+  for (const char* key : {"p/3", "p/1", "q/1", "o/9", "p"}) {
+    batch.Put(AsSpan(key), AsSpan("v"));
+  }
+  batch.Put(AsSpan(std::string("r\xff\xff", 3)), AsSpan("v"));
+  batch.Put(AsSpan(std::string("r\xff\xff\x01", 4)), AsSpan("v"));
+  ASSERT_TRUE(store->Write(batch, false).has_value());
+  EXPECT_EQ(LastKeyString(*store, "p/"), "p/3");
+  EXPECT_EQ(LastKeyString(*store, "p"), "p/3");
+  EXPECT_EQ(LastKeyString(*store, "o"), "o/9");
+  EXPECT_EQ(LastKeyString(*store, "q/2"), std::nullopt);
+  EXPECT_EQ(LastKeyString(*store, "n"), std::nullopt);
+  EXPECT_EQ(LastKeyString(*store, "s"), std::nullopt);
+  // A prefix ending in 0xff bytes, and the empty prefix (the last key of all).
+  EXPECT_EQ(LastKeyString(*store, std::string("r\xff\xff", 3)), std::string("r\xff\xff\x01", 4));
+  EXPECT_EQ(LastKeyString(*store, ""), std::string("r\xff\xff\x01", 4));
+  // Deleted keys are not found, and the answer survives a reopen.
+  WriteBatch del;
+  del.Delete(AsSpan("p/3"));
+  ASSERT_TRUE(store->Write(del, true).has_value());
+  store = this->factory_.Reopen();
+  EXPECT_EQ(LastKeyString(*store, "p/"), "p/1");
+}
+
 TYPED_TEST(KvStoreBehaviour, ScanStopsWhenVisitorSaysSo) {
   KvStore* store = this->factory_.Open();
   WriteBatch batch;

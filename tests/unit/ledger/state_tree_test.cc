@@ -111,14 +111,30 @@ Hash32 ApplyAndWrite(StateTree& tree, KvStore& store, uint64_t version,
   return root.value_or(Hash32{});
 }
 
-size_t CountKeys(const KvStore& store, std::string_view prefix) {
-  size_t n = 0;
-  auto status = store.Scan(AsSpan(prefix), {}, [&](ByteSpan, ByteSpan) {
-    ++n;
+// The tree's records under "stN" (docs/state-tree.md): per-version root and stale-index records are
+// "stN" || u64 version || 0xFF / 0xFE; everything else is a node.
+struct TreeRecordCounts {
+  size_t nodes = 0;
+  size_t roots = 0;
+  size_t stale = 0;
+};
+
+TreeRecordCounts CountTreeRecords(const KvStore& store) {
+  TreeRecordCounts counts;
+  const std::string prefix = std::string(kStateTreePrefix) + "N";
+  auto status = store.Scan(AsSpan(prefix), {}, [&](ByteSpan key, ByteSpan) {
+    const bool version_record = key.size() == prefix.size() + 9;
+    if (version_record && key.back() == 0xff) {
+      ++counts.roots;
+    } else if (version_record && key.back() == 0xfe) {
+      ++counts.stale;
+    } else {
+      ++counts.nodes;
+    }
     return true;
   });
   EXPECT_TRUE(status.has_value());
-  return n;
+  return counts;
 }
 
 // Checks Get and Prove for `key` at `version` against the reference world of that version.
@@ -252,6 +268,26 @@ TEST(StateTree, ReopenedTreeContinuesFromStoredLatestVersion) {
   RefWorld world;
   world.values = {{"b", "2"}, {"c", "3"}};
   EXPECT_EQ(next, RefRoot(world.Hashed()));
+}
+
+TEST(StateTree, TrailingRecordThatIsNotARootIsCorruption) {
+  MemoryStore store;
+  {
+    StateTree tree(&store);
+    ApplyAndWrite(tree, store, 1, {Put("a", "1")});
+  }
+  // A stray record sorting after the latest root record: the store is not one the tree wrote.
+  WriteBatch stray;
+  Bytes key = ToBytes(std::string(kStateTreePrefix) + "N");
+  AppendU64BE(key, 7);
+  AppendU8(key, 3);
+  stray.Put(key, AsSpan("junk"));
+  ASSERT_TRUE(store.Write(stray, true).has_value());
+  StateTree tree(&store);
+  WriteBatch batch;
+  auto applied = tree.Apply(2, {}, &batch);
+  ASSERT_FALSE(applied.has_value());
+  EXPECT_EQ(applied.error().code, ErrorCode::kCorruption);
 }
 
 // Random puts, deletes and re-inserts over many versions, on MemoryStore and LevelDbStore at once:
@@ -440,7 +476,6 @@ TEST(StateTree, PruneKeepsRetainedVersionsAndDeletesExactlyTheUnreachableNodes) 
     current = std::move(next);
     referenced.push_back(std::move(refs));
   }
-  const std::string node_prefix = std::string(kStateTreePrefix) + "N";
   for (uint64_t min_retained : {uint64_t{5}, uint64_t{12}, uint64_t{12}, uint64_t{29}, kVersions}) {
     WriteBatch batch;
     ASSERT_TRUE(tree.Prune(min_retained, &batch).has_value());
@@ -449,8 +484,8 @@ TEST(StateTree, PruneKeepsRetainedVersionsAndDeletesExactlyTheUnreachableNodes) 
     for (uint64_t v = min_retained; v <= kVersions; ++v) {
       live.insert(referenced[v].begin(), referenced[v].end());
     }
-    EXPECT_EQ(CountKeys(store, node_prefix), live.size()) << "min retained " << min_retained;
-    EXPECT_EQ(CountKeys(store, std::string(kStateTreePrefix) + "R"), kVersions - min_retained + 1);
+    EXPECT_EQ(CountTreeRecords(store).nodes, live.size()) << "min retained " << min_retained;
+    EXPECT_EQ(CountTreeRecords(store).roots, kVersions - min_retained + 1);
     for (uint64_t v = 1; v < min_retained; ++v) {
       EXPECT_EQ(tree.Root(v).error().code, ErrorCode::kNotFound);
       EXPECT_EQ(tree.Get(AsSpan(KeyName(1)), v).error().code, ErrorCode::kNotFound);
@@ -462,8 +497,8 @@ TEST(StateTree, PruneKeepsRetainedVersionsAndDeletesExactlyTheUnreachableNodes) 
     }
   }
   // Nothing stale is left once only the latest version is retained.
-  EXPECT_EQ(CountKeys(store, std::string(kStateTreePrefix) + "S"), 0u);
-  EXPECT_EQ(CountKeys(store, node_prefix), ExpectedNodes(world.Hashed()).size());
+  EXPECT_EQ(CountTreeRecords(store).stale, 0u);
+  EXPECT_EQ(CountTreeRecords(store).nodes, ExpectedNodes(world.Hashed()).size());
   WriteBatch too_far;
   EXPECT_FALSE(tree.Prune(kVersions + 1, &too_far).has_value());
   // The tree keeps working after pruning.
