@@ -642,8 +642,10 @@ Result<BlockOutcome> ExecuteBlock(const StateReader& state, const BlockInfo& blo
     LEDGER_ASSIGN(receipt, exec.ExecuteTx(tx));
     out.receipts.push_back(std::move(receipt));
   }
-  LEDGER_TRY(CheckBlockInvariants(st));
-  out.changes = st.TakeChanges();
+  // The writes are sorted once, for the invariant check and for the changes.
+  LEDGER_ASSIGN(writes, st.SortedWrites());
+  LEDGER_TRY(CheckBlockWrites(writes));
+  out.changes = st.MoveChanges(writes);
   return out;
 }
 

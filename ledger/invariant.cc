@@ -1,6 +1,7 @@
 #include "ledger/invariant.h"
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -56,25 +57,28 @@ struct PendingDelta {
 }  // namespace
 
 Status CheckBlockInvariants(const LedgerState& state) {
-  std::map<std::string, Int128> asset_delta;
-  std::map<std::string, PendingDelta> account_pending_delta;  // from account records
-  std::map<std::string, PendingDelta> hold_delta;             // from hold records
+  auto writes = state.SortedWrites();
+  if (!writes) return std::unexpected(writes.error());
+  return CheckBlockWrites(*writes);
+}
+
+Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
+  std::map<std::string, Int128, std::less<>> asset_delta;
+  // From account records, by id: a view of the key's suffix (keys outlive this check), or for a
+  // record whose id is not its key's suffix, of a copy kept in other_ids.
+  std::map<std::string_view, PendingDelta> account_pending_delta;
+  std::deque<std::string> other_ids;
+  std::map<std::string, PendingDelta, std::less<>> hold_delta;  // from hold records
   Int128 live_count_delta = 0;
+  Int128 live_before = 0, live_after = 0;
   // Visited in key order, so that of several violations the same one is reported everywhere.
-  std::vector<const LedgerState::WriteMap::value_type*> sorted;
-  sorted.reserve(state.writes().size());
-  for (const auto& entry : state.writes())
-    sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return BytesLess()(a->first, b->first); });
-  for (const auto* entry : sorted) {
-    const Bytes& key = entry->first;
-    const std::optional<Bytes>& after_raw = entry->second;
+  for (const LedgerState::Write& w : writes) {
+    const std::string_view key = w.key;
+    const std::optional<Bytes>& before_raw = *w.before;
+    const std::optional<Bytes>& after_raw = *w.after;
     if (key.empty()) continue;
-    if (key[0] == keys::kAccount) {
-      auto before_raw = state.BaseGet(key);
-      if (!before_raw) return std::unexpected(before_raw.error());
-      auto before = Parse<pb::AccountRecord>(*before_raw);
+    if (static_cast<uint8_t>(key[0]) == keys::kAccount) {
+      auto before = Parse<pb::AccountRecord>(before_raw);
       auto after = Parse<pb::AccountRecord>(after_raw);
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
@@ -84,23 +88,24 @@ Status CheckBlockInvariants(const LedgerState& state) {
         return Violation("an account changed asset or issuer flag");
       }
       Int128 before_balance = *before ? Balance(**before) : 0;
-      asset_delta[a.asset()] += Balance(a) - before_balance;
+      auto asset = asset_delta.find(a.asset());
+      if (asset == asset_delta.end()) asset = asset_delta.emplace(a.asset(), 0).first;
+      asset->second += Balance(a) - before_balance;
       LEDGER_TRY(CheckFloor(a));
-      PendingDelta& d = account_pending_delta[a.id()];
+      std::string_view id = key.substr(1);
+      if (id != a.id()) id = other_ids.emplace_back(a.id());
+      PendingDelta& d = account_pending_delta[id];
       d.debits +=
           static_cast<Int128>(a.debits_pending()) - (*before ? (*before)->debits_pending() : 0);
       d.credits +=
           static_cast<Int128>(a.credits_pending()) - (*before ? (*before)->credits_pending() : 0);
-    } else if (key[0] == keys::kTransfer) {
-      auto before_raw = state.BaseGet(key);
-      if (!before_raw) return std::unexpected(before_raw.error());
-      auto before = Parse<pb::TransferRecord>(*before_raw);
+    } else if (static_cast<uint8_t>(key[0]) == keys::kTransfer) {
+      auto before = Parse<pb::TransferRecord>(before_raw);
       auto after = Parse<pb::TransferRecord>(after_raw);
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
       if (!*after) return Violation("a transfer was deleted");
-      if (*before && (*before)->state() != pb::TRANSFER_STATE_PENDING &&
-          *before_raw != *after_raw) {
+      if (*before && (*before)->state() != pb::TRANSFER_STATE_PENDING && before_raw != after_raw) {
         return Violation("a resolved transfer or hold changed (resolved twice?)");
       }
       Int128 delta = LiveAmount(*after) - LiveAmount(*before);
@@ -109,6 +114,13 @@ Status CheckBlockInvariants(const LedgerState& state) {
         hold_delta[(*after)->transfer().credit_account()].credits += delta;
       }
       live_count_delta += (LiveAmount(*after) != 0) - (LiveAmount(*before) != 0);
+    } else if (key.size() == 1 && static_cast<uint8_t>(key[0]) == keys::kHoldMeta) {
+      auto meta_before = Parse<pb::HoldIndexMeta>(before_raw);
+      auto meta_after = Parse<pb::HoldIndexMeta>(after_raw);
+      if (!meta_before) return std::unexpected(meta_before.error());
+      if (!meta_after) return std::unexpected(meta_after.error());
+      live_before = *meta_before ? (*meta_before)->live_holds() : 0;
+      live_after = *meta_after ? (*meta_after)->live_holds() : 0;
     }
   }
   for (const auto& [asset, delta] : asset_delta) {
@@ -124,14 +136,7 @@ Status CheckBlockInvariants(const LedgerState& state) {
       return Violation("a hold changed without its account");
     }
   }
-  auto meta_before_raw = state.BaseGet(keys::HoldMeta());
-  if (!meta_before_raw) return std::unexpected(meta_before_raw.error());
-  auto meta_before = Parse<pb::HoldIndexMeta>(*meta_before_raw);
-  auto meta_after = state.GetRecord<pb::HoldIndexMeta>(keys::HoldMeta());
-  if (!meta_before) return std::unexpected(meta_before.error());
-  if (!meta_after) return std::unexpected(meta_after.error());
-  Int128 live_before = *meta_before ? (*meta_before)->live_holds() : 0;
-  Int128 live_after = *meta_after ? (*meta_after)->live_holds() : 0;
+  // An unwritten hold index keeps its count: its delta is zero.
   if (live_after - live_before != live_count_delta) {
     return Violation("live hold count differs from the holds");
   }

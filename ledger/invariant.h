@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <vector>
 
 #include "ledger/ledger_state.h"
 #include "util/bytes.h"
@@ -22,6 +23,9 @@ namespace cl::ledger {
 // Together with a genesis state that satisfies CheckStateInvariants, this keeps them true for the
 // whole state at every height, at a cost proportional to the block's writes.
 Status CheckBlockInvariants(const LedgerState& state);
+// The same check on the block's writes as LedgerState::SortedWrites returns them (the executor
+// takes the writes once for this check and for the block's changes).
+Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes);
 
 // Checks the invariants over a whole state (every key and value), e.g. genesis or a test's model.
 Status CheckStateInvariants(const BytesMap<Bytes>& state);

@@ -71,18 +71,27 @@ Bytes SerializeRecord(const google::protobuf::Message& msg) {
   return out;
 }
 
-Result<const std::optional<Bytes>*> LedgerState::Find(const Bytes& key) const {
-  auto it = writes_.find(key);
-  if (it != writes_.end()) return &it->second;
-  return BaseFind(key);
+LedgerState::Slot& LedgerState::SlotFor(const Bytes& key) const {
+  const std::string_view k = AsStringView(key);
+  auto it = slots_.find(k);
+  if (it != slots_.end()) return it->second;
+  return slots_.try_emplace(std::pmr::string(k, &arena_)).first->second;
 }
 
-Result<const std::optional<Bytes>*> LedgerState::BaseFind(const Bytes& key) const {
-  auto cached = base_cache_.find(key);
-  if (cached != base_cache_.end()) return &cached->second;
-  auto value = base_.Get(key);
-  if (!value) return std::unexpected(value.error());
-  return &base_cache_.emplace(key, std::move(*value)).first->second;
+Result<const std::optional<Bytes>*> LedgerState::LoadBase(const Bytes& key, Slot& slot) const {
+  if (!slot.base_loaded) {
+    auto value = base_.Get(key);
+    if (!value) return std::unexpected(value.error());
+    slot.base = std::move(*value);
+    slot.base_loaded = true;
+  }
+  return &slot.base;
+}
+
+Result<const std::optional<Bytes>*> LedgerState::Find(const Bytes& key) const {
+  Slot& slot = SlotFor(key);
+  if (slot.written) return &slot.value;
+  return LoadBase(key, slot);
 }
 
 Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
@@ -92,50 +101,68 @@ Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
 }
 
 Result<std::optional<Bytes>> LedgerState::BaseGet(const Bytes& key) const {
-  auto found = BaseFind(key);
+  auto found = LoadBase(key, SlotFor(key));
   if (!found) return std::unexpected(found.error());
   return **found;
 }
 
-void LedgerState::Record(const Bytes& key) {
-  auto it = writes_.find(key);
-  if (it == writes_.end()) {
-    journal_.push_back(Undo{key, false, std::nullopt});
-  } else {
-    journal_.push_back(Undo{key, true, it->second});
-  }
-}
-
 void LedgerState::Put(const Bytes& key, Bytes value) {
-  Record(key);
-  writes_.insert_or_assign(key, std::optional<Bytes>(std::move(value)));
+  Slot& slot = SlotFor(key);
+  journal_.push_back(Undo{&slot, slot.written, std::move(slot.value)});
+  slot.value = std::move(value);
+  slot.written = true;
 }
 
 void LedgerState::Delete(const Bytes& key) {
-  Record(key);
-  writes_.insert_or_assign(key, std::optional<Bytes>());
+  Slot& slot = SlotFor(key);
+  journal_.push_back(Undo{&slot, slot.written, std::move(slot.value)});
+  slot.value.reset();
+  slot.written = true;
 }
 
 void LedgerState::RollbackTo(size_t savepoint) {
   LEDGER_ASSERT(savepoint <= journal_.size());
   while (journal_.size() > savepoint) {
     Undo& u = journal_.back();
-    if (u.had_entry) {
-      writes_.insert_or_assign(u.key, std::move(u.previous));
-    } else {
-      writes_.erase(u.key);
-    }
+    u.slot->written = u.was_written;
+    u.slot->value = std::move(u.previous);
     journal_.pop_back();
   }
 }
 
+Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
+  std::vector<Write> out;
+  for (auto& [key, slot] : slots_) {
+    if (!slot.written) continue;
+    if (!slot.base_loaded) {
+      auto loaded = LoadBase(ToBytes(key), slot);
+      if (!loaded) return std::unexpected(loaded.error());
+    }
+    out.push_back(Write{key, &slot.base, &slot.value});
+  }
+  // string_view compares bytes as unsigned char: the tree's key order (BytesLess).
+  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  return out;
+}
+
 std::vector<StateChange> LedgerState::TakeChanges() const {
   std::vector<StateChange> out;
-  out.reserve(writes_.size());
-  for (const auto& [k, v] : writes_)
-    out.push_back(StateChange{k, v});
+  for (const auto& [key, slot] : slots_) {
+    if (slot.written) out.push_back(StateChange{ToBytes(key), slot.value});
+  }
   std::sort(out.begin(), out.end(),
             [](const StateChange& a, const StateChange& b) { return BytesLess()(a.key, b.key); });
+  return out;
+}
+
+std::vector<StateChange> LedgerState::MoveChanges(const std::vector<Write>& writes) {
+  std::vector<StateChange> out;
+  out.reserve(writes.size());
+  for (const Write& w : writes) {
+    // `after` points at a slot this state owns; the cast only drops the view's const.
+    out.push_back(
+        StateChange{ToBytes(w.key), std::move(*const_cast<std::optional<Bytes>*>(w.after))});
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,16 +59,18 @@ Bytes TxSeen(const Hash32& tx_id);
 Bytes SerializeRecord(const google::protobuf::Message& msg);
 
 // Hash of a byte string, for the block's in-memory lookups (never iterated where order matters).
+// Transparent: a lookup by Bytes or string_view builds no key object.
 struct BytesHash {
-  size_t operator()(const Bytes& b) const {
-    return std::hash<std::string_view>()(
-        std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
-  }
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  size_t operator()(const Bytes& b) const { return (*this)(AsStringView(b)); }
 };
 
 class LedgerState {
  public:
   explicit LedgerState(const StateReader& base) : base_(base) {}
+  LedgerState(const LedgerState&) = delete;
+  LedgerState& operator=(const LedgerState&) = delete;
 
   Result<std::optional<Bytes>> Get(const Bytes& key) const;
   void Put(const Bytes& key, Bytes value);
@@ -107,35 +110,55 @@ class LedgerState {
   // Forgets undo information (after a chain commits); earlier savepoints become invalid.
   void ReleaseSavepoints() { journal_.clear(); }
 
-  // The block's writes so far, in no particular order (TakeChanges sorts them).
-  using WriteMap = std::unordered_map<Bytes, std::optional<Bytes>, BytesHash>;
-  const WriteMap& writes() const { return writes_; }
   const StateReader& base() const { return base_; }
-  // The committed value (ignoring this block's writes), served from the read cache when this block
-  // already read the key: the invariant check compares before and after without re-reading.
+  // The committed value (ignoring this block's writes), served from the block's read cache when
+  // this block already read the key.
   Result<std::optional<Bytes>> BaseGet(const Bytes& key) const;
-  // The block's changes sorted by key, each key once.
+
+  // One key the block wrote: its committed value and its new value (nullopt: absent / deleted).
+  // The pointers point into this state and stay valid until it is changed or destroyed.
+  struct Write {
+    std::string_view key;
+    const std::optional<Bytes>* before;
+    const std::optional<Bytes>* after;
+  };
+  // The block's writes sorted by key, each key once, with their committed values (read now for
+  // keys written without being read): what the invariant check compares.
+  Result<std::vector<Write>> SortedWrites() const;
+  // The block's changes sorted by key, each key once (copies; the state is unchanged).
   std::vector<StateChange> TakeChanges() const;
+  // The changes of `writes` (from SortedWrites), moving the new values out of this state: for the
+  // end of a block, after the invariant check.
+  std::vector<StateChange> MoveChanges(const std::vector<Write>& writes);
 
  private:
+  // Everything the block knows about one key: the committed value once read, and its write.
+  struct Slot {
+    std::optional<Bytes> base;
+    std::optional<Bytes> value;
+    bool base_loaded = false;
+    bool written = false;
+  };
   struct Undo {
-    Bytes key;
-    bool had_entry;
+    Slot* slot;
+    bool was_written;
     std::optional<Bytes> previous;
   };
-  void Record(const Bytes& key);
-  // The current value (this block's write, else the committed one), by pointer into writes_ or
-  // base_cache_ (stable: unordered_map nodes do not move); valid until the next write of the key.
+  Slot& SlotFor(const Bytes& key) const;
+  Result<const std::optional<Bytes>*> LoadBase(const Bytes& key, Slot& slot) const;
+  // The current value (this block's write, else the committed one), by pointer into the slot
+  // (stable: unordered_map nodes do not move); valid until the next write of the key.
   Result<const std::optional<Bytes>*> Find(const Bytes& key) const;
-  Result<const std::optional<Bytes>*> BaseFind(const Bytes& key) const;
 
   const StateReader& base_;
-  // Hash maps: lookups are the executor's hottest path, and ordered maps of ~30,000 byte-string
-  // keys per block cost more in comparisons than the rest of a transfer.
-  WriteMap writes_;
+  // Keys and map nodes live in a per-block arena: a block creates tens of thousands of slots, and
+  // allocating and freeing each key and node one by one cost more than the ledger rules.
+  mutable std::pmr::monotonic_buffer_resource arena_;
+  // One hash map for reads and writes: lookups are the executor's hottest path, and ordered maps
+  // of ~30,000 byte-string keys per block cost more in comparisons than the rest of a transfer.
+  mutable std::pmr::unordered_map<std::pmr::string, Slot, BytesHash, std::equal_to<>> slots_{
+      &arena_};
   std::vector<Undo> journal_;
-  // Committed values this block has read (reads of the tree are the executor's main cost).
-  mutable WriteMap base_cache_;
 };
 
 }  // namespace cl::ledger
