@@ -288,8 +288,57 @@ BinaryLevels ComputeLevels(const InternalNode& node) {
   return levels;
 }
 
-Hash32 InternalHash(const InternalNode& node) {
-  return ComputeLevels(node).l0[0].hash;
+// The hashes of an internal node's binary subtrees at levels 0..3 (level 4 being the children):
+// level k, index j at [(1 << k) - 1 + j]. Only entries whose subtree is kMany are kept current;
+// the others are never read.
+constexpr size_t kLevelHashCount = 15;
+using LevelHashes = std::array<Hash32, kLevelHashCount>;
+
+// Child slots covered by subtree `index` of binary level `level`.
+uint16_t SubtreeMask(size_t level, size_t index) {
+  const size_t span = kChildrenPerNode >> level;
+  return static_cast<uint16_t>(((1u << span) - 1) << (index * span));
+}
+
+SubtreeKind KindOf(const InternalNode& node, size_t level, size_t index) {
+  const uint16_t present = node.present & SubtreeMask(level, index);
+  if (present == 0) return SubtreeKind::kEmpty;
+  if (std::has_single_bit(present) && (node.leaves & present) != 0) return SubtreeKind::kSingleLeaf;
+  return SubtreeKind::kMany;
+}
+
+// What subtree (level, index) contributes to its parent's hash (ComputeLevels' Subtree::hash).
+Hash32 SubtreeValue(const InternalNode& node, const LevelHashes& levels, size_t level,
+                    size_t index) {
+  if (level == 4) return node.Has(index) ? node.children[index].hash : Hash32{};
+  switch (KindOf(node, level, index)) {
+    case SubtreeKind::kEmpty:
+      return Hash32{};
+    case SubtreeKind::kSingleLeaf:
+      return node
+          .children[std::countr_zero(
+              static_cast<uint16_t>(node.present & SubtreeMask(level, index)))]
+          .hash;
+    default:
+      return levels[(size_t{1} << level) - 1 + index];
+  }
+}
+
+// The node's hash, as InternalHash computes it, recomputing only the level hashes above the
+// children named in `dirty` (every one when !valid) and updating `levels`. A node of 16 children
+// with one changed child costs 4 hashes instead of 15.
+Hash32 HashInternal(const InternalNode& node, uint16_t dirty, bool valid, LevelHashes& levels) {
+  if (!valid) dirty = 0xffff;
+  for (size_t level = 4; level-- > 0;) {
+    const size_t count = size_t{1} << level;
+    for (size_t j = 0; j < count; ++j) {
+      if ((dirty & SubtreeMask(level, j)) == 0) continue;
+      if (KindOf(node, level, j) != SubtreeKind::kMany) continue;
+      levels[count - 1 + j] = StateInnerHash(SubtreeValue(node, levels, level + 1, 2 * j),
+                                             SubtreeValue(node, levels, level + 1, 2 * j + 1));
+    }
+  }
+  return SubtreeValue(node, levels, 0, 0);
 }
 
 struct RootRecord {
@@ -332,6 +381,11 @@ struct WorkingNode {
   InternalNode node;
   uint16_t known_key_hashes = 0;  // bit i: leaf_key_hashes[i] is set
   std::array<Hash32, kChildrenPerNode> leaf_key_hashes{};
+  // The level hashes (HashInternal) as of the last hashing, when levels_valid; bit i of
+  // dirty_children: child i has been set since.
+  bool levels_valid = false;
+  uint16_t dirty_children = 0;
+  LevelHashes levels{};
 
   std::optional<Hash32> LeafKeyHash(size_t i) const {
     if (((known_key_hashes >> i) & 1) == 0) return std::nullopt;
@@ -362,6 +416,11 @@ class CachedNode {
       if (working.node.Has(i))
         slots_.push_back({working.node.children[i], working.leaf_key_hashes[i]});
     }
+    levels_.clear();
+    if (working.levels_valid && working.dirty_children == 0 &&
+        std::popcount(present_) >= kLevelCacheMinChildren) {
+      levels_.assign(working.levels.begin(), working.levels.end());
+    }
   }
 
   uint64_t version() const { return version_; }
@@ -380,10 +439,15 @@ class CachedNode {
       working.node.children[i] = slot.child;
       working.leaf_key_hashes[i] = slot.key_hash;
     }
+    working.dirty_children = 0;
+    working.levels_valid = !levels_.empty();
+    if (working.levels_valid) std::copy(levels_.begin(), levels_.end(), working.levels.begin());
   }
 
   // Approximate heap footprint, for the cache's byte budget.
-  size_t bytes() const { return sizeof(*this) + slots_.capacity() * sizeof(Slot); }
+  size_t bytes() const {
+    return sizeof(*this) + slots_.capacity() * sizeof(Slot) + levels_.capacity() * sizeof(Hash32);
+  }
 
  private:
   struct Slot {
@@ -391,11 +455,17 @@ class CachedNode {
     Hash32 key_hash;  // meaningful when the child is a leaf and bit i of known_ is set
   };
 
+  // Nodes with at least this many children keep their level hashes (480 bytes): rehashing them
+  // in full would cost up to 15 hashes per update, against 4 with the levels. Smaller nodes are
+  // cheap to rehash and by far the most numerous.
+  static constexpr int kLevelCacheMinChildren = 5;
+
   uint64_t version_ = 0;
   uint16_t present_ = 0;
   uint16_t leaves_ = 0;
   uint16_t known_ = 0;
   std::vector<Slot> slots_;
+  std::vector<Hash32> levels_;  // empty, or the kLevelHashCount level hashes
 };
 
 struct NibblePathHasher {
@@ -489,7 +559,8 @@ class NodeReader {
     if (!bytes->has_value()) return CorruptNode(key, "missing");
     auto node = DecodeInternal(**bytes, key);
     if (!node) return std::unexpected(node.error());
-    working = WorkingNode{*node, 0, {}};
+    working = WorkingNode{};
+    working.node = *node;
     cache_->Put(key.path, key.version, working);
     return working;
   }
@@ -620,13 +691,17 @@ class Updater {
     return Child{leaf.leaf_hash, version_};
   }
 
-  Child WriteInternal(const NibblePath& path, const WorkingNode& node) {
+  Child WriteInternal(const NibblePath& path, WorkingNode& node) {
     const NodeKey key{version_, path};
     EncodeNodeStoreKey(key, key_scratch_);
     EncodeInternal(node.node, value_scratch_);
     batch_->Put(key_scratch_, value_scratch_);
+    const Hash32 hash =
+        HashInternal(node.node, node.dirty_children, node.levels_valid, node.levels);
+    node.levels_valid = true;
+    node.dirty_children = 0;
     cache_->Put(path, version_, node);
-    return Child{InternalHash(node.node), version_};
+    return Child{hash, version_};
   }
 
   // Sets slot i of a node from an outcome.
@@ -637,6 +712,7 @@ class Updater {
     node.leaves &= static_cast<uint16_t>(~bit);
     node.children[i] = Child{};
     cached.SetLeafKeyHash(i, std::nullopt);
+    cached.dirty_children |= bit;
     switch (outcome.kind) {
       case Outcome::Kind::kEmpty:
         return OkStatus();
