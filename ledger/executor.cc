@@ -40,6 +40,9 @@ bool SameController(const pb::Controller& a, const pb::Controller& b) {
   return true;
 }
 
+// Keys a block touches beside its operations' (hold index, sweep buckets): a sizing hint only.
+constexpr size_t kReservedBlockKeys = 64;
+
 bool IsHold(const pb::TransferRecord& rec) {
   return rec.transfer().pending() && rec.pending_id().empty();
 }
@@ -81,6 +84,12 @@ class BlockExecutor {
   const BlockInfo& block_;
   const uint64_t now_s_;
   const VerifiedTx* tx_ = nullptr;
+  // Reused by TransferOp (parsing into them keeps their allocations from one transfer to the
+  // next); no other operation touches them, and TransferOp does not nest.
+  pb::TransferRecord scratch_existing_;
+  pb::AccountRecord scratch_debit_;
+  pb::AccountRecord scratch_credit_;
+  pb::TransferRecord scratch_record_;
 };
 
 Result<pb::HoldIndexMeta> BlockExecutor::Meta() const {
@@ -261,47 +270,52 @@ Result<OpOutcome> BlockExecutor::CloseAccount(const pb::CloseAccount& op) {
 }
 
 Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
-  LEDGER_ASSIGN(existing, st_.GetTransfer(op.id()));
-  if (existing) {
-    if (!existing->pending_id().empty() ||
-        SerializeRecord(existing->transfer()) != SerializeRecord(op)) {
+  // The hot path: records are parsed into the executor's reused messages (see ReadRecord).
+  pb::TransferRecord& existing = scratch_existing_;
+  LEDGER_ASSIGN(exists, st_.ReadRecord(keys::Transfer(op.id()), &existing));
+  if (exists) {
+    if (!existing.pending_id().empty() ||
+        SerializeRecord(existing.transfer()) != SerializeRecord(op)) {
       return Code(ResultCode::kIdExistsWithDifferentFields);
     }
-    return OpOutcome{ResultCode::kAlreadyApplied, existing->height()};
+    return OpOutcome{ResultCode::kAlreadyApplied, existing.height()};
   }
   if (op.debit_account() == op.credit_account()) return Code(ResultCode::kSameAccount);
-  LEDGER_ASSIGN(debit, st_.GetAccount(op.debit_account()));
-  LEDGER_ASSIGN(credit, st_.GetAccount(op.credit_account()));
-  if (!debit || !credit) return Code(ResultCode::kAccountNotFound);
-  if (!Signed(debit->controller())) return Code(ResultCode::kUnauthorized);
-  if (debit->closed() || credit->closed()) return Code(ResultCode::kAccountClosed);
-  if (debit->asset() != credit->asset()) return Code(ResultCode::kAssetMismatch);
-  if (debit->debits_frozen()) return Code(ResultCode::kDebitsFrozen);
-  if (credit->credits_frozen()) return Code(ResultCode::kCreditsFrozen);
-  if (debit->max_per_transfer() != 0 && op.amount() > debit->max_per_transfer()) {
+  pb::AccountRecord& debit = scratch_debit_;
+  pb::AccountRecord& credit = scratch_credit_;
+  LEDGER_ASSIGN(has_debit, st_.ReadRecord(keys::Account(op.debit_account()), &debit));
+  LEDGER_ASSIGN(has_credit, st_.ReadRecord(keys::Account(op.credit_account()), &credit));
+  if (!has_debit || !has_credit) return Code(ResultCode::kAccountNotFound);
+  if (!Signed(debit.controller())) return Code(ResultCode::kUnauthorized);
+  if (debit.closed() || credit.closed()) return Code(ResultCode::kAccountClosed);
+  if (debit.asset() != credit.asset()) return Code(ResultCode::kAssetMismatch);
+  if (debit.debits_frozen()) return Code(ResultCode::kDebitsFrozen);
+  if (credit.credits_frozen()) return Code(ResultCode::kCreditsFrozen);
+  if (debit.max_per_transfer() != 0 && op.amount() > debit.max_per_transfer()) {
     return Code(ResultCode::kExceedsMaxPerTransfer);
   }
-  if (ResultCode c = CheckDebit(*debit, op.amount()); c != ResultCode::kOk) return Code(c);
-  if (ResultCode c = CheckCredit(*credit, op.amount()); c != ResultCode::kOk) return Code(c);
-  if (ResultCode c = CheckOutflow(*debit, op.amount()); c != ResultCode::kOk) return Code(c);
+  if (ResultCode c = CheckDebit(debit, op.amount()); c != ResultCode::kOk) return Code(c);
+  if (ResultCode c = CheckCredit(credit, op.amount()); c != ResultCode::kOk) return Code(c);
+  if (ResultCode c = CheckOutflow(debit, op.amount()); c != ResultCode::kOk) return Code(c);
 
-  pb::TransferRecord rec;
+  pb::TransferRecord& rec = scratch_record_;
+  rec.Clear();
   *rec.mutable_transfer() = op;
   rec.set_height(block_.height);
   // The checks above bound every sum below; the adds cannot overflow.
   if (op.pending()) {
-    debit->set_debits_pending(debit->debits_pending() + op.amount());
-    credit->set_credits_pending(credit->credits_pending() + op.amount());
+    debit.set_debits_pending(debit.debits_pending() + op.amount());
+    credit.set_credits_pending(credit.credits_pending() + op.amount());
     rec.set_state(pb::TRANSFER_STATE_PENDING);
     rec.set_deadline_s(now_s_ + op.timeout_s());
     LEDGER_TRY(IndexHold(rec));
   } else {
-    debit->set_debits_posted(debit->debits_posted() + op.amount());
-    credit->set_credits_posted(credit->credits_posted() + op.amount());
+    debit.set_debits_posted(debit.debits_posted() + op.amount());
+    credit.set_credits_posted(credit.credits_posted() + op.amount());
     rec.set_state(pb::TRANSFER_STATE_POSTED);
   }
-  st_.PutAccount(*debit);
-  st_.PutAccount(*credit);
+  st_.PutAccount(debit);
+  st_.PutAccount(credit);
   st_.PutTransfer(rec);
   return Code(ResultCode::kOk);
 }
@@ -633,6 +647,11 @@ Result<BlockOutcome> ExecuteBlock(const StateReader& state, const BlockInfo& blo
                                   std::span<const VerifiedTx> txs) {
   if (block.height == 0) return MakeError(ErrorCode::kInvalidArgument, "block height 0 is genesis");
   LedgerState st(state);
+  // Most operations touch about three keys (two accounts and a transfer), each transaction one.
+  size_t ops = 0;
+  for (const VerifiedTx& tx : txs)
+    ops += static_cast<size_t>(tx.body().operations_size());
+  st.Reserve(3 * ops + txs.size() + kReservedBlockKeys);
   BlockExecutor exec(st, block);
   BlockOutcome out;
   LEDGER_ASSIGN(expired, exec.ExpireHolds());

@@ -24,6 +24,24 @@ Result<std::optional<Record>> Parse(const std::optional<Bytes>& raw) {
   return std::optional<Record>(std::move(rec));
 }
 
+// Parses records into one reused message, so that checking a block's tens of thousands of records
+// does not allocate and free every record's strings and sub-messages.
+template <class Record>
+class ReusedRecord {
+ public:
+  // nullptr when the record is absent.
+  Result<const Record*> Parse(const std::optional<Bytes>& raw) {
+    if (!raw) return nullptr;
+    if (!rec_.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+      return MakeError(ErrorCode::kCorruption, "state record does not parse");
+    }
+    return &rec_;
+  }
+
+ private:
+  Record rec_;
+};
+
 Int128 Balance(const pb::AccountRecord& a) {
   return static_cast<Int128>(a.credits_posted()) - static_cast<Int128>(a.debits_posted());
 }
@@ -43,7 +61,7 @@ Status CheckFloor(const pb::AccountRecord& a) {
   return OkStatus();
 }
 
-Int128 LiveAmount(const std::optional<pb::TransferRecord>& t) {
+Int128 LiveAmount(const pb::TransferRecord* t) {
   if (!t || t->state() != pb::TRANSFER_STATE_PENDING) return 0;
   return t->transfer().amount();
 }
@@ -71,6 +89,8 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
   std::map<std::string, PendingDelta, std::less<>> hold_delta;  // from hold records
   Int128 live_count_delta = 0;
   Int128 live_before = 0, live_after = 0;
+  ReusedRecord<pb::AccountRecord> account_before, account_after;
+  ReusedRecord<pb::TransferRecord> transfer_before, transfer_after;
   // Visited in key order, so that of several violations the same one is reported everywhere.
   for (const LedgerState::Write& w : writes) {
     const std::string_view key = w.key;
@@ -78,8 +98,8 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
     const std::optional<Bytes>& after_raw = *w.after;
     if (key.empty()) continue;
     if (static_cast<uint8_t>(key[0]) == keys::kAccount) {
-      auto before = Parse<pb::AccountRecord>(before_raw);
-      auto after = Parse<pb::AccountRecord>(after_raw);
+      auto before = account_before.Parse(before_raw);
+      auto after = account_after.Parse(after_raw);
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
       if (!*after) return Violation("an account was deleted");
@@ -100,8 +120,8 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       d.credits +=
           static_cast<Int128>(a.credits_pending()) - (*before ? (*before)->credits_pending() : 0);
     } else if (static_cast<uint8_t>(key[0]) == keys::kTransfer) {
-      auto before = Parse<pb::TransferRecord>(before_raw);
-      auto after = Parse<pb::TransferRecord>(after_raw);
+      auto before = transfer_before.Parse(before_raw);
+      auto after = transfer_after.Parse(after_raw);
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
       if (!*after) return Violation("a transfer was deleted");
@@ -160,7 +180,7 @@ Status CheckStateInvariants(const BytesMap<Bytes>& state) {
     } else if (key[0] == keys::kTransfer) {
       auto t = Parse<pb::TransferRecord>(raw);
       if (!t) return std::unexpected(t.error());
-      Int128 amount = LiveAmount(*t);
+      Int128 amount = *t ? LiveAmount(&**t) : 0;
       if (amount != 0) {
         live[(*t)->transfer().debit_account()].debits += amount;
         live[(*t)->transfer().credit_account()].credits += amount;

@@ -89,6 +89,20 @@ class LedgerState {
     }
     return std::optional<Record>(std::move(rec));
   }
+  // Parses the record into *out, reusing its storage (the hot path keeps one message per role
+  // instead of allocating every string and sub-message per read); false when absent, *out then
+  // unspecified.
+  template <class Record>
+  Result<bool> ReadRecord(const Bytes& key, Record* out) const {
+    auto raw = Find(key);
+    if (!raw) return std::unexpected(raw.error());
+    if (!(*raw)->has_value()) return false;
+    const Bytes& bytes = **raw.value();
+    if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      return MakeError(ErrorCode::kCorruption, "state record does not parse");
+    }
+    return true;
+  }
   void PutRecord(const Bytes& key, const google::protobuf::Message& msg) {
     Put(key, SerializeRecord(msg));
   }
@@ -111,6 +125,8 @@ class LedgerState {
   void ReleaseSavepoints() { journal_.clear(); }
 
   const StateReader& base() const { return base_; }
+  // Room for about `keys` distinct keys without rehashing (a hint).
+  void Reserve(size_t keys) { slots_.reserve(keys); }
   // The committed value (ignoring this block's writes), served from the block's read cache when
   // this block already read the key.
   Result<std::optional<Bytes>> BaseGet(const Bytes& key) const;
