@@ -100,13 +100,15 @@ Hash32 LedgerApp::Digest(ByteSpan payload) const {
   return consensus::PayloadDigest(payload);
 }
 
-Bytes LedgerApp::BuildBlock(std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
-                            uint64_t now_ms, uint32_t proposer) const {
+Bytes LedgerApp::BuildBlock(uint64_t height, const Hash32& prev_digest, uint64_t timestamp_ms,
+                            std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
+                            uint32_t proposer) const {
+  LEDGER_ASSERT(height > this->height());
   ledger::pb::BlockHeader header;
   header.set_chain_id(genesis_.chain_id);
-  header.set_height(height() + 1);
-  header.set_prev_header_hash(FromHash(last_digest()));
-  header.set_timestamp_ms(std::max(now_ms, last_timestamp_ms() + 1));
+  header.set_height(height);
+  header.set_prev_header_hash(FromHash(prev_digest));
+  header.set_timestamp_ms(timestamp_ms);
   header.set_validator_set_hash(FromHash(validator_set_hash_));
   header.set_proposer(proposer);
   return ledger::EncodeBlock(header, envelopes, tx_ids);

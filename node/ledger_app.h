@@ -72,9 +72,12 @@ class LedgerApp {
   // The block digest of a payload (see above).
   Hash32 Digest(ByteSpan payload) const;
 
-  // A block for height() + 1 of already verified envelopes, with timestamp max(now, last + 1).
-  Bytes BuildBlock(std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
-                   uint64_t now_ms, uint32_t proposer) const;
+  // A block at `height` of already verified envelopes, extending the block `prev_digest` (the last
+  // committed one, or a proposal still in flight). The caller picks timestamp_ms, after the
+  // previous block's.
+  Bytes BuildBlock(uint64_t height, const Hash32& prev_digest, uint64_t timestamp_ms,
+                   std::span<const Bytes> envelopes, std::span<const Hash32> tx_ids,
+                   uint32_t proposer) const;
 
   // Whether a proposal for `height` may be prepared: structure, chain id, height, proposer-set
   // hash, timestamp against now_ms, every signature (through resolve); the previous-block link and

@@ -110,8 +110,9 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
   return results;
 }
 
-std::vector<std::shared_ptr<const PooledTx>> Mempool::Reap(size_t max_txs, size_t max_bytes,
-                                                           uint64_t next_height) const {
+std::vector<std::shared_ptr<const PooledTx>> Mempool::Reap(
+    size_t max_txs, size_t max_bytes, uint64_t next_height,
+    const std::unordered_set<Hash32, Hash32Hasher>* exclude) const {
   std::vector<std::shared_ptr<const PooledTx>> out;
   size_t total = 0;
   std::lock_guard lock(mu_);
@@ -121,6 +122,7 @@ std::vector<std::shared_ptr<const PooledTx>> Mempool::Reap(size_t max_txs, size_
     if (it == by_id_.end()) continue;
     const PooledTx& tx = *it->second;
     if (tx.tx.body().valid_until_height() < next_height) continue;
+    if (exclude != nullptr && exclude->contains(id)) continue;
     if (total + tx.envelope.size() > max_bytes) break;
     total += tx.envelope.size();
     out.push_back(it->second);

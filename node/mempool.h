@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "crypto/parallel_verifier.h"
@@ -70,9 +71,11 @@ class Mempool {
                                  uint64_t time_ms);
 
   // Up to max_txs transactions totalling at most max_bytes envelope bytes, in admission order,
-  // skipping any that could not be included at next_height.
-  std::vector<std::shared_ptr<const PooledTx>> Reap(size_t max_txs, size_t max_bytes,
-                                                    uint64_t next_height) const;
+  // skipping any that could not be included at next_height and any in `exclude` (transactions
+  // already in a block that is still in flight).
+  std::vector<std::shared_ptr<const PooledTx>> Reap(
+      size_t max_txs, size_t max_bytes, uint64_t next_height,
+      const std::unordered_set<Hash32, Hash32Hasher>* exclude = nullptr) const;
 
   std::shared_ptr<const PooledTx> Find(const Hash32& tx_id) const;
   // Drops committed transactions.

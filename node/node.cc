@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
 
 #include "consensus/messages.h"
 #include "node/node.pb.h"
@@ -504,20 +505,41 @@ void Node::AfterCommit(const CommitResult& result) {
 
 void Node::MaybePropose(uint64_t now) {
   consensus::ReplicaStatus st = replica_->status();
+  const uint64_t committed = app_->height();
+  std::erase_if(in_flight_, [&](const auto& entry) {
+    return entry.first <= committed || entry.second.view != st.view;
+  });
   if (!st.is_primary) return;
-  if (st.delivered != app_->height()) return;  // still executing
-  const uint64_t next = app_->height() + 1;
+  if (st.delivered != committed) return;  // still executing
   // The block's height must be the sequence number the replica gives it; after a view change the
   // new primary first re-proposes what was prepared, and proposes new blocks once those commit.
-  if (st.next_seq != next) return;
-  if (proposed_height_ == next && proposed_view_ == st.view &&
-      now < proposed_at_ms_ + 2 * config_.consensus_view_timeout_ms)
-    return;  // the last proposal is still in flight
-  const bool have_txs = mempool_->size() > 0;
+  const uint64_t next = st.next_seq;
+  if (next <= committed || next > committed + kMaxBlocksInFlight) return;
+  if (auto built = in_flight_.find(next);
+      built != in_flight_.end() &&
+      now < built->second.proposed_at_ms + 2 * config_.consensus_view_timeout_ms)
+    return;  // built, and the replica has not taken it yet
+  // The parent: the last committed block, or this node's own proposal just below, still in flight.
+  Hash32 prev_digest = app_->last_digest();
+  uint64_t prev_timestamp_ms = app_->last_timestamp_ms();
+  std::unordered_set<Hash32, Hash32Hasher> in_flight_txs;
+  if (next > committed + 1) {
+    auto parent = in_flight_.find(next - 1);
+    if (parent == in_flight_.end()) return;  // the block below is not this node's: wait for it
+    prev_digest = parent->second.digest;
+    prev_timestamp_ms = parent->second.timestamp_ms;
+    for (const auto& [height, block] : in_flight_) {
+      if (height < next) in_flight_txs.insert(block.tx_ids.begin(), block.tx_ids.end());
+    }
+  }
+  const bool have_txs = mempool_->size() > in_flight_txs.size();
+  // Pipelined blocks carry transactions; an empty block is only proposed on an idle chain.
+  if (!have_txs && next > committed + 1) return;
   const uint64_t interval = have_txs ? kBusyBlockIntervalMs : genesis_.consensus.block_interval_ms;
   if (now < last_block_ms_ + interval) return;
   auto txs = mempool_->Reap(genesis_.consensus.max_block_txs,
-                            genesis_.consensus.max_block_bytes - 4096, next);
+                            genesis_.consensus.max_block_bytes - 4096, next, &in_flight_txs);
+  if (txs.empty() && next > committed + 1) return;
   std::vector<Bytes> envelopes;
   std::vector<Hash32> ids;
   envelopes.reserve(txs.size());
@@ -525,10 +547,9 @@ void Node::MaybePropose(uint64_t now) {
     envelopes.push_back(tx->envelope);
     ids.push_back(tx->tx.tx_id());
   }
-  Bytes block = app_->BuildBlock(envelopes, ids, WallMs(), validator_index_);
-  proposed_height_ = next;
-  proposed_view_ = st.view;
-  proposed_at_ms_ = now;
+  const uint64_t timestamp_ms = std::max(WallMs(), prev_timestamp_ms + 1);
+  Bytes block = app_->BuildBlock(next, prev_digest, timestamp_ms, envelopes, ids, validator_index_);
+  in_flight_[next] = InFlightBlock{st.view, app_->Digest(block), timestamp_ms, now, std::move(ids)};
   last_block_ms_ = now;
   ApplyEffects(replica_->OnPayloadReady(now, std::move(block)));
 }

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,9 @@ inline constexpr uint32_t kSyncBlocksPerRequest = 16;
 inline constexpr size_t kMaxSyncReplyBytes = 12u << 20;
 inline constexpr uint64_t kSyncRetryMs = 1'000;      // re-ask when a reply does not come
 inline constexpr uint64_t kBusyBlockIntervalMs = 2;  // while transactions wait
+// Blocks the primary keeps in consensus at once: it proposes height h + 1 while h is still being
+// agreed on and executed, so the replicas' execution of one block overlaps the voting on the next.
+inline constexpr uint64_t kMaxBlocksInFlight = 3;
 inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, not pooled
 
 enum class Role { kValidator, kObserver };
@@ -146,9 +150,15 @@ class Node {
   std::unordered_map<Hash32, ledger::VerifiedTx, Hash32Hasher> verified_cache_;
   uint64_t next_tick_ms_ = 0;
   uint64_t last_block_ms_ = 0;  // monotonic time of the last commit or proposal
-  uint64_t proposed_height_ = 0;
-  uint64_t proposed_view_ = 0;
-  uint64_t proposed_at_ms_ = 0;
+  // This node's own proposals that have not committed yet, by height (all of the current view).
+  struct InFlightBlock {
+    uint64_t view = 0;
+    Hash32 digest;
+    uint64_t timestamp_ms = 0;
+    uint64_t proposed_at_ms = 0;  // monotonic
+    std::vector<Hash32> tx_ids;
+  };
+  std::map<uint64_t, InFlightBlock> in_flight_;
   uint64_t sync_requested_at_ms_ = 0;
   uint64_t sync_requested_height_ = 0;
   size_t sync_peer_cursor_ = 0;

@@ -91,6 +91,18 @@ TEST_F(MempoolTest, ReapKeepsAdmissionOrderAndLimits) {
   EXPECT_EQ(pool.Reap(10, one, 1).size(), 1u);
 }
 
+TEST_F(MempoolTest, ReapSkipsTransactionsOfBlocksInFlight) {
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2), MakeTx(3)});
+  const std::unordered_set<Hash32, Hash32Hasher> in_flight = {r[0].tx_id, r[2].tx_id};
+  auto reaped = pool.Reap(10, 1u << 20, 1, &in_flight);
+  ASSERT_EQ(reaped.size(), 1u);
+  EXPECT_EQ(reaped[0]->tx.tx_id(), r[1].tx_id);
+  // Excluded transactions stay pooled: they are reaped again if their block does not commit.
+  EXPECT_EQ(pool.size(), 3u);
+  EXPECT_EQ(pool.Reap(10, 1u << 20, 1).size(), 3u);
+}
+
 TEST_F(MempoolTest, ExpiredTransactionsAreRejectedDroppedAndNotReaped) {
   Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   EXPECT_EQ(Admit(pool, {MakeTx(1, 5)}, /*height=*/5)[0].status, AdmitStatus::kRejected);
