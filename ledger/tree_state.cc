@@ -1,9 +1,11 @@
 #include "ledger/tree_state.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
 #include "ledger/ledger_state.h"
+#include "util/assert.h"
 
 namespace cl::ledger {
 namespace {
@@ -17,8 +19,22 @@ Bytes FlatKey(ByteSpan key) {
   return k;
 }
 
-// Bytes a cache entry costs beyond its key and value (node, hash bucket, two buffers).
+// Bytes a cache entry is counted beyond its key and value (table slots at the load factor, block
+// header, allocator overhead), rounded up.
 constexpr size_t kCacheEntryOverheadBytes = 96;
+// The value cache's table holds at most this fraction of full slots (linear probing slows beyond).
+constexpr size_t kMaxLoadPercent = 70;
+constexpr size_t kMinCacheSlots = 64;
+
+// A cache block's sizes, in host byte order (memory only, never stored).
+uint32_t ReadSize(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+void WriteSize(uint8_t* p, uint32_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // Records that later blocks read again, so a commit writes them through to the value cache (see
 // the header); the rest are written once and rarely read.
@@ -36,8 +52,115 @@ bool CacheOnCommit(ByteSpan key) {
 
 }  // namespace
 
+uint64_t LatestValueCache::Hash(std::string_view key) {
+  return std::hash<std::string_view>()(key);
+}
+
+std::string_view LatestValueCache::KeyOf(const Slot& slot) {
+  const uint8_t* b = slot.block.get();
+  return std::string_view(reinterpret_cast<const char*>(b + 8), ReadSize(b));
+}
+
+ByteSpan LatestValueCache::ValueOf(const Slot& slot) {
+  const uint8_t* b = slot.block.get();
+  return ByteSpan(b + 8 + ReadSize(b), ReadSize(b + 4));
+}
+
+size_t LatestValueCache::EntryBytes(size_t key_size, size_t value_size) {
+  return key_size + value_size + kCacheEntryOverheadBytes;
+}
+
+size_t LatestValueCache::Probe(std::string_view key, uint64_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (!s.block || (s.hash == hash && KeyOf(s) == key)) return i;
+  }
+}
+
+void LatestValueCache::SetBlock(Slot& slot, std::string_view key, ByteSpan value) {
+  LEDGER_ASSERT(key.size() <= UINT32_MAX && value.size() <= UINT32_MAX);
+  auto block = std::make_unique_for_overwrite<uint8_t[]>(8 + key.size() + value.size());
+  WriteSize(block.get(), static_cast<uint32_t>(key.size()));
+  WriteSize(block.get() + 4, static_cast<uint32_t>(value.size()));
+  if (!key.empty()) std::memcpy(block.get() + 8, key.data(), key.size());
+  if (!value.empty()) std::memcpy(block.get() + 8 + key.size(), value.data(), value.size());
+  slot.block = std::move(block);
+}
+
+bool LatestValueCache::Get(std::string_view key, Bytes* out) const {
+  if (count_ == 0) return false;
+  const Slot& s = slots_[Probe(key, Hash(key))];
+  if (!s.block) return false;
+  ByteSpan v = ValueOf(s);
+  out->assign(v.begin(), v.end());
+  return true;
+}
+
+void LatestValueCache::Grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_ = std::vector<Slot>(std::max(kMinCacheSlots, old.size() * 2));
+  for (Slot& s : old) {
+    if (s.block) slots_[Probe(KeyOf(s), s.hash)] = std::move(s);
+  }
+}
+
+void LatestValueCache::Put(std::string_view key, ByteSpan value) {
+  const uint64_t hash = Hash(key);
+  if (count_ != 0) {
+    Slot& s = slots_[Probe(key, hash)];
+    if (s.block) {
+      bytes_ = bytes_ - ValueOf(s).size() + value.size();
+      SetBlock(s, key, value);
+      return;
+    }
+  }
+  const size_t entry = EntryBytes(key.size(), value.size());
+  if (bytes_ + entry > max_bytes_) Clear();
+  if ((count_ + 1) * 100 > slots_.size() * kMaxLoadPercent) Grow();
+  Slot& s = slots_[Probe(key, hash)];
+  s.hash = hash;
+  SetBlock(s, key, value);
+  ++count_;
+  bytes_ += entry;
+}
+
+void LatestValueCache::Update(std::string_view key, ByteSpan value) {
+  if (count_ == 0) return;
+  Slot& s = slots_[Probe(key, Hash(key))];
+  if (!s.block) return;
+  bytes_ = bytes_ - ValueOf(s).size() + value.size();
+  SetBlock(s, key, value);
+}
+
+void LatestValueCache::Erase(std::string_view key) {
+  if (count_ == 0) return;
+  const size_t mask = slots_.size() - 1;
+  size_t i = Probe(key, Hash(key));
+  if (!slots_[i].block) return;
+  bytes_ -= EntryBytes(key.size(), ValueOf(slots_[i]).size());
+  --count_;
+  slots_[i].block.reset();
+  // Backward-shift deletion: move later entries of the probe run into the hole when their home
+  // slot does not lie cyclically in (hole, their slot], so every entry stays reachable.
+  for (size_t j = (i + 1) & mask; slots_[j].block; j = (j + 1) & mask) {
+    const size_t home = slots_[j].hash & mask;
+    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (stays) continue;
+    slots_[i] = std::move(slots_[j]);
+    i = j;
+  }
+}
+
+void LatestValueCache::Clear() {
+  slots_.clear();
+  slots_.shrink_to_fit();
+  count_ = 0;
+  bytes_ = 0;
+}
+
 LatestStateIndex::LatestStateIndex(KvStore* store, StateTree& tree, size_t cache_max_bytes)
-    : store_(store), cache_max_bytes_(cache_max_bytes) {
+    : store_(store), cache_(cache_max_bytes) {
   auto marker = store_->Get(FlatKey({}));
   auto latest = tree.LatestVersion();
   // A store failure here only leaves the index disabled: reads then walk the tree.
@@ -54,9 +177,9 @@ std::optional<Result<std::optional<Bytes>>> LatestStateIndex::Get(ByteSpan key,
   const std::string_view cache_key = AsStringView(key);
   {
     std::lock_guard lock(mu_);
-    auto it = cache_.find(cache_key);
-    if (it != cache_.end() && version_plus_one_.load() == plus_one) {
-      return Result<std::optional<Bytes>>(std::optional<Bytes>(it->second));
+    Bytes cached;
+    if (cache_.Get(cache_key, &cached) && version_plus_one_.load() == plus_one) {
+      return Result<std::optional<Bytes>>(std::optional<Bytes>(std::move(cached)));
     }
   }
   auto value = store_->Get(FlatKey(key));
@@ -65,24 +188,8 @@ std::optional<Result<std::optional<Bytes>>> LatestStateIndex::Get(ByteSpan key,
   // A commit of the next version may have started while the store was read (its batch may already
   // be visible): the value may be newer than `version`, so the caller walks the tree instead.
   if (version_plus_one_.load() != plus_one) return std::nullopt;
-  if (value->has_value()) CachePut(cache_key, **value);
+  if (value->has_value()) cache_.Put(cache_key, **value);
   return Result<std::optional<Bytes>>(std::move(*value));
-}
-
-void LatestStateIndex::CachePut(std::string_view key, const Bytes& value) const {
-  auto it = cache_.find(key);
-  if (it != cache_.end()) {
-    cache_bytes_ = cache_bytes_ - it->second.size() + value.size();
-    it->second = value;
-    return;
-  }
-  size_t bytes = key.size() + value.size() + kCacheEntryOverheadBytes;
-  if (cache_bytes_ + bytes > cache_max_bytes_) {
-    cache_.clear();
-    cache_bytes_ = 0;
-  }
-  cache_.emplace(std::string(key), value);
-  cache_bytes_ += bytes;
 }
 
 void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& changes,
@@ -100,18 +207,13 @@ void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& c
     if (c.value) {
       batch->Put(FlatKey(c.key), *c.value);
       if (CacheOnCommit(c.key)) {
-        CachePut(cache_key, *c.value);
-      } else if (auto it = cache_.find(cache_key); it != cache_.end()) {
-        cache_bytes_ = cache_bytes_ - it->second.size() + c.value->size();
-        it->second = *c.value;
+        cache_.Put(cache_key, *c.value);
+      } else {
+        cache_.Update(cache_key, *c.value);
       }
     } else {
-      auto it = cache_.find(cache_key);
       batch->Delete(FlatKey(c.key));
-      if (it != cache_.end()) {
-        cache_bytes_ -= cache_key.size() + it->second.size() + kCacheEntryOverheadBytes;
-        cache_.erase(it);
-      }
+      cache_.Erase(cache_key);
     }
   }
   Bytes marker;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,6 +41,52 @@ inline constexpr std::string_view kLatestValuePrefix = "sv";
 // Memory for LatestStateIndex's value cache (keys + values); beyond it the cache is emptied and
 // refills from the store.
 inline constexpr size_t kLatestValueCacheMaxBytes = size_t{256} << 20;
+
+// LatestStateIndex's value cache: key -> value within a memory bound (beyond it, emptied), as an
+// open-addressing table (linear probing) whose entries are one heap block each (key and value
+// together). A lookup among a million cached accounts then costs about two cache misses (table
+// slot, block) instead of the four or five of a node-based map (bucket, node, key buffer, value
+// buffer), which made the lookup the largest single cost of executing a transfer.
+//
+// Thread safety: not thread-safe (LatestStateIndex guards it with its mutex).
+class LatestValueCache {
+ public:
+  explicit LatestValueCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  LatestValueCache(const LatestValueCache&) = delete;
+  LatestValueCache& operator=(const LatestValueCache&) = delete;
+
+  // Copies the cached value of `key` into *out; false when the key is not cached.
+  bool Get(std::string_view key, Bytes* out) const;
+  // Inserts or replaces. An entry that would pass the memory bound empties the cache first.
+  void Put(std::string_view key, ByteSpan value);
+  // Replaces the value only when the key is cached.
+  void Update(std::string_view key, ByteSpan value);
+  void Erase(std::string_view key);
+  void Clear();
+  size_t size() const { return count_; }
+  // The memory estimate the bound applies to.
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    // u32 key size || u32 value size || key || value; null for an empty slot.
+    std::unique_ptr<uint8_t[]> block;
+  };
+  static uint64_t Hash(std::string_view key);
+  static std::string_view KeyOf(const Slot& slot);
+  static ByteSpan ValueOf(const Slot& slot);
+  static size_t EntryBytes(size_t key_size, size_t value_size);
+  // The slot holding `key`, or the empty slot where it would go.
+  size_t Probe(std::string_view key, uint64_t hash) const;
+  void SetBlock(Slot& slot, std::string_view key, ByteSpan value);
+  void Grow();
+
+  const size_t max_bytes_;
+  std::vector<Slot> slots_;  // size a power of two (or 0), at most kMaxLoad full
+  size_t count_ = 0;
+  size_t bytes_ = 0;
+};
 
 class LatestStateIndex {
  public:
@@ -61,21 +108,11 @@ class LatestStateIndex {
 
  private:
   KvStore* store_;
-  const size_t cache_max_bytes_;
   // The version the flat entries (once the last commit's batch is written) reflect, plus one; 0
   // when the index is disabled.
   std::atomic<uint64_t> version_plus_one_{0};
-  // Hashes string keys and string_views alike, so a lookup needs no std::string of the key.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  // Adds or replaces a cache entry within the memory bound; needs mu_.
-  void CachePut(std::string_view key, const Bytes& value) const;
-
-  mutable std::mutex mu_;  // guards cache_ and cache_bytes_
-  mutable std::unordered_map<std::string, Bytes, KeyHash, std::equal_to<>> cache_;
-  mutable size_t cache_bytes_ = 0;
+  mutable std::mutex mu_;  // guards cache_
+  mutable LatestValueCache cache_;
 };
 
 class TreeStateReader final : public StateReader {

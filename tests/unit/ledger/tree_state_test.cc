@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "ledger/memory_store.h"
 #include "tests/unit/ledger/ledger_fixture.h"
 
@@ -151,6 +154,57 @@ TEST(TreeState, LatestStateIndexWritesAccountsThroughToItsCache) {
   ASSERT_TRUE(store.Write(batch, true).has_value());
   EXPECT_EQ(TreeStateReader(tree, 5, &index).Get(transfer).value(), std::optional<Bytes>(Bytes{8}));
   EXPECT_EQ(TreeStateReader(tree, 5).Get(account).value(), std::optional<Bytes>(Bytes{7, 7}));
+}
+
+// The value cache against a plain map under random puts, updates and erases over a small key
+// space (long probe runs, erasures in the middle of runs, growth), then the memory bound.
+TEST(TreeState, LatestValueCacheAgreesWithAMap) {
+  LatestValueCache cache(size_t{1} << 30);
+  std::map<std::string, Bytes> model;
+  uint64_t rng = 7;
+  auto next = [&rng] {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 33;
+  };
+  for (int step = 0; step < 200000; ++step) {
+    std::string key = "k" + std::to_string(next() % 3000);
+    Bytes value(next() % 5, static_cast<uint8_t>(step));
+    switch (next() % 4) {
+      case 0:
+      case 1:
+        cache.Put(key, value);
+        model[key] = value;
+        break;
+      case 2:
+        cache.Update(key, value);
+        if (auto it = model.find(key); it != model.end()) it->second = value;
+        break;
+      default:
+        cache.Erase(key);
+        model.erase(key);
+    }
+    if (step % 1000 == 0) {
+      ASSERT_EQ(cache.size(), model.size());
+      for (int k = 0; k < 3000; ++k) {
+        std::string probe = "k" + std::to_string(k);
+        Bytes got;
+        auto it = model.find(probe);
+        ASSERT_EQ(cache.Get(probe, &got), it != model.end()) << probe;
+        if (it != model.end()) {
+          ASSERT_EQ(got, it->second) << probe;
+        }
+      }
+    }
+  }
+  // An entry past the bound empties the cache and is kept.
+  LatestValueCache small(1000);
+  for (int k = 0; k < 100; ++k)
+    small.Put("key" + std::to_string(k), Bytes(10, 1));
+  EXPECT_LE(small.bytes(), 1000u);
+  EXPECT_LT(small.size(), 100u);
+  Bytes got;
+  EXPECT_TRUE(small.Get("key99", &got));
+  EXPECT_FALSE(small.Get("key0", &got));
 }
 
 }  // namespace
