@@ -1,6 +1,7 @@
 #include "ledger/ledger_state.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -131,17 +132,32 @@ void LedgerState::RollbackTo(size_t savepoint) {
 }
 
 Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
-  std::vector<Write> out;
+  // Sorted by (first 8 bytes as a big-endian number, whole key): the same order as comparing whole
+  // keys byte by byte (BytesLess, the tree's order), with most comparisons one integer compare.
+  struct Keyed {
+    uint64_t prefix;
+    Write write;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(slots_.size());
   for (auto& [key, slot] : slots_) {
     if (!slot.written) continue;
     if (!slot.base_loaded) {
       auto loaded = LoadBase(ToBytes(key), slot);
       if (!loaded) return std::unexpected(loaded.error());
     }
-    out.push_back(Write{key, &slot.base, &slot.value});
+    uint8_t head[8] = {};
+    std::memcpy(head, key.data(), std::min(key.size(), sizeof head));
+    keyed.push_back(Keyed{LoadU64BE(head), Write{key, &slot.base, &slot.value}});
   }
-  // string_view compares bytes as unsigned char: the tree's key order (BytesLess).
-  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  // string_view compares bytes as unsigned char (memcmp), like BytesLess.
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return a.prefix != b.prefix ? a.prefix < b.prefix : a.write.key < b.write.key;
+  });
+  std::vector<Write> out;
+  out.reserve(keyed.size());
+  for (const Keyed& k : keyed)
+    out.push_back(k.write);
   return out;
 }
 

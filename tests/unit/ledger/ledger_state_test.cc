@@ -47,5 +47,55 @@ TEST(LedgerState, KeyLayoutIsPinned) {
   EXPECT_EQ(keys::Asset("USD"), (Bytes{'s', 'U', 'S', 'D'}));
 }
 
+// SortedWrites orders keys byte by byte like the tree (BytesLess), including keys that are
+// prefixes of others, share their first 8 bytes, or hold zero bytes; each key once.
+TEST(LedgerState, SortedWritesFollowTheTreesKeyOrder) {
+  MapStateReader base(BytesMap<Bytes>{{ToBytes("b"), ToBytes("committed")}});
+  LedgerState st(base);
+  std::vector<Bytes> keys = {Bytes{'a'},
+                             Bytes{'a', 0},
+                             Bytes{'a', 0, 0, 0, 0, 0, 0, 0, 0},
+                             Bytes{'a', 0, 0, 0, 0, 0, 0, 0, 1},
+                             Bytes{'a', 0, 0, 0, 0, 0, 0, 1},
+                             Bytes{0xff},
+                             Bytes{0x80, 1},
+                             Bytes{'t', 1, 2, 3, 4, 5, 6, 7, 9, 9},
+                             Bytes{'t', 1, 2, 3, 4, 5, 6, 7, 8},
+                             ToBytes("b")};
+  uint64_t rng = 1;
+  auto next = [&rng] {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 33;
+  };
+  for (int i = 0; i < 200; ++i) {
+    Bytes k(1 + next() % 12);
+    for (auto& b : k)
+      b = next() % 3 == 0 ? 0 : static_cast<uint8_t>(next());  // many zero bytes
+    keys.push_back(k);
+  }
+  for (const Bytes& k : keys)
+    st.Put(k, ToBytes("v"));
+  st.Put(keys[0], ToBytes("w"));  // written twice: listed once
+  auto writes = st.SortedWrites();
+  ASSERT_TRUE(writes.has_value());
+  BytesMap<bool> expected;
+  for (const Bytes& k : keys)
+    expected[k] = true;
+  ASSERT_EQ(writes->size(), expected.size());
+  size_t i = 0;
+  for (const auto& [k, unused] : expected) {
+    EXPECT_EQ(ToBytes((*writes)[i].key), k) << "position " << i;
+    ++i;
+  }
+  // The committed value comes with each write (read now for keys written without a read).
+  for (const auto& w : *writes) {
+    if (w.key == "b") {
+      EXPECT_EQ(*w.before, ToBytes("committed"));
+    } else {
+      EXPECT_FALSE(w.before->has_value());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cl::ledger
