@@ -215,4 +215,13 @@ Status LedgerApp::StoreExecutionCertificate(uint64_t height, ByteSpan cert) {
   return store_->Write(batch, /*sync=*/true);
 }
 
+Status LedgerApp::PruneState(uint64_t retain_versions) {
+  const uint64_t latest = height();
+  if (retain_versions == 0 || latest < retain_versions) return OkStatus();
+  ledger::WriteBatch batch;
+  LEDGER_TRY(tree_->Prune(latest + 1 - retain_versions, &batch));
+  if (batch.size() == 0) return OkStatus();
+  return store_->Write(batch, /*sync=*/false);
+}
+
 }  // namespace cl::node

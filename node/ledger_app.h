@@ -92,6 +92,12 @@ class LedgerApp {
 
   Status StoreExecutionCertificate(uint64_t height, ByteSpan cert);
 
+  // Drops the state versions below height() + 1 - retain_versions (storage.retain_versions; 0
+  // keeps every version): their nodes no later version uses, and their root records. Blocks and
+  // receipts stay. Reads of a dropped version answer kNotFound. Not synced: a prune lost in a
+  // crash is redone by the next one.
+  Status PruneState(uint64_t retain_versions);
+
   const ledger::StateTree& tree() const { return *tree_; }
   const ledger::BlockStore& blocks() const { return blocks_; }
   ledger::KvStore* store() const { return store_; }

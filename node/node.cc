@@ -494,6 +494,10 @@ void Node::AfterCommit(const CommitResult& result) {
     verified_cache_.erase(id);
   if (verified_cache_.size() >= kMaxVerifiedCache) verified_cache_.clear();
   mempool_->Expire(result.height, result.timestamp_ms);
+  if (result.height % kPruneEveryBlocks == 0) {
+    if (auto pruned = app_->PruneState(config_.retain_versions); !pruned)
+      Fatal("pruning old state versions: " + pruned.error().message);
+  }
   last_block_ms_ = MonotonicMs();
   if (result.null_block && result.null_reason != "empty payload")
     spdlog::warn("block {} committed as a null block: {}", result.height, result.null_reason);

@@ -48,6 +48,7 @@ inline constexpr uint64_t kBusyBlockIntervalMs = 2;  // while transactions wait
 // Blocks the primary keeps in consensus at once: it proposes height h + 1 while h is still being
 // agreed on and executed, so the replicas' execution of one block overlaps the voting on the next.
 inline constexpr uint64_t kMaxBlocksInFlight = 3;
+inline constexpr uint64_t kPruneEveryBlocks = 64;    // how often old state versions are dropped
 inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, not pooled
 
 enum class Role { kValidator, kObserver };
