@@ -91,5 +91,75 @@ TEST_F(Invariant, DeletedTransferIsCaught) {
   ExpectViolation(CheckBlockInvariants(st), "deleted");
 }
 
+// The invariant check's allocation-free account decoder agrees with protobuf: on random records
+// it decodes every field the check reads as protobuf parses it, and on random corruptions of them
+// it never accepts bytes protobuf rejects or reads them differently.
+TEST(InvariantDecoder, AccountDecoderAgreesWithProtobuf) {
+  uint64_t rng = 5;
+  auto next = [&rng] {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 11;
+  };
+  auto big = [&next] { return next() % 4 == 0 ? next() << 11 | next() : next() % 1000; };
+  size_t decoded = 0, fell_back = 0;
+  for (int i = 0; i < 20000; ++i) {
+    pb::AccountRecord rec;
+    rec.set_id(std::string(16, static_cast<char>(next())));
+    rec.set_asset(next() % 2 ? "USD" : "CNY.BANK");
+    rec.mutable_controller()->set_threshold(static_cast<uint32_t>(next() % 3));
+    for (uint64_t k = next() % 3; k > 0; --k)
+      rec.mutable_controller()->add_keys(std::string(33, static_cast<char>(next())));
+    rec.set_custodian(static_cast<uint32_t>(next()));
+    rec.set_flags(static_cast<uint32_t>(next() % 4));
+    rec.set_overdraft_limit(big());
+    rec.set_max_per_transfer(big());
+    rec.set_issuer(next() % 5 == 0);
+    rec.set_debits_frozen(next() % 5 == 0);
+    rec.set_closed(next() % 7 == 0);
+    rec.set_debits_posted(big());
+    rec.set_credits_posted(big());
+    rec.set_debits_pending(big());
+    rec.set_credits_pending(big());
+    rec.set_outflow_today(big());
+    rec.set_created_height(big());
+    Bytes raw = SerializeRecord(rec);
+    if (i % 2 == 1) {  // corrupt: flip, drop or append bytes
+      switch (next() % 3) {
+        case 0:
+          raw[next() % raw.size()] ^= static_cast<uint8_t>(1 + next() % 255);
+          break;
+        case 1:
+          raw.resize(next() % raw.size());
+          break;
+        default:
+          for (uint64_t k = 1 + next() % 4; k > 0; --k)
+            raw.push_back(static_cast<uint8_t>(next()));
+      }
+    }
+    pb::AccountRecord parsed;
+    const bool pb_ok = parsed.ParseFromArray(raw.data(), static_cast<int>(raw.size()));
+    AccountBalances b;
+    if (!DecodeAccountBalances(raw, &b)) {
+      ++fell_back;
+      EXPECT_TRUE(i % 2 == 1) << "a well-formed record was not decoded, #" << i;
+      continue;
+    }
+    ++decoded;
+    ASSERT_TRUE(pb_ok) << "decoded bytes protobuf rejects, #" << i;
+    EXPECT_EQ(b.id, parsed.id());
+    EXPECT_EQ(b.asset, parsed.asset());
+    EXPECT_EQ(b.flags, parsed.flags());
+    EXPECT_EQ(b.overdraft_limit, parsed.overdraft_limit());
+    EXPECT_EQ(b.debits_posted, parsed.debits_posted());
+    EXPECT_EQ(b.credits_posted, parsed.credits_posted());
+    EXPECT_EQ(b.debits_pending, parsed.debits_pending());
+    EXPECT_EQ(b.credits_pending, parsed.credits_pending());
+    EXPECT_EQ(b.issuer, parsed.issuer());
+    EXPECT_EQ(b.closed, parsed.closed());
+  }
+  EXPECT_GT(decoded, 10000u);  // every intact record, and corrupt ones that still parse
+  EXPECT_GT(fell_back, 1000u);
+}
+
 }  // namespace
 }  // namespace cl::ledger
