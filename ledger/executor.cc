@@ -272,7 +272,8 @@ Result<OpOutcome> BlockExecutor::CloseAccount(const pb::CloseAccount& op) {
 Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
   // The hot path: records are parsed into the executor's reused messages (see ReadRecord).
   pb::TransferRecord& existing = scratch_existing_;
-  LEDGER_ASSIGN(exists, st_.ReadRecord(keys::Transfer(op.id()), &existing));
+  LedgerState::KeyRef transfer_ref, debit_ref, credit_ref;  // each key looked up once
+  LEDGER_ASSIGN(exists, st_.ReadRecord(keys::Transfer(op.id()), &existing, &transfer_ref));
   if (exists) {
     if (!existing.pending_id().empty() ||
         SerializeRecord(existing.transfer()) != SerializeRecord(op)) {
@@ -283,8 +284,9 @@ Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
   if (op.debit_account() == op.credit_account()) return Code(ResultCode::kSameAccount);
   pb::AccountRecord& debit = scratch_debit_;
   pb::AccountRecord& credit = scratch_credit_;
-  LEDGER_ASSIGN(has_debit, st_.ReadRecord(keys::Account(op.debit_account()), &debit));
-  LEDGER_ASSIGN(has_credit, st_.ReadRecord(keys::Account(op.credit_account()), &credit));
+  LEDGER_ASSIGN(has_debit, st_.ReadRecord(keys::Account(op.debit_account()), &debit, &debit_ref));
+  LEDGER_ASSIGN(has_credit,
+                st_.ReadRecord(keys::Account(op.credit_account()), &credit, &credit_ref));
   if (!has_debit || !has_credit) return Code(ResultCode::kAccountNotFound);
   if (!Signed(debit.controller())) return Code(ResultCode::kUnauthorized);
   if (debit.closed() || credit.closed()) return Code(ResultCode::kAccountClosed);
@@ -314,9 +316,9 @@ Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
     credit.set_credits_posted(credit.credits_posted() + op.amount());
     rec.set_state(pb::TRANSFER_STATE_POSTED);
   }
-  st_.PutAccount(debit);
-  st_.PutAccount(credit);
-  st_.PutTransfer(rec);
+  st_.PutRecord(debit_ref, debit);
+  st_.PutRecord(credit_ref, credit);
+  st_.PutRecord(transfer_ref, rec);
   return Code(ResultCode::kOk);
 }
 

@@ -90,9 +90,7 @@ Result<const std::optional<Bytes>*> LedgerState::LoadBase(const Bytes& key, Slot
 }
 
 Result<const std::optional<Bytes>*> LedgerState::Find(const Bytes& key) const {
-  Slot& slot = SlotFor(key);
-  if (slot.written) return &slot.value;
-  return LoadBase(key, slot);
+  return ValueOf(key, SlotFor(key));
 }
 
 Result<std::optional<Bytes>> LedgerState::Get(const Bytes& key) const {
@@ -107,18 +105,18 @@ Result<std::optional<Bytes>> LedgerState::BaseGet(const Bytes& key) const {
   return **found;
 }
 
-void LedgerState::Put(const Bytes& key, Bytes value) {
-  Slot& slot = SlotFor(key);
+void LedgerState::PutSlot(Slot& slot, std::optional<Bytes> value) {
   journal_.push_back(Undo{&slot, slot.written, std::move(slot.value)});
   slot.value = std::move(value);
   slot.written = true;
 }
 
+void LedgerState::Put(const Bytes& key, Bytes value) {
+  PutSlot(SlotFor(key), std::move(value));
+}
+
 void LedgerState::Delete(const Bytes& key) {
-  Slot& slot = SlotFor(key);
-  journal_.push_back(Undo{&slot, slot.written, std::move(slot.value)});
-  slot.value.reset();
-  slot.written = true;
+  PutSlot(SlotFor(key), std::nullopt);
 }
 
 void LedgerState::RollbackTo(size_t savepoint) {
@@ -132,10 +130,13 @@ void LedgerState::RollbackTo(size_t savepoint) {
 }
 
 Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
-  // Sorted by (first 8 bytes as a big-endian number, whole key): the same order as comparing whole
-  // keys byte by byte (BytesLess, the tree's order), with most comparisons one integer compare.
+  // Sorted by (first 16 bytes as two big-endian numbers, whole key): the same order as comparing
+  // whole keys byte by byte (BytesLess, the tree's order; shorter keys are zero-padded, and a tie
+  // falls back to the whole keys), with most comparisons on integers held in the array instead
+  // of a memcmp of keys scattered over the arena.
   struct Keyed {
-    uint64_t prefix;
+    uint64_t head;
+    uint64_t next;
     Write write;
   };
   std::vector<Keyed> keyed;
@@ -146,13 +147,16 @@ Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
       auto loaded = LoadBase(ToBytes(key), slot);
       if (!loaded) return std::unexpected(loaded.error());
     }
-    uint8_t head[8] = {};
-    std::memcpy(head, key.data(), std::min(key.size(), sizeof head));
-    keyed.push_back(Keyed{LoadU64BE(head), Write{key, &slot.base, &slot.value}});
+    uint8_t prefix[16] = {};
+    std::memcpy(prefix, key.data(), std::min(key.size(), sizeof prefix));
+    keyed.push_back(
+        Keyed{LoadU64BE(prefix), LoadU64BE(prefix + 8), Write{key, &slot.base, &slot.value}});
   }
   // string_view compares bytes as unsigned char (memcmp), like BytesLess.
   std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
-    return a.prefix != b.prefix ? a.prefix < b.prefix : a.write.key < b.write.key;
+    if (a.head != b.head) return a.head < b.head;
+    if (a.next != b.next) return a.next < b.next;
+    return a.write.key < b.write.key;
   });
   std::vector<Write> out;
   out.reserve(keyed.size());

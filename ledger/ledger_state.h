@@ -28,6 +28,7 @@
 
 #include "ledger/ledger.pb.h"
 #include "ledger/state_reader.h"
+#include "util/assert.h"
 #include "util/bytes.h"
 #include "util/status.h"
 
@@ -67,6 +68,8 @@ struct BytesHash {
 };
 
 class LedgerState {
+  struct Slot;
+
  public:
   explicit LedgerState(const StateReader& base) : base_(base) {}
   LedgerState(const LedgerState&) = delete;
@@ -89,12 +92,22 @@ class LedgerState {
     }
     return std::optional<Record>(std::move(rec));
   }
+  // Names one key's entry in this block's state, so that a read and the write after it look the
+  // key up once. Valid as long as the state.
+  class KeyRef {
+   private:
+    friend class LedgerState;
+    Slot* slot_ = nullptr;
+  };
+
   // Parses the record into *out, reusing its storage (the hot path keeps one message per role
   // instead of allocating every string and sub-message per read); false when absent, *out then
-  // unspecified.
+  // unspecified. With `ref`, also names the key for PutRecord.
   template <class Record>
-  Result<bool> ReadRecord(const Bytes& key, Record* out) const {
-    auto raw = Find(key);
+  Result<bool> ReadRecord(const Bytes& key, Record* out, KeyRef* ref = nullptr) const {
+    Slot& slot = SlotFor(key);
+    if (ref != nullptr) ref->slot_ = &slot;
+    auto raw = ValueOf(key, slot);
     if (!raw) return std::unexpected(raw.error());
     if (!(*raw)->has_value()) return false;
     const Bytes& bytes = **raw.value();
@@ -102,6 +115,10 @@ class LedgerState {
       return MakeError(ErrorCode::kCorruption, "state record does not parse");
     }
     return true;
+  }
+  void PutRecord(KeyRef ref, const google::protobuf::Message& msg) {
+    LEDGER_ASSERT(ref.slot_ != nullptr);
+    PutSlot(*ref.slot_, SerializeRecord(msg));
   }
   void PutRecord(const Bytes& key, const google::protobuf::Message& msg) {
     Put(key, SerializeRecord(msg));
@@ -161,6 +178,12 @@ class LedgerState {
     std::optional<Bytes> previous;
   };
   Slot& SlotFor(const Bytes& key) const;
+  void PutSlot(Slot& slot, std::optional<Bytes> value);
+  // The slot's current value (its write, else the committed one, read now if need be).
+  Result<const std::optional<Bytes>*> ValueOf(const Bytes& key, Slot& slot) const {
+    if (slot.written) return &slot.value;
+    return LoadBase(key, slot);
+  }
   Result<const std::optional<Bytes>*> LoadBase(const Bytes& key, Slot& slot) const;
   // The current value (this block's write, else the committed one), by pointer into the slot
   // (stable: unordered_map nodes do not move); valid until the next write of the key.
