@@ -112,7 +112,11 @@ constexpr int kMaxVarintBytes = 10;
 
 // Reads a varint as protobuf does (at most 10 bytes, the value modulo 2^64); false when it is
 // truncated or longer.
-bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  if (p < end && *p < 0x80) {  // one byte: every tag here and most small values
+    *v = *p++;
+    return true;
+  }
   uint64_t result = 0;
   for (int i = 0; i < kMaxVarintBytes && p < end; ++i) {
     const uint8_t byte = *p++;

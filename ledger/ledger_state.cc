@@ -130,13 +130,12 @@ void LedgerState::RollbackTo(size_t savepoint) {
 }
 
 Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
-  // Sorted by (first 16 bytes as two big-endian numbers, whole key): the same order as comparing
-  // whole keys byte by byte (BytesLess, the tree's order; shorter keys are zero-padded, and a tie
-  // falls back to the whole keys), with most comparisons on integers held in the array instead
-  // of a memcmp of keys scattered over the arena.
+  // Sorted by (first 24 bytes as three big-endian numbers, whole key): the same order as
+  // comparing whole keys byte by byte (BytesLess, the tree's order; shorter keys are zero-padded,
+  // and a tie falls back to the whole keys), with the comparisons of account and transfer keys
+  // (17 bytes) on integers held in the array instead of a memcmp of keys scattered over the arena.
   struct Keyed {
-    uint64_t head;
-    uint64_t next;
+    uint64_t order[3];
     Write write;
   };
   std::vector<Keyed> keyed;
@@ -147,15 +146,16 @@ Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
       auto loaded = LoadBase(ToBytes(key), slot);
       if (!loaded) return std::unexpected(loaded.error());
     }
-    uint8_t prefix[16] = {};
+    uint8_t prefix[24] = {};
     std::memcpy(prefix, key.data(), std::min(key.size(), sizeof prefix));
-    keyed.push_back(
-        Keyed{LoadU64BE(prefix), LoadU64BE(prefix + 8), Write{key, &slot.base, &slot.value}});
+    keyed.push_back(Keyed{{LoadU64BE(prefix), LoadU64BE(prefix + 8), LoadU64BE(prefix + 16)},
+                          Write{key, &slot.base, &slot.value}});
   }
   // string_view compares bytes as unsigned char (memcmp), like BytesLess.
   std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
-    if (a.head != b.head) return a.head < b.head;
-    if (a.next != b.next) return a.next < b.next;
+    for (int i = 0; i < 3; ++i) {
+      if (a.order[i] != b.order[i]) return a.order[i] < b.order[i];
+    }
     return a.write.key < b.write.key;
   });
   std::vector<Write> out;
