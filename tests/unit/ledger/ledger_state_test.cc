@@ -97,5 +97,27 @@ TEST(LedgerState, SortedWritesFollowTheTreesKeyOrder) {
   }
 }
 
+// The executor's end of block (SortedWrites, then MoveChanges) yields exactly TakeChanges' list,
+// including deletions and keys written, rolled back and written again.
+TEST(LedgerState, MovedChangesEqualTakenChanges) {
+  MapStateReader base(BytesMap<Bytes>{{ToBytes("k1"), ToBytes("old")}});
+  LedgerState st(base);
+  st.Put(ToBytes("k2"), ToBytes("a"));
+  size_t sp = st.Savepoint();
+  st.Put(ToBytes("k3"), ToBytes("rolled back"));
+  st.RollbackTo(sp);
+  st.Delete(ToBytes("k1"));
+  st.Put(ToBytes("k0"), ToBytes("b"));
+  st.Put(ToBytes("k2"), ToBytes("c"));
+  auto taken = st.TakeChanges();
+  auto writes = st.SortedWrites();
+  ASSERT_TRUE(writes.has_value());
+  EXPECT_EQ(st.MoveChanges(*writes), taken);
+  ASSERT_EQ(taken.size(), 3u);
+  EXPECT_EQ(taken[0], (StateChange{ToBytes("k0"), ToBytes("b")}));
+  EXPECT_EQ(taken[1], (StateChange{ToBytes("k1"), std::nullopt}));
+  EXPECT_EQ(taken[2], (StateChange{ToBytes("k2"), ToBytes("c")}));
+}
+
 }  // namespace
 }  // namespace cl::ledger
