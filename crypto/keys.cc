@@ -4,8 +4,11 @@
 #include <secp256k1_ecdh.h>
 #include <sys/random.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "crypto/domain.h"
 #include "crypto/sha256.h"
@@ -29,6 +32,57 @@ const secp256k1_context* Context() {
     return c;
   }();
   return ctx;
+}
+
+// Decompressing a public key (a square root in the field) costs about a sixth of a signature
+// check, and the same keys recur: a wallet signs many transactions, and a node parses each
+// transaction's keys at admission, at verification and in every block that carries it. So valid
+// points are remembered, keyed by their 33 bytes. Bounded: a shard that reaches
+// kPointCacheShardEntries is emptied. Invalid keys are never cached. Thread-safe.
+constexpr size_t kPointCacheShards = 16;
+constexpr size_t kPointCacheShardEntries = 4096;  // 65,536 keys in all, about 8 MB
+
+struct CompressedKeyHasher {
+  size_t operator()(const std::array<uint8_t, kPublicKeyBytes>& key) const {
+    uint64_t h;  // the x coordinate is uniformly distributed: its bytes are a good hash
+    std::memcpy(&h, key.data() + 1, sizeof h);
+    return static_cast<size_t>(h ^ key[0]);
+  }
+};
+
+class PointCache {
+ public:
+  // Parses (or finds) the compressed key; false when it is not a point on the curve.
+  bool Parse(const uint8_t* bytes, secp256k1_pubkey* out) {
+    std::array<uint8_t, kPublicKeyBytes> key;
+    std::memcpy(key.data(), bytes, kPublicKeyBytes);
+    Shard& shard = shards_[bytes[kPublicKeyBytes - 1] % kPointCacheShards];
+    {
+      std::lock_guard lock(shard.mutex);
+      if (auto it = shard.points.find(key); it != shard.points.end()) {
+        *out = it->second;
+        return true;
+      }
+    }
+    if (secp256k1_ec_pubkey_parse(Context(), out, bytes, kPublicKeyBytes) != 1) return false;
+    std::lock_guard lock(shard.mutex);
+    if (shard.points.size() >= kPointCacheShardEntries) shard.points.clear();
+    shard.points.emplace(key, *out);
+    return true;
+  }
+
+ private:
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::array<uint8_t, kPublicKeyBytes>, secp256k1_pubkey, CompressedKeyHasher>
+        points;
+  };
+  std::array<Shard, kPointCacheShards> shards_;
+};
+
+bool ParsePoint(const uint8_t* compressed, secp256k1_pubkey* out) {
+  static PointCache cache;
+  return cache.Parse(compressed, out);
 }
 
 }  // namespace
@@ -67,7 +121,7 @@ Result<PublicKey> PublicKey::Parse(ByteSpan in) {
   if (in.size() != kPublicKeyBytes || (in[0] != 0x02 && in[0] != 0x03))
     return MakeError(ErrorCode::kInvalidArgument, "public key must be 33-byte compressed");
   secp256k1_pubkey parsed;
-  if (secp256k1_ec_pubkey_parse(Context(), &parsed, in.data(), in.size()) != 1)
+  if (!ParsePoint(in.data(), &parsed))
     return MakeError(ErrorCode::kInvalidArgument, "public key is not a point on secp256k1");
   PublicKey key;
   std::memcpy(key.bytes.data(), in.data(), kPublicKeyBytes);
@@ -157,8 +211,7 @@ Result<Hash32> PrivateKey::Ecdh(const PublicKey& peer) const {
 
 bool Verify(const PublicKey& key, const Hash32& digest, const Signature& sig) {
   secp256k1_pubkey pub;
-  if (secp256k1_ec_pubkey_parse(Context(), &pub, key.bytes.data(), key.bytes.size()) != 1)
-    return false;
+  if (!ParsePoint(key.bytes.data(), &pub)) return false;
   secp256k1_ecdsa_signature parsed;
   // Rejects r or s >= n.
   if (secp256k1_ecdsa_signature_parse_compact(Context(), &parsed, sig.bytes.data()) != 1)
