@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_set>
@@ -319,10 +320,16 @@ Result<std::vector<ledger::VerifiedTx>> Node::Resolve(const ledger::DecodedBlock
   std::vector<std::optional<ledger::VerifiedTx>> found(block.txs.size());
   std::vector<size_t> missing;
   for (size_t i = 0; i < block.txs.size(); ++i) {
-    if (auto pooled = mempool_->Find(block.tx_ids[i])) {
+    // A transaction id names the body, not the signatures: a block's envelope may carry other
+    // signatures than the copy this node verified, so a copy is used only when its bytes are the
+    // block's (otherwise the block's own envelope is verified, and every node decides alike).
+    const ByteSpan envelope = block.txs[i];
+    auto same = [&](const Bytes& known) { return std::ranges::equal(known, envelope); };
+    if (auto pooled = mempool_->Find(block.tx_ids[i]); pooled && same(pooled->envelope)) {
       found[i] = pooled->tx;
-    } else if (auto it = verified_cache_.find(block.tx_ids[i]); it != verified_cache_.end()) {
-      found[i] = it->second;
+    } else if (auto it = verified_cache_.find(block.tx_ids[i]);
+               it != verified_cache_.end() && same(it->second.envelope)) {
+      found[i] = it->second.tx;
     } else {
       missing.push_back(i);
     }
@@ -359,7 +366,8 @@ Result<std::vector<ledger::VerifiedTx>> Node::Resolve(const ledger::DecodedBlock
           ledger::AcceptBatchVerdict(std::move(parsed[k]), std::span<const bool>(ok, n));
       if (!verified) return std::unexpected(verified.error());
       if (verified_cache_.size() < kMaxVerifiedCache)
-        verified_cache_.emplace(block.tx_ids[missing[k]], *verified);
+        verified_cache_.insert_or_assign(block.tx_ids[missing[k]],
+                                         VerifiedEnvelope{block.txs[missing[k]], *verified});
       found[missing[k]] = std::move(*verified);
     }
   }

@@ -148,7 +148,13 @@ class Node {
   // Driver state (driver thread only).
   std::deque<consensus::CommittedBlock> delivered_;
   bool executing_ = false;
-  std::unordered_map<Hash32, ledger::VerifiedTx, Hash32Hasher> verified_cache_;
+  // Transactions of proposals this node verified that are not in its mempool, by id, with the
+  // exact envelope verified.
+  struct VerifiedEnvelope {
+    Bytes envelope;
+    ledger::VerifiedTx tx;
+  };
+  std::unordered_map<Hash32, VerifiedEnvelope, Hash32Hasher> verified_cache_;
   uint64_t next_tick_ms_ = 0;
   uint64_t last_block_ms_ = 0;  // monotonic time of the last commit or proposal
   // This node's own proposals that have not committed yet, by height (all of the current view).
