@@ -72,11 +72,45 @@ Bytes SerializeRecord(const google::protobuf::Message& msg) {
   return out;
 }
 
+namespace {
+constexpr size_t kMinIndexEntries = 64;
+}  // namespace
+
+void LedgerState::Reserve(size_t keys) {
+  if (2 * keys > index_.size()) GrowIndex(2 * keys);
+}
+
+void LedgerState::GrowIndex(size_t min_entries) const {
+  size_t n = std::max(kMinIndexEntries, index_.size());
+  while (n < min_entries)
+    n *= 2;
+  std::vector<IndexEntry> grown(n);
+  const size_t mask = n - 1;
+  for (const IndexEntry& e : index_) {
+    if (e.slot == nullptr) continue;
+    size_t i = e.hash & mask;
+    while (grown[i].slot != nullptr)
+      i = (i + 1) & mask;
+    grown[i] = e;
+  }
+  index_ = std::move(grown);
+}
+
 LedgerState::Slot& LedgerState::SlotFor(const Bytes& key) const {
   const std::string_view k = AsStringView(key);
-  auto it = slots_.find(k);
-  if (it != slots_.end()) return it->second;
-  return slots_.try_emplace(std::pmr::string(k, &arena_)).first->second;
+  const uint64_t hash = BytesHash()(k);
+  if (2 * (slots_.size() + 1) > index_.size()) GrowIndex(2 * (slots_.size() + 1));
+  const size_t mask = index_.size() - 1;
+  size_t i = hash & mask;
+  for (; index_[i].slot != nullptr; i = (i + 1) & mask) {
+    if (index_[i].hash == hash && index_[i].slot->key == k) return *index_[i].slot;
+  }
+  char* stored = static_cast<char*>(arena_.allocate(k.size() == 0 ? 1 : k.size(), 1));
+  if (!k.empty()) std::memcpy(stored, k.data(), k.size());
+  Slot& slot = slots_.emplace_back();
+  slot.key = std::string_view(stored, k.size());
+  index_[i] = IndexEntry{hash, &slot};
+  return slot;
 }
 
 Result<const std::optional<Bytes>*> LedgerState::LoadBase(const Bytes& key, Slot& slot) const {
@@ -140,8 +174,9 @@ Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
   };
   std::vector<Keyed> keyed;
   keyed.reserve(slots_.size());
-  for (auto& [key, slot] : slots_) {
+  for (Slot& slot : slots_) {
     if (!slot.written) continue;
+    const std::string_view key = slot.key;
     if (!slot.base_loaded) {
       auto loaded = LoadBase(ToBytes(key), slot);
       if (!loaded) return std::unexpected(loaded.error());
@@ -167,8 +202,8 @@ Result<std::vector<LedgerState::Write>> LedgerState::SortedWrites() const {
 
 std::vector<StateChange> LedgerState::TakeChanges() const {
   std::vector<StateChange> out;
-  for (const auto& [key, slot] : slots_) {
-    if (slot.written) out.push_back(StateChange{ToBytes(key), slot.value});
+  for (const Slot& slot : slots_) {
+    if (slot.written) out.push_back(StateChange{ToBytes(slot.key), slot.value});
   }
   std::sort(out.begin(), out.end(),
             [](const StateChange& a, const StateChange& b) { return BytesLess()(a.key, b.key); });

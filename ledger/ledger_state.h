@@ -18,6 +18,7 @@
 // Thread safety: not thread-safe; one block executes on one thread.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory_resource>
 #include <optional>
@@ -143,7 +144,7 @@ class LedgerState {
 
   const StateReader& base() const { return base_; }
   // Room for about `keys` distinct keys without rehashing (a hint).
-  void Reserve(size_t keys) { slots_.reserve(keys); }
+  void Reserve(size_t keys);
   // The committed value (ignoring this block's writes), served from the block's read cache when
   // this block already read the key.
   Result<std::optional<Bytes>> BaseGet(const Bytes& key) const;
@@ -167,11 +168,19 @@ class LedgerState {
  private:
   // Everything the block knows about one key: the committed value once read, and its write.
   struct Slot {
+    std::string_view key;  // in arena_
     std::optional<Bytes> base;
     std::optional<Bytes> value;
     bool base_loaded = false;
     bool written = false;
   };
+  // An entry of the open-addressing index over slots_: the key's hash beside the slot, so a probe
+  // past other keys reads only this array.
+  struct IndexEntry {
+    uint64_t hash = 0;
+    Slot* slot = nullptr;  // null: empty
+  };
+  void GrowIndex(size_t min_entries) const;
   struct Undo {
     Slot* slot;
     bool was_written;
@@ -186,17 +195,19 @@ class LedgerState {
   }
   Result<const std::optional<Bytes>*> LoadBase(const Bytes& key, Slot& slot) const;
   // The current value (this block's write, else the committed one), by pointer into the slot
-  // (stable: unordered_map nodes do not move); valid until the next write of the key.
+  // (stable: slots_ is a deque that only grows); valid until the next write of the key.
   Result<const std::optional<Bytes>*> Find(const Bytes& key) const;
 
   const StateReader& base_;
-  // Keys and map nodes live in a per-block arena: a block creates tens of thousands of slots, and
-  // allocating and freeing each key and node one by one cost more than the ledger rules.
+  // Keys live in a per-block arena: a block creates tens of thousands of slots, and allocating and
+  // freeing each key one by one cost more than the ledger rules.
   mutable std::pmr::monotonic_buffer_resource arena_;
-  // One hash map for reads and writes: lookups are the executor's hottest path, and ordered maps
-  // of ~30,000 byte-string keys per block cost more in comparisons than the rest of a transfer.
-  mutable std::pmr::unordered_map<std::pmr::string, Slot, BytesHash, std::equal_to<>> slots_{
-      &arena_};
+  // One table for reads and writes, every key once: lookups are the executor's hottest path.
+  // Slots in a deque (stable addresses, chunked allocation), found through an open-addressing
+  // index (linear probing, at most half full): one probe usually reads one index entry and the
+  // slot, where a node-based map reads a bucket, a node and the key.
+  mutable std::deque<Slot> slots_;
+  mutable std::vector<IndexEntry> index_;
   std::vector<Undo> journal_;
 };
 
