@@ -1,6 +1,7 @@
 #include "ledger/executor.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "crypto/sha256.h"
 #include "ledger/invariant.h"
@@ -90,7 +91,18 @@ class BlockExecutor {
   pb::AccountRecord scratch_debit_;
   pb::AccountRecord scratch_credit_;
   pb::TransferRecord scratch_record_;
+  // TransferOp's keys, rebuilt in place (the buffers keep their capacity).
+  Bytes transfer_key_, debit_key_, credit_key_;
 };
+
+// `prefix || id` into *buf, the same bytes as keys::Account / keys::Transfer, without allocating
+// once the buffer has grown.
+const Bytes& KeyInto(Bytes* buf, uint8_t prefix, std::string_view id) {
+  buf->resize(1 + id.size());
+  (*buf)[0] = prefix;
+  if (!id.empty()) std::memcpy(buf->data() + 1, id.data(), id.size());
+  return *buf;
+}
 
 Result<pb::HoldIndexMeta> BlockExecutor::Meta() const {
   LEDGER_ASSIGN(meta, st_.GetRecord<pb::HoldIndexMeta>(keys::HoldMeta()));
@@ -273,7 +285,8 @@ Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
   // The hot path: records are parsed into the executor's reused messages (see ReadRecord).
   pb::TransferRecord& existing = scratch_existing_;
   LedgerState::KeyRef transfer_ref, debit_ref, credit_ref;  // each key looked up once
-  LEDGER_ASSIGN(exists, st_.ReadRecord(keys::Transfer(op.id()), &existing, &transfer_ref));
+  LEDGER_ASSIGN(exists, st_.ReadRecord(KeyInto(&transfer_key_, keys::kTransfer, op.id()), &existing,
+                                       &transfer_ref));
   if (exists) {
     if (!existing.pending_id().empty() ||
         SerializeRecord(existing.transfer()) != SerializeRecord(op)) {
@@ -284,9 +297,11 @@ Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
   if (op.debit_account() == op.credit_account()) return Code(ResultCode::kSameAccount);
   pb::AccountRecord& debit = scratch_debit_;
   pb::AccountRecord& credit = scratch_credit_;
-  LEDGER_ASSIGN(has_debit, st_.ReadRecord(keys::Account(op.debit_account()), &debit, &debit_ref));
+  LEDGER_ASSIGN(has_debit, st_.ReadRecord(KeyInto(&debit_key_, keys::kAccount, op.debit_account()),
+                                          &debit, &debit_ref));
   LEDGER_ASSIGN(has_credit,
-                st_.ReadRecord(keys::Account(op.credit_account()), &credit, &credit_ref));
+                st_.ReadRecord(KeyInto(&credit_key_, keys::kAccount, op.credit_account()), &credit,
+                               &credit_ref));
   if (!has_debit || !has_credit) return Code(ResultCode::kAccountNotFound);
   if (!Signed(debit.controller())) return Code(ResultCode::kUnauthorized);
   if (debit.closed() || credit.closed()) return Code(ResultCode::kAccountClosed);

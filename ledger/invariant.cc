@@ -241,8 +241,11 @@ Status CheckBlockInvariants(const LedgerState& state) {
 Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
   std::map<std::string, Int128, std::less<>> asset_delta;
   // From account records, by id: a view of the key's suffix (keys outlive this check), or for a
-  // record whose id is not its key's suffix, of a copy kept in other_ids.
-  std::map<std::string_view, PendingDelta> account_pending_delta;
+  // record whose id is not its key's suffix, of a copy kept in other_ids. Accounts come in key
+  // order, so the ids arrive sorted and distinct unless some record names another id (then the
+  // list is sorted and merged after the loop).
+  std::vector<std::pair<std::string_view, PendingDelta>> account_pending_delta;
+  bool ids_sorted = true;
   std::deque<std::string> other_ids;
   std::map<std::string, PendingDelta, std::less<>> hold_delta;  // from hold records
   Int128 live_count_delta = 0;
@@ -273,9 +276,13 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       LEDGER_TRY(CheckFloor(a));
       std::string_view id = key.substr(1);
       if (id != a.id) id = other_ids.emplace_back(a.id);
-      PendingDelta& d = account_pending_delta[id];
-      d.debits += static_cast<Int128>(a.debits_pending) - (b != nullptr ? b->debits_pending : 0);
-      d.credits += static_cast<Int128>(a.credits_pending) - (b != nullptr ? b->credits_pending : 0);
+      if (!account_pending_delta.empty() && !(account_pending_delta.back().first < id)) {
+        ids_sorted = false;
+      }
+      PendingDelta d;
+      d.debits = static_cast<Int128>(a.debits_pending) - (b != nullptr ? b->debits_pending : 0);
+      d.credits = static_cast<Int128>(a.credits_pending) - (b != nullptr ? b->credits_pending : 0);
+      account_pending_delta.emplace_back(id, d);
     } else if (static_cast<uint8_t>(key[0]) == keys::kTransfer) {
       auto before = transfer_before.Parse(before_raw);
       auto after = transfer_after.Parse(after_raw);
@@ -300,6 +307,26 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       live_after = *meta_after ? (*meta_after)->live_holds() : 0;
     }
   }
+  if (!ids_sorted) {
+    std::stable_sort(account_pending_delta.begin(), account_pending_delta.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::vector<std::pair<std::string_view, PendingDelta>> merged;
+    for (const auto& [id, delta] : account_pending_delta) {
+      if (!merged.empty() && merged.back().first == id) {
+        merged.back().second.debits += delta.debits;
+        merged.back().second.credits += delta.credits;
+      } else {
+        merged.emplace_back(id, delta);
+      }
+    }
+    account_pending_delta = std::move(merged);
+  }
+  auto account_written = [&account_pending_delta](std::string_view id) {
+    auto it =
+        std::lower_bound(account_pending_delta.begin(), account_pending_delta.end(), id,
+                         [](const auto& entry, std::string_view v) { return entry.first < v; });
+    return it != account_pending_delta.end() && it->first == id;
+  };
   for (const auto& [asset, delta] : asset_delta) {
     if (delta != 0) return Violation("balances of asset " + asset + " do not sum to zero");
   }
@@ -309,7 +336,7 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
     if (!(expected == delta)) return Violation("pending amounts differ from live holds");
   }
   for (const auto& [id, delta] : hold_delta) {
-    if (!account_pending_delta.contains(id) && !(delta == PendingDelta{})) {
+    if (!account_written(id) && !(delta == PendingDelta{})) {
       return Violation("a hold changed without its account");
     }
   }
