@@ -83,7 +83,7 @@ class LatestValueCache {
   void Grow();
 
   const size_t max_bytes_;
-  std::vector<Slot> slots_;  // size a power of two (or 0), at most kMaxLoad full
+  std::vector<Slot> slots_;  // size a power of two (or 0), under 70 % full
   size_t count_ = 0;
   size_t bytes_ = 0;
 };
