@@ -35,6 +35,7 @@
 #include "node/ledger_app.h"
 #include "node/mempool.h"
 #include "node/rpc_server.h"
+#include "node/tx_resolver.h"
 #include "p2p/transport.h"
 
 namespace cl::node {
@@ -148,13 +149,8 @@ class Node {
   // Driver state (driver thread only).
   std::deque<consensus::CommittedBlock> delivered_;
   bool executing_ = false;
-  // Transactions of proposals this node verified that are not in its mempool, by id, with the
-  // exact envelope verified.
-  struct VerifiedEnvelope {
-    Bytes envelope;
-    ledger::VerifiedTx tx;
-  };
-  std::unordered_map<Hash32, VerifiedEnvelope, Hash32Hasher> verified_cache_;
+  // Transactions of proposals this node verified that are not in its mempool (node/tx_resolver.h).
+  VerifiedEnvelopeCache verified_cache_;
   uint64_t next_tick_ms_ = 0;
   uint64_t last_block_ms_ = 0;  // monotonic time of the last commit or proposal
   // This node's own proposals that have not committed yet, by height (all of the current view).
