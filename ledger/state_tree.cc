@@ -1119,9 +1119,10 @@ Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
     }
     floor = LoadU64BE((*floor_record)->data());
   }
-  // Versions below the floor are gone already; stale records up to min_retained_version and root
-  // records below it go now.
-  for (uint64_t version = floor; version <= min_retained_version; ++version) {
+  // Versions below the floor are gone already; stale records up to `until` and root records below
+  // it go now.
+  const uint64_t until = std::min(min_retained_version, floor + kPruneMaxVersionsPerCall);
+  for (uint64_t version = floor; version <= until; ++version) {
     const Bytes stale_key = StaleStoreKey(version);
     auto stale = store_->Get(stale_key);
     if (!stale) return std::unexpected(stale.error());
@@ -1136,11 +1137,11 @@ Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {
       }
       batch->Delete(stale_key);
     }
-    if (version < min_retained_version) batch->Delete(RootStoreKey(version));
+    if (version < until) batch->Delete(RootStoreKey(version));
   }
-  if (min_retained_version > floor) {
+  if (until > floor) {
     Bytes floor_value;
-    AppendU64BE(floor_value, min_retained_version);
+    AppendU64BE(floor_value, until);
     batch->Put(floor_key, floor_value);
   }
   return OkStatus();

@@ -35,6 +35,9 @@ inline constexpr std::string_view kStateTreePrefix = "st";
 // nodes taking about 160 MB, so the default keeps trees of about three million keys whole.
 inline constexpr size_t kStateTreeCacheMaxBytes = size_t{512} << 20;
 
+// Versions one Prune call advances at most (one store read each, plus the deletions).
+inline constexpr uint64_t kPruneMaxVersionsPerCall = 4096;
+
 struct StateWrite {
   Bytes key;
   std::optional<Bytes> value;  // nullopt = delete
@@ -69,8 +72,11 @@ class StateTree {
   std::optional<uint64_t> LatestVersion();
 
   // Adds to *batch the deletion of every node that no version >= min_retained_version references,
-  // and of the root records of older versions. Call it after the batches of earlier Apply calls are
-  // written. kInvalidArgument when min_retained_version is above the latest version.
+  // and of the root records of older versions. One call goes at most kPruneMaxVersionsPerCall
+  // versions past the previous prune (the prune floor records how far it got); the rest waits for
+  // the next call, so a first prune of a long chain is spread over calls. Call it after the batches
+  // of earlier Apply calls are written. kInvalidArgument when min_retained_version is above the
+  // latest version.
   Status Prune(uint64_t min_retained_version, WriteBatch* batch);
 
  private:

@@ -270,6 +270,30 @@ TEST(StateTree, ReopenedTreeContinuesFromStoredLatestVersion) {
   EXPECT_EQ(next, RefRoot(world.Hashed()));
 }
 
+TEST(StateTree, PruneAdvancesAtMostABoundedNumberOfVersionsPerCall) {
+  MemoryStore store;
+  StateTree tree(&store);
+  const uint64_t latest = kPruneMaxVersionsPerCall + 100;
+  for (uint64_t v = 1; v <= latest; ++v)
+    ApplyAndWrite(tree, store, v, {Put("k" + std::to_string(v % 50), std::to_string(v))});
+  auto prune = [&] {
+    WriteBatch batch;
+    ASSERT_TRUE(tree.Prune(latest, &batch).has_value());
+    ASSERT_TRUE(store.Write(batch, true).has_value());
+  };
+  prune();
+  // The first call stops kPruneMaxVersionsPerCall past the floor (0).
+  EXPECT_EQ(tree.Root(kPruneMaxVersionsPerCall - 1).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(tree.Root(kPruneMaxVersionsPerCall).has_value());
+  EXPECT_TRUE(tree.Get(AsSpan("k7"), kPruneMaxVersionsPerCall + 7).has_value());
+  prune();
+  EXPECT_EQ(tree.Root(latest - 1).error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(tree.Root(latest).has_value());
+  EXPECT_EQ(tree.Get(AsSpan("k7"), latest).value(), std::optional<Bytes>(ToBytes("4157")));
+  EXPECT_EQ(CountTreeRecords(store).stale, 0u);
+  EXPECT_EQ(CountTreeRecords(store).roots, 1u);
+}
+
 TEST(StateTree, TrailingRecordThatIsNotARootIsCorruption) {
   MemoryStore store;
   {
