@@ -478,21 +478,24 @@ void Node::MaybePropose(uint64_t now) {
   // The parent: the last committed block, or this node's own proposal just below, still in flight.
   Hash32 prev_digest = app_->last_digest();
   uint64_t prev_timestamp_ms = app_->last_timestamp_ms();
-  std::unordered_set<Hash32, Hash32Hasher> in_flight_txs;
+  size_t in_flight_count = 0;  // the blocks in flight hold disjoint transactions
   if (next > committed + 1) {
     auto parent = in_flight_.find(next - 1);
     if (parent == in_flight_.end()) return;  // the block below is not this node's: wait for it
     prev_digest = parent->second.digest;
     prev_timestamp_ms = parent->second.timestamp_ms;
-    for (const auto& [height, block] : in_flight_) {
-      if (height < next) in_flight_txs.insert(block.tx_ids.begin(), block.tx_ids.end());
-    }
+    for (const auto& [height, block] : in_flight_)
+      if (height < next) in_flight_count += block.tx_ids.size();
   }
-  const bool have_txs = mempool_->size() > in_flight_txs.size();
+  const bool have_txs = mempool_->size() > in_flight_count;
   // Pipelined blocks carry transactions; an empty block is only proposed on an idle chain.
   if (!have_txs && next > committed + 1) return;
   const uint64_t interval = have_txs ? kBusyBlockIntervalMs : genesis_.consensus.block_interval_ms;
   if (now < last_block_ms_ + interval) return;
+  // Built only now that a block is being made (this runs on every pass of the driver loop).
+  std::unordered_set<Hash32, Hash32Hasher> in_flight_txs;
+  for (const auto& [height, block] : in_flight_)
+    if (height < next) in_flight_txs.insert(block.tx_ids.begin(), block.tx_ids.end());
   auto txs = mempool_->Reap(genesis_.consensus.max_block_txs,
                             genesis_.consensus.max_block_bytes - 4096, next, &in_flight_txs);
   if (txs.empty() && next > committed + 1) return;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/node/test_txs.h"
+
 namespace cl::node {
 namespace {
 
@@ -10,22 +12,9 @@ constexpr char kChain[] = "test-chain";
 class MempoolTest : public ::testing::Test {
  protected:
   Bytes MakeTx(uint64_t nonce, uint64_t valid_until_height = 100) {
-    ledger::pb::TxBody body;
-    body.set_chain_id(kChain);
-    body.set_valid_until_height(valid_until_height);
-    body.set_nonce(nonce);
-    auto* create = body.add_operations()->mutable_create_account();
-    Bytes id(16, 0);
-    id[15] = static_cast<uint8_t>(nonce + 1);
-    id[14] = static_cast<uint8_t>((nonce + 1) >> 8);
-    create->set_id(id.data(), id.size());
-    create->set_asset("USD");
-    create->set_custodian(1);
-    auto* controller = create->mutable_controller();
-    controller->set_threshold(1);
-    auto pub = key_.GetPublicKey();
-    controller->add_keys(pub.bytes.data(), pub.bytes.size());
-    return ledger::SignTransaction(body, std::span<const crypto::PrivateKey>(&key_, 1));
+    return ledger::SignTransaction(
+        testing::CreateAccountBody(kChain, nonce, valid_until_height, key_),
+        std::span<const crypto::PrivateKey>(&key_, 1));
   }
 
   std::vector<AdmitResult> Admit(Mempool& pool, std::vector<Bytes> txs, uint64_t height = 0) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ledger/ledger.pb.h"
+#include "tests/unit/node/test_txs.h"
 
 namespace cl::node {
 namespace {
@@ -16,21 +17,7 @@ constexpr size_t kMaxCache = 100;
 class TxResolverTest : public ::testing::Test {
  protected:
   ledger::pb::TxBody Body(uint64_t nonce) {
-    ledger::pb::TxBody body;
-    body.set_chain_id(kChain);
-    body.set_valid_until_height(100);
-    body.set_nonce(nonce);
-    auto* create = body.add_operations()->mutable_create_account();
-    Bytes id(16, 0);
-    id[15] = static_cast<uint8_t>(nonce + 1);
-    create->set_id(id.data(), id.size());
-    create->set_asset("USD");
-    create->set_custodian(1);
-    auto* controller = create->mutable_controller();
-    controller->set_threshold(1);
-    auto pub = key_.GetPublicKey();
-    controller->add_keys(pub.bytes.data(), pub.bytes.size());
-    return body;
+    return testing::CreateAccountBody(kChain, nonce, 100, key_);
   }
   Bytes Sign(const ledger::pb::TxBody& body, const crypto::PrivateKey& key) {
     return ledger::SignTransaction(body, std::span<const crypto::PrivateKey>(&key, 1));
