@@ -125,7 +125,10 @@ Result<std::optional<Bytes>> LevelDbStore::LastKey(ByteSpan prefix) const {
 }
 
 Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
-  leveldb::WriteBatch db_batch;
+  std::lock_guard lock(write_mu_);
+  if (write_batch_ == nullptr) write_batch_ = std::make_unique<leveldb::WriteBatch>();
+  leveldb::WriteBatch& db_batch = *write_batch_;
+  db_batch.Clear();  // keeps the buffer's capacity
   batch.ForEach([&](ByteSpan key, std::optional<ByteSpan> value) {
     if (value) {
       db_batch.Put(ToSlice(key), ToSlice(*value));
@@ -136,6 +139,7 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   leveldb::WriteOptions write_options;
   write_options.sync = sync;
   leveldb::Status s = db_->Write(write_options, &db_batch);
+  if (db_batch.ApproximateSize() > kKeptWriteBufferMaxBytes) write_batch_.reset();
   if (!s.ok()) return FromLevelDb(s, "database write");
   return OkStatus();
 }

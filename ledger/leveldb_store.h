@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "ledger/kv_store.h"
 
@@ -16,6 +17,7 @@ namespace leveldb {
 class DB;
 class Cache;
 class FilterPolicy;
+class WriteBatch;
 }  // namespace leveldb
 
 namespace cl::ledger {
@@ -57,6 +59,12 @@ class LevelDbStore final : public KvStore {
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
   std::unique_ptr<leveldb::DB> db_;
+  // Write's conversion buffer, kept between writes so a block's batch of tens of megabytes does not
+  // regrow (reallocate, copy, fault in fresh pages) on every block. Dropped when a write left it
+  // above kKeptWriteBufferMaxBytes.
+  static constexpr size_t kKeptWriteBufferMaxBytes = size_t{64} << 20;
+  std::mutex write_mu_;
+  std::unique_ptr<leveldb::WriteBatch> write_batch_;
 };
 
 }  // namespace cl::ledger

@@ -187,7 +187,8 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
     stored = std::move(*block);
   }
 
-  ledger::WriteBatch batch;
+  ledger::WriteBatch& batch = block_batch_;
+  batch.Clear();  // keeps the buffer of earlier blocks
   auto root = ledger::CommitChanges(*tree_, height, changes, &batch, index_.get());
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;

@@ -113,6 +113,9 @@ class LedgerApp {
   // Reads of the latest state in one lookup instead of a tree walk (ledger/tree_state.h).
   std::unique_ptr<ledger::LatestStateIndex> index_;
   ledger::BlockStore blocks_;
+  // The batch of the block being executed, reused so its buffer (tens of megabytes for a full
+  // block) is not regrown for every block. Used by the executing thread only.
+  ledger::WriteBatch block_batch_;
   std::atomic<uint64_t> height_{0};
   mutable std::mutex mu_;  // guards the two fields below
   Hash32 last_digest_;
