@@ -48,6 +48,38 @@ bool IsHold(const pb::TransferRecord& rec) {
   return rec.transfer().pending() && rec.pending_id().empty();
 }
 
+// An account a transfer reads and writes. Decoded flat (AccountFields, no protobuf) when stored in
+// the canonical encoding, as every record this node writes is; otherwise parsed by protobuf into
+// `msg`, which the write then goes through, so that it keeps whatever protobuf keeps.
+struct TransferAccount {
+  AccountFields f;
+  const pb::AccountRecord* proto = nullptr;  // &msg when parsed by protobuf
+  pb::AccountRecord msg;
+};
+
+AccountFields FieldsOf(const pb::AccountRecord& a) {
+  AccountFields f;  // the controller is read from the message (TransferAccount::proto)
+  f.id = a.id();
+  f.asset = a.asset();
+  f.custodian = a.custodian();
+  f.flags = a.flags();
+  f.overdraft_limit = a.overdraft_limit();
+  f.max_per_transfer = a.max_per_transfer();
+  f.max_outflow_per_day = a.max_outflow_per_day();
+  f.issuer = a.issuer();
+  f.debits_frozen = a.debits_frozen();
+  f.credits_frozen = a.credits_frozen();
+  f.closed = a.closed();
+  f.debits_posted = a.debits_posted();
+  f.credits_posted = a.credits_posted();
+  f.debits_pending = a.debits_pending();
+  f.credits_pending = a.credits_pending();
+  f.outflow_day = a.outflow_day();
+  f.outflow_today = a.outflow_today();
+  f.created_height = a.created_height();
+  return f;
+}
+
 class BlockExecutor {
  public:
   BlockExecutor(LedgerState& state, const BlockInfo& block)
@@ -70,15 +102,24 @@ class BlockExecutor {
   Result<OpOutcome> ChangeRoles(const pb::ChangeMemberRoles& op);
 
   bool Signed(const pb::Controller& c) const { return ControllerSatisfied(c, tx_->signers()); }
+  bool Signed(const TransferAccount& a) const {
+    return a.proto != nullptr
+               ? Signed(a.proto->controller())
+               : ControllerSatisfied(a.f.controller_threshold, a.f.controller_keys, tx_->signers());
+  }
+  // Reads an account for TransferOp into *out; false when absent.
+  Result<bool> ReadTransferAccount(const Bytes& key, TransferAccount* out,
+                                   LedgerState::KeyRef* ref);
+  void WriteTransferAccount(LedgerState::KeyRef ref, TransferAccount& a);
   Result<bool> MemberApproves(uint32_t member_id) const;
   Result<bool> ComplianceApproves() const;
   Result<bool> GovernanceApproves() const;
-  ResultCode CheckDebit(const pb::AccountRecord& a, uint64_t amount) const;
-  ResultCode CheckCredit(const pb::AccountRecord& a, uint64_t amount) const;
-  ResultCode CheckOutflow(pb::AccountRecord& a, uint64_t amount) const;
+  ResultCode CheckDebit(const AccountFields& a, uint64_t amount) const;
+  ResultCode CheckCredit(const AccountFields& a, uint64_t amount) const;
+  ResultCode CheckOutflow(AccountFields& a, uint64_t amount) const;
   // Removes a live hold's pending amounts from both accounts and marks it resolved as `state`.
   Status ReleaseHold(pb::TransferRecord& hold, pb::TransferState state, uint64_t posted_amount);
-  Status IndexHold(const pb::TransferRecord& hold);
+  Status IndexHold(std::string_view hold_id, uint64_t deadline_s);
   Result<pb::HoldIndexMeta> Meta() const;
 
   LedgerState& st_;
@@ -88,8 +129,8 @@ class BlockExecutor {
   // Reused by TransferOp (parsing into them keeps their allocations from one transfer to the
   // next); no other operation touches them, and TransferOp does not nest.
   pb::TransferRecord scratch_existing_;
-  pb::AccountRecord scratch_debit_;
-  pb::AccountRecord scratch_credit_;
+  TransferAccount scratch_debit_;
+  TransferAccount scratch_credit_;
   pb::TransferRecord scratch_record_;
   // TransferOp's keys, rebuilt in place (the buffers keep their capacity).
   Bytes transfer_key_, debit_key_, credit_key_;
@@ -138,24 +179,24 @@ Result<bool> BlockExecutor::GovernanceApproves() const {
 }
 
 // Held funds are unspendable: the floor applies to posted debits plus pending debits.
-ResultCode BlockExecutor::CheckDebit(const pb::AccountRecord& a, uint64_t amount) const {
+ResultCode BlockExecutor::CheckDebit(const AccountFields& a, uint64_t amount) const {
   uint64_t debits = 0;
-  if (!CheckedAdd(a.debits_posted(), a.debits_pending(), &debits) ||
+  if (!CheckedAdd(a.debits_posted, a.debits_pending, &debits) ||
       !CheckedAdd(debits, amount, &debits)) {
     return ResultCode::kOverflow;
   }
-  if (a.issuer()) return ResultCode::kOk;
-  uint64_t allowed = a.credits_posted();
-  if (!(a.flags() & pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
-      !CheckedAdd(allowed, a.overdraft_limit(), &allowed)) {
+  if (a.issuer) return ResultCode::kOk;
+  uint64_t allowed = a.credits_posted;
+  if (!(a.flags & pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
+      !CheckedAdd(allowed, a.overdraft_limit, &allowed)) {
     allowed = UINT64_MAX;  // debits cannot exceed u64 anyway
   }
   return debits > allowed ? ResultCode::kInsufficientFunds : ResultCode::kOk;
 }
 
-ResultCode BlockExecutor::CheckCredit(const pb::AccountRecord& a, uint64_t amount) const {
+ResultCode BlockExecutor::CheckCredit(const AccountFields& a, uint64_t amount) const {
   uint64_t credits = 0;
-  if (!CheckedAdd(a.credits_posted(), a.credits_pending(), &credits) ||
+  if (!CheckedAdd(a.credits_posted, a.credits_pending, &credits) ||
       !CheckedAdd(credits, amount, &credits)) {
     return ResultCode::kOverflow;
   }
@@ -163,16 +204,47 @@ ResultCode BlockExecutor::CheckCredit(const pb::AccountRecord& a, uint64_t amoun
 }
 
 // Counts `amount` against the debit account's daily outflow (holds count when placed).
-ResultCode BlockExecutor::CheckOutflow(pb::AccountRecord& a, uint64_t amount) const {
+ResultCode BlockExecutor::CheckOutflow(AccountFields& a, uint64_t amount) const {
   uint64_t day = now_s_ / kSecondsPerDay;
-  uint64_t today = a.outflow_day() == day ? a.outflow_today() : 0;
+  uint64_t today = a.outflow_day == day ? a.outflow_today : 0;
   if (!CheckedAdd(today, amount, &today)) return ResultCode::kOverflow;
-  if (a.max_outflow_per_day() != 0 && today > a.max_outflow_per_day()) {
+  if (a.max_outflow_per_day != 0 && today > a.max_outflow_per_day) {
     return ResultCode::kExceedsDailyOutflow;
   }
-  a.set_outflow_day(day);
-  a.set_outflow_today(today);
+  a.outflow_day = day;
+  a.outflow_today = today;
   return ResultCode::kOk;
+}
+
+Result<bool> BlockExecutor::ReadTransferAccount(const Bytes& key, TransferAccount* out,
+                                                LedgerState::KeyRef* ref) {
+  LEDGER_ASSIGN(raw, st_.ReadRaw(key, ref));
+  if (!raw->has_value()) return false;
+  out->proto = nullptr;
+  if (DecodeAccountFields(**raw, &out->f)) return true;
+  if (!out->msg.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size()))) {
+    return MakeError(ErrorCode::kCorruption, "state record does not parse");
+  }
+  out->proto = &out->msg;
+  out->f = FieldsOf(out->msg);
+  return true;
+}
+
+// Writes what TransferOp changes: balances and the daily outflow.
+void BlockExecutor::WriteTransferAccount(LedgerState::KeyRef ref, TransferAccount& a) {
+  if (a.proto == nullptr) {
+    Bytes encoded;
+    EncodeAccountFields(a.f, &encoded);
+    st_.PutBytes(ref, std::move(encoded));
+    return;
+  }
+  a.msg.set_debits_posted(a.f.debits_posted);
+  a.msg.set_credits_posted(a.f.credits_posted);
+  a.msg.set_debits_pending(a.f.debits_pending);
+  a.msg.set_credits_pending(a.f.credits_pending);
+  a.msg.set_outflow_day(a.f.outflow_day);
+  a.msg.set_outflow_today(a.f.outflow_today);
+  st_.PutRecord(ref, a.msg);
 }
 
 Result<OpOutcome> BlockExecutor::Apply(const pb::Operation& op) {
@@ -295,50 +367,63 @@ Result<OpOutcome> BlockExecutor::TransferOp(const pb::Transfer& op) {
     return OpOutcome{ResultCode::kAlreadyApplied, existing.height()};
   }
   if (op.debit_account() == op.credit_account()) return Code(ResultCode::kSameAccount);
-  pb::AccountRecord& debit = scratch_debit_;
-  pb::AccountRecord& credit = scratch_credit_;
-  LEDGER_ASSIGN(has_debit, st_.ReadRecord(KeyInto(&debit_key_, keys::kAccount, op.debit_account()),
-                                          &debit, &debit_ref));
+  TransferAccount& debit_account = scratch_debit_;
+  TransferAccount& credit_account = scratch_credit_;
+  // The views in debit and credit point into the records' stored bytes, which stay alive (in the
+  // state or its undo journal) until this operation has written both.
+  LEDGER_ASSIGN(has_debit,
+                ReadTransferAccount(KeyInto(&debit_key_, keys::kAccount, op.debit_account()),
+                                    &debit_account, &debit_ref));
   LEDGER_ASSIGN(has_credit,
-                st_.ReadRecord(KeyInto(&credit_key_, keys::kAccount, op.credit_account()), &credit,
-                               &credit_ref));
+                ReadTransferAccount(KeyInto(&credit_key_, keys::kAccount, op.credit_account()),
+                                    &credit_account, &credit_ref));
   if (!has_debit || !has_credit) return Code(ResultCode::kAccountNotFound);
-  if (!Signed(debit.controller())) return Code(ResultCode::kUnauthorized);
-  if (debit.closed() || credit.closed()) return Code(ResultCode::kAccountClosed);
-  if (debit.asset() != credit.asset()) return Code(ResultCode::kAssetMismatch);
-  if (debit.debits_frozen()) return Code(ResultCode::kDebitsFrozen);
-  if (credit.credits_frozen()) return Code(ResultCode::kCreditsFrozen);
-  if (debit.max_per_transfer() != 0 && op.amount() > debit.max_per_transfer()) {
+  AccountFields& debit = debit_account.f;
+  AccountFields& credit = credit_account.f;
+  if (!Signed(debit_account)) return Code(ResultCode::kUnauthorized);
+  if (debit.closed || credit.closed) return Code(ResultCode::kAccountClosed);
+  if (debit.asset != credit.asset) return Code(ResultCode::kAssetMismatch);
+  if (debit.debits_frozen) return Code(ResultCode::kDebitsFrozen);
+  if (credit.credits_frozen) return Code(ResultCode::kCreditsFrozen);
+  if (debit.max_per_transfer != 0 && op.amount() > debit.max_per_transfer) {
     return Code(ResultCode::kExceedsMaxPerTransfer);
   }
   if (ResultCode c = CheckDebit(debit, op.amount()); c != ResultCode::kOk) return Code(c);
   if (ResultCode c = CheckCredit(credit, op.amount()); c != ResultCode::kOk) return Code(c);
   if (ResultCode c = CheckOutflow(debit, op.amount()); c != ResultCode::kOk) return Code(c);
 
-  pb::TransferRecord& rec = scratch_record_;
-  rec.Clear();
-  *rec.mutable_transfer() = op;
-  rec.set_height(block_.height);
   // The checks above bound every sum below; the adds cannot overflow.
+  pb::TransferState state = pb::TRANSFER_STATE_POSTED;
+  uint64_t deadline_s = 0;
   if (op.pending()) {
-    debit.set_debits_pending(debit.debits_pending() + op.amount());
-    credit.set_credits_pending(credit.credits_pending() + op.amount());
-    rec.set_state(pb::TRANSFER_STATE_PENDING);
-    rec.set_deadline_s(now_s_ + op.timeout_s());
-    LEDGER_TRY(IndexHold(rec));
+    debit.debits_pending += op.amount();
+    credit.credits_pending += op.amount();
+    state = pb::TRANSFER_STATE_PENDING;
+    deadline_s = now_s_ + op.timeout_s();
+    LEDGER_TRY(IndexHold(op.id(), deadline_s));
   } else {
-    debit.set_debits_posted(debit.debits_posted() + op.amount());
-    credit.set_credits_posted(credit.credits_posted() + op.amount());
-    rec.set_state(pb::TRANSFER_STATE_POSTED);
+    debit.debits_posted += op.amount();
+    credit.credits_posted += op.amount();
   }
-  st_.PutRecord(debit_ref, debit);
-  st_.PutRecord(credit_ref, credit);
-  st_.PutRecord(transfer_ref, rec);
+  WriteTransferAccount(debit_ref, debit_account);
+  WriteTransferAccount(credit_ref, credit_account);
+  Bytes record;
+  if (EncodeNewTransferRecord(op, state, block_.height, deadline_s, &record)) {
+    st_.PutBytes(transfer_ref, std::move(record));
+  } else {  // unknown fields in the operation: protobuf keeps them in the record
+    pb::TransferRecord& rec = scratch_record_;
+    rec.Clear();
+    *rec.mutable_transfer() = op;
+    rec.set_height(block_.height);
+    rec.set_state(state);
+    rec.set_deadline_s(deadline_s);
+    st_.PutRecord(transfer_ref, rec);
+  }
   return Code(ResultCode::kOk);
 }
 
-Status BlockExecutor::IndexHold(const pb::TransferRecord& hold) {
-  uint64_t second = hold.deadline_s();
+Status BlockExecutor::IndexHold(std::string_view hold_id, uint64_t deadline_s) {
+  uint64_t second = deadline_s;
   Bytes count_key = keys::ExpiryCount(second);
   LEDGER_ASSIGN(raw, st_.Get(count_key));
   uint32_t count = 0;
@@ -346,7 +431,7 @@ Status BlockExecutor::IndexHold(const pb::TransferRecord& hold) {
     if (raw->size() != 4) return MakeError(ErrorCode::kCorruption, "expiry count record");
     count = LoadU32BE(raw->data());
   }
-  st_.Put(keys::ExpiryItem(second, count), ToBytes(hold.transfer().id()));
+  st_.Put(keys::ExpiryItem(second, count), ToBytes(hold_id));
   Bytes new_count;
   AppendU32BE(new_count, count + 1);
   st_.Put(count_key, new_count);

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/unknown_field_set.h>
 
 #include "util/assert.h"
 
@@ -70,6 +71,331 @@ Bytes SerializeRecord(const google::protobuf::Message& msg) {
   msg.SerializeWithCachedSizes(&coded);
   LEDGER_ASSERT(!coded.HadError() && static_cast<size_t>(coded.ByteCount()) == size);
   return out;
+}
+
+namespace {
+
+// Protobuf's wire format, as far as the codecs below use it.
+constexpr uint8_t kWireVarint = 0;
+constexpr uint8_t kWireLength = 2;
+constexpr int kMaxVarintBytes = 10;
+
+size_t VarintSize(uint64_t v) {
+  // 1 + floor(log2(v) / 7), and 1 for 0.
+  return 1 + static_cast<size_t>((63 - __builtin_clzll(v | 1)) / 7);
+}
+
+// Reads a minimal varint (what protobuf writes); false when truncated, over-long (beyond 10
+// bytes or 64 bits) or padded with a trailing zero group.
+bool ReadCanonicalVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  if (p < end && *p < 0x80) {
+    *v = *p++;
+    return true;
+  }
+  uint64_t result = 0;
+  for (int i = 0; i < kMaxVarintBytes && p < end; ++i) {
+    const uint8_t byte = *p++;
+    if (i == kMaxVarintBytes - 1 && byte > 1) return false;  // past 64 bits
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if (!(byte & 0x80)) {
+      if (byte == 0) return false;  // a zero last group: not minimal
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A length-delimited field's contents; false when the length is not minimal or passes the end.
+bool ReadCanonicalLength(const uint8_t*& p, const uint8_t* end, ByteSpan* out) {
+  uint64_t n = 0;
+  if (!ReadCanonicalVarint(p, end, &n) || n > static_cast<uint64_t>(end - p)) return false;
+  *out = ByteSpan(p, static_cast<size_t>(n));
+  p += n;
+  return true;
+}
+
+bool IsAscii(ByteSpan s) {
+  for (uint8_t c : s) {
+    if (c & 0x80) return false;
+  }
+  return true;
+}
+
+// Reads the next field's tag (a minimal varint; field numbers here are below 32).
+bool ReadTag(const uint8_t*& p, const uint8_t* end, uint32_t* field, uint8_t* wire) {
+  uint64_t tag = 0;
+  if (!ReadCanonicalVarint(p, end, &tag) || tag >= 32 << 3) return false;
+  *field = static_cast<uint32_t>(tag >> 3);
+  *wire = static_cast<uint8_t>(tag & 7);
+  return *field != 0;
+}
+
+// A canonical Controller: threshold (1, a non-zero uint32) at most once, then keys (2) entries.
+bool DecodeController(ByteSpan raw, uint32_t* threshold, ByteSpan* keys) {
+  const uint8_t* p = raw.data();
+  const uint8_t* end = p + raw.size();
+  *threshold = 0;
+  if (p < end && *p == (1 << 3 | kWireVarint)) {
+    ++p;
+    uint64_t v = 0;
+    if (!ReadCanonicalVarint(p, end, &v) || v == 0 || v > UINT32_MAX) return false;
+    *threshold = static_cast<uint32_t>(v);
+  }
+  *keys = ByteSpan(p, static_cast<size_t>(end - p));
+  while (p < end) {
+    if (*p++ != (2 << 3 | kWireLength)) return false;
+    ByteSpan key;
+    if (!ReadCanonicalLength(p, end, &key)) return false;
+  }
+  return true;
+}
+
+// Writes into a buffer sized beforehand.
+class Writer {
+ public:
+  explicit Writer(uint8_t* p) : p_(p) {}
+  uint8_t* pos() const { return p_; }
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p_++ = static_cast<uint8_t>(v | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<uint8_t>(v);
+  }
+  void Raw(ByteSpan s) {
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void Tag(uint32_t field, uint8_t wire) { Varint(field << 3 | wire); }
+  // proto3 scalars: written only when not the default.
+  void VarintField(uint32_t field, uint64_t v) {
+    if (v == 0) return;
+    Tag(field, kWireVarint);
+    Varint(v);
+  }
+  void BytesField(uint32_t field, ByteSpan s) {
+    if (s.empty()) return;
+    Tag(field, kWireLength);
+    Varint(s.size());
+    Raw(s);
+  }
+
+ private:
+  uint8_t* p_;
+};
+
+size_t TagSize(uint32_t field) {
+  return VarintSize(field << 3);
+}
+size_t VarintFieldSize(uint32_t field, uint64_t v) {
+  return v == 0 ? 0 : TagSize(field) + VarintSize(v);
+}
+size_t BytesFieldSize(uint32_t field, size_t n) {
+  return n == 0 ? 0 : TagSize(field) + VarintSize(n) + n;
+}
+size_t MessageFieldSize(uint32_t field, size_t n) {
+  return TagSize(field) + VarintSize(n) + n;  // a set sub-message is written even when empty
+}
+
+}  // namespace
+
+bool DecodeAccountFields(ByteSpan raw, AccountFields* out) {
+  AccountFields a;
+  const uint8_t* p = raw.data();
+  const uint8_t* end = p + raw.size();
+  uint32_t last_field = 0;
+  while (p < end) {
+    uint32_t field = 0;
+    uint8_t wire = 0;
+    if (!ReadTag(p, end, &field, &wire) || field <= last_field) return false;
+    last_field = field;
+    if (field <= 3) {  // id, asset, controller
+      ByteSpan bytes;
+      if (wire != kWireLength || !ReadCanonicalLength(p, end, &bytes)) return false;
+      if (field == 1) {
+        if (bytes.empty()) return false;
+        a.id = AsStringView(bytes);
+      } else if (field == 2) {
+        // A proto3 string must be UTF-8: ASCII is, anything else is left to protobuf.
+        if (bytes.empty() || !IsAscii(bytes)) return false;
+        a.asset = AsStringView(bytes);
+      } else {
+        a.has_controller = true;
+        if (!DecodeController(bytes, &a.controller_threshold, &a.controller_keys)) return false;
+      }
+      continue;
+    }
+    uint64_t v = 0;
+    if (field > 19 || wire != kWireVarint || !ReadCanonicalVarint(p, end, &v) || v == 0) {
+      return false;
+    }
+    if (field == 4 || field == 5) {  // uint32
+      if (v > UINT32_MAX) return false;
+      (field == 4 ? a.custodian : a.flags) = static_cast<uint32_t>(v);
+      continue;
+    }
+    if (field >= 9 && field <= 12) {  // bool: protobuf writes true as 1
+      if (v != 1) return false;
+      bool* flag[] = {&a.issuer, &a.debits_frozen, &a.credits_frozen, &a.closed};
+      *flag[field - 9] = true;
+      continue;
+    }
+    uint64_t* u64[] = {&a.overdraft_limit,
+                       &a.max_per_transfer,
+                       &a.max_outflow_per_day,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       &a.debits_posted,
+                       &a.credits_posted,
+                       &a.debits_pending,
+                       &a.credits_pending,
+                       &a.outflow_day,
+                       &a.outflow_today,
+                       &a.created_height};
+    *u64[field - 6] = v;
+  }
+  *out = a;
+  return true;
+}
+
+void EncodeAccountFields(const AccountFields& a, Bytes* out) {
+  const size_t controller_size =
+      VarintFieldSize(1, a.controller_threshold) + a.controller_keys.size();
+  const size_t size =
+      BytesFieldSize(1, a.id.size()) + BytesFieldSize(2, a.asset.size()) +
+      (a.has_controller ? MessageFieldSize(3, controller_size) : 0) +
+      VarintFieldSize(4, a.custodian) + VarintFieldSize(5, a.flags) +
+      VarintFieldSize(6, a.overdraft_limit) + VarintFieldSize(7, a.max_per_transfer) +
+      VarintFieldSize(8, a.max_outflow_per_day) + VarintFieldSize(9, a.issuer) +
+      VarintFieldSize(10, a.debits_frozen) + VarintFieldSize(11, a.credits_frozen) +
+      VarintFieldSize(12, a.closed) + VarintFieldSize(13, a.debits_posted) +
+      VarintFieldSize(14, a.credits_posted) + VarintFieldSize(15, a.debits_pending) +
+      VarintFieldSize(16, a.credits_pending) + VarintFieldSize(17, a.outflow_day) +
+      VarintFieldSize(18, a.outflow_today) + VarintFieldSize(19, a.created_height);
+  out->resize(size);
+  Writer w(out->data());
+  w.BytesField(1, AsSpan(a.id));
+  w.BytesField(2, AsSpan(a.asset));
+  if (a.has_controller) {
+    w.Tag(3, kWireLength);
+    w.Varint(controller_size);
+    w.VarintField(1, a.controller_threshold);
+    w.Raw(a.controller_keys);
+  }
+  w.VarintField(4, a.custodian);
+  w.VarintField(5, a.flags);
+  w.VarintField(6, a.overdraft_limit);
+  w.VarintField(7, a.max_per_transfer);
+  w.VarintField(8, a.max_outflow_per_day);
+  w.VarintField(9, a.issuer);
+  w.VarintField(10, a.debits_frozen);
+  w.VarintField(11, a.credits_frozen);
+  w.VarintField(12, a.closed);
+  w.VarintField(13, a.debits_posted);
+  w.VarintField(14, a.credits_posted);
+  w.VarintField(15, a.debits_pending);
+  w.VarintField(16, a.credits_pending);
+  w.VarintField(17, a.outflow_day);
+  w.VarintField(18, a.outflow_today);
+  w.VarintField(19, a.created_height);
+  LEDGER_ASSERT(w.pos() == out->data() + out->size());
+}
+
+bool DecodeTransferFields(ByteSpan raw, TransferFields* out) {
+  TransferFields t;
+  const uint8_t* p = raw.data();
+  const uint8_t* end = p + raw.size();
+  uint32_t last_field = 0;
+  while (p < end) {
+    uint32_t field = 0;
+    uint8_t wire = 0;
+    if (!ReadTag(p, end, &field, &wire) || field <= last_field) return false;
+    last_field = field;
+    if (field == 1) {  // the Transfer
+      ByteSpan transfer;
+      if (wire != kWireLength || !ReadCanonicalLength(p, end, &transfer)) return false;
+      const uint8_t* q = transfer.data();
+      const uint8_t* tend = q + transfer.size();
+      uint32_t last = 0;
+      while (q < tend) {
+        uint32_t f = 0;
+        uint8_t w = 0;
+        if (!ReadTag(q, tend, &f, &w) || f <= last || f > 11) return false;
+        last = f;
+        const bool is_varint = f == 4 || f == 9 || f == 10;
+        if (w != (is_varint ? kWireVarint : kWireLength)) return false;
+        if (is_varint) {
+          uint64_t v = 0;
+          if (!ReadCanonicalVarint(q, tend, &v) || v == 0 || (f == 9 && v != 1)) return false;
+          if (f == 4) t.amount = v;
+          continue;
+        }
+        ByteSpan bytes;
+        if (!ReadCanonicalLength(q, tend, &bytes) || bytes.empty()) return false;
+        if ((f == 6 || f == 7) && !IsAscii(bytes)) return false;  // strings: left to protobuf
+        if (f == 1) t.id = AsStringView(bytes);
+        if (f == 2) t.debit_account = AsStringView(bytes);
+        if (f == 3) t.credit_account = AsStringView(bytes);
+      }
+      continue;
+    }
+    if (field > 8) return false;
+    if (field >= 7) {  // pending_id, preimage
+      ByteSpan bytes;
+      if (wire != kWireLength || !ReadCanonicalLength(p, end, &bytes) || bytes.empty()) {
+        return false;
+      }
+      continue;
+    }
+    uint64_t v = 0;
+    if (wire != kWireVarint || !ReadCanonicalVarint(p, end, &v) || v == 0) return false;
+    if (field == 2) {  // the state: an enum value this node knows
+      if (!pb::TransferState_IsValid(static_cast<int>(std::min<uint64_t>(v, INT32_MAX)))) {
+        return false;
+      }
+      t.state = static_cast<pb::TransferState>(v);
+    }
+  }
+  *out = t;
+  return true;
+}
+
+bool EncodeNewTransferRecord(const pb::Transfer& op, pb::TransferState state, uint64_t height,
+                             uint64_t deadline_s, Bytes* out) {
+  if (!op.GetReflection()->GetUnknownFields(op).empty() || state < 0) return false;
+  const size_t transfer_size =
+      BytesFieldSize(1, op.id().size()) + BytesFieldSize(2, op.debit_account().size()) +
+      BytesFieldSize(3, op.credit_account().size()) + VarintFieldSize(4, op.amount()) +
+      BytesFieldSize(5, op.uetr().size()) + BytesFieldSize(6, op.end_to_end_id().size()) +
+      BytesFieldSize(7, op.purpose().size()) + BytesFieldSize(8, op.memo().size()) +
+      VarintFieldSize(9, op.pending()) + VarintFieldSize(10, op.timeout_s()) +
+      BytesFieldSize(11, op.hash_lock().size());
+  const size_t size = MessageFieldSize(1, transfer_size) +
+                      VarintFieldSize(2, static_cast<uint64_t>(state)) +
+                      VarintFieldSize(3, height) + VarintFieldSize(4, deadline_s);
+  out->resize(size);
+  Writer w(out->data());
+  w.Tag(1, kWireLength);
+  w.Varint(transfer_size);
+  w.BytesField(1, AsSpan(op.id()));
+  w.BytesField(2, AsSpan(op.debit_account()));
+  w.BytesField(3, AsSpan(op.credit_account()));
+  w.VarintField(4, op.amount());
+  w.BytesField(5, AsSpan(op.uetr()));
+  w.BytesField(6, AsSpan(op.end_to_end_id()));
+  w.BytesField(7, AsSpan(op.purpose()));
+  w.BytesField(8, AsSpan(op.memo()));
+  w.VarintField(9, op.pending());
+  w.VarintField(10, op.timeout_s());
+  w.BytesField(11, AsSpan(op.hash_lock()));
+  w.VarintField(2, static_cast<uint64_t>(state));
+  w.VarintField(3, height);
+  w.VarintField(4, deadline_s);
+  LEDGER_ASSERT(w.pos() == out->data() + out->size());
+  return true;
 }
 
 namespace {

@@ -60,6 +60,63 @@ Bytes TxSeen(const Hash32& tx_id);
 // Serializes a record deterministically (the bytes hashed into the state tree).
 Bytes SerializeRecord(const google::protobuf::Message& msg);
 
+// Hand-written codecs for the records a simple transfer reads and writes, the executor's hot path
+// (protobuf's parse and serialize of two accounts and a transfer record cost more than the
+// transfer's rules). They reproduce protobuf exactly on the one encoding they accept, the
+// canonical one: what SerializeRecord gives for the parsed record (fields in ascending number
+// order, each once, no field at its default value, minimal varints, no unknown fields, ASCII text
+// in string fields). A decoder returns false on anything else, and the caller then parses with
+// protobuf, which decides whether the record is corrupt. Tests compare them with protobuf on
+// random records and on corruptions of them. If a field is added to one of these messages, the
+// codec must learn it (a test pins the field counts).
+
+// An AccountRecord, flat. Views point into the decoded bytes.
+struct AccountFields {
+  std::string_view id;
+  std::string_view asset;
+  bool has_controller = false;
+  uint32_t controller_threshold = 0;
+  ByteSpan
+      controller_keys;  // the Controller's `keys` entries, encoded as stored (tag, length, key)
+  uint32_t custodian = 0;
+  uint32_t flags = 0;
+  uint64_t overdraft_limit = 0;
+  uint64_t max_per_transfer = 0;
+  uint64_t max_outflow_per_day = 0;
+  bool issuer = false;
+  bool debits_frozen = false;
+  bool credits_frozen = false;
+  bool closed = false;
+  uint64_t debits_posted = 0;
+  uint64_t credits_posted = 0;
+  uint64_t debits_pending = 0;
+  uint64_t credits_pending = 0;
+  uint64_t outflow_day = 0;
+  uint64_t outflow_today = 0;
+  uint64_t created_height = 0;
+};
+// Decodes a canonical AccountRecord encoding (see above); false for any other bytes.
+bool DecodeAccountFields(ByteSpan raw, AccountFields* out);
+// Replaces *out with the bytes SerializeRecord gives for the record these fields describe
+// (`controller_keys` must be canonical `keys` entries, as DecodeAccountFields yields them).
+void EncodeAccountFields(const AccountFields& a, Bytes* out);
+
+// The TransferRecord fields the invariant check reads. Views point into the decoded bytes.
+struct TransferFields {
+  std::string_view id;
+  std::string_view debit_account;
+  std::string_view credit_account;
+  uint64_t amount = 0;
+  pb::TransferState state = pb::TRANSFER_STATE_POSTED;
+};
+// Decodes a canonical TransferRecord encoding (see above); false for any other bytes.
+bool DecodeTransferFields(ByteSpan raw, TransferFields* out);
+// Replaces *out with the bytes SerializeRecord gives for TransferRecord{transfer = op, state,
+// height, deadline_s}, the record of a transfer applied now; false (and *out unspecified) when
+// `op` holds unknown fields, which only protobuf reproduces.
+bool EncodeNewTransferRecord(const pb::Transfer& op, pb::TransferState state, uint64_t height,
+                             uint64_t deadline_s, Bytes* out);
+
 // Hash of a byte string, for the block's in-memory lookups (never iterated where order matters).
 // Transparent: a lookup by Bytes or string_view builds no key object.
 struct BytesHash {
@@ -116,6 +173,19 @@ class LedgerState {
       return MakeError(ErrorCode::kCorruption, "state record does not parse");
     }
     return true;
+  }
+  // The current value (this block's write, else the committed one; nullopt: absent) by pointer
+  // into the key's slot, and with `ref`, the key named for a write. The value stays alive until
+  // the key's next write is released or rolled back (the undo journal keeps the value it
+  // replaced), so views into it outlast a write of the key within the same operation.
+  Result<const std::optional<Bytes>*> ReadRaw(const Bytes& key, KeyRef* ref = nullptr) const {
+    Slot& slot = SlotFor(key);
+    if (ref != nullptr) ref->slot_ = &slot;
+    return ValueOf(key, slot);
+  }
+  void PutBytes(KeyRef ref, Bytes value) {
+    LEDGER_ASSERT(ref.slot_ != nullptr);
+    PutSlot(*ref.slot_, std::move(value));
   }
   void PutRecord(KeyRef ref, const google::protobuf::Message& msg) {
     LEDGER_ASSERT(ref.slot_ != nullptr);

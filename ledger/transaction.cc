@@ -295,4 +295,25 @@ bool ControllerSatisfied(const pb::Controller& controller,
   return controller.threshold() > 0 && approvals >= controller.threshold();
 }
 
+bool ControllerSatisfied(uint32_t threshold, ByteSpan encoded_keys,
+                         const std::vector<crypto::PublicKey>& sorted_signers) {
+  // Entries are `0x12 || varint length || key`. A stored key is 33 bytes (one length byte); any
+  // other length is skipped, as above.
+  constexpr uint8_t kKeysTag = 2 << 3 | 2;
+  uint32_t approvals = 0;
+  ByteReader reader(encoded_keys);
+  while (!reader.done()) {
+    auto tag = reader.U8();
+    auto size = reader.Varint();
+    LEDGER_ASSERT(tag && *tag == kKeysTag && size);  // DecodeAccountFields checked the entries
+    auto key_bytes = reader.Take(static_cast<size_t>(*size));
+    LEDGER_ASSERT(key_bytes.has_value());
+    if (key_bytes->size() != crypto::kPublicKeyBytes) continue;
+    crypto::PublicKey key;
+    std::copy(key_bytes->begin(), key_bytes->end(), key.bytes.begin());
+    if (std::binary_search(sorted_signers.begin(), sorted_signers.end(), key)) ++approvals;
+  }
+  return threshold > 0 && approvals >= threshold;
+}
+
 }  // namespace cl::ledger

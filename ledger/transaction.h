@@ -98,5 +98,9 @@ Bytes SignTransaction(const pb::TxBody& body, std::span<const crypto::PrivateKey
 // The controller is satisfied when at least `threshold` of its keys are among the signers.
 bool ControllerSatisfied(const pb::Controller& controller,
                          const std::vector<crypto::PublicKey>& sorted_signers);
+// The same rule over a controller's threshold and its `keys` entries as encoded (AccountFields:
+// field tag, length, key; canonical), for the executor's flat account records.
+bool ControllerSatisfied(uint32_t threshold, ByteSpan encoded_keys,
+                         const std::vector<crypto::PublicKey>& sorted_signers);
 
 }  // namespace cl::ledger
