@@ -76,6 +76,30 @@ class AccountDecoder {
   AccountBalances balances_;
 };
 
+// A transfer record's fields the check reads: decoded in place when canonical, else parsed by
+// protobuf into a reused message (whose strings the views then point into).
+class TransferDecoder {
+ public:
+  // nullptr when the record is absent.
+  Result<const TransferFields*> Decode(const std::optional<Bytes>& raw) {
+    if (!raw) return nullptr;
+    if (DecodeTransferFields(*raw, &fields_)) return &fields_;
+    auto rec = record_.Parse(raw);
+    if (!rec) return std::unexpected(rec.error());
+    const pb::TransferRecord& t = **rec;
+    fields_.id = t.transfer().id();
+    fields_.debit_account = t.transfer().debit_account();
+    fields_.credit_account = t.transfer().credit_account();
+    fields_.amount = t.transfer().amount();
+    fields_.state = t.state();
+    return &fields_;
+  }
+
+ private:
+  ReusedRecord<pb::TransferRecord> record_;
+  TransferFields fields_;
+};
+
 Int128 Balance(const AccountBalances& a) {
   return static_cast<Int128>(a.credits_posted) - static_cast<Int128>(a.debits_posted);
 }
@@ -98,12 +122,23 @@ Int128 LiveAmount(const pb::TransferRecord* t) {
   if (!t || t->state() != pb::TRANSFER_STATE_PENDING) return 0;
   return t->transfer().amount();
 }
+Int128 LiveAmount(const TransferFields* t) {
+  if (!t || t->state != pb::TRANSFER_STATE_PENDING) return 0;
+  return t->amount;
+}
 
 struct PendingDelta {
   Int128 debits = 0;
   Int128 credits = 0;
   bool operator==(const PendingDelta&) const = default;
 };
+
+PendingDelta& HoldDeltaOf(std::map<std::string, PendingDelta, std::less<>>& deltas,
+                          std::string_view id) {
+  auto it = deltas.find(id);
+  if (it == deltas.end()) it = deltas.emplace(std::string(id), PendingDelta{}).first;
+  return it->second;
+}
 
 // Protobuf wire format, as far as DecodeAccountBalances reads it.
 constexpr uint32_t kWireVarint = 0;
@@ -251,7 +286,7 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
   Int128 live_count_delta = 0;
   Int128 live_before = 0, live_after = 0;
   AccountDecoder account_before, account_after;
-  ReusedRecord<pb::TransferRecord> transfer_before, transfer_after;
+  TransferDecoder transfer_before, transfer_after;
   // Visited in key order, so that of several violations the same one is reported everywhere.
   // Key order is random order in memory: the records of writes a few places ahead are prefetched
   // (their slots first, then the bytes), or each decode would wait for memory.
@@ -298,18 +333,18 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       d.credits = static_cast<Int128>(a.credits_pending) - (b != nullptr ? b->credits_pending : 0);
       account_pending_delta.emplace_back(id, d);
     } else if (static_cast<uint8_t>(key[0]) == keys::kTransfer) {
-      auto before = transfer_before.Parse(before_raw);
-      auto after = transfer_after.Parse(after_raw);
+      auto before = transfer_before.Decode(before_raw);
+      auto after = transfer_after.Decode(after_raw);
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
       if (!*after) return Violation("a transfer was deleted");
-      if (*before && (*before)->state() != pb::TRANSFER_STATE_PENDING && before_raw != after_raw) {
+      if (*before && (*before)->state != pb::TRANSFER_STATE_PENDING && before_raw != after_raw) {
         return Violation("a resolved transfer or hold changed (resolved twice?)");
       }
       Int128 delta = LiveAmount(*after) - LiveAmount(*before);
       if (delta != 0) {
-        hold_delta[(*after)->transfer().debit_account()].debits += delta;
-        hold_delta[(*after)->transfer().credit_account()].credits += delta;
+        HoldDeltaOf(hold_delta, (*after)->debit_account).debits += delta;
+        HoldDeltaOf(hold_delta, (*after)->credit_account).credits += delta;
       }
       live_count_delta += (LiveAmount(*after) != 0) - (LiveAmount(*before) != 0);
     } else if (key.size() == 1 && static_cast<uint8_t>(key[0]) == keys::kHoldMeta) {
