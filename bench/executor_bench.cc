@@ -8,7 +8,11 @@
 // execute_transfers_per_s_tree_reads (same commit cost, walk-based execution).
 // execute_cpu_transfers_per_s* count execution alone in thread CPU time (no commit).
 // EXECUTOR_BENCH_PHASES=1 prints each block's execute (indexed, tree-walk; wall and CPU) / tree /
-// write seconds to stderr.
+// write seconds, and the commit's CPU in all of the process's threads, to stderr;
+// execute_commit_cpu_transfers_per_s counts execution (thread CPU) plus that commit CPU, the
+// figure least moved by other load on the machine. EXECUTOR_BENCH_BATCH=1 prints each block's
+// write batch per key family (records and bytes). EXECUTOR_BENCH_NO_WALK=1 skips the tree-walk
+// run (and its figures), for profiling the indexed path alone.
 // The accounts are committed through the index, whose value cache keeps the records it commits
 // (as a node's does from genesis on), so execution reads accounts from memory. With
 // EXECUTOR_BENCH_COLD_CACHE=1 the blocks run on a fresh index instead (a restarted node: every
@@ -279,16 +283,18 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     state.SetIterationTime(execute_s + commit_s);
   }
   state.counters["execute_transfers_per_s"] = static_cast<double>(transfers) / seconds;
-  state.counters["execute_transfers_per_s_tree_reads"] =
-      static_cast<double>(transfers) / walk_total_seconds;
   // Execution alone in thread CPU time (indexed, and with tree walks), free of the machine's load.
   state.counters["execute_cpu_transfers_per_s"] =
       static_cast<double>(transfers) / execute_cpu_total;
   // Execution (thread CPU) plus the commit's CPU in every thread of the process.
   state.counters["execute_commit_cpu_transfers_per_s"] =
       static_cast<double>(transfers) / (execute_cpu_total + commit_cpu_total);
-  state.counters["execute_cpu_transfers_per_s_tree_reads"] =
-      static_cast<double>(transfers) / walk_cpu_total;
+  if (walk_cpu_total > 0) {  // the tree-walk run was not skipped
+    state.counters["execute_transfers_per_s_tree_reads"] =
+        static_cast<double>(transfers) / walk_total_seconds;
+    state.counters["execute_cpu_transfers_per_s_tree_reads"] =
+        static_cast<double>(transfers) / walk_cpu_total;
+  }
   store->reset();
   fs::remove_all(dir);
 }
