@@ -57,29 +57,6 @@ struct TransferAccount {
   pb::AccountRecord msg;
 };
 
-AccountFields FieldsOf(const pb::AccountRecord& a) {
-  AccountFields f;  // the controller is read from the message (TransferAccount::proto)
-  f.id = a.id();
-  f.asset = a.asset();
-  f.custodian = a.custodian();
-  f.flags = a.flags();
-  f.overdraft_limit = a.overdraft_limit();
-  f.max_per_transfer = a.max_per_transfer();
-  f.max_outflow_per_day = a.max_outflow_per_day();
-  f.issuer = a.issuer();
-  f.debits_frozen = a.debits_frozen();
-  f.credits_frozen = a.credits_frozen();
-  f.closed = a.closed();
-  f.debits_posted = a.debits_posted();
-  f.credits_posted = a.credits_posted();
-  f.debits_pending = a.debits_pending();
-  f.credits_pending = a.credits_pending();
-  f.outflow_day = a.outflow_day();
-  f.outflow_today = a.outflow_today();
-  f.created_height = a.created_height();
-  return f;
-}
-
 class BlockExecutor {
  public:
   BlockExecutor(LedgerState& state, const BlockInfo& block)
@@ -226,7 +203,7 @@ Result<bool> BlockExecutor::ReadTransferAccount(const Bytes& key, TransferAccoun
     return MakeError(ErrorCode::kCorruption, "state record does not parse");
   }
   out->proto = &out->msg;
-  out->f = FieldsOf(out->msg);
+  out->f = AccountFieldsOf(out->msg);
   return true;
 }
 

@@ -42,38 +42,24 @@ class ReusedRecord {
   Record rec_;
 };
 
-AccountBalances BalancesOf(const pb::AccountRecord& a) {
-  AccountBalances b;
-  b.id = a.id();
-  b.asset = a.asset();
-  b.flags = a.flags();
-  b.overdraft_limit = a.overdraft_limit();
-  b.debits_posted = a.debits_posted();
-  b.credits_posted = a.credits_posted();
-  b.debits_pending = a.debits_pending();
-  b.credits_pending = a.credits_pending();
-  b.issuer = a.issuer();
-  b.closed = a.closed();
-  return b;
-}
-
-// An account record's balances: decoded in place when the encoding is plain, else parsed by
-// protobuf into a reused message (whose strings the views then point into).
+// An account record's fields: decoded in place when canonical (DecodeAccountFields: every record
+// this node writes), else parsed by protobuf into a reused message (whose strings the views then
+// point into).
 class AccountDecoder {
  public:
   // nullptr when the record is absent.
-  Result<const AccountBalances*> Decode(const std::optional<Bytes>& raw) {
+  Result<const AccountFields*> Decode(const std::optional<Bytes>& raw) {
     if (!raw) return nullptr;
-    if (DecodeAccountBalances(*raw, &balances_)) return &balances_;
+    if (DecodeAccountFields(*raw, &fields_)) return &fields_;
     auto rec = record_.Parse(raw);
     if (!rec) return std::unexpected(rec.error());
-    balances_ = BalancesOf(**rec);
-    return &balances_;
+    fields_ = AccountFieldsOf(**rec);
+    return &fields_;
   }
 
  private:
   ReusedRecord<pb::AccountRecord> record_;
-  AccountBalances balances_;
+  AccountFields fields_;
 };
 
 // A transfer record's fields the check reads: decoded in place when canonical, else parsed by
@@ -100,11 +86,11 @@ class TransferDecoder {
   TransferFields fields_;
 };
 
-Int128 Balance(const AccountBalances& a) {
+Int128 Balance(const AccountFields& a) {
   return static_cast<Int128>(a.credits_posted) - static_cast<Int128>(a.debits_posted);
 }
 
-Status CheckFloor(const AccountBalances& a) {
+Status CheckFloor(const AccountFields& a) {
   if (a.closed &&
       (a.debits_posted != a.credits_posted || a.debits_pending != 0 || a.credits_pending != 0)) {
     return Violation("closed account with a balance");
@@ -140,132 +126,7 @@ PendingDelta& HoldDeltaOf(std::map<std::string, PendingDelta, std::less<>>& delt
   return it->second;
 }
 
-// Protobuf wire format, as far as DecodeAccountBalances reads it.
-constexpr uint32_t kWireVarint = 0;
-constexpr uint32_t kWireLength = 2;
-constexpr int kMaxVarintBytes = 10;
-
-// Reads a varint as protobuf does (at most 10 bytes, the value modulo 2^64); false when it is
-// truncated or longer.
-inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  if (p < end && *p < 0x80) {  // one byte: every tag here and most small values
-    *v = *p++;
-    return true;
-  }
-  uint64_t result = 0;
-  for (int i = 0; i < kMaxVarintBytes && p < end; ++i) {
-    const uint8_t byte = *p++;
-    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if (!(byte & 0x80)) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-// A length-delimited field's contents; false when the length passes the end.
-bool ReadLength(const uint8_t*& p, const uint8_t* end, ByteSpan* out) {
-  uint64_t n = 0;
-  if (!ReadVarint(p, end, &n) || n > static_cast<uint64_t>(end - p)) return false;
-  *out = ByteSpan(p, static_cast<size_t>(n));
-  p += n;
-  return true;
-}
-
-bool ReadTag(const uint8_t*& p, const uint8_t* end, uint32_t* field, uint32_t* wire) {
-  uint64_t tag = 0;
-  if (!ReadVarint(p, end, &tag) || tag > UINT32_MAX) return false;
-  *field = static_cast<uint32_t>(tag >> 3);
-  *wire = static_cast<uint32_t>(tag & 7);
-  return *field != 0;
-}
-
-// A Controller: threshold (1, varint) and keys (2, bytes) only.
-bool PlainController(ByteSpan raw) {
-  const uint8_t* p = raw.data();
-  const uint8_t* end = p + raw.size();
-  while (p < end) {
-    uint32_t field = 0, wire = 0;
-    if (!ReadTag(p, end, &field, &wire)) return false;
-    uint64_t v = 0;
-    ByteSpan bytes;
-    if (field == 1 && wire == kWireVarint) {
-      if (!ReadVarint(p, end, &v)) return false;
-    } else if (field == 2 && wire == kWireLength) {
-      if (!ReadLength(p, end, &bytes)) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view View(ByteSpan b) {
-  return AsStringView(b);
-}
-
 }  // namespace
-
-bool DecodeAccountBalances(ByteSpan raw, AccountBalances* out) {
-  if (raw.size() > static_cast<size_t>(INT32_MAX)) return false;
-  AccountBalances a;
-  const uint8_t* p = raw.data();
-  const uint8_t* end = p + raw.size();
-  while (p < end) {
-    uint32_t field = 0, wire = 0;
-    if (!ReadTag(p, end, &field, &wire)) return false;
-    if (field == 1 || field == 2 || field == 3) {  // id, asset, controller
-      ByteSpan bytes;
-      if (wire != kWireLength || !ReadLength(p, end, &bytes)) return false;
-      if (field == 1) {
-        a.id = View(bytes);
-      } else if (field == 2) {
-        // A proto3 string must be UTF-8; ASCII is, and anything else goes to protobuf's check.
-        for (uint8_t c : bytes) {
-          if (c & 0x80) return false;
-        }
-        a.asset = View(bytes);
-      } else if (!PlainController(bytes)) {
-        return false;
-      }
-      continue;
-    }
-    if (field > 19 || wire != kWireVarint) return false;
-    uint64_t v = 0;
-    if (!ReadVarint(p, end, &v)) return false;
-    switch (field) {
-      case 5:
-        a.flags = static_cast<uint32_t>(v);  // uint32: protobuf keeps the low 32 bits
-        break;
-      case 6:
-        a.overdraft_limit = v;
-        break;
-      case 9:
-        a.issuer = v != 0;
-        break;
-      case 12:
-        a.closed = v != 0;
-        break;
-      case 13:
-        a.debits_posted = v;
-        break;
-      case 14:
-        a.credits_posted = v;
-        break;
-      case 15:
-        a.debits_pending = v;
-        break;
-      case 16:
-        a.credits_pending = v;
-        break;
-      default:  // custodian, limits, frozen flags, outflow, created height: not checked here
-        break;
-    }
-  }
-  *out = a;
-  return true;
-}
 
 Status CheckBlockInvariants(const LedgerState& state) {
   auto writes = state.SortedWrites();
@@ -313,8 +174,8 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       if (!before) return std::unexpected(before.error());
       if (!after) return std::unexpected(after.error());
       if (!*after) return Violation("an account was deleted");
-      const AccountBalances& a = **after;
-      const AccountBalances* b = *before;
+      const AccountFields& a = **after;
+      const AccountFields* b = *before;
       if (b != nullptr && (b->asset != a.asset || b->issuer != a.issuer)) {
         return Violation("an account changed asset or issuer flag");
       }
@@ -407,7 +268,7 @@ Status CheckStateInvariants(const BytesMap<Bytes>& state) {
     if (key[0] == keys::kAccount) {
       auto a = Parse<pb::AccountRecord>(raw);
       if (!a) return std::unexpected(a.error());
-      const AccountBalances balances = BalancesOf(**a);
+      const AccountFields balances = AccountFieldsOf(**a);
       asset_sum[(*a)->asset()] += Balance(balances);
       LEDGER_TRY(CheckFloor(balances));
       account_pending[(*a)->id()] = PendingDelta{(*a)->debits_pending(), (*a)->credits_pending()};

@@ -28,27 +28,6 @@ Status CheckBlockInvariants(const LedgerState& state);
 // takes the writes once for this check and for the block's changes).
 Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes);
 
-// The fields of an AccountRecord the invariants read. The views point into the decoded bytes.
-struct AccountBalances {
-  std::string_view id;
-  std::string_view asset;
-  uint32_t flags = 0;
-  uint64_t overdraft_limit = 0;
-  uint64_t debits_posted = 0;
-  uint64_t credits_posted = 0;
-  uint64_t debits_pending = 0;
-  uint64_t credits_pending = 0;
-  bool issuer = false;
-  bool closed = false;
-};
-
-// Decodes an AccountRecord's bytes without allocating, for the check of every account a block
-// wrote. Succeeds only on encodings whose every field is an AccountRecord field with its wire
-// type (and the controller's, a Controller's) and whose asset is ASCII; on those the protobuf
-// parser succeeds too and yields the same values. Anything else returns false, and the caller
-// parses with protobuf, which decides whether the record is corrupt.
-bool DecodeAccountBalances(ByteSpan raw, AccountBalances* out);
-
 // Checks the invariants over a whole state (every key and value), e.g. genesis or a test's model.
 Status CheckStateInvariants(const BytesMap<Bytes>& state);
 

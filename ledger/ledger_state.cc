@@ -151,7 +151,19 @@ bool DecodeController(ByteSpan raw, uint32_t* threshold, ByteSpan* keys) {
   return true;
 }
 
-// Writes into a buffer sized beforehand.
+// The two passes of an encoding: a Sizer counts the bytes the Writer then writes into a buffer
+// of exactly that size. One field list (a template over the sink) serves both, so they cannot
+// disagree.
+class Sizer {
+ public:
+  size_t size() const { return n_; }
+  void Varint(uint64_t v) { n_ += VarintSize(v); }
+  void Raw(ByteSpan s) { n_ += s.size(); }
+
+ private:
+  size_t n_ = 0;
+};
+
 class Writer {
  public:
   explicit Writer(uint8_t* p) : p_(p) {}
@@ -167,35 +179,48 @@ class Writer {
     if (!s.empty()) std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
-  void Tag(uint32_t field, uint8_t wire) { Varint(field << 3 | wire); }
-  // proto3 scalars: written only when not the default.
-  void VarintField(uint32_t field, uint64_t v) {
-    if (v == 0) return;
-    Tag(field, kWireVarint);
-    Varint(v);
-  }
-  void BytesField(uint32_t field, ByteSpan s) {
-    if (s.empty()) return;
-    Tag(field, kWireLength);
-    Varint(s.size());
-    Raw(s);
-  }
 
  private:
   uint8_t* p_;
 };
 
-size_t TagSize(uint32_t field) {
-  return VarintSize(field << 3);
+template <class Sink>
+void Tag(Sink& out, uint32_t field, uint8_t wire) {
+  out.Varint(field << 3 | wire);
 }
-size_t VarintFieldSize(uint32_t field, uint64_t v) {
-  return v == 0 ? 0 : TagSize(field) + VarintSize(v);
+// proto3 scalars: written only when not the default.
+template <class Sink>
+void VarintField(Sink& out, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  Tag(out, field, kWireVarint);
+  out.Varint(v);
 }
-size_t BytesFieldSize(uint32_t field, size_t n) {
-  return n == 0 ? 0 : TagSize(field) + VarintSize(n) + n;
+template <class Sink>
+void BytesField(Sink& out, uint32_t field, std::string_view s) {
+  if (s.empty()) return;
+  Tag(out, field, kWireLength);
+  out.Varint(s.size());
+  out.Raw(AsSpan(s));
 }
-size_t MessageFieldSize(uint32_t field, size_t n) {
-  return TagSize(field) + VarintSize(n) + n;  // a set sub-message is written even when empty
+// A set sub-message is written even when empty.
+template <class Sink, class Body>
+void MessageField(Sink& out, uint32_t field, const Body& body) {
+  Sizer sizer;
+  body(sizer);
+  Tag(out, field, kWireLength);
+  out.Varint(sizer.size());
+  body(out);
+}
+
+// Sizes *out for `fields` (a generic callable taking a sink), then writes them into it.
+template <class Fields>
+void Encode(const Fields& fields, Bytes* out) {
+  Sizer sizer;
+  fields(sizer);
+  out->resize(sizer.size());
+  Writer writer(out->data());
+  fields(writer);
+  LEDGER_ASSERT(writer.pos() == out->data() + out->size());
 }
 
 }  // namespace
@@ -261,47 +286,58 @@ bool DecodeAccountFields(ByteSpan raw, AccountFields* out) {
   return true;
 }
 
+AccountFields AccountFieldsOf(const pb::AccountRecord& a) {
+  AccountFields f;
+  f.id = a.id();
+  f.asset = a.asset();
+  f.custodian = a.custodian();
+  f.flags = a.flags();
+  f.overdraft_limit = a.overdraft_limit();
+  f.max_per_transfer = a.max_per_transfer();
+  f.max_outflow_per_day = a.max_outflow_per_day();
+  f.issuer = a.issuer();
+  f.debits_frozen = a.debits_frozen();
+  f.credits_frozen = a.credits_frozen();
+  f.closed = a.closed();
+  f.debits_posted = a.debits_posted();
+  f.credits_posted = a.credits_posted();
+  f.debits_pending = a.debits_pending();
+  f.credits_pending = a.credits_pending();
+  f.outflow_day = a.outflow_day();
+  f.outflow_today = a.outflow_today();
+  f.created_height = a.created_height();
+  return f;
+}
+
 void EncodeAccountFields(const AccountFields& a, Bytes* out) {
-  const size_t controller_size =
-      VarintFieldSize(1, a.controller_threshold) + a.controller_keys.size();
-  const size_t size =
-      BytesFieldSize(1, a.id.size()) + BytesFieldSize(2, a.asset.size()) +
-      (a.has_controller ? MessageFieldSize(3, controller_size) : 0) +
-      VarintFieldSize(4, a.custodian) + VarintFieldSize(5, a.flags) +
-      VarintFieldSize(6, a.overdraft_limit) + VarintFieldSize(7, a.max_per_transfer) +
-      VarintFieldSize(8, a.max_outflow_per_day) + VarintFieldSize(9, a.issuer) +
-      VarintFieldSize(10, a.debits_frozen) + VarintFieldSize(11, a.credits_frozen) +
-      VarintFieldSize(12, a.closed) + VarintFieldSize(13, a.debits_posted) +
-      VarintFieldSize(14, a.credits_posted) + VarintFieldSize(15, a.debits_pending) +
-      VarintFieldSize(16, a.credits_pending) + VarintFieldSize(17, a.outflow_day) +
-      VarintFieldSize(18, a.outflow_today) + VarintFieldSize(19, a.created_height);
-  out->resize(size);
-  Writer w(out->data());
-  w.BytesField(1, AsSpan(a.id));
-  w.BytesField(2, AsSpan(a.asset));
-  if (a.has_controller) {
-    w.Tag(3, kWireLength);
-    w.Varint(controller_size);
-    w.VarintField(1, a.controller_threshold);
-    w.Raw(a.controller_keys);
-  }
-  w.VarintField(4, a.custodian);
-  w.VarintField(5, a.flags);
-  w.VarintField(6, a.overdraft_limit);
-  w.VarintField(7, a.max_per_transfer);
-  w.VarintField(8, a.max_outflow_per_day);
-  w.VarintField(9, a.issuer);
-  w.VarintField(10, a.debits_frozen);
-  w.VarintField(11, a.credits_frozen);
-  w.VarintField(12, a.closed);
-  w.VarintField(13, a.debits_posted);
-  w.VarintField(14, a.credits_posted);
-  w.VarintField(15, a.debits_pending);
-  w.VarintField(16, a.credits_pending);
-  w.VarintField(17, a.outflow_day);
-  w.VarintField(18, a.outflow_today);
-  w.VarintField(19, a.created_height);
-  LEDGER_ASSERT(w.pos() == out->data() + out->size());
+  Encode(
+      [&a](auto& w) {
+        BytesField(w, 1, a.id);
+        BytesField(w, 2, a.asset);
+        if (a.has_controller) {
+          MessageField(w, 3, [&a](auto& c) {
+            VarintField(c, 1, a.controller_threshold);
+            c.Raw(a.controller_keys);
+          });
+        }
+        VarintField(w, 4, a.custodian);
+        VarintField(w, 5, a.flags);
+        VarintField(w, 6, a.overdraft_limit);
+        VarintField(w, 7, a.max_per_transfer);
+        VarintField(w, 8, a.max_outflow_per_day);
+        VarintField(w, 9, a.issuer);
+        VarintField(w, 10, a.debits_frozen);
+        VarintField(w, 11, a.credits_frozen);
+        VarintField(w, 12, a.closed);
+        VarintField(w, 13, a.debits_posted);
+        VarintField(w, 14, a.credits_posted);
+        VarintField(w, 15, a.debits_pending);
+        VarintField(w, 16, a.credits_pending);
+        VarintField(w, 17, a.outflow_day);
+        VarintField(w, 18, a.outflow_today);
+        VarintField(w, 19, a.created_height);
+      },
+      out);
 }
 
 bool DecodeTransferFields(ByteSpan raw, TransferFields* out) {
@@ -366,35 +402,26 @@ bool DecodeTransferFields(ByteSpan raw, TransferFields* out) {
 bool EncodeNewTransferRecord(const pb::Transfer& op, pb::TransferState state, uint64_t height,
                              uint64_t deadline_s, Bytes* out) {
   if (!op.GetReflection()->GetUnknownFields(op).empty() || state < 0) return false;
-  const size_t transfer_size =
-      BytesFieldSize(1, op.id().size()) + BytesFieldSize(2, op.debit_account().size()) +
-      BytesFieldSize(3, op.credit_account().size()) + VarintFieldSize(4, op.amount()) +
-      BytesFieldSize(5, op.uetr().size()) + BytesFieldSize(6, op.end_to_end_id().size()) +
-      BytesFieldSize(7, op.purpose().size()) + BytesFieldSize(8, op.memo().size()) +
-      VarintFieldSize(9, op.pending()) + VarintFieldSize(10, op.timeout_s()) +
-      BytesFieldSize(11, op.hash_lock().size());
-  const size_t size = MessageFieldSize(1, transfer_size) +
-                      VarintFieldSize(2, static_cast<uint64_t>(state)) +
-                      VarintFieldSize(3, height) + VarintFieldSize(4, deadline_s);
-  out->resize(size);
-  Writer w(out->data());
-  w.Tag(1, kWireLength);
-  w.Varint(transfer_size);
-  w.BytesField(1, AsSpan(op.id()));
-  w.BytesField(2, AsSpan(op.debit_account()));
-  w.BytesField(3, AsSpan(op.credit_account()));
-  w.VarintField(4, op.amount());
-  w.BytesField(5, AsSpan(op.uetr()));
-  w.BytesField(6, AsSpan(op.end_to_end_id()));
-  w.BytesField(7, AsSpan(op.purpose()));
-  w.BytesField(8, AsSpan(op.memo()));
-  w.VarintField(9, op.pending());
-  w.VarintField(10, op.timeout_s());
-  w.BytesField(11, AsSpan(op.hash_lock()));
-  w.VarintField(2, static_cast<uint64_t>(state));
-  w.VarintField(3, height);
-  w.VarintField(4, deadline_s);
-  LEDGER_ASSERT(w.pos() == out->data() + out->size());
+  Encode(
+      [&](auto& w) {
+        MessageField(w, 1, [&op](auto& t) {
+          BytesField(t, 1, op.id());
+          BytesField(t, 2, op.debit_account());
+          BytesField(t, 3, op.credit_account());
+          VarintField(t, 4, op.amount());
+          BytesField(t, 5, op.uetr());
+          BytesField(t, 6, op.end_to_end_id());
+          BytesField(t, 7, op.purpose());
+          BytesField(t, 8, op.memo());
+          VarintField(t, 9, op.pending());
+          VarintField(t, 10, op.timeout_s());
+          BytesField(t, 11, op.hash_lock());
+        });
+        VarintField(w, 2, static_cast<uint64_t>(state));
+        VarintField(w, 3, height);
+        VarintField(w, 4, deadline_s);
+      },
+      out);
   return true;
 }
 

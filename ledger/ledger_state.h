@@ -97,6 +97,10 @@ struct AccountFields {
 };
 // Decodes a canonical AccountRecord encoding (see above); false for any other bytes.
 bool DecodeAccountFields(ByteSpan raw, AccountFields* out);
+// The fields of a record parsed by protobuf (the fallback for a non-canonical encoding): every
+// field but the controller's (has_controller, controller_threshold, controller_keys stay unset;
+// read the message's controller instead). Views point into the message.
+AccountFields AccountFieldsOf(const pb::AccountRecord& a);
 // Replaces *out with the bytes SerializeRecord gives for the record these fields describe
 // (`controller_keys` must be canonical `keys` entries, as DecodeAccountFields yields them).
 void EncodeAccountFields(const AccountFields& a, Bytes* out);

@@ -158,8 +158,8 @@ TEST(InvariantDecoder, AccountDecoderAgreesWithProtobuf) {
     }
     pb::AccountRecord parsed;
     const bool pb_ok = parsed.ParseFromArray(raw.data(), static_cast<int>(raw.size()));
-    AccountBalances b;
-    if (!DecodeAccountBalances(raw, &b)) {
+    AccountFields b;
+    if (!DecodeAccountFields(raw, &b)) {
       ++fell_back;
       EXPECT_TRUE(i % 2 == 1) << "a well-formed record was not decoded, #" << i;
       continue;
