@@ -553,16 +553,23 @@ class NodeReader {
 
   Result<WorkingNode> Internal(const NodeKey& key) const {
     WorkingNode working;
-    if (cache_->Find(key, &working)) return working;
+    LEDGER_TRY(InternalInto(key, &working));
+    return working;
+  }
+
+  // Internal() into the caller's node (a WorkingNode is 1.7 KB: the updater reads one per node it
+  // rewrites and saves the copy).
+  Status InternalInto(const NodeKey& key, WorkingNode* out) const {
+    if (cache_->Find(key, out)) return OkStatus();
     auto bytes = store_->Get(NodeStoreKey(key));
     if (!bytes) return std::unexpected(bytes.error());
     if (!bytes->has_value()) return CorruptNode(key, "missing");
     auto node = DecodeInternal(**bytes, key);
     if (!node) return std::unexpected(node.error());
-    working = WorkingNode{};
-    working.node = *node;
-    cache_->Put(key.path, key.version, working);
-    return working;
+    *out = WorkingNode{};
+    out->node = *node;
+    cache_->Put(key.path, key.version, *out);
+    return OkStatus();
   }
 
   Result<LeafNode> Leaf(const NodeKey& key) const {
@@ -615,8 +622,17 @@ struct Outcome {
 // Builds one version: each touched node is read once, recomputed once and written once.
 class Updater {
  public:
-  Updater(const KvStore* store, StateTreeCache* cache, uint64_t version, WriteBatch* batch)
-      : store_(store), reader_(store, cache), cache_(cache), version_(version), batch_(batch) {}
+  // `parallel_batch`: where the second thread of a large update writes its half (cleared here,
+  // then appended to *batch); kept by the caller between versions so that its buffer, about half a
+  // block's nodes, is not regrown every time. Null for the second thread's own updater.
+  Updater(const KvStore* store, StateTreeCache* cache, uint64_t version, WriteBatch* batch,
+          WriteBatch* parallel_batch = nullptr)
+      : store_(store),
+        reader_(store, cache),
+        cache_(cache),
+        version_(version),
+        batch_(batch),
+        parallel_batch_(parallel_batch) {}
 
   Result<RootRecord> Run(const RootRecord& old_root, std::span<const Item> items) {
     const NibblePath root_path;
@@ -840,7 +856,9 @@ class Updater {
                                const std::array<std::span<const Item>, kChildrenPerNode>& groups,
                                std::array<std::optional<Outcome>, kChildrenPerNode>& outcomes) {
     constexpr size_t kHalf = kChildrenPerNode / 2;
-    WriteBatch helper_batch;
+    LEDGER_ASSERT(parallel_batch_ != nullptr);
+    WriteBatch& helper_batch = *parallel_batch_;
+    helper_batch.Clear();
     Updater helper(store_, cache_, version_, &helper_batch);
     Status helper_status = OkStatus();
     std::thread worker([&] {
@@ -859,9 +877,9 @@ class Updater {
   Result<Outcome> UpdateInternal(const NibblePath& path, const Child& existing,
                                  std::span<const Item> items) {
     const NodeKey key{existing.version, path};
-    auto stored = reader_.Internal(key);
-    if (!stored) return std::unexpected(stored.error());
-    const WorkingNode& old_cached = *stored;
+    WorkingNode stored;
+    LEDGER_TRY(reader_.InternalInto(key, &stored));
+    const WorkingNode& old_cached = stored;
     const InternalNode& old_node = old_cached.node;
     LEDGER_ASSERT(path.length < kNibblesPerKey);
 
@@ -875,7 +893,7 @@ class Updater {
       begin = end;
     }
     std::array<std::optional<Outcome>, kChildrenPerNode> outcomes;
-    if (path.length == 0 && items.size() >= kParallelItemsMin) {
+    if (path.length == 0 && items.size() >= kParallelItemsMin && parallel_batch_ != nullptr) {
       LEDGER_TRY(UpdateSlotsInParallel(old_cached, path, groups, outcomes));
     } else {
       LEDGER_TRY(UpdateSlots(old_cached, path, groups, 0, kChildrenPerNode, outcomes));
@@ -911,14 +929,19 @@ class Updater {
       MarkStale(key, /*uncache=*/true);
       return Leaf(*lone_leaf);
     }
-    WorkingNode node = old_cached;
+    // The old node is not read past this point: it is rebuilt in place.
+    WorkingNode& node = stored;
+    bool changed = false;
     for (uint8_t i = 0; i < kChildrenPerNode; ++i) {
-      if (outcomes[i]) LEDGER_TRY(Place(node, i, path, *outcomes[i]));
+      if (!outcomes[i]) continue;
+      const bool had = node.node.Has(i);
+      const bool was_leaf = node.node.IsLeaf(i);
+      const Child before = node.node.children[i];
+      LEDGER_TRY(Place(node, i, path, *outcomes[i]));
+      changed |= node.node.Has(i) != had || node.node.IsLeaf(i) != was_leaf ||
+                 node.node.children[i] != before;
     }
-    if (node.node.present == old_node.present && node.node.leaves == old_node.leaves &&
-        node.node.children == old_node.children) {
-      return Internal(existing);  // nothing below changed
-    }
+    if (!changed) return Internal(existing);  // nothing below changed
     // The new node replaces this one in the cache (same path), so no separate erase.
     MarkStale(key, /*uncache=*/false);
     return Internal(WriteInternal(path, node));
@@ -929,11 +952,39 @@ class Updater {
   StateTreeCache* cache_;
   const uint64_t version_;
   WriteBatch* batch_;
+  WriteBatch* parallel_batch_;
   Bytes stale_;  // the stale index record of this version
   // Reused encoding buffers (one node record at a time).
   Bytes key_scratch_;
   Bytes value_scratch_;
 };
+
+// Fills items[i] from writes[i]: key hash, and for a put the leaf hash (three SHA-256 per put,
+// about half of a block's hashing). A large batch is hashed on two threads, each filling its own
+// half of the preallocated items, so the result does not depend on it.
+void HashItems(std::span<const StateWrite> writes, std::span<Item> items) {
+  LEDGER_ASSERT(writes.size() == items.size());
+  auto hash_range = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const StateWrite& write = writes[i];
+      Item& item = items[i];
+      item.key_hash = StateKeyHash(write.key);
+      item.value = nullptr;
+      if (write.value) {
+        item.value = &*write.value;
+        item.leaf_hash = StateLeafHash(item.key_hash, StateValueHash(*write.value));
+      }
+    }
+  };
+  if (writes.size() < kParallelItemsMin) {
+    hash_range(0, writes.size());
+    return;
+  }
+  const size_t half = writes.size() / 2;
+  std::thread worker([&] { hash_range(half, writes.size()); });
+  hash_range(0, half);
+  worker.join();
+}
 
 }  // namespace
 
@@ -978,22 +1029,16 @@ Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> wr
   if (version == std::numeric_limits<uint64_t>::max()) {
     return MakeError(ErrorCode::kInvalidArgument, "state tree version out of range");
   }
-  std::vector<Item> items;
-  items.reserve(writes.size());
   for (const StateWrite& write : writes) {
     if (write.key.size() > kStateKeyMaxBytes) {
       return MakeError(ErrorCode::kInvalidArgument, "state key exceeds kStateKeyMaxBytes");
     }
-    Item item{StateKeyHash(write.key), {}, nullptr};
-    if (write.value) {
-      if (write.value->size() > kStateValueMaxBytes) {
-        return MakeError(ErrorCode::kInvalidArgument, "state value exceeds kStateValueMaxBytes");
-      }
-      item.value = &*write.value;
-      item.leaf_hash = StateLeafHash(item.key_hash, StateValueHash(*write.value));
+    if (write.value && write.value->size() > kStateValueMaxBytes) {
+      return MakeError(ErrorCode::kInvalidArgument, "state value exceeds kStateValueMaxBytes");
     }
-    items.push_back(item);
   }
+  std::vector<Item> items(writes.size());
+  HashItems(writes, items);
   // Sorted by key hash; for a key written twice the last write wins.
   std::ranges::stable_sort(items, {}, &Item::key_hash);
   std::vector<Item> unique;
@@ -1010,7 +1055,7 @@ Result<Hash32> StateTree::Apply(uint64_t version, std::span<const StateWrite> wr
     if (!root) return std::unexpected(root.error());
     old_root = *root;
   }
-  Updater updater(store_, cache_.get(), version, batch);
+  Updater updater(store_, cache_.get(), version, batch, &parallel_batch_);
   auto root = updater.Run(old_root, unique);
   if (!root) return std::unexpected(root.error());
   batch->Put(RootStoreKey(version), EncodeRoot(*root));

@@ -22,6 +22,7 @@
 
 #include "ledger/kv_store.h"
 #include "ledger/state_proof.h"
+#include "ledger/state_reader.h"
 #include "util/bytes.h"
 #include "util/status.h"
 
@@ -38,10 +39,9 @@ inline constexpr size_t kStateTreeCacheMaxBytes = size_t{512} << 20;
 // Versions one Prune call advances at most (one store read each, plus the deletions).
 inline constexpr uint64_t kPruneMaxVersionsPerCall = 4096;
 
-struct StateWrite {
-  Bytes key;
-  std::optional<Bytes> value;  // nullopt = delete
-};
+// One write of an Apply: a put (value set) or a delete (nullopt). The same type as the executor's
+// StateChange, so a block's changes are applied as they are, without a copy of every key and value.
+using StateWrite = StateChange;
 
 class StateTreeCache;
 
@@ -83,6 +83,9 @@ class StateTree {
   KvStore* store_;
   std::unique_ptr<StateTreeCache> cache_;
   Status load_status_;
+  // The second Apply thread's half of a version's nodes, reused between versions (Apply is the
+  // one writer).
+  WriteBatch parallel_batch_;
   // The last applied version plus one; 0 before the first Apply. Atomic for LatestVersion readers.
   std::atomic<uint64_t> latest_version_plus_one_{0};
 };

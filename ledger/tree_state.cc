@@ -226,11 +226,7 @@ void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& c
 Result<Hash32> CommitChanges(StateTree& tree, uint64_t height,
                              const std::vector<StateChange>& changes, WriteBatch* batch,
                              LatestStateIndex* index) {
-  std::vector<StateWrite> writes;
-  writes.reserve(changes.size());
-  for (const auto& c : changes)
-    writes.push_back(StateWrite{c.key, c.value});
-  auto root = tree.Apply(height, writes, batch);
+  auto root = tree.Apply(height, changes, batch);
   if (root && index != nullptr) index->Commit(height, changes, batch);
   return root;
 }
