@@ -2,7 +2,10 @@
 // over 1,000,000 accounts, signature checks excluded (transactions are verified before timing),
 // state tree update and LevelDB commit (synced, one batch per block) included.
 // Blocks of 10,000 transfers in 157 transactions of up to 64 operations; random account pairs.
-// State reads at the latest version go through LatestStateIndex (flat values + cache). Each block
+// Storage as in a node (node/ledger_app.h): the state tree in a LevelDB of its own, the flat index
+// of latest values in the chain's LevelDB; each block writes the tree's batch, then the index's,
+// both synced. State reads at the latest version go through LatestStateIndex (flat values +
+// cache). Each block
 // is also executed once through plain tree walks (the reads before the index), alternating which
 // runs first; both outcomes must agree, and the walk figure is reported as
 // execute_transfers_per_s_tree_reads (same commit cost, walk-based execution).
@@ -88,11 +91,18 @@ void BM_ExecuteTransfers(benchmark::State& state) {
   char tmpl[] = "/tmp/cl_executor_bench_XXXXXX";
   fs::path dir = mkdtemp(tmpl);
   auto store = LevelDbStore::Open(dir / "db", LevelDbOptions{});
-  if (!store) {
-    state.SkipWithError(store.error().ToString().c_str());
+  auto state_store = LevelDbStore::Open(dir / "state", LevelDbOptions{});
+  if (!store || !state_store) {
+    state.SkipWithError((store ? state_store.error() : store.error()).ToString().c_str());
     return;
   }
-  StateTree tree(store->get());
+  StateTree tree(state_store->get());
+  // The tree's batch, then the chain's (here only the index), as LedgerApp writes them.
+  WriteBatch tree_batch;
+  auto write_both = [&](const WriteBatch& chain_batch) {
+    return (*state_store)->Write(tree_batch, true).has_value() &&
+           (*store)->Write(chain_batch, true).has_value();
+  };
   auto index_owner = std::make_unique<LatestStateIndex>(store->get(), tree);
   LatestStateIndex& index = *index_owner;
   crypto::PrivateKey owner = OwnerKey();
@@ -145,8 +155,9 @@ void BM_ExecuteTransfers(benchmark::State& state) {
   uint64_t version = 0;
   {
     WriteBatch batch;
-    auto root = CommitChanges(tree, version, base, &batch, &index);
-    if (!root || !(*store)->Write(batch, true)) {
+    tree_batch.Clear();
+    auto root = CommitChanges(tree, version, base, &tree_batch, &batch, &index);
+    if (!root || !write_both(batch)) {
       state.SkipWithError("genesis commit failed");
       return;
     }
@@ -165,8 +176,9 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     std::sort(changes.begin(), changes.end(),
               [](const StateChange& x, const StateChange& y) { return BytesLess()(x.key, y.key); });
     WriteBatch batch;
-    auto root = CommitChanges(tree, ++version, changes, &batch, &index);
-    if (!root || !(*store)->Write(batch, true)) {
+    tree_batch.Clear();
+    auto root = CommitChanges(tree, ++version, changes, &tree_batch, &batch, &index);
+    if (!root || !write_both(batch)) {
       state.SkipWithError("account build failed");
       return;
     }
@@ -243,9 +255,10 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     const double commit_cpu0 = ProcessCpuSeconds();
     WriteBatch& batch = block_batch;  // reused, as the node does
     batch.Clear();
-    auto root = CommitChanges(tree, version + 1, out->changes, &batch, block_index);
+    tree_batch.Clear();
+    auto root = CommitChanges(tree, version + 1, out->changes, &tree_batch, &batch, block_index);
     auto applied = std::chrono::steady_clock::now();
-    if (!root || !(*store)->Write(batch, true)) {
+    if (!root || !write_both(batch)) {
       state.SkipWithError("block commit failed");
       return;
     }
@@ -256,13 +269,15 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     const double commit_s = std::chrono::duration<double>(written - commit_start).count();
     if (getenv("EXECUTOR_BENCH_BATCH")) {
       std::map<std::string, std::pair<size_t, size_t>> fam;
-      batch.ForEach([&](ByteSpan k, std::optional<ByteSpan> v) {
+      auto count = [&](ByteSpan k, std::optional<ByteSpan> v) {
         std::string f(reinterpret_cast<const char*>(k.data()), std::min<size_t>(3, k.size()));
         if (f.size() >= 3 && f[2] != 'N') f.resize(2);
         auto& e = fam[f];
         e.first++;
         e.second += k.size() + (v ? v->size() : 0);
-      });
+      };
+      tree_batch.ForEach(count);
+      batch.ForEach(count);
       for (auto& [f, e] : fam)
         fprintf(stderr, "  %s: %zu records %zu bytes\n", f.c_str(), e.first, e.second);
     }
@@ -296,6 +311,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
         static_cast<double>(transfers) / walk_cpu_total;
   }
   store->reset();
+  state_store->reset();
   fs::remove_all(dir);
 }
 // The executor alone over an in-memory map of the same 1,000,000 accounts (no tree, no disk): how

@@ -514,6 +514,13 @@ class StateTreeCache {
       }
     }
   }
+  void Clear() {
+    for (Shard& shard : shards_) {
+      std::lock_guard lock(shard.mutex);
+      shard.nodes.clear();
+      shard.bytes = 0;
+    }
+  }
   void Erase(const NodeKey& key) {
     Shard& shard = ShardOf(key.path);
     std::lock_guard lock(shard.mutex);
@@ -1145,6 +1152,26 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
     proof.other_value_hash = StateValueHash(leaf->value);
   }
   return proof;
+}
+
+Status StateTree::DropVersionsAbove(std::optional<uint64_t> keep) {
+  LEDGER_TRY(load_status_);
+  const std::optional<uint64_t> latest = LatestVersion();
+  if (!latest || (keep && *keep >= *latest)) return OkStatus();
+  // Every record of a version sits under "stN" || version (docs/state-tree.md), so the records of
+  // the versions above `keep` are one key range.
+  const Bytes prefix = TreeKey(kNodeTag);
+  Bytes start = prefix;
+  if (keep) AppendU64BE(start, *keep + 1);
+  WriteBatch batch;
+  LEDGER_TRY(store_->Scan(prefix, start, [&](ByteSpan key, ByteSpan) {
+    batch.Delete(key);
+    return true;
+  }));
+  LEDGER_TRY(store_->Write(batch, /*sync=*/true));
+  cache_->Clear();  // it may hold nodes of the dropped versions
+  latest_version_plus_one_ = keep ? *keep + 1 : 0;
+  return OkStatus();
 }
 
 Status StateTree::Prune(uint64_t min_retained_version, WriteBatch* batch) {

@@ -71,6 +71,13 @@ class StateTree {
   // The last applied version; nullopt for a tree never written.
   std::optional<uint64_t> LatestVersion();
 
+  // Deletes every record of the versions above `keep` (all versions when nullopt) and writes the
+  // deletion to the store, synced; the latest version is then `keep`. For a node whose tree lives
+  // in a store of its own (docs/state-tree.md, "Physical storage"): a crash after the tree's batch
+  // of a block was written but before the block's was leaves the tree one version ahead, and the
+  // node drops it at start-up. Not to be run concurrently with readers of the dropped versions.
+  Status DropVersionsAbove(std::optional<uint64_t> keep);
+
   // Adds to *batch the deletion of every node that no version >= min_retained_version references,
   // and of the root records of older versions. One call goes at most kPruneMaxVersionsPerCall
   // versions past the previous prune (the prune floor records how far it got); the rest waits for

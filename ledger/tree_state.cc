@@ -224,9 +224,9 @@ void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& c
 }
 
 Result<Hash32> CommitChanges(StateTree& tree, uint64_t height,
-                             const std::vector<StateChange>& changes, WriteBatch* batch,
-                             LatestStateIndex* index) {
-  auto root = tree.Apply(height, changes, batch);
+                             const std::vector<StateChange>& changes, WriteBatch* tree_batch,
+                             WriteBatch* batch, LatestStateIndex* index) {
+  auto root = tree.Apply(height, changes, tree_batch);
   if (root && index != nullptr) index->Commit(height, changes, batch);
   return root;
 }

@@ -3,8 +3,10 @@
 // next version, which yields the state root. Genesis state is version 0.
 //
 // LatestStateIndex (optional, for speed): a flat copy of the latest state beside the tree, under
-// kLatestValuePrefix in the same store, written in the same batch as the tree nodes (so it is as
-// crash-consistent as the tree), plus a bounded in-memory cache of values. A TreeStateReader given
+// kLatestValuePrefix in the store it is given, plus a bounded in-memory cache of values. Its
+// entries and the version marker they reflect are written in one batch (the tree's, or in a node
+// the block's, which also fixes the height the tree is brought back to after a crash), so the
+// index is always exactly one version or marked as another. A TreeStateReader given
 // the index serves reads at the index's version with one store Get (or a cache hit) instead of a
 // walk from the root; reads of older versions, and every read when the index is not complete
 // (a store whose genesis was committed without it), still walk the tree. Results do not depend
@@ -132,11 +134,18 @@ class TreeStateReader final : public StateReader {
   const LatestStateIndex* index_;
 };
 
-// Adds the tree nodes of version `height` to *batch and returns its root; with an index, also the
-// flat entries of that version. The caller writes the batch (with the block and its receipts,
-// synced) before executing the next block.
+// Adds the tree nodes of version `height` to *tree_batch and returns its root; with an index, adds
+// the flat entries of that version to *batch. The caller writes both (with the block and its
+// receipts, synced) before executing the next block: when the tree has a store of its own, the
+// tree's batch first (docs/state-tree.md, "Physical storage").
 Result<Hash32> CommitChanges(StateTree& tree, uint64_t height,
-                             const std::vector<StateChange>& changes, WriteBatch* batch,
-                             LatestStateIndex* index = nullptr);
+                             const std::vector<StateChange>& changes, WriteBatch* tree_batch,
+                             WriteBatch* batch, LatestStateIndex* index = nullptr);
+// The same with the tree and the index in one store and one batch.
+inline Result<Hash32> CommitChanges(StateTree& tree, uint64_t height,
+                                    const std::vector<StateChange>& changes, WriteBatch* batch,
+                                    LatestStateIndex* index = nullptr) {
+  return CommitChanges(tree, height, changes, batch, batch, index);
+}
 
 }  // namespace cl::ledger

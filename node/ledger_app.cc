@@ -35,32 +35,47 @@ Hash32 ValidatorSetHash(const std::vector<genesis::Validator>& validators) {
   return ledger::MerkleRoot(keys);
 }
 
-LedgerApp::LedgerApp(ledger::KvStore* store, genesis::Genesis genesis)
+LedgerApp::LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis)
     : store_(store),
+      state_store_(state_store),
       genesis_(std::move(genesis)),
       validator_set_hash_(ValidatorSetHash(genesis_.validators)),
-      tree_(std::make_unique<ledger::StateTree>(store)),
+      tree_(std::make_unique<ledger::StateTree>(state_store)),
       index_(std::make_unique<ledger::LatestStateIndex>(store, *tree_)),
       blocks_(store) {}
 
 Result<std::unique_ptr<LedgerApp>> LedgerApp::Open(ledger::KvStore* store,
+                                                   ledger::KvStore* state_store,
                                                    const genesis::Genesis& genesis) {
-  std::unique_ptr<LedgerApp> app(new LedgerApp(store, genesis));
+  LEDGER_ASSERT(store != nullptr && state_store != nullptr);
+  std::unique_ptr<LedgerApp> app(new LedgerApp(store, state_store, genesis));
   LEDGER_TRY(app->Initialise());
   return app;
+}
+
+Status LedgerApp::WriteCommit(const ledger::WriteBatch& tree_batch,
+                              const ledger::WriteBatch& batch) {
+  // The tree first: a crash after it leaves a tree version the chain does not have, which Open
+  // drops; the other order could leave a committed block without its state.
+  if (&tree_batch != &batch) LEDGER_TRY(state_store_->Write(tree_batch, /*sync=*/true));
+  return store_->Write(batch, /*sync=*/true);
 }
 
 Status LedgerApp::Initialise() {
   auto stored = store_->Get(kGenesisKey);
   if (!stored) return std::unexpected(stored.error());
   if (!stored->has_value()) {
+    // A crash between the genesis tree's write and the chain's leaves a tree without a chain.
+    LEDGER_TRY(tree_->DropVersionsAbove(std::nullopt));
     auto changes = genesis::GenesisStateChanges(genesis_);
     if (!changes) return std::unexpected(changes.error());
     ledger::WriteBatch batch;
-    auto root = ledger::CommitChanges(*tree_, 0, *changes, &batch, index_.get());
+    ledger::WriteBatch tree_batch;
+    ledger::WriteBatch* tree_target = state_store_ == store_ ? &batch : &tree_batch;
+    auto root = ledger::CommitChanges(*tree_, 0, *changes, tree_target, &batch, index_.get());
     if (!root) return std::unexpected(root.error());
     batch.Put(kGenesisKey, genesis_.hash.span());
-    LEDGER_TRY(store_->Write(batch, /*sync=*/true));
+    LEDGER_TRY(WriteCommit(*tree_target, batch));
   } else if (**stored != Bytes(genesis_.hash.bytes.begin(), genesis_.hash.bytes.end())) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "the data directory belongs to another chain (genesis hash differs)");
@@ -68,8 +83,19 @@ Status LedgerApp::Initialise() {
   auto latest = blocks_.LatestHeight();
   if (!latest) return std::unexpected(latest.error());
   auto tree_version = tree_->LatestVersion();
+  if (tree_version && *tree_version > *latest) {
+    // The tree's batch of the next block was written, the block's was not (see the header).
+    LEDGER_TRY(tree_->DropVersionsAbove(*latest));
+    tree_version = tree_->LatestVersion();
+    // The index compared its marker with the tree's version when it was made: make it again.
+    index_ = std::make_unique<ledger::LatestStateIndex>(store_, *tree_);
+  }
   if (!tree_version || *tree_version != *latest)
-    return MakeError(ErrorCode::kCorruption, "state tree version does not match the block store");
+    return MakeError(ErrorCode::kCorruption,
+                     "state tree version " +
+                         (tree_version ? std::to_string(*tree_version) : std::string("(none)")) +
+                         " does not match the block store's height " + std::to_string(*latest) +
+                         " (a data directory from another layout, or a damaged one)");
   height_ = *latest;
   if (*latest == 0) {
     last_digest_ = genesis_.hash;
@@ -189,7 +215,9 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
 
   ledger::WriteBatch& batch = block_batch_;
   batch.Clear();  // keeps the buffer of earlier blocks
-  auto root = ledger::CommitChanges(*tree_, height, changes, &batch, index_.get());
+  ledger::WriteBatch& tree_batch = state_store_ == store_ ? batch : tree_batch_;
+  tree_batch.Clear();
+  auto root = ledger::CommitChanges(*tree_, height, changes, &tree_batch, &batch, index_.get());
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;
   result.receipt_root = ledger::ReceiptRoot(result.receipts);
@@ -200,7 +228,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   executed.set_receipt_root(FromHash(result.receipt_root));
   executed.set_timestamp_ms(result.timestamp_ms);
   blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
-  LEDGER_TRY(store_->Write(batch, /*sync=*/true));
+  LEDGER_TRY(WriteCommit(tree_batch, batch));
   {
     std::lock_guard lock(mu_);
     last_digest_ = result.block_digest;
@@ -222,7 +250,7 @@ Status LedgerApp::PruneState(uint64_t retain_versions) {
   ledger::WriteBatch batch;
   LEDGER_TRY(tree_->Prune(latest + 1 - retain_versions, &batch));
   if (batch.size() == 0) return OkStatus();
-  return store_->Write(batch, /*sync=*/false);
+  return state_store_->Write(batch, /*sync=*/false);
 }
 
 }  // namespace cl::node

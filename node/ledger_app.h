@@ -1,6 +1,13 @@
-// The node's ledger side: the committed chain on one KvStore (state tree + block store), genesis
-// initialisation, building and checking proposals, and executing a committed block and writing it,
-// its commit certificate, receipts and state changes in one synced batch (DESIGN decision 8).
+// The node's ledger side: the committed chain (block store, latest-value index) on one KvStore and
+// the state tree on another (or the same), genesis initialisation, building and checking
+// proposals, and executing a committed block and writing it durably: the tree's nodes of the new
+// version in one synced batch to the state store, then the block, its commit certificate,
+// receipts and flat state values in one synced batch to the chain store (DESIGN decision 8; the
+// block's batch decides whether the block is committed). A crash between the two writes leaves
+// the tree one version ahead of the chain; Open drops that version, and the block is executed
+// again. Two stores because the tree's records are append-only by version: alone in their LevelDB
+// they are never rewritten by compaction, while the chain store's records (transaction index,
+// flat values) are updated at random keys (docs/state-tree.md, "Physical storage").
 //
 // Blocks and null blocks. A committed payload is either a block (ledger/block.proto) or a null
 // block: an empty payload (consensus fills view-change gaps with them), or a block that turns out
@@ -57,10 +64,17 @@ struct CommitResult {
 
 class LedgerApp {
  public:
-  // Opens the chain in store; a fresh store gets the genesis state as version 0. A store made from
-  // another genesis is an error.
+  // Opens the chain in `store` and its state tree in `state_store` (which may be the same store);
+  // fresh stores get the genesis state as version 0. A store made from another genesis, or a tree
+  // behind the chain, is an error; tree versions above the chain's height are dropped (see above).
   static Result<std::unique_ptr<LedgerApp>> Open(ledger::KvStore* store,
+                                                 ledger::KvStore* state_store,
                                                  const genesis::Genesis& genesis);
+  // The chain and its tree in one store.
+  static Result<std::unique_ptr<LedgerApp>> Open(ledger::KvStore* store,
+                                                 const genesis::Genesis& genesis) {
+    return Open(store, store, genesis);
+  }
 
   const genesis::Genesis& genesis() const { return genesis_; }
   const std::string& chain_id() const { return genesis_.chain_id; }
@@ -103,10 +117,13 @@ class LedgerApp {
   ledger::KvStore* store() const { return store_; }
 
  private:
-  LedgerApp(ledger::KvStore* store, genesis::Genesis genesis);
+  LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis);
   Status Initialise();
+  // Writes a version's tree batch (when the tree has a store of its own), then the chain's batch.
+  Status WriteCommit(const ledger::WriteBatch& tree_batch, const ledger::WriteBatch& batch);
 
   ledger::KvStore* const store_;
+  ledger::KvStore* const state_store_;
   const genesis::Genesis genesis_;
   Hash32 validator_set_hash_;
   std::unique_ptr<ledger::StateTree> tree_;
@@ -116,6 +133,7 @@ class LedgerApp {
   // The batch of the block being executed, reused so its buffer (tens of megabytes for a full
   // block) is not regrown for every block. Used by the executing thread only.
   ledger::WriteBatch block_batch_;
+  ledger::WriteBatch tree_batch_;  // the same, for the tree's nodes when state_store_ != store_
   std::atomic<uint64_t> height_{0};
   mutable std::mutex mu_;  // guards the two fields below
   Hash32 last_digest_;

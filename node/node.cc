@@ -122,7 +122,12 @@ Status Node::Init() {
   auto store = ledger::LevelDbStore::Open(config_.data_dir, ledger::LevelDbOptions{});
   if (!store) return std::unexpected(store.error());
   store_ = std::move(*store);
-  auto app = LedgerApp::Open(store_.get(), genesis_);
+  // Inside the chain's directory, which LevelDB leaves alone (it touches only its own file names).
+  const std::filesystem::path state_dir = config_.data_dir / kStateStoreDir;
+  auto state_store = ledger::LevelDbStore::Open(state_dir, ledger::LevelDbOptions{});
+  if (!state_store) return std::unexpected(state_store.error());
+  state_store_ = std::move(*state_store);
+  auto app = LedgerApp::Open(store_.get(), state_store_.get(), genesis_);
   if (!app)
     return MakeError(app.error().code, config_.data_dir.string() + ": " + app.error().message);
   app_ = std::move(*app);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "consensus/replica.h"
@@ -49,6 +50,8 @@ inline constexpr uint64_t kBusyBlockIntervalMs = 2;  // while transactions wait
 // Blocks the primary keeps in consensus at once: it proposes height h + 1 while h is still being
 // agreed on and executed, so the replicas' execution of one block overlaps the voting on the next.
 inline constexpr uint64_t kMaxBlocksInFlight = 3;
+// The state tree's LevelDB, under node.data_dir. Reaches disk: do not change.
+inline constexpr std::string_view kStateStoreDir = "state";
 inline constexpr uint64_t kPruneEveryBlocks = 64;    // how often old state versions are dropped
 inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, not pooled
 
@@ -135,6 +138,8 @@ class Node {
   std::vector<crypto::PublicKey> validator_keys_;
 
   std::unique_ptr<ledger::LevelDbStore> store_;
+  // The state tree's own LevelDB (data_dir/state; ledger_app.h says why it is separate).
+  std::unique_ptr<ledger::LevelDbStore> state_store_;
   std::unique_ptr<LedgerApp> app_;
   std::unique_ptr<crypto::ParallelVerifier> verifier_;
   std::unique_ptr<Mempool> mempool_;

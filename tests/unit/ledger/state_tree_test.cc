@@ -270,6 +270,46 @@ TEST(StateTree, ReopenedTreeContinuesFromStoredLatestVersion) {
   EXPECT_EQ(next, RefRoot(world.Hashed()));
 }
 
+TEST(StateTree, DroppedVersionsAreGoneAndTheNextApplyRebuildsThem) {
+  TempDir dir;
+  auto store = LevelDbStore::Open(dir.path(), LevelDbOptions{});
+  ASSERT_TRUE(store.has_value());
+  StateTree tree(store->get());
+  ApplyAndWrite(tree, **store, 0, {Put("a", "1"), Put("b", "2")});
+  const Hash32 root1 = ApplyAndWrite(tree, **store, 1, {Put("c", "3")});
+  ApplyAndWrite(tree, **store, 2, {Put("a", "9"), Del("b")});
+  ApplyAndWrite(tree, **store, 3, {Put("d", "4")});
+
+  ASSERT_TRUE(tree.DropVersionsAbove(1).has_value());
+  EXPECT_EQ(tree.LatestVersion(), 1u);
+  for (uint64_t v : {2, 3}) {
+    auto root = tree.Root(v);
+    ASSERT_FALSE(root.has_value()) << "version " << v;
+    EXPECT_EQ(root.error().code, ErrorCode::kNotFound);
+  }
+  EXPECT_EQ(tree.Root(1).value(), root1);
+  EXPECT_EQ(tree.Get(ToBytes("a"), 1).value(), ToBytes("1"));  // not the dropped "9"
+  // Nothing of versions 2 and 3 is left in the store: a reopened tree agrees.
+  EXPECT_EQ(StateTree(store->get()).LatestVersion(), 1u);
+  // Version 2 again, with other writes, matches the reference.
+  const Hash32 again = ApplyAndWrite(tree, **store, 2, {Put("e", "5")});
+  RefWorld world;
+  world.values = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"e", "5"}};
+  EXPECT_EQ(again, RefRoot(world.Hashed()));
+  EXPECT_EQ(tree.Get(ToBytes("d"), 2).value(), std::nullopt);
+
+  ASSERT_TRUE(tree.DropVersionsAbove(std::nullopt).has_value());
+  EXPECT_EQ(tree.LatestVersion(), std::nullopt);
+  EXPECT_EQ(StateTree(store->get()).LatestVersion(), std::nullopt);
+  const Hash32 fresh = ApplyAndWrite(tree, **store, 0, {Put("z", "1")});
+  RefWorld only_z;
+  only_z.values = {{"z", "1"}};
+  EXPECT_EQ(fresh, RefRoot(only_z.Hashed()));
+  // Dropping above the latest version, or on an empty tree, changes nothing.
+  ASSERT_TRUE(tree.DropVersionsAbove(5).has_value());
+  EXPECT_EQ(tree.LatestVersion(), 0u);
+}
+
 TEST(StateTree, PruneAdvancesAtMostABoundedNumberOfVersionsPerCall) {
   MemoryStore store;
   StateTree tree(&store);

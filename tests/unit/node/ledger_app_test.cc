@@ -1,11 +1,16 @@
 // LedgerApp on a MemoryStore: null (empty) blocks advance the chain, and PruneState drops the state
 // versions older than the retention window while the retained ones stay readable and provable.
+// With the state tree in a store of its own: a crash between the tree's write and the block's
+// leaves the tree a version ahead, which Open drops, and the chain goes on with the same roots as
+// a node on one store.
 #include "node/ledger_app.h"
 
 #include <gtest/gtest.h>
 
 #include "genesis/genesis.h"
 #include "ledger/memory_store.h"
+#include "ledger/transaction.h"
+#include "tests/unit/node/test_txs.h"
 
 namespace cl::node {
 namespace {
@@ -62,6 +67,141 @@ TEST_F(LedgerAppTest, RetainZeroOrAWindowLongerThanTheChainKeepsEverything) {
   ASSERT_TRUE(app_->PruneState(100).has_value());
   for (uint64_t v = 0; v <= 10; ++v)
     EXPECT_TRUE(app_->tree().Root(v).has_value()) << "version " << v;
+}
+
+// A store whose next Write can be made to fail, as if the process died just before it.
+class CrashingStore final : public ledger::KvStore {
+ public:
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override { return inner_.Get(key); }
+  Status Scan(ByteSpan prefix, ByteSpan start, const ledger::KvVisitor& visit) const override {
+    return inner_.Scan(prefix, start, visit);
+  }
+  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override {
+    return inner_.LastKey(prefix);
+  }
+  Status Write(const ledger::WriteBatch& batch, bool sync) override {
+    if (fail_next_write) {
+      fail_next_write = false;
+      return MakeError(ErrorCode::kIoError, "simulated crash before this write");
+    }
+    return inner_.Write(batch, sync);
+  }
+  bool fail_next_write = false;
+
+ private:
+  ledger::MemoryStore inner_;
+};
+
+class TwoStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto consortium = genesis::GenerateLocalConsortium(kChain, 4, 0, 1'000);
+    ASSERT_TRUE(consortium.has_value()) << consortium.error().message;
+    auto loaded = genesis::LoadGenesis(consortium->genesis_json);
+    ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+    genesis_ = std::move(*loaded);
+    auto reference = LedgerApp::Open(&reference_store_, genesis_);
+    ASSERT_TRUE(reference.has_value()) << reference.error().message;
+    reference_ = std::move(*reference);
+  }
+
+  // Block `height` built on the reference chain: one transaction, so every block changes state.
+  Bytes NextBlock(uint64_t height) {
+    const Bytes envelope =
+        ledger::SignTransaction(testing::CreateAccountBody(kChain, height, height + 10, key_),
+                                std::span<const crypto::PrivateKey>(&key_, 1));
+    auto parsed = ledger::ParseTransaction(envelope, kChain);
+    EXPECT_TRUE(parsed.has_value());
+    return reference_->BuildBlock(height, reference_->last_digest(), 10'000 + height * 1'000,
+                                  std::vector<Bytes>{envelope}, std::vector<Hash32>{parsed->tx_id},
+                                  0);
+  }
+
+  static Result<CommitResult> CommitOn(LedgerApp& app, uint64_t height, const Bytes& block) {
+    return app.Commit(height, block, {},
+                      [](const ledger::DecodedBlock& b) -> Result<std::vector<ledger::VerifiedTx>> {
+                        std::vector<ledger::VerifiedTx> txs;
+                        for (const Bytes& envelope : b.txs) {
+                          auto tx = ledger::VerifyEnvelope(envelope, kChain);
+                          if (!tx) return std::unexpected(tx.error());
+                          txs.push_back(std::move(*tx));
+                        }
+                        return txs;
+                      });
+  }
+
+  static constexpr char kChain[] = "two-store-test";
+  genesis::Genesis genesis_;
+  crypto::PrivateKey key_ = crypto::PrivateKey::Generate();
+  ledger::MemoryStore reference_store_;
+  std::unique_ptr<LedgerApp> reference_;
+};
+
+TEST_F(TwoStoreTest, TreeVersionWrittenBeforeACrashIsDroppedAndTheBlockReExecuted) {
+  CrashingStore chain;
+  ledger::MemoryStore state;
+  auto app = LedgerApp::Open(&chain, &state, genesis_);
+  ASSERT_TRUE(app.has_value()) << app.error().message;
+  EXPECT_EQ(*(*app)->tree().Root(0), *reference_->tree().Root(0));
+  std::vector<Bytes> blocks;
+  for (uint64_t h = 1; h <= 3; ++h) {
+    blocks.push_back(NextBlock(h));
+    auto expected = CommitOn(*reference_, h, blocks.back());
+    ASSERT_TRUE(expected.has_value()) << expected.error().message;
+    auto got = CommitOn(**app, h, blocks.back());
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    EXPECT_EQ(got->state_root, expected->state_root) << "height " << h;
+  }
+  // Block 4: the tree's batch reaches the state store, the block's does not.
+  blocks.push_back(NextBlock(4));
+  auto expected4 = CommitOn(*reference_, 4, blocks.back());
+  ASSERT_TRUE(expected4.has_value()) << expected4.error().message;
+  EXPECT_NE(expected4->state_root, *reference_->tree().Root(3));
+  chain.fail_next_write = true;
+  ASSERT_FALSE(CommitOn(**app, 4, blocks.back()).has_value());
+  app->reset();
+  EXPECT_EQ(ledger::StateTree(&state).LatestVersion(), 4u);  // the crash left version 4 behind
+
+  auto reopened = LedgerApp::Open(&chain, &state, genesis_);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  EXPECT_EQ((*reopened)->height(), 3u);
+  auto dropped = (*reopened)->tree().Root(4);
+  ASSERT_FALSE(dropped.has_value());
+  EXPECT_EQ(dropped.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*(*reopened)->tree().Root(3), *reference_->tree().Root(3));
+  auto again = CommitOn(**reopened, 4, blocks.back());
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->state_root, expected4->state_root);
+  blocks.push_back(NextBlock(5));
+  auto expected5 = CommitOn(*reference_, 5, blocks.back());
+  auto got5 = CommitOn(**reopened, 5, blocks.back());
+  ASSERT_TRUE(expected5.has_value() && got5.has_value());
+  EXPECT_EQ(got5->state_root, expected5->state_root);
+}
+
+TEST_F(TwoStoreTest, GenesisTreeWrittenBeforeACrashIsReplacedAtTheNextOpen) {
+  CrashingStore chain;
+  ledger::MemoryStore state;
+  chain.fail_next_write = true;
+  ASSERT_FALSE(LedgerApp::Open(&chain, &state, genesis_).has_value());
+  EXPECT_EQ(ledger::StateTree(&state).LatestVersion(), 0u);
+  auto app = LedgerApp::Open(&chain, &state, genesis_);
+  ASSERT_TRUE(app.has_value()) << app.error().message;
+  EXPECT_EQ((*app)->height(), 0u);
+  EXPECT_EQ(*(*app)->tree().Root(0), *reference_->tree().Root(0));
+}
+
+TEST_F(TwoStoreTest, TreeBehindTheChainIsReportedAsCorruption) {
+  ledger::MemoryStore chain;
+  ledger::MemoryStore state;
+  {
+    auto app = LedgerApp::Open(&chain, &state, genesis_);
+    ASSERT_TRUE(app.has_value()) << app.error().message;
+  }
+  ledger::MemoryStore empty_state;  // e.g. a data directory of the one-store layout
+  auto reopened = LedgerApp::Open(&chain, &empty_state, genesis_);
+  ASSERT_FALSE(reopened.has_value());
+  EXPECT_EQ(reopened.error().code, ErrorCode::kCorruption);
 }
 
 }  // namespace
