@@ -10,12 +10,18 @@
 namespace cl::ledger {
 namespace {
 
-Bytes FlatKey(ByteSpan key) {
-  // Sized once and filled with memcpy (vector::insert of a char range trips a GCC 12 false
+// Replaces out's content (a reused buffer) with the store key of `key`'s flat entry.
+void EncodeFlatKey(ByteSpan key, Bytes& out) {
+  // Sized and filled with memcpy (vector::insert of a char range trips a GCC 12 false
   // -Wstringop-overflow).
-  Bytes k(kLatestValuePrefix.size() + key.size());
-  std::memcpy(k.data(), kLatestValuePrefix.data(), kLatestValuePrefix.size());
-  if (!key.empty()) std::memcpy(k.data() + kLatestValuePrefix.size(), key.data(), key.size());
+  out.resize(kLatestValuePrefix.size() + key.size());
+  std::memcpy(out.data(), kLatestValuePrefix.data(), kLatestValuePrefix.size());
+  if (!key.empty()) std::memcpy(out.data() + kLatestValuePrefix.size(), key.data(), key.size());
+}
+
+Bytes FlatKey(ByteSpan key) {
+  Bytes k;
+  EncodeFlatKey(key, k);
   return k;
 }
 
@@ -80,6 +86,11 @@ size_t LatestValueCache::Probe(std::string_view key, uint64_t hash) const {
 
 void LatestValueCache::SetBlock(Slot& slot, std::string_view key, ByteSpan value) {
   LEDGER_ASSERT(key.size() <= UINT32_MAX && value.size() <= UINT32_MAX);
+  if (slot.block && KeyOf(slot) == key && ValueOf(slot).size() == value.size()) {
+    // The same key with a value of the same size (an account whose balance changed): in place.
+    if (!value.empty()) std::memcpy(slot.block.get() + 8 + key.size(), value.data(), value.size());
+    return;
+  }
   auto block = std::make_unique_for_overwrite<uint8_t[]>(8 + key.size() + value.size());
   WriteSize(block.get(), static_cast<uint32_t>(key.size()));
   WriteSize(block.get() + 4, static_cast<uint32_t>(value.size()));
@@ -202,17 +213,19 @@ void LatestStateIndex::Commit(uint64_t height, const std::vector<StateChange>& c
     return;
   }
   std::lock_guard lock(mu_);
+  Bytes flat_key;  // reused for every change
   for (const auto& c : changes) {
     const std::string_view cache_key = AsStringView(c.key);
+    EncodeFlatKey(c.key, flat_key);
     if (c.value) {
-      batch->Put(FlatKey(c.key), *c.value);
+      batch->Put(flat_key, *c.value);
       if (CacheOnCommit(c.key)) {
         cache_.Put(cache_key, *c.value);
       } else {
         cache_.Update(cache_key, *c.value);
       }
     } else {
-      batch->Delete(FlatKey(c.key));
+      batch->Delete(flat_key);
       cache_.Erase(cache_key);
     }
   }
