@@ -1168,6 +1168,8 @@ Status StateTree::DropVersionsAbove(std::optional<uint64_t> keep) {
     batch.Delete(key);
     return true;
   }));
+  // With every version gone, so is the prune floor: a tree built anew prunes from version 0.
+  if (!keep) batch.Delete(TreeKey(kPruneFloorTag));
   LEDGER_TRY(store_->Write(batch, /*sync=*/true));
   cache_->Clear();  // it may hold nodes of the dropped versions
   latest_version_plus_one_ = keep ? *keep + 1 : 0;

@@ -71,7 +71,8 @@ class StateTree {
   // The last applied version; nullopt for a tree never written.
   std::optional<uint64_t> LatestVersion();
 
-  // Deletes every record of the versions above `keep` (all versions when nullopt) and writes the
+  // Deletes every record of the versions above `keep` (all versions and the prune floor when
+  // nullopt) and writes the
   // deletion to the store, synced; the latest version is then `keep`. For a node whose tree lives
   // in a store of its own (docs/state-tree.md, "Physical storage"): a crash after the tree's batch
   // of a block was written but before the block's was leaves the tree one version ahead, and the

@@ -298,6 +298,10 @@ TEST(StateTree, DroppedVersionsAreGoneAndTheNextApplyRebuildsThem) {
   EXPECT_EQ(again, RefRoot(world.Hashed()));
   EXPECT_EQ(tree.Get(ToBytes("d"), 2).value(), std::nullopt);
 
+  WriteBatch prune;  // a prune floor, which dropping every version must not leave behind
+  ASSERT_TRUE(tree.Prune(2, &prune).has_value());
+  ASSERT_TRUE((*store)->Write(prune, true).has_value());
+  ASSERT_FALSE(tree.Root(1).has_value());
   ASSERT_TRUE(tree.DropVersionsAbove(std::nullopt).has_value());
   EXPECT_EQ(tree.LatestVersion(), std::nullopt);
   EXPECT_EQ(StateTree(store->get()).LatestVersion(), std::nullopt);
@@ -305,9 +309,18 @@ TEST(StateTree, DroppedVersionsAreGoneAndTheNextApplyRebuildsThem) {
   RefWorld only_z;
   only_z.values = {{"z", "1"}};
   EXPECT_EQ(fresh, RefRoot(only_z.Hashed()));
+  // The rebuilt tree prunes from version 0 again (a stale floor of 2 would skip versions 0 and 1).
+  ApplyAndWrite(tree, **store, 1, {Put("z", "2")});
+  ApplyAndWrite(tree, **store, 2, {Put("z", "3")});
+  WriteBatch prune_again;
+  ASSERT_TRUE(tree.Prune(2, &prune_again).has_value());
+  ASSERT_TRUE((*store)->Write(prune_again, true).has_value());
+  EXPECT_FALSE(tree.Root(0).has_value());
+  EXPECT_FALSE(tree.Root(1).has_value());
+  EXPECT_EQ(tree.Get(ToBytes("z"), 2).value(), ToBytes("3"));
   // Dropping above the latest version, or on an empty tree, changes nothing.
   ASSERT_TRUE(tree.DropVersionsAbove(5).has_value());
-  EXPECT_EQ(tree.LatestVersion(), 0u);
+  EXPECT_EQ(tree.LatestVersion(), 2u);
 }
 
 TEST(StateTree, PruneAdvancesAtMostABoundedNumberOfVersionsPerCall) {
