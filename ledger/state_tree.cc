@@ -993,6 +993,18 @@ void HashItems(std::span<const StateWrite> writes, std::span<Item> items) {
   worker.join();
 }
 
+// A read of `version` whose node read failed. A Prune that ran since the read began may have
+// deleted the node; Prune deletes, in the same batch, the root record of every version whose nodes
+// it deletes, so when the root record is gone now the version is simply no longer retained
+// (kNotFound, as for a read that starts after the prune), not corrupt.
+std::unexpected<Error> NodeReadFailure(const NodeReader& reader, uint64_t version, Error error) {
+  if (error.code == ErrorCode::kCorruption) {
+    auto root = reader.Root(version);
+    if (!root && root.error().code == ErrorCode::kNotFound) return std::unexpected(root.error());
+  }
+  return std::unexpected(std::move(error));
+}
+
 }  // namespace
 
 StateTree::StateTree(KvStore* store, size_t cache_max_bytes)
@@ -1086,14 +1098,14 @@ Result<std::optional<Bytes>> StateTree::Get(ByteSpan key, uint64_t version) cons
   bool is_leaf = root->kind == kRootLeaf;
   while (!is_leaf) {
     auto node = reader.Internal(node_key);
-    if (!node) return std::unexpected(node.error());
+    if (!node) return NodeReadFailure(reader, version, node.error());
     const uint8_t nibble = NibbleAt(key_hash, node_key.path.length);
     if (!node->node.Has(nibble)) return std::optional<Bytes>();
     is_leaf = node->node.IsLeaf(nibble);
     node_key = NodeKey{node->node.children[nibble].version, node_key.path.Child(nibble)};
   }
   auto leaf = reader.Leaf(node_key);
-  if (!leaf) return std::unexpected(leaf.error());
+  if (!leaf) return NodeReadFailure(reader, version, leaf.error());
   if (leaf->key_hash != key_hash) return std::optional<Bytes>();
   return std::optional<Bytes>(std::move(leaf->value));
 }
@@ -1113,7 +1125,7 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
   NodeKey node_key{root->child.version, NibblePath{}};
   while (!leaf_key) {
     auto node = reader.Internal(node_key);
-    if (!node) return std::unexpected(node.error());
+    if (!node) return NodeReadFailure(reader, version, node.error());
     const BinaryLevels levels = ComputeLevels(node->node);
     const size_t first_bit = size_t{node_key.path.length} * 4;
     size_t index = 0;  // position within binary level `level` of this node
@@ -1142,7 +1154,7 @@ Result<StateProof> StateTree::Prove(ByteSpan key, uint64_t version) const {
                        node_key.path.Child(static_cast<uint8_t>(*slot))};
   }
   auto leaf = reader.Leaf(*leaf_key);
-  if (!leaf) return std::unexpected(leaf.error());
+  if (!leaf) return NodeReadFailure(reader, version, leaf.error());
   if (leaf->key_hash == key_hash) {
     proof.kind = StateProof::Kind::kInclusion;
     proof.value = std::move(leaf->value);

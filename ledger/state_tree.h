@@ -62,7 +62,8 @@ class StateTree {
   // version is not above the latest; kInvalidArgument for an oversized key or value.
   Result<Hash32> Apply(uint64_t version, std::span<const StateWrite> writes, WriteBatch* batch);
 
-  // The key's value at `version` (nullopt when absent). kNotFound when the version is not retained.
+  // The key's value at `version` (nullopt when absent). kNotFound when the version is not retained,
+  // also when a Prune dropped it while this read was walking it (Get and Prove).
   Result<std::optional<Bytes>> Get(ByteSpan key, uint64_t version) const;
   // An inclusion (with the value) or non-inclusion proof for key against Root(version).
   Result<StateProof> Prove(ByteSpan key, uint64_t version) const;

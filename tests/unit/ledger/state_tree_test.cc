@@ -323,6 +323,92 @@ TEST(StateTree, DroppedVersionsAreGoneAndTheNextApplyRebuildsThem) {
   EXPECT_EQ(tree.LatestVersion(), 2u);
 }
 
+// A store that writes a pending batch (a prune) just after the first read of one key (a version's
+// root record): the reader's walk then runs into nodes deleted under it, as when a proof request
+// races the node's periodic prune.
+class PruneDuringReadStore final : public KvStore {
+ public:
+  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
+    auto value = inner.Get(key);
+    if (pending && Bytes(key.begin(), key.end()) == trigger_key) {
+      EXPECT_TRUE(inner.Write(*pending, true).has_value());
+      pending.reset();
+    }
+    return value;
+  }
+  Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override {
+    return inner.Scan(prefix, start, visit);
+  }
+  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override {
+    return inner.LastKey(prefix);
+  }
+  Status Write(const WriteBatch& batch, bool sync) override { return inner.Write(batch, sync); }
+
+  mutable MemoryStore inner;
+  mutable std::optional<WriteBatch> pending;
+  Bytes trigger_key;
+};
+
+TEST(StateTree, ReadRacingAPruneOfItsVersionIsNotFoundNotCorruption) {
+  PruneDuringReadStore store;
+  {
+    StateTree tree(&store);
+    for (uint64_t v = 0; v <= 5; ++v) {
+      std::vector<StateWrite> writes;
+      for (int k = 0; k < 40; ++k)
+        writes.push_back(Put("key" + std::to_string(k), "v" + std::to_string(v)));
+      ApplyAndWrite(tree, store, v, writes);
+    }
+  }
+  // Root record of version 1 (docs/state-tree.md: "stN" || u64 BE version || 0xFF).
+  Bytes root_key = ToBytes("stN");
+  AppendU64BE(root_key, 1);
+  root_key.push_back(0xff);
+  store.trigger_key = root_key;
+  for (const bool prove : {false, true}) {
+    StateTree tree(&store);  // an empty node cache: every node is read from the store
+    WriteBatch prune;
+    ASSERT_TRUE(tree.Prune(4, &prune).has_value());
+    store.pending = std::move(prune);
+    if (prove) {
+      auto proof = tree.Prove(ToBytes("key7"), 1);
+      ASSERT_FALSE(proof.has_value());
+      EXPECT_EQ(proof.error().code, ErrorCode::kNotFound) << proof.error().ToString();
+    } else {
+      auto value = tree.Get(ToBytes("key7"), 1);
+      ASSERT_FALSE(value.has_value());
+      EXPECT_EQ(value.error().code, ErrorCode::kNotFound) << value.error().ToString();
+    }
+    EXPECT_FALSE(store.pending.has_value());  // the prune did run during the read
+    EXPECT_EQ(tree.Get(ToBytes("key7"), 5).value(), ToBytes("v5"));
+  }
+}
+
+TEST(StateTree, MissingNodeOfARetainedVersionIsStillCorruption) {
+  MemoryStore store;
+  StateTree tree(&store);
+  std::vector<StateWrite> writes;
+  for (int k = 0; k < 40; ++k)
+    writes.push_back(Put("key" + std::to_string(k), "v"));
+  ApplyAndWrite(tree, store, 0, writes);
+  // Delete every node of version 0 but keep its root record.
+  WriteBatch damage;
+  Bytes prefix = ToBytes("stN");
+  AppendU64BE(prefix, 0);
+  ASSERT_TRUE(store
+                  .Scan(prefix, {},
+                        [&](ByteSpan key, ByteSpan) {
+                          if (key.back() != 0xff) damage.Delete(key);
+                          return true;
+                        })
+                  .has_value());
+  ASSERT_TRUE(store.Write(damage, true).has_value());
+  StateTree fresh(&store);
+  auto value = fresh.Get(ToBytes("key7"), 0);
+  ASSERT_FALSE(value.has_value());
+  EXPECT_EQ(value.error().code, ErrorCode::kCorruption);
+}
+
 TEST(StateTree, PruneAdvancesAtMostABoundedNumberOfVersionsPerCall) {
   MemoryStore store;
   StateTree tree(&store);
