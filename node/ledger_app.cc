@@ -53,11 +53,21 @@ Result<std::unique_ptr<LedgerApp>> LedgerApp::Open(ledger::KvStore* store,
   return app;
 }
 
-Status LedgerApp::WriteCommit(const ledger::WriteBatch& tree_batch,
-                              const ledger::WriteBatch& batch) {
+Result<Hash32> LedgerApp::StageState(uint64_t height,
+                                     const std::vector<ledger::StateChange>& changes,
+                                     ledger::WriteBatch* batch) {
+  ledger::WriteBatch* tree_batch = batch;
+  if (state_store_ != store_) {
+    tree_batch = &tree_batch_;
+    tree_batch->Clear();  // keeps the buffer of earlier blocks
+  }
+  return ledger::CommitChanges(*tree_, height, changes, tree_batch, batch, index_.get());
+}
+
+Status LedgerApp::WriteCommit(const ledger::WriteBatch& batch) {
   // The tree first: a crash after it leaves a tree version the chain does not have, which Open
   // drops; the other order could leave a committed block without its state.
-  if (&tree_batch != &batch) LEDGER_TRY(state_store_->Write(tree_batch, /*sync=*/true));
+  if (state_store_ != store_) LEDGER_TRY(state_store_->Write(tree_batch_, /*sync=*/true));
   return store_->Write(batch, /*sync=*/true);
 }
 
@@ -70,12 +80,10 @@ Status LedgerApp::Initialise() {
     auto changes = genesis::GenesisStateChanges(genesis_);
     if (!changes) return std::unexpected(changes.error());
     ledger::WriteBatch batch;
-    ledger::WriteBatch tree_batch;
-    ledger::WriteBatch* tree_target = state_store_ == store_ ? &batch : &tree_batch;
-    auto root = ledger::CommitChanges(*tree_, 0, *changes, tree_target, &batch, index_.get());
+    auto root = StageState(0, *changes, &batch);
     if (!root) return std::unexpected(root.error());
     batch.Put(kGenesisKey, genesis_.hash.span());
-    LEDGER_TRY(WriteCommit(*tree_target, batch));
+    LEDGER_TRY(WriteCommit(batch));
   } else if (**stored != Bytes(genesis_.hash.bytes.begin(), genesis_.hash.bytes.end())) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "the data directory belongs to another chain (genesis hash differs)");
@@ -215,9 +223,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
 
   ledger::WriteBatch& batch = block_batch_;
   batch.Clear();  // keeps the buffer of earlier blocks
-  ledger::WriteBatch& tree_batch = state_store_ == store_ ? batch : tree_batch_;
-  tree_batch.Clear();
-  auto root = ledger::CommitChanges(*tree_, height, changes, &tree_batch, &batch, index_.get());
+  auto root = StageState(height, changes, &batch);
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;
   result.receipt_root = ledger::ReceiptRoot(result.receipts);
@@ -228,7 +234,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   executed.set_receipt_root(FromHash(result.receipt_root));
   executed.set_timestamp_ms(result.timestamp_ms);
   blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
-  LEDGER_TRY(WriteCommit(tree_batch, batch));
+  LEDGER_TRY(WriteCommit(batch));
   {
     std::lock_guard lock(mu_);
     last_digest_ = result.block_digest;

@@ -119,8 +119,13 @@ class LedgerApp {
  private:
   LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis);
   Status Initialise();
-  // Writes a version's tree batch (when the tree has a store of its own), then the chain's batch.
-  Status WriteCommit(const ledger::WriteBatch& tree_batch, const ledger::WriteBatch& batch);
+  // Adds version `height` of the state: the tree's nodes to tree_batch_ (cleared first) when the
+  // tree has a store of its own, else to *batch; the latest-value index's entries to *batch.
+  Result<Hash32> StageState(uint64_t height, const std::vector<ledger::StateChange>& changes,
+                            ledger::WriteBatch* batch);
+  // Writes what StageState and the caller staged: tree_batch_ first when the tree has a store of
+  // its own, then *batch, both synced.
+  Status WriteCommit(const ledger::WriteBatch& batch);
 
   ledger::KvStore* const store_;
   ledger::KvStore* const state_store_;

@@ -14,6 +14,7 @@
 #include "crypto/sha256.h"
 #include "ledger/leveldb_store.h"
 #include "ledger/memory_store.h"
+#include "tests/unit/ledger/hooked_store.h"
 #include "util/hex.h"
 
 namespace cl::ledger {
@@ -323,31 +324,9 @@ TEST(StateTree, DroppedVersionsAreGoneAndTheNextApplyRebuildsThem) {
   EXPECT_EQ(tree.LatestVersion(), 2u);
 }
 
-// A store that writes a pending batch (a prune) just after the first read of one key (a version's
-// root record): the reader's walk then runs into nodes deleted under it, as when a proof request
-// races the node's periodic prune.
-class PruneDuringReadStore final : public KvStore {
- public:
-  Result<std::optional<Bytes>> Get(ByteSpan key) const override {
-    auto value = inner.Get(key);
-    if (pending && Bytes(key.begin(), key.end()) == trigger_key) {
-      EXPECT_TRUE(inner.Write(*pending, true).has_value());
-      pending.reset();
-    }
-    return value;
-  }
-  Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override {
-    return inner.Scan(prefix, start, visit);
-  }
-  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override {
-    return inner.LastKey(prefix);
-  }
-  Status Write(const WriteBatch& batch, bool sync) override { return inner.Write(batch, sync); }
-
-  mutable MemoryStore inner;
-  mutable std::optional<WriteBatch> pending;
-  Bytes trigger_key;
-};
+// The prune is written just after the reader fetches the version's root record: its walk then runs
+// into nodes deleted under it, as when a proof request races the node's periodic prune.
+using PruneDuringReadStore = testing::HookedStore;
 
 TEST(StateTree, ReadRacingAPruneOfItsVersionIsNotFoundNotCorruption) {
   PruneDuringReadStore store;

@@ -10,6 +10,7 @@
 #include "genesis/genesis.h"
 #include "ledger/memory_store.h"
 #include "ledger/transaction.h"
+#include "tests/unit/ledger/hooked_store.h"
 #include "tests/unit/node/test_txs.h"
 
 namespace cl::node {
@@ -69,28 +70,7 @@ TEST_F(LedgerAppTest, RetainZeroOrAWindowLongerThanTheChainKeepsEverything) {
     EXPECT_TRUE(app_->tree().Root(v).has_value()) << "version " << v;
 }
 
-// A store whose next Write can be made to fail, as if the process died just before it.
-class CrashingStore final : public ledger::KvStore {
- public:
-  Result<std::optional<Bytes>> Get(ByteSpan key) const override { return inner_.Get(key); }
-  Status Scan(ByteSpan prefix, ByteSpan start, const ledger::KvVisitor& visit) const override {
-    return inner_.Scan(prefix, start, visit);
-  }
-  Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override {
-    return inner_.LastKey(prefix);
-  }
-  Status Write(const ledger::WriteBatch& batch, bool sync) override {
-    if (fail_next_write) {
-      fail_next_write = false;
-      return MakeError(ErrorCode::kIoError, "simulated crash before this write");
-    }
-    return inner_.Write(batch, sync);
-  }
-  bool fail_next_write = false;
-
- private:
-  ledger::MemoryStore inner_;
-};
+using CrashingStore = ledger::testing::HookedStore;
 
 class TwoStoreTest : public ::testing::Test {
  protected:
