@@ -16,6 +16,11 @@
 // figure least moved by other load on the machine. EXECUTOR_BENCH_BATCH=1 prints each block's
 // write batch per key family (records and bytes). EXECUTOR_BENCH_NO_WALK=1 skips the tree-walk
 // run (and its figures), for profiling the indexed path alone.
+// After the timed blocks, the write floor: every block's two batches are written again into fresh
+// stores by LevelDB alone (write_floor_transfers_per_s, and execute_and_write_floor_transfers_per_s
+// with execution's CPU added: ceilings for one core whatever the tree update costs).
+// EXECUTOR_BENCH_FLOOR_SPLIT=1 also prints the floor's parts: the tree's batches alone, the
+// index's alone, and the tree's bytes packed into 64 KB records (as few large records would be).
 // The accounts are committed through the index, whose value cache keeps the records it commits
 // (as a node's does from genesis on), so execution reads accounts from memory. With
 // EXECUTOR_BENCH_COLD_CACHE=1 the blocks run on a fresh index instead (a restarted node: every
@@ -85,6 +90,55 @@ crypto::PrivateKey OwnerKey() {
   Bytes secret(32, 0);
   secret[31] = 7;
   return *crypto::PrivateKey::FromBytes(secret);
+}
+
+using BlockBatches = std::vector<std::pair<WriteBatch, WriteBatch>>;  // the tree's, the chain's
+
+// Writes the blocks' batches again, synced, into fresh stores under `dir` with the node's options
+// (kBoth: each block's two batches into two stores, as LedgerApp does; or one part alone, or the
+// tree's bytes packed into 64 KB records) and returns the process CPU seconds it took, LevelDB's
+// background thread included; nullopt when a write fails. The stores are closed before it returns
+// (their background work done), so runs one after another do not overlap.
+enum class FloorPart { kBoth, kTree, kChainBatch, kTreePacked };
+std::optional<double> WriteFloorPart(const fs::path& dir, const BlockBatches& blocks,
+                                     FloorPart which) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto store = LevelDbStore::Open(dir / "a", LevelDbOptions{});
+  auto second = LevelDbStore::Open(dir / "b", LevelDbOptions{});
+  if (!store || !second) return std::nullopt;
+  constexpr size_t kPackedRecordBytes = 64 * 1024;
+  uint64_t packed_records = 0;
+  WriteBatch packed;
+  Bytes record;
+  auto add_packed = [&] {
+    Bytes key(8, 0);
+    AppendU64BE(key, ++packed_records);
+    packed.Put(key, record);
+    record.clear();
+  };
+  const double cpu0 = ProcessCpuSeconds();
+  for (const auto& [tree_part, chain_part] : blocks) {
+    const WriteBatch* batch = which == FloorPart::kChainBatch ? &chain_part : &tree_part;
+    if (which == FloorPart::kTreePacked) {
+      packed.Clear();
+      tree_part.ForEach([&](ByteSpan key, std::optional<ByteSpan> value) {
+        record.insert(record.end(), key.begin(), key.end());
+        if (value) record.insert(record.end(), value->begin(), value->end());
+        if (record.size() >= kPackedRecordBytes) add_packed();
+      });
+      if (!record.empty()) add_packed();
+      batch = &packed;
+    }
+    if (!(*store)->Write(*batch, true).has_value()) return std::nullopt;
+    if (which == FloorPart::kBoth && !(*second)->Write(chain_part, true).has_value()) {
+      return std::nullopt;
+    }
+  }
+  const double cpu = ProcessCpuSeconds() - cpu0;
+  store->reset();
+  second->reset();
+  return cpu;
 }
 
 void BM_ExecuteTransfers(benchmark::State& state) {
@@ -198,6 +252,8 @@ void BM_ExecuteTransfers(benchmark::State& state) {
   uint64_t rng = 42, next_transfer = 1ULL << 40, transfers = 0;
   uint64_t time_ms = 1'700'000'000'000;
   WriteBatch block_batch;
+  // Every block's two batches, kept (outside the timed region) for the write floor below.
+  BlockBatches written_batches;
   double commit_cpu_total = 0;
   double seconds = 0, walk_total_seconds = 0, execute_cpu_total = 0, walk_cpu_total = 0;
   for (auto _ : state) {
@@ -264,6 +320,7 @@ void BM_ExecuteTransfers(benchmark::State& state) {
     }
     auto written = std::chrono::steady_clock::now();
     const double commit_cpu = ProcessCpuSeconds() - commit_cpu0;
+    written_batches.emplace_back(tree_batch, batch);
     commit_cpu_total += commit_cpu;
     const double execute_s = std::chrono::duration<double>(executed - start).count();
     const double commit_s = std::chrono::duration<double>(written - commit_start).count();
@@ -312,6 +369,36 @@ void BM_ExecuteTransfers(benchmark::State& state) {
   }
   store->reset();
   state_store->reset();
+  // The write floor: the same batches written again by LevelDB alone (no execution, no tree), into
+  // empty stores, so a little cheaper than in the run above. What storing the blocks' records
+  // costs, whatever the tree and the executor do.
+  auto floor_cpu = WriteFloorPart(dir / "floor", written_batches, FloorPart::kBoth);
+  if (!floor_cpu) {
+    state.SkipWithError("write floor: a write failed");
+    fs::remove_all(dir);
+    return;
+  }
+  if (getenv("EXECUTOR_BENCH_FLOOR_SPLIT")) {
+    auto tree_cpu = WriteFloorPart(dir / "floor_tree", written_batches, FloorPart::kTree);
+    auto chain_cpu = WriteFloorPart(dir / "floor_chain", written_batches, FloorPart::kChainBatch);
+    auto packed_cpu = WriteFloorPart(dir / "floor_packed", written_batches, FloorPart::kTreePacked);
+    if (!tree_cpu || !chain_cpu || !packed_cpu) {
+      state.SkipWithError("write floor split: a write failed");
+      fs::remove_all(dir);
+      return;
+    }
+    const double blocks = static_cast<double>(written_batches.size());
+    fprintf(stderr,
+            "write floor per block (CPU): both stores %.1f ms; the tree's batch alone %.1f ms, the "
+            "index's alone %.1f ms, the tree's bytes in 64 KB records %.1f ms\n",
+            *floor_cpu / blocks * 1e3, *tree_cpu / blocks * 1e3, *chain_cpu / blocks * 1e3,
+            *packed_cpu / blocks * 1e3);
+  }
+  // Transfers per second if writing the records were all a block cost, and if execution plus
+  // writing were (a tree update costing nothing): ceilings on execute_transfers_per_s for one core.
+  state.counters["write_floor_transfers_per_s"] = static_cast<double>(transfers) / *floor_cpu;
+  state.counters["execute_and_write_floor_transfers_per_s"] =
+      static_cast<double>(transfers) / (execute_cpu_total + *floor_cpu);
   fs::remove_all(dir);
 }
 // The executor alone over an in-memory map of the same 1,000,000 accounts (no tree, no disk): how
