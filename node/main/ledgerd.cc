@@ -6,12 +6,14 @@
 // named in the config, else LEDGERD_KEY_PASSPHRASE), then runs until SIGINT or SIGTERM. Any problem
 // with the configuration is one line on stderr naming the file and field, and exit code 2; a fatal
 // error while running is exit code 1.
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
@@ -46,6 +48,26 @@ std::string ReadPassphrase(const node::NodeConfig& config) {
   return env;
 }
 
+// The allocator this process runs on: jemalloc when the build linked it (LEDGER_JEMALLOC, the
+// default), else the C library's malloc.
+std::string AllocatorName() {
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  if (mallctl == nullptr) return "the C library's malloc";
+  const char* version = nullptr;
+  size_t size = sizeof(version);
+  if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) {
+    return "jemalloc";
+  }
+  ssize_t decay_ms = 0;
+  size = sizeof(decay_ms);
+  std::string name = std::string("jemalloc ") + version;
+  if (mallctl("opt.dirty_decay_ms", &decay_ms, &size, nullptr, 0) == 0) {
+    name += ", dirty_decay_ms " + std::to_string(decay_ms);
+  }
+  return name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +84,7 @@ int main(int argc, char** argv) {
   auto level = spdlog::level::from_str(log_level.empty() ? config->log_level : log_level);
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config->member + "] %v");
+  spdlog::info("allocator: {}", AllocatorName());
 
   auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
   if (!genesis) ConfigError(config->genesis_file.string() + ": " + genesis.error().message);
