@@ -49,11 +49,11 @@ std::string ReadPassphrase(const node::NodeConfig& config) {
 }
 
 // The allocator this process runs on: jemalloc when the build linked it (LEDGER_JEMALLOC, the
-// default), else the C library's malloc.
+// default), else the C library's malloc (or, in a sanitizer build, the sanitizer's).
 std::string AllocatorName() {
   using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
   auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
-  if (mallctl == nullptr) return "the C library's malloc";
+  if (mallctl == nullptr) return "not jemalloc (the C library's malloc, or a sanitizer's)";
   const char* version = nullptr;
   size_t size = sizeof(version);
   if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) {
