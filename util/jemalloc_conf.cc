@@ -1,5 +1,6 @@
-// jemalloc's options for the programs that link it (CMake's ledger_allocator: ledgerd and the
-// benchmarks), read by jemalloc when it starts. Compiled into those programs only.
+// jemalloc's options for the programs that link it (CMake's ledger_allocator: ledgerd, the
+// benchmarks and tests/unit/util/allocator_test.cc, which checks them), read by jemalloc when it
+// starts. Compiled into those programs only.
 //
 // Freed pages are kept for reuse instead of being returned to the operating system on a timer
 // (jemalloc's default, 10 s). A block's commit frees and allocates buffers of tens of megabytes;

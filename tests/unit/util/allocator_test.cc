@@ -31,7 +31,8 @@ TEST(Allocator, JemallocRunsWithTheProjectsOptions) {
   size_t before = 0, after = 0, size = sizeof(size_t);
   ASSERT_EQ(mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size), 0);
   ASSERT_EQ(mallctl("stats.allocated", &before, &size, nullptr, 0), 0);
-  void* block = std::malloc(size_t{64} << 20);
+  // volatile: the compiler may not drop an allocation whose pointer is never read.
+  void* volatile block = std::malloc(size_t{64} << 20);
   ASSERT_NE(block, nullptr);
   ASSERT_EQ(mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size), 0);
   ASSERT_EQ(mallctl("stats.allocated", &after, &size, nullptr, 0), 0);
