@@ -109,7 +109,8 @@ double VerifyPerCpuSecond(const crypto::PrivateKey& key) {
   }
   const double cpu0 = ThreadCpuSeconds();
   int valid = 0;
-  for (int i = 0; i < kSignatures; ++i) valid += crypto::Verify(pub, digests[i], sigs[i]) ? 1 : 0;
+  for (int i = 0; i < kSignatures; ++i)
+    valid += crypto::Verify(pub, digests[i], sigs[i]) ? 1 : 0;
   const double cpu = ThreadCpuSeconds() - cpu0;
   return valid == kSignatures ? kSignatures / cpu : 0;
 }
