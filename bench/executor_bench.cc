@@ -128,8 +128,13 @@ std::optional<double> WriteFloorPart(const fs::path& dir, const BlockBatches& bl
   std::error_code ec;
   fs::create_directories(dir, ec);
   auto store = LevelDbStore::Open(dir / "a", LevelDbOptions{});
-  auto second = LevelDbStore::Open(dir / "b", LevelDbOptions{});
-  if (!store || !second) return std::nullopt;
+  if (!store) return std::nullopt;
+  std::unique_ptr<LevelDbStore> second;  // the chain's store, for kBoth only
+  if (which == FloorPart::kBoth) {
+    auto opened = LevelDbStore::Open(dir / "b", LevelDbOptions{});
+    if (!opened) return std::nullopt;
+    second = std::move(*opened);
+  }
   constexpr size_t kPackedRecordBytes = 64 * 1024;
   uint64_t packed_records = 0;
   WriteBatch packed;
@@ -154,13 +159,13 @@ std::optional<double> WriteFloorPart(const fs::path& dir, const BlockBatches& bl
       batch = &packed;
     }
     if (!(*store)->Write(*batch, true).has_value()) return std::nullopt;
-    if (which == FloorPart::kBoth && !(*second)->Write(chain_part, true).has_value()) {
+    if (second != nullptr && !second->Write(chain_part, true).has_value()) {
       return std::nullopt;
     }
   }
   const double cpu = ProcessCpuSeconds() - cpu0;
   store->reset();
-  second->reset();
+  second.reset();
   return cpu;
 }
 
