@@ -70,7 +70,7 @@ constexpr KindShape kKindShapes[] = {
     {pb::BUNDLE_KIND_NO_TRANSFER, 1, false}, {pb::BUNDLE_KIND_ASSET_SUPPLY, 2, false},
 };
 
-// ---- Step 1. Size and parse --------------------------------------------------------------------
+// ---- Step 1. Bundle --------------------------------------------------------------------------
 // At most kMaxProofBundleBytes; the canonical encoding of a ProofBundle (no unknown field at any
 // depth: state entries, inclusion paths and validator changes included); version 1; a known kind
 // with exactly the fields of that kind.
@@ -121,9 +121,9 @@ Result<CheckedHeader> CheckHeader(const TrustAnchor& anchor, const pb::ProofBund
   return h;
 }
 
-// Steps 4 and 5 share this: the certificate and its signer list are canonical; every signer is a
-// validator index, listed once, whose signature verifies over SignedDigest(tag, chain id, body);
-// at least QuorumSize(n) of them. Returns the number of signers.
+// Steps 4 and 5 share this (on a certificate they parsed strictly): every signer is a validator
+// index, listed once, whose signature verifies over SignedDigest(tag, chain id, body); at least
+// QuorumSize(n) of them (util/quorum.h, the one quorum formula). Returns the number of signers.
 Result<size_t> CheckSignatures(const TrustAnchor& anchor, const pb::BundleCertificate& cert,
                                crypto::Domain tag, std::string_view step) {
   const size_t n = anchor.validators.size();

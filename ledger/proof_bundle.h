@@ -3,7 +3,8 @@
 // transfer's absence, an asset's supply) against the genesis file alone. VerifyProofBundle is the
 // offline verifier of `ledger-audit`: it depends only on crypto/ and the ledger's proof code
 // (state_proof, merkle, block hashing), never on consensus/, p2p/ or node/. It re-implements the
-// certificate quorum check from the documented format (docs/consensus.md).
+// certificate check from the documented format (docs/consensus.md), with the one quorum formula
+// of util/quorum.h, and parses every message strictly (util/canonical_proto.h).
 // BuildProofBundle is the node's side: it reads a height's header, certificates and proofs.
 //
 // Thread safety: stateless functions over values; safe from any thread (the builder only reads
