@@ -115,7 +115,8 @@ TEST(ProofBundle, BuilderRefusesAbsentOrPresentRecordsForTheWrongKind) {
 void ExpectEveryByteFlipFails(const TrustAnchor& anchor, const Bytes& bundle) {
   ASSERT_TRUE(VerifyProofBundle(anchor, bundle).has_value());
   for (size_t i = 0; i < bundle.size(); ++i) {
-    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+    // 0x58 turns a signer's tag 0x12 (field 2) into 0x4a (unknown field 9).
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}, uint8_t{0x58}}) {
       Bytes b = bundle;
       b[i] ^= mask;
       EXPECT_FALSE(VerifyProofBundle(anchor, b).has_value())

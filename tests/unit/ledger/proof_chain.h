@@ -150,7 +150,9 @@ struct ProofChain {
     pb::ExecutedBlock executed;
     executed.set_height(kProofHeight);
     WriteBatch bb;
-    blocks.AddCommitted(decoded, block, CommitCert({0, 1, 2}), receipts, executed, &bb);
+    // Four commit signers (a live 4-validator chain usually has all four), three execution
+    // signers (the quorum): the every-byte-flip tests then cover a signer beyond the quorum.
+    blocks.AddCommitted(decoded, block, CommitCert({0, 1, 2, 3}), receipts, executed, &bb);
     blocks.AddExecutionCertificate(kProofHeight, ExecCert({1, 2, 3}), &bb);
     EXPECT_TRUE(kv.Write(bb, true).has_value());
   }
