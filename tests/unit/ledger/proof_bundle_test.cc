@@ -403,6 +403,40 @@ TEST(ProofBundle, EachVerificationStepRefusesWhatItChecks) {
   }
 }
 
+// Step 7 for each kind: an edit that leaves steps 1 to 6 passing fails in the kind's own check.
+TEST(ProofBundle, TheFactStepRefusesEachKindsWrongFact) {
+  Chain c;
+  struct Case {
+    pb::BundleKind kind;
+    std::string subject;
+    std::function<void(pb::ProofBundle&)> edit;
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {pb::BUNDLE_KIND_TRANSFER, kProofTransfer,
+       [](pb::ProofBundle& p) { p.set_subject(kProofAbsentTransfer); },
+       "transfer: the state entry proves another key than the subject"},
+      {pb::BUNDLE_KIND_NO_ACCOUNT, kProofAbsentAccount,
+       [](pb::ProofBundle& p) { p.mutable_state(0)->set_present(true); },
+       "no_account: the state entry claims presence"},
+      {pb::BUNDLE_KIND_NO_TRANSFER, kProofAbsentTransfer,
+       [](pb::ProofBundle& p) { p.set_subject(kProofTransfer); },
+       "no_transfer: the state entry proves another key than the subject"},
+      {pb::BUNDLE_KIND_ASSET_SUPPLY, kProofAsset,
+       [](pb::ProofBundle& p) { p.mutable_state()->SwapElements(0, 1); },
+       "asset_supply: the state entry proves another key than the subject"},
+  };
+  for (const Case& k : cases) {
+    pb::ProofBundle p = Parse(c.Build(k.kind, k.subject));
+    ASSERT_EQ(FailureOf(c.anchor, p), "verified") << k.expected;
+    k.edit(p);
+    EXPECT_EQ(FailureOf(c.anchor, p), k.expected);
+  }
+  pb::ProofBundle tx = Parse(c.BuildTx(0));
+  tx.set_subject(ToString(c.tx_ids[1].span()));
+  EXPECT_EQ(FailureOf(c.anchor, tx), "transaction: the receipt is for another transaction");
+}
+
 TEST(ProofBundle, SignerOutsideTheValidatorSetFails) {
   Chain c;
   pb::ProofBundle p = Parse(c.Build(pb::BUNDLE_KIND_ACCOUNT, kProofAccount));
