@@ -51,11 +51,10 @@ void BlockStore::AddCommitted(const DecodedBlock& block, ByteSpan block_bytes, B
   batch->Put(HeightKey(kReceiptsTag, height), AsSpan(receipts.SerializeAsString()));
   batch->Put(HeightKey(kExecutedTag, height), AsSpan(executed.SerializeAsString()));
   for (size_t i = 0; i < block.tx_ids.size(); ++i) {
-    // A transaction included again after it was executed keeps its first location (its receipt
-    // here says DUPLICATE): a transaction id is committed once.
-    if (receipts.receipts(static_cast<int>(i)).code() ==
-        static_cast<uint32_t>(ResultCode::kTxDuplicate))
-      continue;
+    // Only executed transactions are indexed: one refused as a whole was included but never ran
+    // (tx_expired), or ran before and keeps its first location (tx_duplicate). A transaction id
+    // is executed once, and its index entry names that execution.
+    if (!TxWasExecuted(receipts.receipts(static_cast<int>(i)))) continue;
     pb::TxLocation location;
     location.set_height(height);
     location.set_index(static_cast<uint32_t>(i));
@@ -103,6 +102,10 @@ Result<std::optional<pb::TxLocation>> BlockStore::FindTx(const Hash32& tx_id) co
   Bytes key = Key(kTxTag);
   Append(key, tx_id.span());
   return ParseRecord<pb::TxLocation>(store_->Get(key), "tx location");
+}
+
+bool TxWasExecuted(const pb::Receipt& receipt) {
+  return receipt.code() == static_cast<uint32_t>(ResultCode::kOk);
 }
 
 Hash32 ReceiptRoot(const pb::ReceiptList& receipts) {

@@ -9,7 +9,8 @@
 //   "bkE" || u64be height -> execution certificate bytes (written when 2f+1 votes match)
 //   "bkR" || u64be height -> ReceiptList
 //   "bkX" || u64be height -> ExecutedBlock
-//   "bkT" || tx id        -> TxLocation
+//   "bkT" || tx id        -> TxLocation of the block that executed it (TxWasExecuted); a
+//                            transaction only included (expired, or a duplicate) has none
 //   "bkM"                 -> u64be latest committed height
 //
 // Thread safety: reads are safe from several threads; Add* only build batches.
@@ -42,12 +43,19 @@ class BlockStore {
   Result<std::optional<Bytes>> GetExecutionCertificate(uint64_t height) const;
   Result<std::optional<pb::ReceiptList>> GetReceipts(uint64_t height) const;
   Result<std::optional<pb::ExecutedBlock>> GetExecuted(uint64_t height) const;
+  // Where the transaction was executed (nullopt: never executed here, TxWasExecuted).
   Result<std::optional<pb::TxLocation>> FindTx(const Hash32& tx_id) const;
 
  private:
   Result<std::optional<Bytes>> GetAt(uint8_t tag, uint64_t height) const;
   KvStore* store_;
 };
+
+// Whether the transaction of this receipt was executed: it ran its operations (whatever their
+// results: status committed, partial or rejected) and spent its id. A receipt with a
+// transaction-level code (tx_expired, tx_duplicate; ledger/executor.cc ExecuteTx) is an inclusion
+// that did not execute.
+bool TxWasExecuted(const pb::Receipt& receipt);
 
 // The RFC 6962 root over ReceiptHash of each receipt.
 Hash32 ReceiptRoot(const pb::ReceiptList& receipts);

@@ -9,28 +9,33 @@
 #include "ledger/ledger_state.h"
 #include "ledger/merkle.h"
 #include "ledger/state_proof.h"
+#include "ledger/transaction.h"
+#include "util/canonical_proto.h"
 #include "util/hex.h"
+#include "util/quorum.h"
 
 namespace cl::ledger {
 namespace {
 
-std::unexpected<Error> Fail(std::string what) {
-  return MakeError(ErrorCode::kUnauthenticated, std::move(what));
+// Every failure message starts with the name of the step (docs/proofs.md "Verification, step by
+// step") that failed, so that a reader, and the tests, can tell which check refused a bundle.
+std::unexpected<Error> Fail(std::string_view step, std::string_view what) {
+  return MakeError(ErrorCode::kUnauthenticated, std::string(step) + ": " + std::string(what));
 }
-std::unexpected<Error> Malformed(std::string what) {
-  return MakeError(ErrorCode::kInvalidArgument, std::move(what));
+std::unexpected<Error> Malformed(std::string_view step, std::string_view what) {
+  return MakeError(ErrorCode::kInvalidArgument, std::string(step) + ": " + std::string(what));
 }
-
-// Parses `bytes` as msg and insists on the one canonical encoding (deterministic serialization,
-// no unknown fields), so that no byte of a bundle can change without changing what it says.
-bool ParseCanonical(ByteSpan bytes, google::protobuf::Message* msg) {
-  if (!msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  Bytes again = SerializeRecord(*msg);
-  return again.size() == bytes.size() && std::equal(again.begin(), again.end(), bytes.begin());
+// ParseCanonical's error already reads "<step>: <what>: <why>".
+std::unexpected<Error> NotCanonical(const Status& s) {
+  return std::unexpected(s.error());
 }
 
 std::optional<Hash32> ToHash(const std::string& s) {
   return Hash32::FromSpan(AsSpan(s));
+}
+
+std::string U64(uint64_t v) {
+  return std::to_string(v);
 }
 
 // The validator set hash the header commits to: RFC 6962 root over the compressed keys.
@@ -41,51 +46,317 @@ Hash32 ValidatorKeysRoot(const std::vector<crypto::PublicKey>& keys) {
   return MerkleRoot(leaves);
 }
 
-// 2f+1 distinct validators, every listed signature valid over SignedDigest(tag, chain id, body).
-Status CheckCertificate(const TrustAnchor& anchor, const pb::BundleCertificate& cert,
-                        crypto::Domain tag, const char* name) {
+// What the steps pass on to the later ones: only values that a step has checked.
+struct CheckedHeader {
+  pb::BlockHeader header;
+  Hash32 hash;
+  Hash32 tx_root;
+};
+struct CertifiedRoots {
+  Hash32 state_root;
+  Hash32 result_root;
+  size_t signers = 0;  // how many validators signed them
+};
+
+// The kinds a version-1 bundle may have and the fields each carries.
+struct KindShape {
+  pb::BundleKind kind;
+  int state_entries;
+  bool transaction_fields;  // receipt, receipt_path, tx_path
+};
+constexpr KindShape kKindShapes[] = {
+    {pb::BUNDLE_KIND_ACCOUNT, 1, false},     {pb::BUNDLE_KIND_TRANSFER, 1, false},
+    {pb::BUNDLE_KIND_TRANSACTION, 0, true},  {pb::BUNDLE_KIND_NO_ACCOUNT, 1, false},
+    {pb::BUNDLE_KIND_NO_TRANSFER, 1, false}, {pb::BUNDLE_KIND_ASSET_SUPPLY, 2, false},
+};
+
+// ---- Step 1. Bundle --------------------------------------------------------------------------
+// At most kMaxProofBundleBytes; the canonical encoding of a ProofBundle (no unknown field at any
+// depth: state entries, inclusion paths and validator changes included); version 1; a known kind
+// with exactly the fields of that kind.
+Result<pb::ProofBundle> ParseBundle(ByteSpan bytes) {
+  constexpr std::string_view kStep = "bundle";
+  if (bytes.size() > kMaxProofBundleBytes) return Malformed(kStep, "larger than the limit");
+  pb::ProofBundle b;
+  if (Status s = ParseCanonical(b, bytes, kStep); !s) return NotCanonical(s);
+  if (b.version() != kProofBundleVersion) return Malformed(kStep, "unsupported version");
+  const KindShape* shape = nullptr;
+  for (const KindShape& k : kKindShapes)
+    if (k.kind == b.kind()) shape = &k;
+  if (shape == nullptr) return Malformed(kStep, "unknown kind");
+  if (b.state_size() != shape->state_entries) return Malformed(kStep, "wrong number of entries");
+  const bool has_tx_fields = !b.receipt().empty() || b.has_receipt_path() || b.has_tx_path();
+  if (has_tx_fields != shape->transaction_fields) {
+    return Malformed(kStep, shape->transaction_fields ? "receipt or inclusion path missing"
+                                                      : "fields of another kind");
+  }
+  return b;
+}
+
+// ---- Step 2. Chain -----------------------------------------------------------------------------
+Status CheckChain(const TrustAnchor& anchor, const pb::ProofBundle& b) {
+  constexpr std::string_view kStep = "chain";
+  if (b.chain_id() != anchor.chain_id) return Fail(kStep, "bundle is for another chain id");
+  if (b.genesis_hash() != ToString(anchor.genesis_hash.span()))
+    return Fail(kStep, "bundle is for another genesis (genesis hash differs)");
+  if (b.validator_changes_size() != 0)
+    return Fail(kStep, "validator set changes are not supported by this verifier version");
+  return OkStatus();
+}
+
+// ---- Step 3. Header ----------------------------------------------------------------------------
+Result<CheckedHeader> CheckHeader(const TrustAnchor& anchor, const pb::ProofBundle& b) {
+  constexpr std::string_view kStep = "header";
+  if (b.header().size() > kMaxHeaderBytes) return Malformed(kStep, "too large");
+  CheckedHeader h;
+  if (Status s = ParseCanonical(h.header, b.header(), kStep); !s) return NotCanonical(s);
+  if (h.header.chain_id() != anchor.chain_id) return Fail(kStep, "chain id differs");
+  if (h.header.height() == 0) return Fail(kStep, "height 0");
+  if (h.header.validator_set_hash() != ToString(ValidatorKeysRoot(anchor.validators).span()))
+    return Fail(kStep, "validator set hash is not the genesis validator set");
+  std::optional<Hash32> tx_root = ToHash(h.header.tx_root());
+  if (!tx_root) return Malformed(kStep, "tx root is not 32 bytes");
+  h.tx_root = *tx_root;
+  h.hash = HeaderHash(anchor.chain_id, AsSpan(b.header()));
+  return h;
+}
+
+// Steps 4 and 5 share this (on a certificate they parsed strictly): every signer is a validator
+// index, listed once, whose signature verifies over SignedDigest(tag, chain id, body); at least
+// QuorumSize(n) of them (util/quorum.h, the one quorum formula). Returns the number of signers.
+Result<size_t> CheckSignatures(const TrustAnchor& anchor, const pb::BundleCertificate& cert,
+                               crypto::Domain tag, std::string_view step) {
   const size_t n = anchor.validators.size();
-  const size_t quorum = 2 * ((n - 1) / 3) + 1;
+  const size_t quorum = QuorumSize(static_cast<uint32_t>(n));
   Hash32 digest = crypto::SignedDigest(tag, anchor.chain_id, AsSpan(cert.body()));
   std::set<uint32_t> seen;
   for (const pb::BundleSigner& s : cert.signers()) {
     if (s.replica() >= n)
-      return Fail(std::string(name) + ": signer " + std::to_string(s.replica()) +
-                  " is outside the validator set");
+      return Fail(step, "signer " + U64(s.replica()) + " is outside the validator set");
     if (!seen.insert(s.replica()).second)
-      return Fail(std::string(name) + ": signer " + std::to_string(s.replica()) + " repeated");
+      return Fail(step, "signer " + U64(s.replica()) + " repeated");
     Result<crypto::Signature> sig = crypto::Signature::FromSpan(AsSpan(s.signature()));
     if (!sig || !crypto::Verify(anchor.validators[s.replica()], digest, *sig))
-      return Fail(std::string(name) + ": invalid signature by validator " +
-                  std::to_string(s.replica()));
+      return Fail(step, "invalid signature by validator " + U64(s.replica()));
   }
   if (seen.size() < quorum)
-    return Fail(std::string(name) + ": " + std::to_string(seen.size()) + " signatures, quorum is " +
-                std::to_string(quorum));
+    return Fail(step, U64(seen.size()) + " signatures, quorum is " + U64(quorum));
+  return seen.size();
+}
+
+// ---- Step 4. Commit certificate ----------------------------------------------------------------
+Result<size_t> CheckCommitCertificate(const TrustAnchor& anchor, const pb::ProofBundle& b,
+                                      const CheckedHeader& header) {
+  constexpr std::string_view kStep = "commit certificate";
+  pb::BundleCertificate cert;
+  if (Status s = ParseCanonical(cert, b.commit_certificate(), kStep); !s) return NotCanonical(s);
+  pb::BundleVoteBody vote;
+  if (Status s = ParseCanonical(vote, cert.body(), "commit certificate: body"); !s)
+    return NotCanonical(s);
+  Result<size_t> signers = CheckSignatures(anchor, cert, crypto::Domain::kCommit, kStep);
+  if (!signers) return signers;
+  if (vote.seq() != header.header.height()) return Fail(kStep, "seq is not the header height");
+  if (vote.digest() != ToString(header.hash.span()))
+    return Fail(kStep, "digest is not the header hash");
+  return signers;
+}
+
+// ---- Step 5. Execution certificate -------------------------------------------------------------
+Result<CertifiedRoots> CheckExecutionCertificate(const TrustAnchor& anchor,
+                                                 const pb::ProofBundle& b,
+                                                 const CheckedHeader& header) {
+  constexpr std::string_view kStep = "execution certificate";
+  pb::BundleCertificate cert;
+  if (Status s = ParseCanonical(cert, b.execution_certificate(), kStep); !s) return NotCanonical(s);
+  pb::BundleExecutionVoteBody body;
+  if (Status s = ParseCanonical(body, cert.body(), "execution certificate: body"); !s)
+    return NotCanonical(s);
+  Result<size_t> count = CheckSignatures(anchor, cert, crypto::Domain::kExecutionVote, kStep);
+  if (!count) return std::unexpected(count.error());
+  if (body.height() != header.header.height()) return Fail(kStep, "height is not the header's");
+  if (body.block_digest() != ToString(header.hash.span()))
+    return Fail(kStep, "block digest is not the header hash");
+  std::optional<Hash32> state_root = ToHash(body.state_root());
+  std::optional<Hash32> result_root = ToHash(body.result_root());
+  if (!state_root || !result_root) return Malformed(kStep, "root is not 32 bytes");
+  return CertifiedRoots{*state_root, *result_root, *count};
+}
+
+// ---- Step 6. Subject ---------------------------------------------------------------------------
+Status CheckSubject(const pb::ProofBundle& b) {
+  return CheckProofSubject(b.kind(), AsSpan(b.subject()));
+}
+
+// ---- Step 7. The fact, by kind -----------------------------------------------------------------
+// One state entry: its key is exactly `key`, it claims presence or absence as the kind says, and
+// its proof shows that under the certified state root. Returns the value whose hash was checked
+// (empty for an absent key).
+Result<std::string> CheckStateEntry(const CertifiedRoots& roots, const pb::StateEntry& e,
+                                    const Bytes& key, bool want_present, std::string_view step) {
+  if (e.key() != ToString(key))
+    return Fail(step, "the state entry proves another key than the subject");
+  if (e.present() != want_present)
+    return Fail(
+        step, want_present ? "the state entry claims absence" : "the state entry claims presence");
+  if (!e.present() && !e.value().empty()) return Malformed(step, "a value on an absent key");
+  Result<StateProof> proof = StateProof::Decode(AsSpan(e.proof()));
+  if (!proof) return Malformed(step, "the state proof is malformed");
+  std::optional<ByteSpan> value;
+  if (e.present()) value = AsSpan(e.value());
+  if (Status s = VerifyStateProof(roots.state_root, AsSpan(e.key()), value, *proof); !s)
+    return Fail(step, "the state proof does not verify against the certified state root");
+  return e.value();
+}
+
+std::string KeyChecked(const Bytes& key, bool present) {
+  return "state proof: key " + ToHex(key) + (present ? " holds the value" : " is absent") +
+         " under the certified state root";
+}
+
+// The subject's account record: key 'a' || id present, value a canonical AccountRecord of that id.
+Status CheckAccountFact(const pb::ProofBundle& b, const CertifiedRoots& roots, VerifiedFacts& f) {
+  constexpr std::string_view kStep = "account";
+  const Bytes key = keys::Account(b.subject());
+  Result<std::string> value = CheckStateEntry(roots, b.state(0), key, true, kStep);
+  if (!value) return std::unexpected(value.error());
+  pb::AccountRecord rec;
+  if (Status s = ParseCanonical(rec, *value, "account: record"); !s) return NotCanonical(s);
+  if (rec.id() != b.subject()) return Fail(kStep, "the record is not the subject's");
+  if (!IsAssetCode(rec.asset())) return Fail(kStep, "the record's asset is not an asset code");
+  f.checks.push_back(KeyChecked(key, true));
+  f.subject = ToBytes(rec.id());
+  f.amount = PostedBalance(rec);
+  f.account = std::move(rec);
   return OkStatus();
 }
 
-Result<pb::BundleCertificate> ParseCert(const std::string& bytes, const char* name) {
-  pb::BundleCertificate cert;
-  if (!ParseCanonical(AsSpan(bytes), &cert))
-    return MakeError(ErrorCode::kInvalidArgument, std::string(name) + ": malformed");
-  return cert;
+// The subject's transfer record: key 't' || id present, value a canonical TransferRecord of it.
+Status CheckTransferFact(const pb::ProofBundle& b, const CertifiedRoots& roots, VerifiedFacts& f) {
+  constexpr std::string_view kStep = "transfer";
+  const Bytes key = keys::Transfer(b.subject());
+  Result<std::string> value = CheckStateEntry(roots, b.state(0), key, true, kStep);
+  if (!value) return std::unexpected(value.error());
+  pb::TransferRecord rec;
+  if (Status s = ParseCanonical(rec, *value, "transfer: record"); !s) return NotCanonical(s);
+  if (rec.transfer().id() != b.subject()) return Fail(kStep, "the record is not the subject's");
+  f.checks.push_back(KeyChecked(key, true));
+  f.subject = ToBytes(rec.transfer().id());
+  f.transfer = std::move(rec);
+  return OkStatus();
 }
 
-Status CheckPath(const pb::InclusionPath& p, MerkleInclusionProof* out) {
-  if (p.path_size() > static_cast<int>(kMerklePathMaxLength)) return Malformed("path too long");
-  out->leaf_index = p.leaf_index();
-  out->tree_size = p.tree_size();
+// No record: key 'a' || id (no_account) or 't' || id (no_transfer) absent. The subject printed is
+// the id inside the key whose absence was proven (step 6 fixed its length).
+Status CheckAbsenceFact(const pb::ProofBundle& b, const CertifiedRoots& roots, VerifiedFacts& f) {
+  const bool account = b.kind() == pb::BUNDLE_KIND_NO_ACCOUNT;
+  const std::string_view step = account ? "no_account" : "no_transfer";
+  const Bytes key = account ? keys::Account(b.subject()) : keys::Transfer(b.subject());
+  Result<std::string> value = CheckStateEntry(roots, b.state(0), key, false, step);
+  if (!value) return std::unexpected(value.error());
+  f.checks.push_back(KeyChecked(key, false));
+  f.subject.assign(key.begin() + 1, key.end());  // the key is one prefix byte || id
+  return OkStatus();
+}
+
+// The asset record ('s' || code) and its issuer account ('a' || asset.issuer_account), which must
+// be the asset's issuer account; supply = -(issuer balance).
+Status CheckAssetSupplyFact(const pb::ProofBundle& b, const CertifiedRoots& roots,
+                            VerifiedFacts& f) {
+  constexpr std::string_view kStep = "asset_supply";
+  const Bytes asset_key = keys::Asset(b.subject());
+  Result<std::string> asset_value = CheckStateEntry(roots, b.state(0), asset_key, true, kStep);
+  if (!asset_value) return std::unexpected(asset_value.error());
+  pb::AssetRecord asset;
+  if (Status s = ParseCanonical(asset, *asset_value, "asset_supply: asset record"); !s)
+    return NotCanonical(s);
+  if (asset.code() != b.subject()) return Fail(kStep, "the asset record is not the subject's");
+  if (!IsRecordId(asset.issuer_account()))
+    return Fail(kStep, "the asset record's issuer account is not an account id");
+  f.checks.push_back(KeyChecked(asset_key, true));
+  const Bytes issuer_key = keys::Account(asset.issuer_account());
+  Result<std::string> issuer_value = CheckStateEntry(roots, b.state(1), issuer_key, true, kStep);
+  if (!issuer_value) return std::unexpected(issuer_value.error());
+  pb::AccountRecord issuer;
+  if (Status s = ParseCanonical(issuer, *issuer_value, "asset_supply: issuer account record"); !s)
+    return NotCanonical(s);
+  if (issuer.id() != asset.issuer_account() || !issuer.issuer() || issuer.asset() != asset.code())
+    return Fail(kStep, "the second record is not the asset's issuer account");
+  f.checks.push_back(KeyChecked(issuer_key, true));
+  // Supply = debits - credits of the issuer account = -(its posted balance).
+  f.amount = issuer.debits_posted() >= issuer.credits_posted()
+                 ? U64(issuer.debits_posted() - issuer.credits_posted())
+                 : "-" + U64(issuer.credits_posted() - issuer.debits_posted());
+  f.subject = ToBytes(asset.code());
+  f.asset = std::move(asset);
+  f.account = std::move(issuer);
+  return OkStatus();
+}
+
+Result<MerkleInclusionProof> ToInclusionProof(const pb::InclusionPath& p, std::string_view step) {
+  if (p.path_size() > static_cast<int>(kMerklePathMaxLength))
+    return Malformed(step, "inclusion path too long");
+  MerkleInclusionProof out;
+  out.leaf_index = p.leaf_index();
+  out.tree_size = p.tree_size();
   for (const std::string& h : p.path()) {
     std::optional<Hash32> hash = ToHash(h);
-    if (!hash) return Malformed("path hash is not 32 bytes");
-    out->path.push_back(*hash);
+    if (!hash) return Malformed(step, "inclusion path hash is not 32 bytes");
+    out.path.push_back(*hash);
   }
+  return out;
+}
+
+// The transaction: its id is leaf `i` of `header.tx_count` under the header's tx root, and its
+// receipt (canonical, naming the id and the height) is leaf `i` under the certified receipt root.
+Status CheckTransactionFact(const pb::ProofBundle& b, const CheckedHeader& header,
+                            const CertifiedRoots& roots, VerifiedFacts& f) {
+  constexpr std::string_view kStep = "transaction";
+  const Hash32 tx_id = *ToHash(b.subject());  // step 6 checked the length
+  pb::Receipt receipt;
+  if (Status s = ParseCanonical(receipt, b.receipt(), "transaction: receipt"); !s)
+    return NotCanonical(s);
+  if (receipt.tx_id() != b.subject()) return Fail(kStep, "the receipt is for another transaction");
+  if (receipt.height() != header.header.height())
+    return Fail(kStep, "the receipt is for another height");
+  Result<MerkleInclusionProof> rp = ToInclusionProof(b.receipt_path(), kStep);
+  if (!rp) return std::unexpected(rp.error());
+  Result<MerkleInclusionProof> tp = ToInclusionProof(b.tx_path(), kStep);
+  if (!tp) return std::unexpected(tp.error());
+  if (rp->leaf_index != tp->leaf_index || rp->tree_size != tp->tree_size ||
+      tp->tree_size != header.header.tx_count())
+    return Fail(kStep, "the receipt's position differs from the transaction's");
+  if (!VerifyMerkleInclusion(header.tx_root, tx_id.span(), *tp))
+    return Fail(kStep, "the id is not included under the header's tx root");
+  f.checks.push_back("transaction: id included at index " + U64(tp->leaf_index) + " of " +
+                     U64(tp->tree_size) + " under the tx root");
+  Hash32 leaf = crypto::TaggedHash(crypto::Domain::kReceipt, AsSpan(b.receipt()));
+  if (!VerifyMerkleInclusion(roots.result_root, leaf.span(), *rp))
+    return Fail(kStep, "the receipt is not included under the certified receipt root");
+  f.checks.push_back("receipt: included under the certified receipt root");
+  f.subject = ToBytes(receipt.tx_id());
+  f.tx_index = tp->leaf_index;
+  f.tx_count = tp->tree_size;
+  f.receipt = std::move(receipt);
   return OkStatus();
 }
 
-std::string U64(uint64_t v) {
-  return std::to_string(v);
+Status CheckFact(const pb::ProofBundle& b, const CheckedHeader& header, const CertifiedRoots& roots,
+                 VerifiedFacts& f) {
+  switch (b.kind()) {
+    case pb::BUNDLE_KIND_ACCOUNT:
+      return CheckAccountFact(b, roots, f);
+    case pb::BUNDLE_KIND_TRANSFER:
+      return CheckTransferFact(b, roots, f);
+    case pb::BUNDLE_KIND_NO_ACCOUNT:
+    case pb::BUNDLE_KIND_NO_TRANSFER:
+      return CheckAbsenceFact(b, roots, f);
+    case pb::BUNDLE_KIND_ASSET_SUPPLY:
+      return CheckAssetSupplyFact(b, roots, f);
+    case pb::BUNDLE_KIND_TRANSACTION:
+      return CheckTransactionFact(b, header, roots, f);
+    default:
+      return Malformed("bundle", "unknown kind");  // step 1 refused it already
+  }
 }
 
 }  // namespace
@@ -95,188 +366,72 @@ std::string PostedBalance(const pb::AccountRecord& a) {
   return "-" + U64(a.debits_posted() - a.credits_posted());
 }
 
-Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan bytes) {
-  if (anchor.validators.empty() || anchor.validators.size() > kMaxBundleValidators)
-    return MakeError(ErrorCode::kInvalidArgument, "genesis: validator set size out of range");
-  if (bytes.size() > kMaxProofBundleBytes)
-    return MakeError(ErrorCode::kInvalidArgument, "bundle: larger than the limit");
-  pb::ProofBundle b;
-  if (!ParseCanonical(bytes, &b))
-    return MakeError(ErrorCode::kInvalidArgument, "bundle: malformed (not canonical protobuf)");
-  VerifiedFacts f;
-  f.kind = b.kind();
-  f.subject.assign(b.subject().begin(), b.subject().end());
-  auto pass = [&f](std::string s) { f.checks.push_back(std::move(s)); };
-
-  if (b.version() != kProofBundleVersion)
-    return MakeError(ErrorCode::kInvalidArgument, "bundle: unsupported version");
-  // 1. The chain.
-  if (b.chain_id() != anchor.chain_id) return Fail("chain: bundle is for another chain id");
-  if (b.genesis_hash() != ToString(anchor.genesis_hash.span()))
-    return Fail("chain: bundle is for another genesis (genesis hash differs)");
-  if (b.validator_changes_size() != 0)
-    return Fail("validator set: changes are not supported by this verifier version");
-  pass("genesis: chain id " + anchor.chain_id + ", genesis hash " + anchor.genesis_hash.ToHex() +
-       ", " + std::to_string(anchor.validators.size()) + " validators");
-
-  // 2. The header.
-  if (b.header().size() > kMaxHeaderBytes) return Malformed("header: too large");
-  pb::BlockHeader header;
-  if (!ParseCanonical(AsSpan(b.header()), &header)) return Malformed("header: malformed");
-  if (header.chain_id() != anchor.chain_id) return Fail("header: chain id differs");
-  if (header.height() == 0) return Fail("header: height 0");
-  if (header.validator_set_hash() != ToString(ValidatorKeysRoot(anchor.validators).span()))
-    return Fail("header: validator set hash is not the genesis validator set");
-  f.height = header.height();
-  f.timestamp_ms = header.timestamp_ms();
-  f.header_hash = HeaderHash(anchor.chain_id, AsSpan(b.header()));
-  pass("header: height " + U64(f.height) + ", hash " + f.header_hash.ToHex());
-
-  // 3. The commit certificate.
-  Result<pb::BundleCertificate> commit = ParseCert(b.commit_certificate(), "commit certificate");
-  if (!commit) return std::unexpected(commit.error());
-  pb::BundleVoteBody vote;
-  if (!ParseCanonical(AsSpan(commit->body()), &vote))
-    return Malformed("commit certificate: malformed body");
-  if (Status s = CheckCertificate(anchor, *commit, crypto::Domain::kCommit, "commit certificate");
-      !s)
-    return std::unexpected(s.error());
-  if (vote.seq() != f.height) return Fail("commit certificate: seq is not the header height");
-  if (vote.digest() != ToString(f.header_hash.span()))
-    return Fail("commit certificate: digest is not the header hash");
-  pass("commit certificate: " + std::to_string(commit->signers_size()) +
-       " valid validator signatures (quorum met) over seq " + U64(vote.seq()) +
-       " naming the header hash");
-
-  // 4. The execution certificate.
-  Result<pb::BundleCertificate> exec =
-      ParseCert(b.execution_certificate(), "execution certificate");
-  if (!exec) return std::unexpected(exec.error());
-  pb::BundleExecutionVoteBody ev;
-  if (!ParseCanonical(AsSpan(exec->body()), &ev))
-    return Malformed("execution certificate: malformed body");
-  if (Status s =
-          CheckCertificate(anchor, *exec, crypto::Domain::kExecutionVote, "execution certificate");
-      !s)
-    return std::unexpected(s.error());
-  if (ev.height() != f.height) return Fail("execution certificate: height is not the header's");
-  if (ev.block_digest() != ToString(f.header_hash.span()))
-    return Fail("execution certificate: block digest is not the header hash");
-  std::optional<Hash32> state_root = ToHash(ev.state_root());
-  std::optional<Hash32> result_root = ToHash(ev.result_root());
-  if (!state_root || !result_root) return Malformed("execution certificate: root not 32 bytes");
-  f.state_root = *state_root;
-  pass("execution certificate: " + std::to_string(exec->signers_size()) +
-       " valid validator signatures (quorum met); state root " + state_root->ToHex());
-
-  // 5. The subject.
-  auto state_entry = [&](int i, const Bytes& key, bool want_present) -> Status {
-    if (b.state_size() <= i) return Malformed("state: entry missing");
-    const pb::StateEntry& e = b.state(i);
-    if (e.key() != ToString(key)) return Fail("state proof: proves another key than the subject");
-    if (e.present() != want_present)
-      return Fail(want_present ? "state proof: entry claims absence"
-                               : "state proof: entry claims presence");
-    if (!e.present() && !e.value().empty()) return Malformed("state: value on an absent key");
-    Result<StateProof> proof = StateProof::Decode(AsSpan(e.proof()));
-    if (!proof) return Malformed("state proof: malformed");
-    std::optional<ByteSpan> value;
-    if (e.present()) value = AsSpan(e.value());
-    if (Status s = VerifyStateProof(f.state_root, AsSpan(e.key()), value, *proof); !s)
-      return Fail("state proof: does not verify against the certified state root");
-    pass(std::string("state proof: key ") + ToHex(key) +
-         (want_present ? " holds the value" : " is absent") + " under the state root");
-    return OkStatus();
-  };
-  auto expect_entries = [&](int n) -> Status {
-    if (b.state_size() != n) return Malformed("state: wrong number of entries");
-    if (!b.receipt().empty() || b.has_receipt_path() || b.has_tx_path())
-      return Malformed("bundle: fields of another kind");
-    return OkStatus();
-  };
-  const std::string& subject = b.subject();
-  switch (b.kind()) {
+Status CheckProofSubject(pb::BundleKind kind, ByteSpan subject) {
+  constexpr std::string_view kStep = "subject";
+  const std::string_view s = AsStringView(subject);
+  switch (kind) {
     case pb::BUNDLE_KIND_ACCOUNT:
     case pb::BUNDLE_KIND_NO_ACCOUNT:
     case pb::BUNDLE_KIND_TRANSFER:
-    case pb::BUNDLE_KIND_NO_TRANSFER: {
-      const bool account =
-          b.kind() == pb::BUNDLE_KIND_ACCOUNT || b.kind() == pb::BUNDLE_KIND_NO_ACCOUNT;
-      const bool present =
-          b.kind() == pb::BUNDLE_KIND_ACCOUNT || b.kind() == pb::BUNDLE_KIND_TRANSFER;
-      if (Status s = expect_entries(1); !s) return std::unexpected(s.error());
-      Bytes key = account ? keys::Account(subject) : keys::Transfer(subject);
-      if (Status s = state_entry(0, key, present); !s) return std::unexpected(s.error());
-      if (present && account) {
-        pb::AccountRecord rec;
-        if (!ParseCanonical(AsSpan(b.state(0).value()), &rec) || rec.id() != subject)
-          return Fail("value: not the account record of the subject");
-        f.amount = PostedBalance(rec);
-        f.account = std::move(rec);
-      } else if (present) {
-        pb::TransferRecord rec;
-        if (!ParseCanonical(AsSpan(b.state(0).value()), &rec) || rec.transfer().id() != subject)
-          return Fail("value: not the transfer record of the subject");
-        f.transfer = std::move(rec);
-      }
-      break;
-    }
-    case pb::BUNDLE_KIND_ASSET_SUPPLY: {
-      if (Status s = expect_entries(2); !s) return std::unexpected(s.error());
-      if (Status s = state_entry(0, keys::Asset(subject), true); !s)
-        return std::unexpected(s.error());
-      pb::AssetRecord asset;
-      if (!ParseCanonical(AsSpan(b.state(0).value()), &asset) || asset.code() != subject)
-        return Fail("value: not the asset record of the subject");
-      if (Status s = state_entry(1, keys::Account(asset.issuer_account()), true); !s)
-        return std::unexpected(s.error());
-      pb::AccountRecord issuer;
-      if (!ParseCanonical(AsSpan(b.state(1).value()), &issuer) ||
-          issuer.id() != asset.issuer_account() || !issuer.issuer() || issuer.asset() != subject)
-        return Fail("value: not the issuer account of the asset");
-      std::string bal = PostedBalance(issuer);
-      f.amount = bal == "0" ? bal : (bal[0] == '-' ? bal.substr(1) : "-" + bal);
-      f.asset = std::move(asset);
-      f.account = std::move(issuer);
-      break;
-    }
-    case pb::BUNDLE_KIND_TRANSACTION: {
-      if (b.state_size() != 0) return Malformed("bundle: fields of another kind");
-      std::optional<Hash32> tx_id = ToHash(subject);
-      if (!tx_id) return Malformed("subject: a transaction id has 32 bytes");
-      pb::Receipt receipt;
-      if (!ParseCanonical(AsSpan(b.receipt()), &receipt)) return Malformed("receipt: malformed");
-      if (receipt.tx_id() != subject) return Fail("receipt: for another transaction");
-      if (receipt.height() != f.height) return Fail("receipt: for another height");
-      MerkleInclusionProof rp, tp;
-      if (Status s = CheckPath(b.receipt_path(), &rp); !s) return std::unexpected(s.error());
-      if (Status s = CheckPath(b.tx_path(), &tp); !s) return std::unexpected(s.error());
-      if (rp.leaf_index != tp.leaf_index || rp.tree_size != tp.tree_size ||
-          tp.tree_size != header.tx_count())
-        return Fail("receipt: position differs from the transaction's");
-      std::optional<Hash32> tx_root = ToHash(header.tx_root());
-      if (!tx_root) return Malformed("header: tx root not 32 bytes");
-      if (!VerifyMerkleInclusion(*tx_root, tx_id->span(), tp))
-        return Fail("transaction: not included under the header's tx root");
-      pass("transaction: id included at index " + U64(tp.leaf_index) + " of " + U64(tp.tree_size) +
-           " under the tx root");
-      Hash32 leaf = crypto::TaggedHash(crypto::Domain::kReceipt, AsSpan(b.receipt()));
-      if (!VerifyMerkleInclusion(*result_root, leaf.span(), rp))
-        return Fail("receipt: not included under the certified receipt root");
-      pass("receipt: included under the certified receipt root");
-      f.tx_index = static_cast<uint32_t>(tp.leaf_index);
-      f.receipt = std::move(receipt);
-      break;
-    }
+    case pb::BUNDLE_KIND_NO_TRANSFER:
+      if (!IsRecordId(s))
+        return Malformed(kStep, "an account or transfer id is 16 bytes, not all zero");
+      return OkStatus();
+    case pb::BUNDLE_KIND_TRANSACTION:
+      if (subject.size() != Hash32::kSize) return Malformed(kStep, "a transaction id is 32 bytes");
+      return OkStatus();
+    case pb::BUNDLE_KIND_ASSET_SUPPLY:
+      if (!IsAssetCode(s)) return Malformed(kStep, "an asset code is 1 to 12 of A-Z 0-9 . _ -");
+      return OkStatus();
     default:
-      return Malformed("bundle: unknown kind");
+      return Malformed(kStep, "unknown kind");
   }
+}
+
+// docs/proofs.md "Verification, step by step", in its order. Each step reads only the bundle and
+// what the earlier steps checked; the facts returned are taken from checked values only.
+Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan bytes) {
+  if (anchor.validators.empty() || anchor.validators.size() > kMaxBundleValidators)
+    return MakeError(ErrorCode::kInvalidArgument, "genesis: validator set size out of range");
+  VerifiedFacts f;
+  auto pass = [&f](std::string s) { f.checks.push_back(std::move(s)); };
+
+  Result<pb::ProofBundle> b = ParseBundle(bytes);  // 1
+  if (!b) return std::unexpected(b.error());
+  if (Status s = CheckChain(anchor, *b); !s) return std::unexpected(s.error());  // 2
+  pass("genesis: chain id " + anchor.chain_id + ", genesis hash " + anchor.genesis_hash.ToHex() +
+       ", " + std::to_string(anchor.validators.size()) + " validators (quorum " +
+       U64(QuorumSize(static_cast<uint32_t>(anchor.validators.size()))) + ")");
+  Result<CheckedHeader> header = CheckHeader(anchor, *b);  // 3
+  if (!header) return std::unexpected(header.error());
+  pass("header: height " + U64(header->header.height()) + ", hash " + header->hash.ToHex());
+  Result<size_t> commit_signers = CheckCommitCertificate(anchor, *b, *header);  // 4
+  if (!commit_signers) return std::unexpected(commit_signers.error());
+  pass("commit certificate: " + U64(*commit_signers) +
+       " valid validator signatures (quorum met) over seq " + U64(header->header.height()) +
+       " naming the header hash");
+  Result<CertifiedRoots> roots = CheckExecutionCertificate(anchor, *b, *header);  // 5
+  if (!roots) return std::unexpected(roots.error());
+  pass("execution certificate: " + U64(roots->signers) +
+       " valid validator signatures (quorum met); state root " + roots->state_root.ToHex() +
+       ", receipt root " + roots->result_root.ToHex());
+  if (Status s = CheckSubject(*b); !s) return std::unexpected(s.error());                   // 6
+  if (Status s = CheckFact(*b, *header, *roots, f); !s) return std::unexpected(s.error());  // 7
+
+  f.kind = b->kind();
+  f.height = header->header.height();
+  f.timestamp_ms = header->header.timestamp_ms();
+  f.header_hash = header->hash;
+  f.state_root = roots->state_root;
+  f.receipt_root = roots->result_root;
   return f;
 }
 
 Result<Bytes> BuildProofBundle(const BlockStore& blocks, const StateTree& tree,
                                const std::string& chain_id, const Hash32& genesis_hash,
                                const ProofRequest& req) {
+  // A bundle for a subject of another form would never verify (step 6): refuse the request.
+  if (Status s = CheckProofSubject(req.kind, req.subject); !s) return std::unexpected(s.error());
   pb::ProofBundle b;
   b.set_version(kProofBundleVersion);
   b.set_kind(req.kind);

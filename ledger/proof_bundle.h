@@ -3,7 +3,8 @@
 // transfer's absence, an asset's supply) against the genesis file alone. VerifyProofBundle is the
 // offline verifier of `ledger-audit`: it depends only on crypto/ and the ledger's proof code
 // (state_proof, merkle, block hashing), never on consensus/, p2p/ or node/. It re-implements the
-// certificate quorum check from the documented format (docs/consensus.md).
+// certificate check from the documented format (docs/consensus.md), with the one quorum formula
+// of util/quorum.h, and parses every message strictly (util/canonical_proto.h).
 // BuildProofBundle is the node's side: it reads a height's header, certificates and proofs.
 //
 // Thread safety: stateless functions over values; safe from any thread (the builder only reads
@@ -38,19 +39,26 @@ struct TrustAnchor {
   std::vector<crypto::PublicKey> validators;
 };
 
-// The facts a bundle proves, once every check passed.
+// The facts a bundle proves, once every check passed. Every field is taken from a checked value
+// (the header whose hash the certificates sign, the key whose path was checked, the value whose
+// hash was checked), never from the bundle's claims about them; render only these.
 struct VerifiedFacts {
   pb::BundleKind kind = pb::BUNDLE_KIND_UNSPECIFIED;
   uint64_t height = 0;
   uint64_t timestamp_ms = 0;
   Hash32 header_hash;
   Hash32 state_root;
+  Hash32 receipt_root;  // the execution certificate's result root
+  // The id the fact is about: the account or transfer id (16 bytes) of the record or of the key
+  // proven absent, the 32-byte tx id of the receipt, or the asset record's code (an asset code,
+  // IsAssetCode). Display ids as hex; only an asset code is text.
   Bytes subject;
   std::optional<pb::AccountRecord> account;    // ACCOUNT; ASSET_SUPPLY: the issuer account
   std::optional<pb::TransferRecord> transfer;  // TRANSFER
   std::optional<pb::AssetRecord> asset;        // ASSET_SUPPLY
   std::optional<pb::Receipt> receipt;          // TRANSACTION
-  uint32_t tx_index = 0;                       // TRANSACTION
+  uint64_t tx_index = 0;                       // TRANSACTION: position in the block
+  uint64_t tx_count = 0;                       // TRANSACTION: transactions in the block
   // ACCOUNT: credits_posted - debits_posted; ASSET_SUPPLY: the supply (-(issuer balance)).
   // Decimal, with a leading '-' when negative.
   std::string amount;
@@ -61,7 +69,16 @@ struct VerifiedFacts {
 // Verifies bundle bytes against the anchor. On failure the error message is one line naming the
 // failed check (kUnauthenticated for a failed signature, quorum, link or proof; kInvalidArgument
 // for a malformed bundle).
+// The steps, in order, are those of docs/proofs.md "Verification, step by step"; the message
+// starts with the failed step's name ("bundle", "chain", "header", "commit certificate",
+// "execution certificate", "subject", or for step 7 the kind: "account", "transfer",
+// "no_account", "no_transfer", "asset_supply", "transaction").
 Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan bundle);
+
+// Step 6: the subject has exactly the documented form for the kind: an account or transfer id is
+// 16 bytes, not all zero (IsRecordId); a transaction id 32 bytes; an asset code IsAssetCode.
+// kInvalidArgument "subject: ..." otherwise. The builder checks requests with it too.
+Status CheckProofSubject(pb::BundleKind kind, ByteSpan subject);
 
 // What to prove.
 struct ProofRequest {

@@ -13,11 +13,13 @@ Status FieldError(std::string_view field, std::string_view what) {
   return MakeError(ErrorCode::kInvalidArgument, std::string(field) + ": " + std::string(what));
 }
 
+bool IsAssetCodeChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
 Status CheckId(std::string_view field, const std::string& id) {
   if (id.size() != kIdBytes) return FieldError(field, "must be 16 bytes");
-  if (std::all_of(id.begin(), id.end(), [](char c) { return c == 0; })) {
-    return FieldError(field, "must not be zero");
-  }
+  if (!IsRecordId(id)) return FieldError(field, "must not be zero");
   return OkStatus();
 }
 
@@ -25,10 +27,7 @@ Status CheckAssetCode(std::string_view field, const std::string& code) {
   if (code.empty() || code.size() > kMaxAssetCodeBytes) {
     return FieldError(field, "must be 1..12 characters");
   }
-  for (char c : code) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return FieldError(field, "must use only A-Z 0-9 . _ -");
-  }
+  if (!IsAssetCode(code)) return FieldError(field, "must use only A-Z 0-9 . _ -");
   return OkStatus();
 }
 
@@ -63,6 +62,15 @@ Status CheckTransfer(const pb::Transfer& t) {
 }
 
 }  // namespace
+
+bool IsRecordId(std::string_view id) {
+  return id.size() == kIdBytes && !std::all_of(id.begin(), id.end(), [](char c) { return c == 0; });
+}
+
+bool IsAssetCode(std::string_view code) {
+  return !code.empty() && code.size() <= kMaxAssetCodeBytes &&
+         std::all_of(code.begin(), code.end(), IsAssetCodeChar);
+}
 
 Status ValidateController(const pb::Controller& c) {
   if (c.keys_size() == 0 || static_cast<size_t>(c.keys_size()) > kMaxControllerKeys) {

@@ -45,6 +45,12 @@ inline constexpr size_t kMaxAssetCodeBytes = 12;
 inline constexpr uint32_t kMaxAssetScale = 18;
 inline constexpr size_t kMaxMemberNameBytes = 64;
 
+// The forms of record ids and asset codes (docs/transactions.md), shared by the operation checks
+// and the proof-bundle verifier: an account or transfer id is exactly kIdBytes bytes, not all zero;
+// an asset code is 1..kMaxAssetCodeBytes characters of A-Z 0-9 . _ -.
+bool IsRecordId(std::string_view id);
+bool IsAssetCode(std::string_view code);
+
 // Checks one operation's fields without looking at state (lengths, ranges, required fields).
 // The error message names the field.
 Status ValidateOperation(const pb::Operation& op);

@@ -17,9 +17,9 @@ struct AuditRun {
   std::string output;
 };
 
-AuditRun RunAudit(const fs::path& genesis, const fs::path& bundle) {
+AuditRun RunAudit(const fs::path& genesis, const fs::path& bundle, const std::string& flags = "") {
   std::string command = std::string(LEDGER_AUDIT_PATH) + " verify --genesis '" + genesis.string() +
-                        "' '" + bundle.string() + "' 2>&1";
+                        "' '" + bundle.string() + "' " + flags + " 2>&1";
   AuditRun run;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -87,6 +87,28 @@ TEST(Audit, BundlesFromTheObserverVerifyOfflineAndATamperedOneFails) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("VERIFIED"), std::string::npos) << run.output;
     if (name == "account") account_bundle = *bundle;
+    // --json: the RPC's kind names and spellings; ids in hex; what get_account / get_tx answer.
+    AuditRun as_json = RunAudit(genesis, *bundle, "--json");
+    ASSERT_EQ(as_json.exit_code, 0) << as_json.output;
+    boost::system::error_code ec;
+    json::value facts = json::parse(as_json.output, ec);
+    ASSERT_FALSE(ec) << as_json.output;
+    EXPECT_EQ(facts.at("kind").as_string(), name);
+    if (name == "account") {
+      EXPECT_EQ(facts.at("subject").as_string(), ToHex(bob.id));
+      auto read =
+          c.Call(observer, "get_account", {{"id", ToHex(bob.id)}, {"height", facts.at("height")}});
+      ASSERT_TRUE(read.has_value()) << read.error().message;
+      EXPECT_EQ(facts.at("account"), *read);
+    }
+    if (name == "transaction") {
+      EXPECT_EQ(facts.at("subject").as_string(), pay.tx_id);
+      EXPECT_EQ(facts.at("receipt").at("status").as_string(), "committed");
+      auto tx = c.Call(observer, "get_tx", {{"tx_id", pay.tx_id}});
+      ASSERT_TRUE(tx.has_value()) << tx.error().message;
+      EXPECT_EQ(facts.at("receipt"), tx->at("receipt"));
+      EXPECT_EQ(facts.at("index"), tx->at("index"));
+    }
   }
 
   // One byte changed in the middle of the account bundle: verification fails with one line.

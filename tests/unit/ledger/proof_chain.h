@@ -1,6 +1,8 @@
-// A one-block chain in memory for proof-bundle tests (ledger and tools): accounts acc-1, acc-2,
-// iss-1 (issuer of USD.1), asset USD.1, transfer tr-1 and three transactions, with certificates
-// signed by the given validator keys over the documented bodies (docs/consensus.md).
+// A one-block chain in memory for proof-bundle tests (ledger and tools): accounts kProofAccount,
+// kProofOtherAccount and kProofIssuerAccount (issuer of USD.1), asset USD.1, transfer
+// kProofTransfer and three transactions (the third rejected), with certificates signed by the
+// given validator keys over the documented bodies (docs/consensus.md). Ids are real 16-byte ids
+// (docs/transactions.md), written here in hex.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,11 +17,25 @@
 #include "ledger/ledger_state.h"
 #include "ledger/memory_store.h"
 #include "ledger/proof_bundle.h"
+#include "ledger/result_code.h"
 #include "ledger/transaction.h"
+#include "util/hex.h"
 
 namespace cl::ledger {
 
 inline constexpr uint64_t kProofHeight = 1;
+
+// A 16-byte id from its 32 hex digits.
+inline std::string ProofId(std::string_view hex) {
+  return ToString(FromHex(hex).value());
+}
+inline const std::string kProofAccount = ProofId("a11ce000000000000000000000000001");
+inline const std::string kProofOtherAccount = ProofId("a11ce000000000000000000000000002");
+inline const std::string kProofIssuerAccount = ProofId("ff000000000000000000000000000001");
+inline const std::string kProofTransfer = ProofId("7a000000000000000000000000000001");
+inline const std::string kProofAbsentAccount = ProofId("a11ce000000000000000000000000009");
+inline const std::string kProofAbsentTransfer = ProofId("7a000000000000000000000000000009");
+inline constexpr char kProofAsset[] = "USD.1";
 
 inline Bytes MakeProofTx(const std::string& chain, const crypto::PrivateKey& key, uint64_t nonce) {
   pb::TxBody body;
@@ -71,26 +87,33 @@ struct ProofChain {
       anchor.validators.push_back(k.GetPublicKey());
 
     pb::AccountRecord acc;
-    acc.set_id("acc-1");
-    acc.set_asset("USD.1");
+    acc.set_id(kProofAccount);
+    acc.set_asset(kProofAsset);
     acc.set_credits_posted(500);
     acc.set_debits_posted(200);
+    pb::AccountRecord other = acc;
+    other.set_id(kProofOtherAccount);
     pb::AccountRecord issuer;
-    issuer.set_id("iss-1");
-    issuer.set_asset("USD.1");
+    issuer.set_id(kProofIssuerAccount);
+    issuer.set_asset(kProofAsset);
     issuer.set_issuer(true);
     issuer.set_debits_posted(1000);
     pb::AssetRecord asset;
-    asset.set_code("USD.1");
-    asset.set_issuer_account("iss-1");
+    asset.set_code(kProofAsset);
+    asset.set_scale(2);
+    asset.set_issuer(1);
+    asset.set_issuer_account(kProofIssuerAccount);
     pb::TransferRecord tr;
-    tr.mutable_transfer()->set_id("tr-1");
+    tr.mutable_transfer()->set_id(kProofTransfer);
+    tr.mutable_transfer()->set_debit_account(kProofIssuerAccount);
+    tr.mutable_transfer()->set_credit_account(kProofAccount);
+    tr.mutable_transfer()->set_amount(500);
     tr.set_height(kProofHeight);
-    std::vector<StateWrite> writes = {{keys::Account("acc-1"), SerializeRecord(acc)},
-                                      {keys::Account("acc-2"), SerializeRecord(acc)},
-                                      {keys::Account("iss-1"), SerializeRecord(issuer)},
-                                      {keys::Asset("USD.1"), SerializeRecord(asset)},
-                                      {keys::Transfer("tr-1"), SerializeRecord(tr)}};
+    std::vector<StateWrite> writes = {{keys::Account(kProofAccount), SerializeRecord(acc)},
+                                      {keys::Account(kProofOtherAccount), SerializeRecord(other)},
+                                      {keys::Account(kProofIssuerAccount), SerializeRecord(issuer)},
+                                      {keys::Asset(kProofAsset), SerializeRecord(asset)},
+                                      {keys::Transfer(kProofTransfer), SerializeRecord(tr)}};
     WriteBatch tb;
     state_root = tree.Apply(kProofHeight, writes, &tb).value();
     EXPECT_TRUE(kv.Write(tb, true).has_value());
@@ -117,12 +140,19 @@ struct ProofChain {
       pb::Receipt* r = receipts.add_receipts();
       r->set_tx_id(ToString(id.span()));
       r->set_height(kProofHeight);
+      r->add_results();  // ok
     }
+    // The third was executed and refused: included, not applied.
+    pb::Receipt* refused = receipts.mutable_receipts(2);
+    refused->set_status(static_cast<uint32_t>(TxStatus::kRejected));
+    refused->mutable_results(0)->set_code(static_cast<uint32_t>(ResultCode::kBalanceNotZero));
     receipt_root = ReceiptRoot(receipts);
     pb::ExecutedBlock executed;
     executed.set_height(kProofHeight);
     WriteBatch bb;
-    blocks.AddCommitted(decoded, block, CommitCert({0, 1, 2}), receipts, executed, &bb);
+    // Four commit signers (a live 4-validator chain usually has all four), three execution
+    // signers (the quorum): the every-byte-flip tests then cover a signer beyond the quorum.
+    blocks.AddCommitted(decoded, block, CommitCert({0, 1, 2, 3}), receipts, executed, &bb);
     blocks.AddExecutionCertificate(kProofHeight, ExecCert({1, 2, 3}), &bb);
     EXPECT_TRUE(kv.Write(bb, true).has_value());
   }
