@@ -330,8 +330,8 @@ TEST(RpcDocs, EveryDocumentedAdmissionRefusalIsSentExactlyAsDocumented) {
       {"envelope over kMaxTxEnvelopeBytes", Bytes(65'537, 0)},
       {"not a TxEnvelope", Bytes{0x00, 0xff}},
       {"no signature", envelope_with([](auto& env) { env.clear_signatures(); })},
-      {"bad public key", envelope_with([](auto& env) {
-         env.mutable_signatures(0)->set_public_key(std::string(33, '\x02'));
+      {"bad public key (prefix 0x05)", envelope_with([](auto& env) {
+         env.mutable_signatures(0)->set_public_key(std::string(33, '\x05'));
        })},
       {"63-byte signature", envelope_with([](auto& env) {
          env.mutable_signatures(0)->mutable_signature()->pop_back();
