@@ -495,5 +495,55 @@ TEST(RpcDocs, LocalnetFilesHaveTheDocumentedFields) {
   }
 }
 
+// docs/operations.md, "Stopping and restarting a node": SIGTERM stops a validator cleanly (exit 0),
+// and once restarted it is recovered (it starts at the height it had), caught up (same height and
+// block digest as the others) and in the current view, by exactly the status fields the guide
+// names.
+TEST(OperationsDocs, SigtermStopThenRestartRecoversCatchesUpAndRejoinsTheView) {
+  auto cluster = Cluster::Create({4, 0, "localnet"});
+  ASSERT_TRUE(cluster.has_value()) << cluster.error().message;
+  Cluster& c = **cluster;
+  ASSERT_TRUE(c.StartAll().has_value());
+  constexpr size_t kStopped = 3;  // a backup: the primary of view 0 is validator 0
+  auto height_of = [&](size_t i) -> uint64_t {
+    auto s = c.GetStatus(i);
+    return s.has_value() ? s->at("height").to_number<uint64_t>() : 0;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return height_of(kStopped) >= 2; }, kCommitTimeoutMs, "height 2"));
+
+  auto exit_status = c.Terminate(kStopped);
+  ASSERT_TRUE(exit_status.has_value()) << exit_status.error().message;
+  EXPECT_EQ(*exit_status, 0);
+  EXPECT_NE(c.LogTail(kStopped).find("signal 15: stopping"), std::string::npos)
+      << c.LogTail(kStopped);
+  const uint64_t stopped_at = height_of(0);
+  // The other three (a quorum) go on committing meanwhile.
+  ASSERT_TRUE(WaitUntil([&] { return height_of(0) >= stopped_at + 3; }, kCommitTimeoutMs,
+                        "three more blocks without the stopped validator"));
+
+  ASSERT_TRUE(c.Start(kStopped).has_value());
+  // Recovered: it starts at a height at least the one it had committed.
+  const std::string log = c.LogTail(kStopped);
+  EXPECT_NE(log.find("started as validator 3 at height "), std::string::npos) << log;
+  // Caught up: the height the others reported, with the same block digest there.
+  const uint64_t target = height_of(0);
+  ASSERT_TRUE(WaitUntil([&] { return height_of(kStopped) >= target; }, kCommitTimeoutMs,
+                        "the restarted validator at the others' height"));
+  auto mine = c.Block(kStopped, target);
+  auto theirs = c.Block(0, target);
+  ASSERT_TRUE(mine.has_value() && theirs.has_value());
+  EXPECT_EQ(mine->at("digest"), theirs->at("digest"));
+  // In the current view: not in a view change, the same view as the others, and advancing.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto me = c.GetStatus(kStopped);
+        auto other = c.GetStatus(0);
+        return me.has_value() && other.has_value() && !me->at("in_view_change").as_bool() &&
+               me->at("view") == other->at("view") &&
+               me->at("height").to_number<uint64_t>() > target;
+      },
+      kCommitTimeoutMs, "the restarted validator in the current view, committing"));
+}
+
 }  // namespace
 }  // namespace cl::integration
