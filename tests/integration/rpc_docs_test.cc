@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "consensus/consensus.pb.h"
+#include "crypto/sha256.h"
 #include "ledger/transaction.h"
 #include "tests/integration/harness.h"
 #include "util/hex.h"
@@ -543,6 +545,40 @@ TEST(OperationsDocs, SigtermStopThenRestartRecoversCatchesUpAndRejoinsTheView) {
                me->at("height").to_number<uint64_t>() > target;
       },
       kCommitTimeoutMs, "the restarted validator in the current view, committing"));
+}
+
+// docs/consensus.md, "Block digest": the node names a block by its header hash, SignedDigest(0x22,
+// chain_id, header bytes), in get_block's digest and in the commit certificate's vote; not by the
+// replica's default H(0x37 || payload).
+TEST(RpcDocs, CertificatesNameABlockByItsHeaderHash) {
+  auto cluster = Cluster::Create({4, 0, "localnet"});
+  ASSERT_TRUE(cluster.has_value()) << cluster.error().message;
+  Cluster& c = **cluster;
+  ASSERT_TRUE(c.StartAll().has_value());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto b = c.Block(0, 1);
+        return b.has_value() && b->contains("execution_certificate");
+      },
+      kCommitTimeoutMs, "block 1 with its certificates"));
+  auto block = c.Call(0, "get_block", json::object{{"height", 1}});
+  ASSERT_TRUE(block.has_value()) << block.error().message;
+  const json::object& b = block->as_object();
+  ASSERT_FALSE(b.at("null_block").as_bool());
+  auto header = FromHex(b.at("header").as_object().at("hex").as_string());
+  ASSERT_TRUE(header.has_value());
+  const Hash32 header_hash =
+      crypto::SignedDigest(crypto::Domain::kBlockHeader, c.chain_id(), *header);
+  EXPECT_EQ(std::string(b.at("digest").as_string()), header_hash.ToHex());
+
+  auto cert_bytes = FromHex(b.at("commit_certificate").as_string());
+  ASSERT_TRUE(cert_bytes.has_value());
+  consensus::pb::CommitCertificate cert;
+  ASSERT_TRUE(cert.ParseFromArray(cert_bytes->data(), static_cast<int>(cert_bytes->size())));
+  consensus::pb::VoteBody vote;
+  ASSERT_TRUE(vote.ParseFromString(cert.body()));
+  EXPECT_EQ(vote.seq(), 1u);
+  EXPECT_EQ(ToHex(AsSpan(vote.digest())), header_hash.ToHex());
 }
 
 }  // namespace
