@@ -220,4 +220,12 @@ bool Verify(const PublicKey& key, const Hash32& digest, const Signature& sig) {
   return secp256k1_ecdsa_verify(Context(), &parsed, digest.data(), &pub) == 1;
 }
 
+bool IsHighS(const Signature& sig) {
+  secp256k1_ecdsa_signature parsed;
+  if (secp256k1_ecdsa_signature_parse_compact(Context(), &parsed, sig.bytes.data()) != 1)
+    return false;
+  // Returns 1 when the input was not already normalised (s > n/2); no output wanted.
+  return secp256k1_ecdsa_signature_normalize(Context(), nullptr, &parsed) == 1;
+}
+
 }  // namespace cl::crypto

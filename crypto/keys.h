@@ -86,6 +86,10 @@ class PrivateKey {
 // True only for a valid low-S signature of digest by key.
 bool Verify(const PublicKey& key, const Hash32& digest, const Signature& sig);
 
+// True when sig has r and s in range and s > n/2: the high-S form that Verify refuses whether or
+// not (r, n - s) would verify. Lets an error name the low-S rule instead of "does not verify".
+bool IsHighS(const Signature& sig);
+
 // Fills out with bytes from the operating system's randomness; aborts if the OS refuses (there is
 // no safe way to continue without randomness).
 void RandomBytes(uint8_t* out, size_t n);

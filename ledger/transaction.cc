@@ -61,6 +61,19 @@ Status CheckTransfer(const pb::Transfer& t) {
   return OkStatus();
 }
 
+// Why signature i failed. A high-S signature is refused by the low-S rule alone (so that no
+// signature is malleable), which the message names: a signer whose library emits high-S
+// signatures must normalise s to n - s, and "does not verify" would send them looking for a wrong
+// key or digest instead.
+std::unexpected<Error> SignatureError(size_t i, const crypto::Signature& sig) {
+  const std::string field = "envelope.signatures[" + std::to_string(i) + "]";
+  if (crypto::IsHighS(sig)) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     field + ".signature: high-S (s > n/2); only low-S signatures are accepted");
+  }
+  return MakeError(ErrorCode::kUnauthenticated, field + ": does not verify");
+}
+
 }  // namespace
 
 bool IsRecordId(std::string_view id) {
@@ -244,8 +257,7 @@ bool VerifiedTx::SignedBy(const crypto::PublicKey& key) const {
 Result<VerifiedTx> VerifyTransaction(ParsedTx parsed) {
   for (size_t i = 0; i < parsed.signatures.size(); ++i) {
     if (!crypto::Verify(parsed.keys[i], parsed.signing_digest, parsed.signatures[i])) {
-      return MakeError(ErrorCode::kUnauthenticated,
-                       "envelope.signatures[" + std::to_string(i) + "]: does not verify");
+      return SignatureError(i, parsed.signatures[i]);
     }
   }
   return VerifiedTx(std::move(parsed));
@@ -256,10 +268,7 @@ Result<VerifiedTx> AcceptBatchVerdict(ParsedTx parsed, std::span<const bool> sig
     return MakeError(ErrorCode::kInternal, "batch verdict: wrong number of verdicts");
   }
   for (size_t i = 0; i < sig_ok.size(); ++i) {
-    if (!sig_ok[i]) {
-      return MakeError(ErrorCode::kUnauthenticated,
-                       "envelope.signatures[" + std::to_string(i) + "]: does not verify");
-    }
+    if (!sig_ok[i]) return SignatureError(i, parsed.signatures[i]);
   }
   return VerifiedTx(std::move(parsed));
 }

@@ -3,6 +3,26 @@
 #include "util/assert.h"
 
 namespace cl::node {
+namespace {
+
+// Why a transaction can no longer be included after the last committed block (height, time_ms),
+// or empty when it still can. Both bounds are compared with the chain, never with this node's
+// clock: the height of the next block, and the time of the last committed block (set by its
+// proposer). The including block is checked again at execution, against its own time.
+std::string ExpiredReason(const ledger::pb::TxBody& body, uint64_t height, uint64_t time_ms) {
+  if (height + 1 > body.valid_until_height()) {
+    return "body.valid_until_height: " + std::to_string(body.valid_until_height()) +
+           " has passed; the next block is at height " + std::to_string(height + 1);
+  }
+  if (body.valid_until_time_ms() != 0 && time_ms > body.valid_until_time_ms()) {
+    return "body.valid_until_time_ms: " + std::to_string(body.valid_until_time_ms()) +
+           " has passed; the last committed block's time (block time, Unix ms) is " +
+           std::to_string(time_ms);
+  }
+  return "";
+}
+
+}  // namespace
 
 bool StillValid(const ledger::pb::TxBody& body, uint64_t height, uint64_t time_ms) {
   if (height > body.valid_until_height()) return false;
@@ -50,9 +70,9 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
           continue;
         }
       }
-      if (!StillValid(p->body, height + 1, time_ms)) {
+      if (std::string expired = ExpiredReason(p->body, height, time_ms); !expired.empty()) {
         results[i].status = AdmitStatus::kRejected;
-        results[i].reason = "validity bound has passed";
+        results[i].reason = std::move(expired);
         continue;
       }
       parsed[i] = std::move(*p);

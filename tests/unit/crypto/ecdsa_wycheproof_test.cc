@@ -67,7 +67,8 @@ Result<PublicKey> CompressedKey(const json::object& key) {
   return PublicKey::Parse(compressed);
 }
 
-bool IsHighS(const Signature& sig) {
+// s > n/2 by the bytes alone (also true for s >= n, unlike crypto::IsHighS).
+bool SAboveHalfOrder(const Signature& sig) {
   // n / 2, big-endian: s > n/2 is high.
   static constexpr uint8_t kHalfOrder[32] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                              0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -137,7 +138,7 @@ Counts RunFile(const std::string& name, const char* expected_type, Encoding enco
                             std::string(test.at("comment").as_string()) + "), expected " + result;
       if (result == "valid") {
         ++counts.valid;
-        if (rule == FileRule::kAnyS && sig.has_value() && IsHighS(*sig)) {
+        if (rule == FileRule::kAnyS && sig.has_value() && SAboveHalfOrder(*sig)) {
           EXPECT_FALSE(verified) << context << ": high-S must be rejected";
           // The same signature in low-S form verifies, so the rejection is the low-S rule alone.
           EXPECT_TRUE(key.has_value() && Verify(*key, digest, NegateS(*sig))) << context;

@@ -42,6 +42,12 @@ TEST(Keys, HighSIsRejected) {
     high.bytes[32 + i] = static_cast<uint8_t>(v + (borrow ? 256 : 0));
   }
   EXPECT_FALSE(Verify(key.GetPublicKey(), digest, high));
+  // IsHighS tells the refused form apart, so an error can name the low-S rule.
+  EXPECT_TRUE(IsHighS(high));
+  EXPECT_FALSE(IsHighS(sig));
+  Signature out_of_range = sig;
+  out_of_range.bytes.fill(0xff);  // r, s >= n: not a signature at all, so not high-S either
+  EXPECT_FALSE(IsHighS(out_of_range));
 }
 
 TEST(Keys, PublicKeyParsingIsStrict) {

@@ -158,6 +158,52 @@ TEST(Transaction, BatchVerdictMustCoverEverySignature) {
   EXPECT_EQ(tx->signers().size(), 2u);
 }
 
+// The envelope of `body` signed by Key(1), with its signature's s replaced by n - s: the same
+// signature in the high-S form the low-S rule refuses.
+Bytes HighSEnvelope(const pb::TxBody& body) {
+  Bytes env_bytes = SignTransaction(body, std::vector{Key(1)});
+  pb::TxEnvelope env;
+  EXPECT_TRUE(env.ParseFromArray(env_bytes.data(), static_cast<int>(env_bytes.size())));
+  static constexpr uint8_t kOrder[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+                                         0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b,
+                                         0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+  std::string sig = env.signatures(0).signature();
+  int borrow = 0;
+  for (int i = 31; i >= 0; --i) {
+    int v = kOrder[i] - static_cast<uint8_t>(sig[32 + i]) - borrow;
+    borrow = v < 0;
+    sig[32 + i] = static_cast<char>(v + (borrow ? 256 : 0));
+  }
+  env.mutable_signatures(0)->set_signature(sig);
+  return ToBytes(env.SerializeAsString());
+}
+
+TEST(Transaction, HighSSignatureIsRefusedNamingTheLowSRule) {
+  Bytes high = HighSEnvelope(Body({SimpleTransfer()}));
+  auto tx = VerifyEnvelope(high, kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(tx.error().message,
+            "envelope.signatures[0].signature: high-S (s > n/2); only low-S signatures are "
+            "accepted");
+  // The batch verifier's path (the mempool's) names the rule the same way.
+  auto parsed = ParseTransaction(high, kChain);
+  ASSERT_TRUE(parsed.has_value());
+  bool refused[] = {false};
+  auto batch = AcceptBatchVerdict(*parsed, refused);
+  ASSERT_FALSE(batch.has_value());
+  EXPECT_EQ(batch.error().message, tx.error().message);
+}
+
+TEST(Transaction, WrongSignatureSaysItDoesNotVerify) {
+  Bytes env_bytes = SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1)});
+  env_bytes[env_bytes.size() - 5] ^= 0x01;  // inside s; still low-S
+  auto tx = VerifyEnvelope(env_bytes, kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope.signatures[0]: does not verify");
+}
+
 TEST(Transaction, KOfNControllerNeedsThresholdDistinctKeys) {
   pb::Controller c = KOfN(2, {Key(1), Key(2), Key(3)});
   auto signers = [](std::vector<crypto::PrivateKey> keys) {

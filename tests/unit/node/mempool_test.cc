@@ -101,6 +101,27 @@ TEST_F(MempoolTest, ExpiredTransactionsAreRejectedDroppedAndNotReaped) {
   EXPECT_EQ(pool.size(), 1u);
 }
 
+TEST_F(MempoolTest, ExpiredBoundIsRefusedNamingTheFieldAndTheClock) {
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
+  // Height: compared with the next block's height.
+  auto by_height = Admit(pool, {MakeTx(1, 5)}, /*height=*/5);
+  EXPECT_EQ(by_height[0].status, AdmitStatus::kRejected);
+  EXPECT_EQ(by_height[0].reason,
+            "body.valid_until_height: 5 has passed; the next block is at height 6");
+  // Time: compared with the last committed block's time, not this node's clock.
+  ledger::pb::TxBody body = testing::CreateAccountBody(kChain, 2, 100, key_);
+  body.set_valid_until_time_ms(1'000);
+  Bytes tx = ledger::SignTransaction(body, std::span<const crypto::PrivateKey>(&key_, 1));
+  std::vector<ByteSpan> spans = {tx};
+  auto by_time = pool.Admit(spans, 3, /*time_ms=*/1'001);
+  EXPECT_EQ(by_time[0].status, AdmitStatus::kRejected);
+  EXPECT_EQ(by_time[0].reason,
+            "body.valid_until_time_ms: 1000 has passed; the last committed block's time (block "
+            "time, Unix ms) is 1001");
+  // At the bound itself it is still admitted (its block may then be too late: tx_expired).
+  EXPECT_EQ(pool.Admit(spans, 3, 1'000)[0].status, AdmitStatus::kAdmitted);
+}
+
 TEST_F(MempoolTest, RemoveDropsCommittedTransactions) {
   Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
   auto r = Admit(pool, {MakeTx(1), MakeTx(2)});
