@@ -10,13 +10,16 @@
 // Thread safety: pure functions; a Genesis is a plain value.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "crypto/keys.h"
+#include "ledger/block.h"
 #include "ledger/genesis_state.h"
+#include "ledger/transaction.h"
 #include "util/bytes.h"
 #include "util/status.h"
 
@@ -27,9 +30,20 @@ inline constexpr size_t kMinValidators = 4;  // n = 3f + 1 with f >= 1
 inline constexpr size_t kMaxMembers = 256;
 inline constexpr size_t kMaxGenesisAccounts = 100'000;
 
+// The consensus limits a genesis file may set derive from what the code handles: a block holds at
+// most ledger::kMaxTxsPerBlock transactions and ledger::kMaxBlockBytes encoded bytes (EncodeBlock
+// asserts the first, every replica refuses a larger block). The smallest block must still fit one
+// transaction of the largest size admitted (ledger::kMaxTxEnvelopeBytes) beside the room a
+// proposer keeps for the header and the framing (kProposerReserveBytes, which node/ subtracts from
+// max_block_bytes when it reaps the mempool), or such a transaction would never be included.
+inline constexpr uint64_t kProposerReserveBytes = 4096;
+inline constexpr uint64_t kMinBlockBytes = ledger::kMaxTxEnvelopeBytes + kProposerReserveBytes;
+static_assert(kMinBlockBytes <= ledger::kMaxBlockBytes);
+
 struct ConsensusParams {
   uint32_t max_block_txs = 5000;
-  uint64_t max_block_bytes = 8 * 1024 * 1024;
+  // 8 MiB, or less if the code's block limit is smaller.
+  uint64_t max_block_bytes = std::min<uint64_t>(8 * 1024 * 1024, ledger::kMaxBlockBytes);
   uint64_t block_interval_ms = 500;
   uint64_t view_change_timeout_ms = 4000;
 };
