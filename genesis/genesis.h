@@ -32,12 +32,20 @@ inline constexpr size_t kMaxGenesisAccounts = 100'000;
 
 // The consensus limits a genesis file may set derive from what the code handles: a block holds at
 // most ledger::kMaxTxsPerBlock transactions and ledger::kMaxBlockBytes encoded bytes (EncodeBlock
-// asserts the first, every replica refuses a larger block). The smallest block must still fit one
-// transaction of the largest size admitted (ledger::kMaxTxEnvelopeBytes) beside the room a
-// proposer keeps for the header and the framing (kProposerReserveBytes, which node/ subtracts from
-// max_block_bytes when it reaps the mempool), or such a transaction would never be included.
-inline constexpr uint64_t kProposerReserveBytes = 4096;
+// asserts the first, every replica refuses a larger block).
+//
+// A proposer fills a block with envelopes up to max_block_bytes - kProposerReserveBytes (node/
+// MaybePropose). The reserve is the most a block holds beside its envelopes: the header field (tag,
+// 2-byte length, at most ledger::kMaxHeaderBytes) and each envelope's tag and length (1 + 3 bytes:
+// an envelope of at most ledger::kMaxTxEnvelopeBytes has a 3-byte length), so a block built within
+// the budget is never over max_block_bytes. The smallest block must still fit one transaction of
+// the largest size admitted, or such a transaction would never be included.
+inline constexpr uint64_t kBlockFramingBytesPerTx = 4;
+inline constexpr uint64_t kProposerReserveBytes =
+    3 + ledger::kMaxHeaderBytes + ledger::kMaxTxsPerBlock * kBlockFramingBytesPerTx;
 inline constexpr uint64_t kMinBlockBytes = ledger::kMaxTxEnvelopeBytes + kProposerReserveBytes;
+static_assert(ledger::kMaxTxEnvelopeBytes < (uint64_t{1} << 21), "a 3-byte varint length");
+static_assert(ledger::kMaxHeaderBytes < (uint64_t{1} << 14), "a 2-byte varint length");
 static_assert(kMinBlockBytes <= ledger::kMaxBlockBytes);
 
 struct ConsensusParams {

@@ -244,6 +244,31 @@ TEST(Genesis, BlockLimitsAreTheCodesLimitsAtAndJustOver) {
   EXPECT_LE(kMinBlockBytes, ledger::kMaxBlockBytes);
 }
 
+// A proposer fills a block with envelopes up to max_block_bytes - kProposerReserveBytes (node/
+// MaybePropose); the encoded block, header and framing included, must still be within
+// max_block_bytes, or its own replica drops it and every backup refuses it (a halt). The worst case
+// is the most transactions the block may hold, each as large as the budget allows.
+TEST(Genesis, AFullBlockWithinTheProposersBudgetStaysWithinTheLimit) {
+  const std::string chain_id(crypto::kChainIdMaxBytes, 'c');
+  ledger::pb::BlockHeader header;
+  header.set_chain_id(chain_id);
+  header.set_height(UINT64_MAX);
+  header.set_prev_header_hash(std::string(32, 'p'));
+  header.set_timestamp_ms(UINT64_MAX);
+  header.set_validator_set_hash(std::string(32, 'v'));
+  header.set_proposer(UINT32_MAX);
+  for (uint64_t max_block_bytes : {kMinBlockBytes, uint64_t{ledger::kMaxBlockBytes}}) {
+    const uint64_t budget = max_block_bytes - kProposerReserveBytes;
+    for (uint64_t txs : {uint64_t{1}, uint64_t{ledger::kMaxTxsPerBlock}}) {
+      const uint64_t each = std::min<uint64_t>(budget / txs, ledger::kMaxTxEnvelopeBytes);
+      std::vector<Bytes> envelopes(txs, Bytes(each, 0xee));
+      std::vector<Hash32> ids(txs);
+      Bytes block = ledger::EncodeBlock(header, envelopes, ids);
+      EXPECT_LE(block.size(), max_block_bytes) << txs << " txs of " << each << " bytes";
+    }
+  }
+}
+
 // The same checks hold for a GenesisState built by code (tests, tools), not only for JSON files.
 TEST(Genesis, GenesisStateRefusesWhatTheRuntimeWouldRefuse) {
   auto base = LoadGenesisFile(SamplePath());
