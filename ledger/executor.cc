@@ -613,6 +613,8 @@ Result<OpOutcome> BlockExecutor::CreateAsset(const pb::CreateAsset& op) {
   }
   LEDGER_ASSIGN(issuer, st_.GetRecord<pb::MemberRecord>(keys::Member(op.issuer())));
   if (!issuer) return Code(ResultCode::kMemberNotFound);
+  // An asset is credit of its issuer: a quorum cannot create one in a member's name without it.
+  if (!Signed(issuer->governance())) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(account, st_.GetAccount(op.issuer_account()));
   if (account) return Code(ResultCode::kIdExistsWithDifferentFields);
   pb::AssetRecord asset;

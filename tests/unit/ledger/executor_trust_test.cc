@@ -92,6 +92,22 @@ TEST_F(ExecutorTrust, OverdraftNeedsTheIssuersApprovalOrTheIssuerAsCustodian) {
   EXPECT_EQ(RunOne(other, {MemberKey(kBankA), MemberKey(kBankB)}), ResultCode::kOk);
 }
 
+// Sibling: a governance quorum that leaves the named issuer out cannot create an asset in its name
+// (whose issuer account, with a controller of the quorum's choosing, could then issue at will).
+TEST_F(ExecutorTrust, CreateAssetNeedsTheNamedIssuersApproval) {
+  pb::Operation asset;
+  auto* a = asset.mutable_create_asset();
+  a->set_code("USD.D");
+  a->set_scale(2);
+  a->set_issuer(kBankD);
+  a->set_issuer_account(Id(0xD0));
+  *a->mutable_issuer_controller() = Single(kAlice);
+  EXPECT_EQ(RunOne(asset, {MemberKey(kBankA), MemberKey(kBankB), MemberKey(kBankC)}),
+            ResultCode::kUnauthorized);
+  EXPECT_EQ(RunOne(asset, {MemberKey(kBankA), MemberKey(kBankB), MemberKey(kBankD)}),
+            ResultCode::kOk);
+}
+
 // The floor is compared exactly: an issuer-granted overdraft of 2^64-1 on an account with credits
 // lets its debits reach u64's limit and no further (overflow), never wraps.
 TEST_F(ExecutorTrust, FloorWithTheLargestOverdraftIsExactNotSaturated) {
