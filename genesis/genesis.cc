@@ -141,6 +141,7 @@ struct Parser {
     if (arr.empty() || arr.size() > kMaxMembers)
       return Bad("$.members", "must hold 1..256 members");
     std::set<std::string> names, node_keys;
+    std::map<std::string, uint32_t> governance_keys;  // key -> the member it governs
     for (size_t i = 0; i < arr.size(); ++i) {
       std::string path = "$.members[" + std::to_string(i) + "]";
       auto o = AsObject(arr[i], path, {"id", "name", "roles", "node_key", "governance"});
@@ -200,6 +201,16 @@ struct Parser {
       if (!gov_v) return std::unexpected(gov_v.error());
       auto gov = Controller(**gov_v, path + ".governance");
       if (!gov) return std::unexpected(gov.error());
+      // One key, one member: the governance quorum counts members, so a shared key would let one
+      // signature count for two (add_member refuses it too).
+      for (const std::string& key : gov->keys()) {
+        auto [it, fresh] = governance_keys.emplace(key, m.id());
+        if (!fresh) {
+          return Bad(path + ".governance", "key " + ToHex(AsSpan(key)) +
+                                               " is also a governance key of member " +
+                                               std::to_string(it->second));
+        }
+      }
       *m.mutable_governance() = *gov;
       g.state.members.push_back(m);
       if (roles & pb::ROLE_VALIDATOR) {
@@ -271,7 +282,7 @@ struct Parser {
     if (!v.is_array()) return Bad("$.accounts", "must be an array");
     const auto& arr = v.as_array();
     if (arr.size() > kMaxGenesisAccounts) return Bad("$.accounts", "too many accounts");
-    std::set<std::string> ids;
+    std::map<std::string, std::string> asset_of;  // account id -> its asset code
     std::map<std::string, Int128> sums;
     for (size_t i = 0; i < arr.size(); ++i) {
       std::string path = "$.accounts[" + std::to_string(i) + "]";
@@ -285,7 +296,7 @@ struct Parser {
       if (!id_v) return std::unexpected(id_v.error());
       auto id = AccountId(**id_v, path + ".id");
       if (!id) return std::unexpected(id.error());
-      if (!ids.insert(*id).second) return Bad(path + ".id", "duplicate account id");
+      if (asset_of.contains(*id)) return Bad(path + ".id", "duplicate account id");
       r.set_id(*id);
       auto asset_v = Field(**o, path, "asset");
       if (!asset_v) return std::unexpected(asset_v.error());
@@ -296,12 +307,20 @@ struct Parser {
       if (it == g.state.assets.end()) return Bad(path + ".asset", "unknown asset " + *asset);
       r.set_asset(*asset);
       r.set_issuer(it->issuer_account() == *id);
+      asset_of[*id] = *asset;
       auto cust_v = Field(**o, path, "custodian");
       if (!cust_v) return std::unexpected(cust_v.error());
       auto cust = Uint(**cust_v, path + ".custodian", UINT32_MAX);
       if (!cust) return std::unexpected(cust.error());
       if (!member_ids.contains(static_cast<uint32_t>(*cust))) {
         return Bad(path + ".custodian", "unknown member " + std::to_string(*cust));
+      }
+      // The issuer account is the issuer's, as create_asset makes it: its custodian could
+      // otherwise take its controller (key recovery) and issue at will.
+      if (r.issuer() && *cust != it->issuer()) {
+        return Bad(path + ".custodian", "the issuer account of " + *asset +
+                                            " must be kept by its issuer, member " +
+                                            std::to_string(it->issuer()));
       }
       r.set_custodian(static_cast<uint32_t>(*cust));
       auto ctl_v = Field(**o, path, "controller");
@@ -320,6 +339,7 @@ struct Parser {
       acc.balance = bal->second;
       sums[*asset] += acc.negative ? -static_cast<Int128>(acc.balance) : acc.balance;
       if (auto f = (*o)->find("flags"); f != (*o)->end()) {
+        if (r.issuer()) return Bad(path + ".flags", "an issuer account has no flags or limits");
         if (!f->value().is_array()) return Bad(path + ".flags", "must be an array");
         for (const auto& flag : f->value().as_array()) {
           if (!flag.is_string() || flag.as_string() != "debits_must_not_exceed_credits") {
@@ -331,6 +351,9 @@ struct Parser {
       for (const char* limit : {"overdraft_limit", "max_per_transfer", "max_outflow_per_day"}) {
         auto f = (*o)->find(limit);
         if (f == (*o)->end()) continue;
+        if (r.issuer()) {
+          return Bad(path + "." + limit, "an issuer account has no flags or limits");
+        }
         auto amount = Amount(f->value(), path + "." + limit);
         if (!amount) return std::unexpected(amount.error());
         if (amount->first) return Bad(path + "." + limit, "must not be negative");
@@ -340,13 +363,27 @@ struct Parser {
           r.set_max_outflow_per_day(amount->second);
         }
       }
+      // An overdraft is credit in the asset, which only its issuer grants; a genesis file
+      // carries no signatures, so the issuer must keep the account (create_account's rule).
+      if (r.overdraft_limit() != 0 && r.custodian() != it->issuer()) {
+        return Bad(path + ".overdraft_limit",
+                   "an overdraft in " + *asset + " is credit that only its issuer, member " +
+                       std::to_string(it->issuer()) + ", grants: the custodian must be member " +
+                       std::to_string(it->issuer()));
+      }
       g.state.accounts.push_back(acc);
     }
     for (size_t i = 0; i < g.state.assets.size(); ++i) {
       const auto& a = g.state.assets[i];
       std::string path = "$.assets[" + std::to_string(i) + "]";
-      if (!ids.contains(a.issuer_account())) {
+      auto issuer_account = asset_of.find(a.issuer_account());
+      if (issuer_account == asset_of.end()) {
         return Bad(path + ".issuer_account", "no such account in $.accounts");
+      }
+      if (issuer_account->second != a.code()) {
+        return Bad(path + ".issuer_account", "account " + ToHex(AsSpan(a.issuer_account())) +
+                                                 " holds " + issuer_account->second + ", not " +
+                                                 a.code());
       }
       if (sums[a.code()] != 0) {
         return Bad(path, "balances of " + a.code() + " do not sum to zero");
@@ -367,8 +404,8 @@ struct Parser {
     };
     uint64_t max_txs = g.consensus.max_block_txs;
     Item items[] = {
-        {"max_block_txs", 1, 1'000'000, &max_txs},
-        {"max_block_bytes", 1024, 256ull << 20, &g.consensus.max_block_bytes},
+        {"max_block_txs", 1, ledger::kMaxTxsPerBlock, &max_txs},
+        {"max_block_bytes", kMinBlockBytes, ledger::kMaxBlockBytes, &g.consensus.max_block_bytes},
         {"block_interval_ms", 1, 3'600'000, &g.consensus.block_interval_ms},
         {"view_change_timeout_ms", 10, 3'600'000, &g.consensus.view_change_timeout_ms},
     };
@@ -464,10 +501,11 @@ Result<LocalConsortium> GenerateLocalConsortium(std::string_view chain_id, uint3
   root["chain_id"] = json::string(chain_id.data(), chain_id.size());
   root["genesis_time_ms"] = genesis_time_ms;
   root["governance_threshold"] = (banks * 2) / 3 + 1;
-  root["consensus"] = json::object{{"max_block_txs", 5000},
-                                   {"max_block_bytes", 8 * 1024 * 1024},
-                                   {"block_interval_ms", 500},
-                                   {"view_change_timeout_ms", 4000}};
+  const ConsensusParams defaults;
+  root["consensus"] = json::object{{"max_block_txs", defaults.max_block_txs},
+                                   {"max_block_bytes", defaults.max_block_bytes},
+                                   {"block_interval_ms", defaults.block_interval_ms},
+                                   {"view_change_timeout_ms", defaults.view_change_timeout_ms}};
   json::array members, assets, accounts;
   for (uint32_t id = 1; id <= banks + partners; ++id) {
     bool bank = id <= banks;

@@ -10,13 +10,16 @@
 // Thread safety: pure functions; a Genesis is a plain value.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "crypto/keys.h"
+#include "ledger/block.h"
 #include "ledger/genesis_state.h"
+#include "ledger/transaction.h"
 #include "util/bytes.h"
 #include "util/status.h"
 
@@ -27,9 +30,28 @@ inline constexpr size_t kMinValidators = 4;  // n = 3f + 1 with f >= 1
 inline constexpr size_t kMaxMembers = 256;
 inline constexpr size_t kMaxGenesisAccounts = 100'000;
 
+// The consensus limits a genesis file may set derive from what the code handles: a block holds at
+// most ledger::kMaxTxsPerBlock transactions and ledger::kMaxBlockBytes encoded bytes (EncodeBlock
+// asserts the first, every replica refuses a larger block).
+//
+// A proposer fills a block with envelopes up to max_block_bytes - kProposerReserveBytes (node/
+// MaybePropose). The reserve is the most a block holds beside its envelopes: the header field (tag,
+// 2-byte length, at most ledger::kMaxHeaderBytes) and each envelope's tag and length (1 + 3 bytes:
+// an envelope of at most ledger::kMaxTxEnvelopeBytes has a 3-byte length), so a block built within
+// the budget is never over max_block_bytes. The smallest block must still fit one transaction of
+// the largest size admitted, or such a transaction would never be included.
+inline constexpr uint64_t kBlockFramingBytesPerTx = 4;
+inline constexpr uint64_t kProposerReserveBytes =
+    3 + ledger::kMaxHeaderBytes + ledger::kMaxTxsPerBlock * kBlockFramingBytesPerTx;
+inline constexpr uint64_t kMinBlockBytes = ledger::kMaxTxEnvelopeBytes + kProposerReserveBytes;
+static_assert(ledger::kMaxTxEnvelopeBytes < (uint64_t{1} << 21), "a 3-byte varint length");
+static_assert(ledger::kMaxHeaderBytes < (uint64_t{1} << 14), "a 2-byte varint length");
+static_assert(kMinBlockBytes <= ledger::kMaxBlockBytes);
+
 struct ConsensusParams {
   uint32_t max_block_txs = 5000;
-  uint64_t max_block_bytes = 8 * 1024 * 1024;
+  // 8 MiB, or less if the code's block limit is smaller.
+  uint64_t max_block_bytes = std::min<uint64_t>(8 * 1024 * 1024, ledger::kMaxBlockBytes);
   uint64_t block_interval_ms = 500;
   uint64_t view_change_timeout_ms = 4000;
 };

@@ -17,6 +17,8 @@
 namespace cl::ledger {
 namespace {
 
+__extension__ typedef unsigned __int128 Uint128;  // wide enough for any sum of two u64 totals
+
 struct OpOutcome {
   ResultCode code = ResultCode::kOk;
   uint64_t original_height = 0;
@@ -91,6 +93,7 @@ class BlockExecutor {
   Result<bool> MemberApproves(uint32_t member_id) const;
   Result<bool> ComplianceApproves() const;
   Result<bool> GovernanceApproves() const;
+  Result<bool> KeyInUse(const pb::AddMember& op) const;
   ResultCode CheckDebit(const AccountFields& a, uint64_t amount) const;
   ResultCode CheckCredit(const AccountFields& a, uint64_t amount) const;
   ResultCode CheckOutflow(AccountFields& a, uint64_t amount) const;
@@ -144,15 +147,52 @@ Result<bool> BlockExecutor::ComplianceApproves() const {
   return false;
 }
 
+// The quorum counts distinct keys, not members: each member's approval must come from keys that
+// no member counted before it (in member id order) used. Genesis and add_member refuse a governance
+// key that another member has, so with a state they built no key is shared and this is simply
+// "threshold members signed"; the rule keeps one signature from counting twice in any state.
 Result<bool> BlockExecutor::GovernanceApproves() const {
   LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
   if (!gov || gov->threshold() == 0) return false;
   uint32_t approvals = 0;
+  std::vector<std::string> used;  // keys that already counted for a member
   for (uint32_t id : gov->members()) {
     LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(id)));
-    if (member && Signed(member->governance())) ++approvals;
+    if (!member) continue;
+    const pb::Controller& c = member->governance();
+    std::vector<std::string> signing;  // this member's keys that signed and are still unused
+    for (const std::string& k : c.keys()) {
+      // Stored keys were validated when stored; compare bytes, as ControllerSatisfied does.
+      if (k.size() != crypto::kPublicKeyBytes) continue;
+      crypto::PublicKey key;
+      std::copy(k.begin(), k.end(), key.bytes.begin());
+      if (!tx_->SignedBy(key)) continue;
+      if (std::find(used.begin(), used.end(), k) != used.end()) continue;
+      signing.push_back(k);
+    }
+    if (c.threshold() == 0 || signing.size() < c.threshold()) continue;
+    ++approvals;
+    used.insert(used.end(), signing.begin(), signing.end());
   }
   return approvals >= gov->threshold();
+}
+
+// Whether a member other than op.id() already has op's node key or one of its governance keys.
+Result<bool> BlockExecutor::KeyInUse(const pb::AddMember& op) const {
+  LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
+  if (!gov) return false;
+  for (uint32_t id : gov->members()) {
+    if (id == op.id()) continue;
+    LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(id)));
+    if (!member) continue;
+    if (member->node_key() == op.node_key()) return true;
+    for (const std::string& k : member->governance().keys()) {
+      for (const std::string& mine : op.governance().keys()) {
+        if (k == mine) return true;
+      }
+    }
+  }
+  return false;
 }
 
 // Held funds are unspendable: the floor applies to posted debits plus pending debits.
@@ -163,11 +203,9 @@ ResultCode BlockExecutor::CheckDebit(const AccountFields& a, uint64_t amount) co
     return ResultCode::kOverflow;
   }
   if (a.issuer) return ResultCode::kOk;
-  uint64_t allowed = a.credits_posted;
-  if (!(a.flags & pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
-      !CheckedAdd(allowed, a.overdraft_limit, &allowed)) {
-    allowed = UINT64_MAX;  // debits cannot exceed u64 anyway
-  }
+  // Exact in 128 bits, as the invariant computes it: credits plus overdraft may exceed u64.
+  Uint128 allowed = a.credits_posted;
+  if (!(a.flags & pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS)) allowed += a.overdraft_limit;
   return debits > allowed ? ResultCode::kInsufficientFunds : ResultCode::kOk;
 }
 
@@ -258,6 +296,13 @@ Result<OpOutcome> BlockExecutor::CreateAccount(const pb::CreateAccount& op) {
   if (!Signed(custodian->governance())) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(asset, st_.GetRecord<pb::AssetRecord>(keys::Asset(op.asset())));
   if (!asset) return Code(ResultCode::kAssetNotFound);
+  // An overdraft lets the account pay out money that nobody paid in: it is credit in the asset,
+  // which only the asset's issuer grants (its governance signature, or it keeps the account).
+  // No operation changes the limit later.
+  if (op.overdraft_limit() != 0 && op.custodian() != asset->issuer()) {
+    LEDGER_ASSIGN(by_issuer, MemberApproves(asset->issuer()));
+    if (!by_issuer) return Code(ResultCode::kUnauthorized);
+  }
   LEDGER_ASSIGN(existing, st_.GetAccount(op.id()));
   if (existing) {
     bool same = !existing->issuer() && existing->asset() == op.asset() &&
@@ -470,7 +515,16 @@ Result<OpOutcome> BlockExecutor::PostPending(const pb::PostPending& op) {
   if (existing) {
     bool same = existing->state() == pb::TRANSFER_STATE_POSTED &&
                 existing->pending_id() == op.pending_id() && existing->preimage() == op.preimage();
-    if (same && op.amount() != 0) same = existing->transfer().amount() == op.amount();
+    if (same) {
+      // The record keeps the amount posted; amount 0 asked for all of the hold.
+      uint64_t requested = op.amount();
+      if (requested == 0) {
+        LEDGER_ASSIGN(hold, st_.GetTransfer(op.pending_id()));
+        if (!hold) return MakeError(ErrorCode::kCorruption, "post names a missing hold");
+        requested = hold->transfer().amount();
+      }
+      same = existing->transfer().amount() == requested;
+    }
     if (!same) return Code(ResultCode::kIdExistsWithDifferentFields);
     return OpOutcome{ResultCode::kAlreadyApplied, existing->height()};
   }
@@ -547,14 +601,20 @@ Result<OpOutcome> BlockExecutor::CreateAsset(const pb::CreateAsset& op) {
   if (!approved) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(existing, st_.GetRecord<pb::AssetRecord>(keys::Asset(op.code())));
   if (existing) {
+    // The issuer controller is compared with the issuer account's controller as it is now (as
+    // create_account compares its controller): after a change_controller a retry is refused.
+    LEDGER_ASSIGN(account, st_.GetAccount(existing->issuer_account()));
     if (existing->scale() == op.scale() && existing->issuer() == op.issuer() &&
-        existing->issuer_account() == op.issuer_account()) {
+        existing->issuer_account() == op.issuer_account() && account &&
+        SameController(account->controller(), op.issuer_controller())) {
       return OpOutcome{ResultCode::kAlreadyApplied, existing->created_height()};
     }
     return Code(ResultCode::kAssetExists);
   }
   LEDGER_ASSIGN(issuer, st_.GetRecord<pb::MemberRecord>(keys::Member(op.issuer())));
   if (!issuer) return Code(ResultCode::kMemberNotFound);
+  // An asset is credit of its issuer: a quorum cannot create one in a member's name without it.
+  if (!Signed(issuer->governance())) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(account, st_.GetAccount(op.issuer_account()));
   if (account) return Code(ResultCode::kIdExistsWithDifferentFields);
   pb::AssetRecord asset;
@@ -580,12 +640,17 @@ Result<OpOutcome> BlockExecutor::AddMember(const pb::AddMember& op) {
   if (!approved) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(existing, st_.GetRecord<pb::MemberRecord>(keys::Member(op.id())));
   if (existing) {
-    if (existing->name() == op.name() && existing->node_key() == op.node_key() &&
+    if (existing->name() == op.name() && existing->roles() == op.roles() &&
+        existing->node_key() == op.node_key() &&
         SameController(existing->governance(), op.governance())) {
       return OpOutcome{ResultCode::kAlreadyApplied, existing->created_height()};
     }
     return Code(ResultCode::kMemberExists);
   }
+  // One key, one member: a shared governance key would let one signature approve for two members,
+  // and a shared node key would make two validators one.
+  LEDGER_ASSIGN(in_use, KeyInUse(op));
+  if (in_use) return Code(ResultCode::kKeyInUse);
   pb::MemberRecord rec;
   rec.set_id(op.id());
   rec.set_name(op.name());

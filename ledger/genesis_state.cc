@@ -1,5 +1,6 @@
 #include "ledger/genesis_state.h"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -19,6 +20,9 @@ Result<std::vector<StateChange>> BuildGenesisState(const GenesisState& g) {
   BytesMap<Bytes> state;
   pb::GovernanceRecord gov;
   std::set<uint32_t> member_ids;
+  // One key, one member (as add_member requires): the governance quorum counts members, and the
+  // validator set is keyed by node key.
+  std::map<std::string, uint32_t> governance_keys, node_keys;
   for (const auto& m : g.members) {
     if (m.id() == 0) return Invalid("member id 0");
     if (!member_ids.insert(m.id()).second) {
@@ -26,6 +30,19 @@ Result<std::vector<StateChange>> BuildGenesisState(const GenesisState& g) {
     }
     auto st = ValidateController(m.governance());
     if (!st) return Invalid("member " + std::to_string(m.id()) + ": " + st.error().message);
+    for (const std::string& key : m.governance().keys()) {
+      auto [it, fresh] = governance_keys.emplace(key, m.id());
+      if (!fresh) {
+        return Invalid("member " + std::to_string(m.id()) +
+                       ": a governance key is also a governance key of member " +
+                       std::to_string(it->second));
+      }
+    }
+    auto [it, fresh] = node_keys.emplace(m.node_key(), m.id());
+    if (!fresh) {
+      return Invalid("member " + std::to_string(m.id()) +
+                     ": its node key is also the node key of member " + std::to_string(it->second));
+    }
     state[keys::Member(m.id())] = SerializeRecord(m);
   }
   for (uint32_t id : member_ids)
@@ -60,6 +77,19 @@ Result<std::vector<StateChange>> BuildGenesisState(const GenesisState& g) {
       return Invalid("account: issuer flag must be set exactly on the asset's issuer account");
     }
     if (!member_ids.contains(r.custodian())) return Invalid("account: unknown custodian member");
+    // What create_asset makes: the issuer keeps its issuer account, which has no flags or limits.
+    if (r.issuer() && r.custodian() != asset.issuer()) {
+      return Invalid("asset " + asset.code() + ": the issuer account must be kept by its issuer");
+    }
+    if (r.issuer() && (r.flags() != 0 || r.overdraft_limit() != 0 || r.max_per_transfer() != 0 ||
+                       r.max_outflow_per_day() != 0)) {
+      return Invalid("asset " + asset.code() + ": an issuer account has no flags or limits");
+    }
+    // create_account's rule: an overdraft is credit only the asset's issuer grants.
+    if (r.overdraft_limit() != 0 && r.custodian() != asset.issuer()) {
+      return Invalid("account: an overdraft in " + asset.code() +
+                     " is credit only its issuer grants (custodian must be the issuer)");
+    }
     auto st = ValidateController(r.controller());
     if (!st) return Invalid("account: " + st.error().message);
     if (a.negative && !r.issuer())
@@ -76,6 +106,12 @@ Result<std::vector<StateChange>> BuildGenesisState(const GenesisState& g) {
   for (const auto& asset : g.assets) {
     if (!account_ids.contains(asset.issuer_account())) {
       return Invalid("asset " + asset.code() + ": issuer account missing from accounts");
+    }
+    const auto& issuer_account = state.at(keys::Account(asset.issuer_account()));
+    pb::AccountRecord rec;
+    rec.ParseFromArray(issuer_account.data(), static_cast<int>(issuer_account.size()));
+    if (rec.asset() != asset.code()) {
+      return Invalid("asset " + asset.code() + ": its issuer account holds another asset");
     }
     if (sums[asset.code()] != 0) {
       return Invalid("asset " + asset.code() + ": balances do not sum to zero");

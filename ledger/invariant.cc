@@ -179,6 +179,12 @@ Status CheckBlockWrites(const std::vector<LedgerState::Write>& writes) {
       if (b != nullptr && (b->asset != a.asset || b->issuer != a.issuer)) {
         return Violation("an account changed asset or issuer flag");
       }
+      // Custody and credit terms are fixed when the account is created, where the custodian and,
+      // for an overdraft, the asset's issuer approved them; no operation changes them.
+      if (b != nullptr && (b->custodian != a.custodian || b->flags != a.flags ||
+                           b->overdraft_limit != a.overdraft_limit)) {
+        return Violation("an account changed its custodian or credit terms");
+      }
       Int128 before_balance = b != nullptr ? Balance(*b) : 0;
       auto asset = asset_delta.find(a.asset);
       if (asset == asset_delta.end()) asset = asset_delta.emplace(std::string(a.asset), 0).first;

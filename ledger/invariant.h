@@ -3,7 +3,8 @@
 //   1. for each asset, the sum of all account balances (credits posted - debits posted) is zero;
 //   2. no account other than an issuer's is below its floor (-overdraft), counting held debits;
 //   3. each account's pending debits and credits equal the sum of its live holds;
-//   4. a hold resolves at most once, and a resolved or immediate transfer never changes again.
+//   4. a hold resolves at most once, and a resolved or immediate transfer never changes again;
+//      an account's asset, issuer flag, custodian, flags and overdraft limit never change.
 // A violation is returned as an ErrorCode::kInternal error whose message starts "invariant:"; the
 // caller must treat it as fatal (stop the node without writing the block).
 //

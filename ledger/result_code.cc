@@ -60,6 +60,8 @@ std::string_view ResultCodeName(ResultCode code) {
       return "member_exists";
     case ResultCode::kIssuerAccountCannotClose:
       return "issuer_account_cannot_close";
+    case ResultCode::kKeyInUse:
+      return "key_in_use";
     case ResultCode::kTxExpired:
       return "tx_expired";
     case ResultCode::kTxDuplicate:

@@ -40,6 +40,7 @@ enum class ResultCode : uint32_t {
   kAssetExists = 25,
   kMemberExists = 26,
   kIssuerAccountCannotClose = 27,
+  kKeyInUse = 28,  // add_member: a node or governance key another member already has
   // Transaction-level codes (Receipt.code).
   kTxExpired = 100,    // past valid_until_height / valid_until_time_ms
   kTxDuplicate = 101,  // a transaction with this id was already executed

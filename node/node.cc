@@ -502,7 +502,8 @@ void Node::MaybePropose(uint64_t now) {
   for (const auto& [height, block] : in_flight_)
     if (height < next) in_flight_txs.insert(block.tx_ids.begin(), block.tx_ids.end());
   auto txs = mempool_->Reap(genesis_.consensus.max_block_txs,
-                            genesis_.consensus.max_block_bytes - 4096, next, &in_flight_txs);
+                            genesis_.consensus.max_block_bytes - genesis::kProposerReserveBytes,
+                            next, &in_flight_txs);
   if (txs.empty() && next > committed + 1) return;
   std::vector<Bytes> envelopes;
   std::vector<Hash32> ids;

@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "crypto/sha256.h"
+#include "ledger/block.h"
 #include "ledger/executor.h"
+#include "ledger/genesis_state.h"
 #include "ledger/invariant.h"
 #include "ledger/ledger_state.h"
 
@@ -145,6 +147,43 @@ TEST(Genesis, RejectsBrokenFilesNamingTheField) {
       {"zero interval",
        [&](json::object& g) { g["consensus"].as_object()["block_interval_ms"] = 0; },
        "$.consensus.block_interval_ms: must be at least 1"},
+      // Genesis state the runtime would refuse (issue 14, defects 19 to 21).
+      {"issuer account kept by another member",
+       [&](json::object& g) { account(g, 0)["custodian"] = 2; },
+       "$.accounts[0].custodian: the issuer account of USD.A must be kept by its issuer, member 1"},
+      {"issuer account of another asset",
+       [&](json::object& g) {
+         g["assets"].as_array()[1].as_object()["issuer_account"] = account(g, 0)["id"];
+       },
+       "$.assets[1].issuer_account: account 000000000000000000000000000000a0 holds USD.A, not "
+       "USD.B"},
+      {"issuer account with limits",
+       [&](json::object& g) { account(g, 0)["max_per_transfer"] = "5"; },
+       "$.accounts[0].max_per_transfer: an issuer account has no flags or limits"},
+      {"issuer account with flags",
+       [&](json::object& g) {
+         account(g, 1)["flags"] = json::array{"debits_must_not_exceed_credits"};
+       },
+       "$.accounts[1].flags: an issuer account has no flags or limits"},
+      {"overdraft not granted by the issuer",
+       [&](json::object& g) {
+         account(g, 3)["custodian"] = 2;
+         account(g, 3)["overdraft_limit"] = "10";
+       },
+       "$.accounts[3].overdraft_limit: an overdraft in USD.A is credit that only its issuer, "
+       "member 1, grants: the custodian must be member 1"},
+      {"shared governance key",
+       [&](json::object& g) { member(g, 3)["governance"] = member(g, 1)["governance"]; },
+       "$.members[3].governance: key "
+       "036c0d1f1784e47ff04108c1d9049df6b3658aa6490ef4ef1ac1e4dbfd90ac0427 "
+       "is also a governance key of member 2"},
+      {"governance key shared inside a k-of-n",
+       [&](json::object& g) {
+         member(g, 4)["governance"] = member(g, 0)["governance"].as_object()["keys"].as_array()[2];
+       },
+       "$.members[4].governance: key "
+       "0244770a338bf0aab83bb64e476eb6167a88156d168f13ce8626ee0912e59ad087 "
+       "is also a governance key of member 1"},
   };
   std::string text = ReadSample();
   for (const auto& c : cases) {
@@ -161,6 +200,121 @@ TEST(Genesis, RejectsBrokenFilesNamingTheField) {
   auto not_json = LoadGenesis("{ not json");
   ASSERT_FALSE(not_json.has_value());
   EXPECT_NE(not_json.error().message.find("genesis: $: not valid JSON"), std::string::npos);
+}
+
+// The consensus limits come from the code's: a block of more transactions or bytes than
+// ledger/block.h allows would make the primary abort (EncodeBlock) or be refused by every backup.
+TEST(Genesis, BlockLimitsAreTheCodesLimitsAtAndJustOver) {
+  struct Limit {
+    const char* key;
+    uint64_t min, max;
+  };
+  const Limit limits[] = {
+      {"max_block_txs", 1, ledger::kMaxTxsPerBlock},
+      {"max_block_bytes", kMinBlockBytes, ledger::kMaxBlockBytes},
+  };
+  std::string text = ReadSample();
+  for (const Limit& l : limits) {
+    for (uint64_t value : {l.min, l.max}) {
+      json::object g = json::parse(text).as_object();
+      g["consensus"].as_object()[l.key] = value;
+      auto loaded = LoadGenesis(json::serialize(g));
+      ASSERT_TRUE(loaded.has_value()) << l.key << "=" << value << ": " << loaded.error().ToString();
+    }
+    json::object over = json::parse(text).as_object();
+    over["consensus"].as_object()[l.key] = l.max + 1;
+    auto too_big = LoadGenesis(json::serialize(over));
+    ASSERT_FALSE(too_big.has_value()) << l.key;
+    EXPECT_NE(too_big.error().message.find(std::string("$.consensus.") + l.key +
+                                           ": must be at most " + std::to_string(l.max)),
+              std::string::npos)
+        << too_big.error().message;
+    json::object under = json::parse(text).as_object();
+    under["consensus"].as_object()[l.key] = l.min - 1;
+    auto too_small = LoadGenesis(json::serialize(under));
+    ASSERT_FALSE(too_small.has_value()) << l.key;
+    EXPECT_NE(too_small.error().message.find(std::string("$.consensus.") + l.key +
+                                             ": must be at least " + std::to_string(l.min)),
+              std::string::npos)
+        << too_small.error().message;
+  }
+  // One transaction of the largest size admitted fits in the smallest block, beside the room the
+  // proposer keeps for the header and framing.
+  EXPECT_GE(kMinBlockBytes, ledger::kMaxTxEnvelopeBytes + kProposerReserveBytes);
+  EXPECT_LE(kMinBlockBytes, ledger::kMaxBlockBytes);
+}
+
+// A proposer fills a block with envelopes up to max_block_bytes - kProposerReserveBytes (node/
+// MaybePropose); the encoded block, header and framing included, must still be within
+// max_block_bytes, or its own replica drops it and every backup refuses it (a halt). The worst case
+// is the most transactions the block may hold, each as large as the budget allows.
+TEST(Genesis, AFullBlockWithinTheProposersBudgetStaysWithinTheLimit) {
+  const std::string chain_id(crypto::kChainIdMaxBytes, 'c');
+  ledger::pb::BlockHeader header;
+  header.set_chain_id(chain_id);
+  header.set_height(UINT64_MAX);
+  header.set_prev_header_hash(std::string(32, 'p'));
+  header.set_timestamp_ms(UINT64_MAX);
+  header.set_validator_set_hash(std::string(32, 'v'));
+  header.set_proposer(UINT32_MAX);
+  for (uint64_t max_block_bytes : {kMinBlockBytes, uint64_t{ledger::kMaxBlockBytes}}) {
+    const uint64_t budget = max_block_bytes - kProposerReserveBytes;
+    for (uint64_t txs : {uint64_t{1}, uint64_t{ledger::kMaxTxsPerBlock}}) {
+      const uint64_t each = std::min<uint64_t>(budget / txs, ledger::kMaxTxEnvelopeBytes);
+      std::vector<Bytes> envelopes(txs, Bytes(each, 0xee));
+      std::vector<Hash32> ids(txs);
+      Bytes block = ledger::EncodeBlock(header, envelopes, ids);
+      EXPECT_LE(block.size(), max_block_bytes) << txs << " txs of " << each << " bytes";
+    }
+  }
+}
+
+// The same checks hold for a GenesisState built by code (tests, tools), not only for JSON files.
+TEST(Genesis, GenesisStateRefusesWhatTheRuntimeWouldRefuse) {
+  auto base = LoadGenesisFile(SamplePath());
+  ASSERT_TRUE(base.has_value());
+  struct Case {
+    const char* name;
+    std::function<void(ledger::GenesisState&)> mutate;
+    const char* expected;
+  };
+  std::vector<Case> cases = {
+      {"issuer account kept by another member",
+       [](ledger::GenesisState& s) { s.accounts[0].record.set_custodian(2); },
+       "must be kept by its issuer"},
+      {"issuer account of another asset",
+       [](ledger::GenesisState& s) {
+         s.assets[1].set_issuer_account(s.accounts[0].record.id());
+         s.accounts[1].record.set_issuer(false);  // so that only the new check can catch it
+       },
+       "issuer account holds another asset"},
+      {"issuer account with a limit",
+       [](ledger::GenesisState& s) { s.accounts[0].record.set_max_outflow_per_day(5); },
+       "an issuer account has no flags or limits"},
+      {"overdraft not granted by the issuer",
+       [](ledger::GenesisState& s) {
+         s.accounts[3].record.set_custodian(2);
+         s.accounts[3].record.set_overdraft_limit(10);
+       },
+       "only its issuer grants"},
+      {"shared governance key",
+       [](ledger::GenesisState& s) {
+         *s.members[3].mutable_governance() = s.members[1].governance();
+       },
+       "governance key of member 2"},
+      {"shared node key",
+       [](ledger::GenesisState& s) { s.members[3].set_node_key(s.members[1].node_key()); },
+       "node key of member 2"},
+  };
+  for (const Case& c : cases) {
+    ledger::GenesisState s = base->state;
+    c.mutate(s);
+    auto built = ledger::BuildGenesisState(s);
+    ASSERT_FALSE(built.has_value()) << c.name;
+    EXPECT_NE(built.error().message.find(c.expected), std::string::npos)
+        << c.name << ": " << built.error().message;
+  }
+  EXPECT_TRUE(ledger::BuildGenesisState(base->state).has_value());
 }
 
 TEST(Genesis, GeneratorBuildsALoadableLocalConsortium) {

@@ -586,7 +586,7 @@ TEST_F(ExecutorCodes, SameTransactionTwiceInOneBlockRunsOnce) {
 }
 
 TEST_F(ExecutorCodes, EveryResultCodeHasAName) {
-  for (uint32_t c = 0; c <= 27; ++c) {
+  for (uint32_t c = 0; c <= 28; ++c) {
     EXPECT_NE(ResultCodeName(static_cast<ResultCode>(c)), "unknown") << c;
   }
   EXPECT_EQ(ResultCodeName(ResultCode::kTxExpired), "tx_expired");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "tests/unit/ledger/ledger_fixture.h"
 
 namespace cl::ledger {
@@ -54,6 +56,29 @@ TEST_F(Invariant, NonIssuerBelowFloorIsCaught) {
   st.PutAccount(a);
   st.PutAccount(issuer);
   ExpectViolation(CheckBlockInvariants(st), "below its floor");
+}
+
+// An account's credit terms and custody are fixed at creation, where the issuer approved them
+// (docs/ledger.md): a block that raises an overdraft or moves the account to another custodian
+// would grant credit nobody approved.
+TEST_F(Invariant, CreditTermsAndCustodianNeverChange) {
+  struct Change {
+    const char* what;
+    std::function<void(pb::AccountRecord&)> apply;
+  };
+  const Change changes[] = {
+      {"overdraft_limit", [](pb::AccountRecord& a) { a.set_overdraft_limit(UINT64_MAX); }},
+      {"custodian", [](pb::AccountRecord& a) { a.set_custodian(kBankC); }},
+      {"flags",
+       [](pb::AccountRecord& a) { a.set_flags(pb::ACCOUNT_FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS); }},
+  };
+  for (const Change& c : changes) {
+    LedgerState st(state_);
+    pb::AccountRecord a = Account(Id(1));
+    c.apply(a);
+    st.PutAccount(a);
+    ExpectViolation(CheckBlockInvariants(st), "changed its custodian or credit terms");
+  }
 }
 
 TEST_F(Invariant, PendingWithoutAHoldIsCaught) {
