@@ -175,7 +175,8 @@ Status LedgerApp::CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_
 }
 
 Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
-                                       const TxResolver& resolve) {
+                                       const TxResolver& resolve,
+                                       const CertifiedExecution* certified) {
   LEDGER_ASSERT(height == this->height() + 1);
   CommitResult result;
   result.height = height;
@@ -227,6 +228,15 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;
   result.receipt_root = ledger::ReceiptRoot(result.receipts);
+  if (certified != nullptr && (result.state_root != certified->state_root ||
+                               result.receipt_root != certified->receipt_root)) {
+    // Before anything is written: a block this node cannot reproduce must not become its chain.
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "block " + std::to_string(height) +
+                         ": execution differs from the execution certificate (state root " +
+                         result.state_root.ToHex() + ", certified " +
+                         certified->state_root.ToHex() + ")");
+  }
   ledger::pb::ExecutedBlock executed;
   executed.set_height(height);
   executed.set_header_hash(FromHash(result.block_digest));
@@ -234,6 +244,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   executed.set_receipt_root(FromHash(result.receipt_root));
   executed.set_timestamp_ms(result.timestamp_ms);
   blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
+  if (certified != nullptr) blocks_.AddExecutionCertificate(height, certified->exec_cert, &batch);
   LEDGER_TRY(WriteCommit(batch));
   {
     std::lock_guard lock(mu_);
