@@ -111,11 +111,11 @@ class LedgerApp {
                        const TxResolver& resolve) const;
 
   // Executes the committed payload at height() + 1 and writes it durably. With `certified`, the
-  // roots are compared first: if they differ, nothing is written and the error is
-  // kFailedPrecondition ("execution differs from the execution certificate"), so a restarted node
-  // starts from the last block it did verify. An error is fatal (storage failure, a broken
-  // invariant, a result that differs from a certified one): the node must stop, since this
-  // object's caches may hold the block that was not written.
+  // roots are compared first: if they differ, nothing is written, the latest-state index is left
+  // as it was, and the error is kFailedPrecondition ("execution differs from the execution
+  // certificate"), so a restarted node starts from the last block it did verify. An error is fatal
+  // (storage failure, a broken invariant, a result that differs from a certified one): the node
+  // must stop.
   Result<CommitResult> Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
                               const TxResolver& resolve,
                               const CertifiedExecution* certified = nullptr);
@@ -136,9 +136,11 @@ class LedgerApp {
   LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis);
   Status Initialise();
   // Adds version `height` of the state: the tree's nodes to tree_batch_ (cleared first) when the
-  // tree has a store of its own, else to *batch; the latest-value index's entries to *batch.
+  // tree has a store of its own, else to *batch; the latest-value index's entries to *batch. With
+  // expected_root, a different root is an error before the index (whose cache serves reads of the
+  // latest state) takes the changes.
   Result<Hash32> StageState(uint64_t height, const std::vector<ledger::StateChange>& changes,
-                            ledger::WriteBatch* batch);
+                            ledger::WriteBatch* batch, const Hash32* expected_root = nullptr);
   // Writes what StageState and the caller staged: tree_batch_ first when the tree has a store of
   // its own, then *batch, both synced.
   Status WriteCommit(const ledger::WriteBatch& batch);

@@ -220,27 +220,35 @@ TEST_F(ObserverSyncTest, AReplyForHeightsNotAskedIsDropped) {
 // Only possible if more than f validators sign a wrong execution (or this node has a bug): the
 // observer stops, but stores nothing, so a restart starts again from the last verified block.
 TEST_F(ObserverSyncTest, AnExecutionThatDiffersFromTheCertificateStoresNothing) {
-  consensus::pb::CertifiedBlock block = CertifiedNext();
-  auto exec = consensus::DecodeExecutionVoteBody(block.exec_cert().body());
+  const consensus::pb::CertifiedBlock genuine = CertifiedNext();
+  auto exec = consensus::DecodeExecutionVoteBody(genuine.exec_cert().body());
   ASSERT_TRUE(exec.has_value());
-  Hash32 wrong_root = exec->state_root;
-  wrong_root.bytes[0] ^= 1;
-  block = Certify(1, ToBytes(block.payload()), exec->block_digest, wrong_root, exec->result_root);
-  pb::SyncReply reply;
-  *reply.add_blocks() = block;
-  const SyncRequestSent request = AskedValidator(0);
-  SyncReplyOutcome outcome = Apply(&request, keys_[0], reply);
-  ASSERT_TRUE(outcome.fatal);
-  EXPECT_EQ(outcome.fatal->code, ErrorCode::kFailedPrecondition);
-  EXPECT_NE(outcome.fatal->message.find("differs from the execution certificate"),
-            std::string::npos);
-  EXPECT_EQ(after_commit_calls_, 0u);
-  EXPECT_EQ(observer_store_.Get(ToBytes("bkM")).value(), std::nullopt);
-  observer_.reset();
-  auto restarted = LedgerApp::Open(&observer_store_, genesis_);
-  ASSERT_TRUE(restarted.has_value()) << restarted.error().message;
-  EXPECT_EQ((*restarted)->height(), 0u);
-  EXPECT_FALSE((*restarted)->blocks().GetBlock(1).value().has_value());
+  for (const bool wrong_state_root : {true, false}) {
+    SCOPED_TRACE(wrong_state_root ? "wrong state root" : "wrong receipt root");
+    ledger::MemoryStore store;
+    auto observer = LedgerApp::Open(&store, genesis_);
+    ASSERT_TRUE(observer.has_value());
+    observer_ = std::move(*observer);
+    Hash32 state_root = exec->state_root;
+    Hash32 receipt_root = exec->result_root;
+    (wrong_state_root ? state_root : receipt_root).bytes[0] ^= 1;
+    pb::SyncReply reply;
+    *reply.add_blocks() =
+        Certify(1, ToBytes(genuine.payload()), exec->block_digest, state_root, receipt_root);
+    const SyncRequestSent request = AskedValidator(0);
+    SyncReplyOutcome outcome = Apply(&request, keys_[0], reply);
+    ASSERT_TRUE(outcome.fatal);
+    EXPECT_EQ(outcome.fatal->code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(outcome.fatal->message.find("differs from the execution certificate"),
+              std::string::npos);
+    EXPECT_EQ(after_commit_calls_, 0u);
+    EXPECT_EQ(store.Get(ToBytes("bkM")).value(), std::nullopt);
+    observer_.reset();
+    auto restarted = LedgerApp::Open(&store, genesis_);
+    ASSERT_TRUE(restarted.has_value()) << restarted.error().message;
+    EXPECT_EQ((*restarted)->height(), 0u);
+    EXPECT_FALSE((*restarted)->blocks().GetBlock(1).value().has_value());
+  }
 }
 
 }  // namespace
