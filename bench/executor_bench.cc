@@ -49,6 +49,7 @@
 #include "ledger/ledger_state.h"
 #include "ledger/leveldb_store.h"
 #include "ledger/tree_state.h"
+#include "util/canonical_proto.h"
 
 namespace cl::ledger {
 namespace {
@@ -503,6 +504,48 @@ BENCHMARK(BM_ExecuteTransfersInMemory)
     ->Iterations(10);
 
 BENCHMARK(BM_ExecuteTransfers)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+
+// Admission's parse of one transfer transaction with range(0) operations. range(1): 0 = protobuf's
+// own parse of the envelope and its body; 1 = the strict parse of both (util/canonical_proto.h:
+// parse, unknown-field walk, re-encode and compare), so 1 minus 0 is what strictness costs; 2 = all
+// of ParseTransaction (strict parse, key decoding, field checks, two digests). Compare with
+// crypto_bench's BM_EcdsaVerify: admission verifies at least one signature per transaction.
+void BM_ParseTransaction(benchmark::State& state) {
+  const size_t ops = static_cast<size_t>(state.range(0));
+  const int64_t mode = state.range(1);
+  pb::TxBody body;
+  body.set_chain_id(kChain);
+  body.set_valid_until_height(10);
+  body.set_nonce(1);
+  for (size_t k = 0; k < ops; ++k) {
+    auto* t = body.add_operations()->mutable_transfer();
+    t->set_id(Id(100 + k));
+    t->set_debit_account(Id(1));
+    t->set_credit_account(Id(2));
+    t->set_amount(1 + k);
+  }
+  const Bytes envelope = SignTransaction(body, std::vector{OwnerKey()});
+  for (auto _ : state) {
+    if (mode == 2) {
+      auto parsed = ParseTransaction(envelope, kChain);
+      benchmark::DoNotOptimize(parsed);
+      continue;
+    }
+    pb::TxEnvelope env;
+    pb::TxBody parsed;
+    bool ok = false;
+    if (mode == 1) {
+      ok = ParseCanonical(env, envelope, "envelope").has_value() &&
+           ParseCanonical(parsed, env.body(), "envelope.body").has_value();
+    } else {
+      ok = env.ParseFromArray(envelope.data(), static_cast<int>(envelope.size())) &&
+           parsed.ParseFromString(env.body());
+    }
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(parsed);
+  }
+}
+BENCHMARK(BM_ParseTransaction)->ArgsProduct({{1, 64}, {0, 1, 2}});
 
 }  // namespace
 }  // namespace cl::ledger

@@ -23,6 +23,7 @@ enum class Domain : uint8_t {
   kTxId = 0x21,         // transaction id: H(0x21 || chain-id framing || body bytes)
   kBlockHeader = 0x22,  // block header hash: H(0x22 || chain-id framing || header bytes)
   kReceipt = 0x23,      // receipt leaf content: H(0x23 || receipt bytes)
+  kTxWitness = 0x24,    // a block's witness_root leaf data: H(0x24 || whole envelope bytes)
 
   // 0x30-0x3f: consensus messages and certificates.
   kPrePrepare = 0x30,

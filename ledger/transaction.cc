@@ -5,6 +5,7 @@
 
 #include "crypto/sha256.h"
 #include "util/assert.h"
+#include "util/canonical_proto.h"
 
 namespace cl::ledger {
 namespace {
@@ -177,10 +178,11 @@ Result<ParsedTx> ParseTransaction(ByteSpan envelope, std::string_view chain_id) 
                                                         std::to_string(envelope.size()) +
                                                         " bytes, over kMaxTxEnvelopeBytes (65536)");
   }
+  // Strict: the envelope's bytes are what a block's witness_root commits to and what is stored,
+  // and its body's bytes are what is signed; an unknown field or a second encoding of the same
+  // message would be bytes no signature and no check looked at (docs/transactions.md).
   pb::TxEnvelope env;
-  if (!env.ParseFromArray(envelope.data(), static_cast<int>(envelope.size()))) {
-    return MakeError(ErrorCode::kInvalidArgument, "envelope: not a valid TxEnvelope protobuf");
-  }
+  LEDGER_TRY(ParseCanonical(env, envelope, "envelope"));
   if (env.signatures_size() == 0) {
     return MakeError(ErrorCode::kUnauthenticated, "envelope.signatures: none");
   }
@@ -210,9 +212,7 @@ Result<ParsedTx> ParseTransaction(ByteSpan envelope, std::string_view chain_id) 
     out.keys.push_back(*key);
     out.signatures.push_back(*sig);
   }
-  if (!out.body.ParseFromString(env.body())) {
-    return MakeError(ErrorCode::kInvalidArgument, "envelope.body: not a valid TxBody protobuf");
-  }
+  LEDGER_TRY(ParseCanonical(out.body, env.body(), "envelope.body"));
   if (out.body.chain_id() != chain_id) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "body.chain_id: '" + out.body.chain_id() + "' is not this chain");

@@ -55,13 +55,25 @@ Result<std::unique_ptr<LedgerApp>> LedgerApp::Open(ledger::KvStore* store,
 
 Result<Hash32> LedgerApp::StageState(uint64_t height,
                                      const std::vector<ledger::StateChange>& changes,
-                                     ledger::WriteBatch* batch) {
+                                     ledger::WriteBatch* batch, const Hash32* expected_root) {
   ledger::WriteBatch* tree_batch = batch;
   if (state_store_ != store_) {
     tree_batch = &tree_batch_;
     tree_batch->Clear();  // keeps the buffer of earlier blocks
   }
-  return ledger::CommitChanges(*tree_, height, changes, tree_batch, batch, index_.get());
+  if (expected_root == nullptr)
+    return ledger::CommitChanges(*tree_, height, changes, tree_batch, batch, index_.get());
+  // The tree first, alone: its cache keys nodes by version, so a version that is never written is
+  // never read; the index's cache is not, so it takes the changes only once the root is right.
+  auto root = ledger::CommitChanges(*tree_, height, changes, tree_batch, batch, nullptr);
+  if (!root) return root;
+  if (*root != *expected_root)
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "block " + std::to_string(height) +
+                         ": execution differs from the execution certificate (state root " +
+                         root->ToHex() + ", certified " + expected_root->ToHex() + ")");
+  index_->Commit(height, changes, batch);
+  return root;
 }
 
 Status LedgerApp::WriteCommit(const ledger::WriteBatch& batch) {
@@ -175,7 +187,8 @@ Status LedgerApp::CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_
 }
 
 Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
-                                       const TxResolver& resolve) {
+                                       const TxResolver& resolve,
+                                       const CertifiedExecution* certified) {
   LEDGER_ASSERT(height == this->height() + 1);
   CommitResult result;
   result.height = height;
@@ -223,10 +236,19 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
 
   ledger::WriteBatch& batch = block_batch_;
   batch.Clear();  // keeps the buffer of earlier blocks
-  auto root = StageState(height, changes, &batch);
+  // With a certificate, checked before anything is written or cached: a block this node cannot
+  // reproduce must not become its chain.
+  result.receipt_root = ledger::ReceiptRoot(result.receipts);
+  if (certified != nullptr && result.receipt_root != certified->receipt_root)
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "block " + std::to_string(height) +
+                         ": execution differs from the execution certificate (receipt root " +
+                         result.receipt_root.ToHex() + ", certified " +
+                         certified->receipt_root.ToHex() + ")");
+  auto root =
+      StageState(height, changes, &batch, certified != nullptr ? &certified->state_root : nullptr);
   if (!root) return std::unexpected(root.error());
   result.state_root = *root;
-  result.receipt_root = ledger::ReceiptRoot(result.receipts);
   ledger::pb::ExecutedBlock executed;
   executed.set_height(height);
   executed.set_header_hash(FromHash(result.block_digest));
@@ -234,6 +256,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   executed.set_receipt_root(FromHash(result.receipt_root));
   executed.set_timestamp_ms(result.timestamp_ms);
   blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
+  if (certified != nullptr) blocks_.AddExecutionCertificate(height, certified->exec_cert, &batch);
   LEDGER_TRY(WriteCommit(batch));
   {
     std::lock_guard lock(mu_);

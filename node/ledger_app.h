@@ -17,7 +17,10 @@
 // node classifies a block the same way, so execution stays deterministic.
 //
 // The block digest, which consensus votes on and the next block's prev_header_hash names, is the
-// header hash for a block and H(0x37 || payload) for a payload that is not a block.
+// header hash for a well-formed block and H(0x37 || payload) for a payload that is not one. The
+// header commits to every envelope byte (witness_root) and the block is parsed strictly, so a
+// payload whose digest a certificate names is exactly the payload the validators executed: a
+// signature byte flipped in transit gives another digest, never another execution.
 //
 // Thread safety: one writer (the driver thread) calls CheckProposal, BuildBlock, Commit and
 // StoreExecutionCertificate; reads (height, tree, blocks, the Get* helpers) are safe from other
@@ -49,6 +52,14 @@ inline constexpr uint64_t kMaxClockSkewMs = 10'000;
 // check). An error means some signature does not verify.
 using TxResolver =
     std::function<Result<std::vector<ledger::VerifiedTx>>(const ledger::DecodedBlock& block)>;
+
+// What an execution certificate certifies about a block (an observer's sync): Commit writes the
+// block only if its own execution gives these roots, and stores the certificate with it.
+struct CertifiedExecution {
+  Hash32 state_root;
+  Hash32 receipt_root;
+  ByteSpan exec_cert;  // the certificate's bytes, stored in the block's batch
+};
 
 struct CommitResult {
   uint64_t height = 0;
@@ -99,10 +110,15 @@ class LedgerApp {
   Status CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_ms,
                        const TxResolver& resolve) const;
 
-  // Executes the committed payload at height() + 1 and writes it durably. An error is fatal
-  // (storage failure or a broken invariant): the node must stop.
+  // Executes the committed payload at height() + 1 and writes it durably. With `certified`, the
+  // roots are compared first: if they differ, nothing is written, the latest-state index is left
+  // as it was, and the error is kFailedPrecondition ("execution differs from the execution
+  // certificate"), so a restarted node starts from the last block it did verify. An error is fatal
+  // (storage failure, a broken invariant, a result that differs from a certified one): the node
+  // must stop.
   Result<CommitResult> Commit(uint64_t height, ByteSpan payload, ByteSpan commit_cert,
-                              const TxResolver& resolve);
+                              const TxResolver& resolve,
+                              const CertifiedExecution* certified = nullptr);
 
   Status StoreExecutionCertificate(uint64_t height, ByteSpan cert);
 
@@ -120,9 +136,11 @@ class LedgerApp {
   LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis);
   Status Initialise();
   // Adds version `height` of the state: the tree's nodes to tree_batch_ (cleared first) when the
-  // tree has a store of its own, else to *batch; the latest-value index's entries to *batch.
+  // tree has a store of its own, else to *batch; the latest-value index's entries to *batch. With
+  // expected_root, a different root is an error before the index (whose cache serves reads of the
+  // latest state) takes the changes.
   Result<Hash32> StageState(uint64_t height, const std::vector<ledger::StateChange>& changes,
-                            ledger::WriteBatch* batch);
+                            ledger::WriteBatch* batch, const Hash32* expected_root = nullptr);
   // Writes what StageState and the caller staged: tree_batch_ first when the tree has a store of
   // its own, then *batch, both synced.
   Status WriteCommit(const ledger::WriteBatch& batch);

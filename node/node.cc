@@ -531,6 +531,8 @@ void Node::MaybeSync(uint64_t now) {
   message.mutable_sync_request()->set_max_blocks(kSyncBlocksPerRequest);
   const crypto::PublicKey& peer = validator_keys_[sync_peer_cursor_++ % validator_keys_.size()];
   transport_->Send(peer, p2p::Priority::kGossip, ToBytes(Serialize(message)));
+  // A new request replaces the last: a late reply to it is dropped like any unasked-for one.
+  sync_request_ = SyncRequestSent{peer, want, kSyncBlocksPerRequest};
   sync_requested_height_ = want;
   sync_requested_at_ms_ = now;
 }
@@ -553,44 +555,35 @@ void Node::HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height
 
 void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& bytes) {
   pb::SyncReply reply;
-  if (!reply.ParseFromString(bytes)) return;
-  consensus::ValidatorSet validators(validator_keys_);
-  for (const consensus::pb::CertifiedBlock& block : reply.blocks()) {
-    const uint64_t height = app_->height() + 1;
-    if (block.height() != height) break;
-    auto commit =
-        consensus::VerifyCommitCertificate(validators, genesis_.chain_id, block.commit_cert());
-    auto exec =
-        consensus::VerifyExecutionCertificate(validators, genesis_.chain_id, block.exec_cert());
-    const Hash32 digest = app_->Digest(AsSpan(block.payload()));
-    if (!commit || commit->seq != height || commit->digest != digest || !exec ||
-        exec->height != height || exec->block_digest != digest) {
-      spdlog::warn("sync reply from {} for height {} does not verify; ignored", ShortKey(from),
-                   height);
-      sync_requested_at_ms_ = 0;  // ask another validator
-      return;
-    }
-    auto result = app_->Commit(height, AsSpan(block.payload()),
-                               AsSpan(block.commit_cert().SerializeAsString()),
-                               [this](const ledger::DecodedBlock& b) { return Resolve(b); });
-    if (!result) {
-      Fatal("executing block " + std::to_string(height) + ": " + result.error().message);
-      return;
-    }
-    if (result->state_root != exec->state_root || result->receipt_root != exec->result_root) {
-      Fatal("block " + std::to_string(height) +
-            ": this observer's execution differs from the execution certificate");
-      return;
-    }
-    auto stored =
-        app_->StoreExecutionCertificate(height, AsSpan(block.exec_cert().SerializeAsString()));
-    if (!stored) {
-      Fatal("cannot store an execution certificate: " + stored.error().message);
-      return;
-    }
-    AfterCommit(*result);
+  if (!reply.ParseFromString(bytes)) {
+    sync_replies_dropped_++;
+    return;
   }
-  sync_requested_at_ms_ = 0;  // ask for more at once
+  const bool from_asked_peer = sync_request_ && sync_request_->peer == from;
+  consensus::ValidatorSet validators(validator_keys_);
+  SyncReplyOutcome outcome = ApplySyncReply(
+      *app_, validators, sync_request_ ? &*sync_request_ : nullptr, from, reply,
+      [this](const ledger::DecodedBlock& b) { return Resolve(b); },
+      [this](const CommitResult& r) { AfterCommit(r); });
+  if (outcome.fatal) {
+    Fatal(outcome.fatal->message);
+    return;
+  }
+  if (outcome.dropped) {
+    sync_replies_dropped_++;
+    // Unsolicited replies are anyone's to send: logged at debug level, so they cannot flood the
+    // log.
+    if (!from_asked_peer) {
+      spdlog::debug("{} from {}; dropped", outcome.dropped->message, ShortKey(from));
+      return;
+    }
+    spdlog::warn("{} from {}; dropped, asking another validator", outcome.dropped->message,
+                 ShortKey(from));
+  }
+  sync_request_.reset();  // answered (or refused)
+  // Ask again at once after progress or a refusal (another validator, by the cursor); a reply with
+  // nothing new waits for kSyncRetryMs, so a caught-up observer does not ask in a loop.
+  if (outcome.committed > 0 || outcome.dropped) sync_requested_at_ms_ = 0;
 }
 
 }  // namespace cl::node

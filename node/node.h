@@ -35,6 +35,7 @@
 #include "node/consensus_store.h"
 #include "node/ledger_app.h"
 #include "node/mempool.h"
+#include "node/observer_sync.h"
 #include "node/rpc_server.h"
 #include "node/tx_resolver.h"
 #include "p2p/transport.h"
@@ -169,6 +170,8 @@ class Node {
   std::map<uint64_t, InFlightBlock> in_flight_;
   uint64_t sync_requested_at_ms_ = 0;
   uint64_t sync_requested_height_ = 0;
+  // The one sync request outstanding; a reply must answer it (node/observer_sync.h).
+  std::optional<SyncRequestSent> sync_request_;
   size_t sync_peer_cursor_ = 0;
   std::vector<std::function<void(const CommitResult&)>> listeners_;
 
@@ -180,6 +183,7 @@ class Node {
   bool stopping_ = false;
   std::optional<Error> fatal_;
   std::atomic<uint64_t> inbound_dropped_{0};
+  std::atomic<uint64_t> sync_replies_dropped_{0};  // unsolicited, unasked-for or not verifying
   std::atomic<size_t> peers_connected_{0};
   consensus::ReplicaStatus replica_status_;  // copy for GetStatus
   std::thread driver_;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/sha256.h"
 #include "tests/unit/ledger/ledger_fixture.h"
+#include "util/canonical_proto.h"
 
 namespace cl::ledger {
 namespace {
@@ -56,6 +58,80 @@ TEST(Transaction, SignatureFromAnotherChainIsRejected) {
   auto tx = VerifyEnvelope(env_bytes, "other-chain");
   ASSERT_FALSE(tx.has_value());
   EXPECT_NE(tx.error().message.find("chain_id"), std::string::npos);
+}
+
+// An envelope over exactly these body bytes, validly signed by `key` (so only strict parsing can
+// refuse it).
+Bytes SignRawBody(const std::string& body_bytes, const crypto::PrivateKey& key) {
+  Hash32 digest = crypto::SignedDigest(crypto::Domain::kTransaction, kChain, AsSpan(body_bytes));
+  pb::TxEnvelope env;
+  env.set_body(body_bytes);
+  auto* s = env.add_signatures();
+  s->set_public_key(ToString(key.GetPublicKey().span()));
+  s->set_signature(ToString(key.Sign(digest).span()));
+  return ToBytes(CanonicalEncoding(env));
+}
+
+// Issue 14 defect 2: envelopes and bodies are parsed strictly (docs/transactions.md).
+TEST(Transaction, UnknownFieldInTheEnvelopeIsRefused) {
+  Bytes env_bytes = SignTransaction(Body({SimpleTransfer()}), std::vector{Key(1)});
+  ASSERT_TRUE(VerifyEnvelope(env_bytes, kChain).has_value());
+  Bytes appended = env_bytes;
+  appended.insert(appended.end(), {0x18, 0x01});  // field 3, varint 1
+  auto tx = ParseTransaction(appended, kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(tx.error().message, "envelope: has an unknown field");
+  // Inside a signature entry.
+  pb::TxEnvelope env;
+  ASSERT_TRUE(env.ParseFromArray(env_bytes.data(), static_cast<int>(env_bytes.size())));
+  std::string signature_entry = env.signatures(0).SerializeAsString() + std::string("\x18\x01", 2);
+  env.clear_signatures();
+  std::string nested = CanonicalEncoding(env) + "\x12" +
+                       std::string(1, static_cast<char>(signature_entry.size())) + signature_entry;
+  tx = ParseTransaction(AsSpan(nested), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope: has an unknown field");
+}
+
+TEST(Transaction, UnknownFieldInTheSignedBodyIsRefused) {
+  const std::string body = CanonicalEncoding(Body({SimpleTransfer()}));
+  ASSERT_TRUE(VerifyEnvelope(SignRawBody(body, Key(1)), kChain).has_value());
+  auto tx = VerifyEnvelope(SignRawBody(body + std::string("\x30\x01", 2), Key(1)), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope.body: has an unknown field");
+  // Deep inside: an unknown field in the transfer of the first operation.
+  pb::TxBody nested = Body({SimpleTransfer()});
+  std::string transfer = nested.operations(0).transfer().SerializeAsString();
+  transfer += std::string("\xf8\x07\x01", 3);  // field 127, varint 1
+  pb::Operation op;
+  ASSERT_TRUE(op.mutable_transfer()->ParseFromString(transfer));
+  *nested.mutable_operations(0) = op;
+  tx = VerifyEnvelope(SignRawBody(nested.SerializeAsString(), Key(1)), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope.body: has an unknown field");
+}
+
+TEST(Transaction, NonCanonicalEnvelopeOrBodyIsRefused) {
+  // The body with a default value written out (nonce = 0): the same message, other bytes.
+  const std::string body = CanonicalEncoding(Body({SimpleTransfer()}));
+  pb::TxBody check;
+  ASSERT_TRUE(check.ParseFromString(body + std::string("\x20\x00", 2)));
+  auto tx = VerifyEnvelope(SignRawBody(body + std::string("\x20\x00", 2), Key(1)), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope.body: is not in canonical encoding");
+  // The envelope with its signatures before its body.
+  Bytes env_bytes = SignRawBody(body, Key(1));
+  pb::TxEnvelope env;
+  ASSERT_TRUE(env.ParseFromArray(env_bytes.data(), static_cast<int>(env_bytes.size())));
+  pb::TxEnvelope signatures_only = env;
+  signatures_only.clear_body();
+  pb::TxEnvelope body_only;
+  body_only.set_body(env.body());
+  const std::string reordered = signatures_only.SerializeAsString() + body_only.SerializeAsString();
+  tx = VerifyEnvelope(AsSpan(reordered), kChain);
+  ASSERT_FALSE(tx.has_value());
+  EXPECT_EQ(tx.error().message, "envelope: is not in canonical encoding");
 }
 
 TEST(Transaction, TooManyOperationsIsRefusedNamingTheLimit) {

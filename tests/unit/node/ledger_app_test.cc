@@ -12,6 +12,7 @@
 #include "ledger/transaction.h"
 #include "tests/unit/ledger/hooked_store.h"
 #include "tests/unit/node/test_txs.h"
+#include "util/canonical_proto.h"
 
 namespace cl::node {
 namespace {
@@ -157,6 +158,66 @@ TEST_F(TwoStoreTest, TreeVersionWrittenBeforeACrashIsDroppedAndTheBlockReExecute
   auto got5 = CommitOn(**reopened, 5, blocks.back());
   ASSERT_TRUE(expected5.has_value() && got5.has_value());
   EXPECT_EQ(got5->state_root, expected5->state_root);
+}
+
+// `block` with its first envelope replaced, the header unchanged.
+Bytes WithFirstEnvelope(const Bytes& block_bytes, const std::string& envelope) {
+  ledger::pb::Block block;
+  EXPECT_TRUE(block.ParseFromArray(block_bytes.data(), static_cast<int>(block_bytes.size())));
+  block.set_txs(0, envelope);
+  return ToBytes(CanonicalEncoding(block));
+}
+
+// Issue 14 defect 10 (b): a lagging replica checks a state reply's payload against its commit
+// certificate by this digest; with one signature byte flipped it named the certified block, and the
+// replica executed a null block in its place.
+TEST_F(TwoStoreTest, ABlockDifferingOnlyInASignatureByteHasAnotherDigest) {
+  const Bytes block = NextBlock(1);
+  ledger::pb::Block parsed;
+  ASSERT_TRUE(parsed.ParseFromArray(block.data(), static_cast<int>(block.size())));
+  ledger::pb::TxEnvelope envelope;
+  ASSERT_TRUE(envelope.ParseFromString(parsed.txs(0)));
+  std::string* sig = envelope.mutable_signatures(0)->mutable_signature();
+  (*sig)[20] = static_cast<char>((*sig)[20] ^ 0x01);
+  const Bytes tampered = WithFirstEnvelope(block, CanonicalEncoding(envelope));
+  EXPECT_NE(reference_->Digest(tampered), reference_->Digest(block));
+  // Committed anyway (say, under a certificate of its own), it is a null block with its own digest.
+  auto result = CommitOn(*reference_, 1, tampered);
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  EXPECT_TRUE(result->null_block);
+  EXPECT_EQ(result->block_digest, reference_->Digest(tampered));
+}
+
+// Issue 14 defect 10 (c): a Byzantine primary sends one header with two valid signature sets of
+// the same bodies to different backups. They used to share a digest, commit under one
+// certificate and execute differently (a 2-of-2 controller is satisfied by one set only).
+TEST_F(TwoStoreTest, OneHeaderWithAnotherSignatureSetIsNotTheProposedBlock) {
+  const Bytes block = NextBlock(1);
+  ledger::pb::Block parsed;
+  ASSERT_TRUE(parsed.ParseFromArray(block.data(), static_cast<int>(block.size())));
+  ledger::pb::TxEnvelope envelope;
+  ASSERT_TRUE(envelope.ParseFromString(parsed.txs(0)));
+  ledger::pb::TxBody body;
+  ASSERT_TRUE(body.ParseFromString(envelope.body()));
+  const std::vector<crypto::PrivateKey> two = {key_, crypto::PrivateKey::Generate()};
+  const Bytes cosigned = ledger::SignTransaction(body, two);
+  ASSERT_TRUE(ledger::VerifyEnvelope(cosigned, kChain).has_value());
+  const Bytes equivocation = WithFirstEnvelope(block, ToString(cosigned));
+  EXPECT_NE(reference_->Digest(equivocation), reference_->Digest(block));
+  const TxResolver verify_all =
+      [](const ledger::DecodedBlock& b) -> Result<std::vector<ledger::VerifiedTx>> {
+    std::vector<ledger::VerifiedTx> txs;
+    for (const Bytes& e : b.txs) {
+      auto tx = ledger::VerifyEnvelope(e, kChain);
+      if (!tx) return std::unexpected(tx.error());
+      txs.push_back(std::move(*tx));
+    }
+    return txs;
+  };
+  EXPECT_TRUE(reference_->CheckProposal(1, block, 20'000, verify_all).has_value());
+  auto refused = reference_->CheckProposal(1, equivocation, 20'000, verify_all);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "block witness_root does not match its txs");
 }
 
 TEST_F(TwoStoreTest, GenesisTreeWrittenBeforeACrashIsReplacedAtTheNextOpen) {
