@@ -193,7 +193,7 @@ std::string AuditStatement(const ledger::VerifiedFacts& f) {
     case pb::BUNDLE_KIND_NO_TRANSFER:
       return "transfer " + subject + " did not exist" + at;
     case pb::BUNDLE_KIND_ASSET_SUPPLY:
-      return "asset " + subject + " had a supply of " + f.amount + " (issuer account " +
+      return "asset " + subject + " had a net supply of " + f.amount + " (issuer account " +
              Hex(f.account->id()) + ")" + at;
     default:
       return "";

@@ -148,7 +148,7 @@ TEST_F(Printed, IdsAreHexAndOnlyAssetCodesAreText) {
   EXPECT_EQ(j.at("kind").as_string(), "no_account");
 
   VerifiedFacts supply = Verify(chain.Build(pb::BUNDLE_KIND_ASSET_SUPPLY, kProofAsset));
-  EXPECT_EQ(tools::AuditStatement(supply), "asset USD.1 had a supply of 1000 (issuer account " +
+  EXPECT_EQ(tools::AuditStatement(supply), "asset USD.1 had a net supply of 1000 (issuer account " +
                                                ToHex(AsSpan(kProofIssuerAccount)) +
                                                ") at height 1 (block time 2023-11-14T22:13:20Z)");
   EXPECT_EQ(json::parse(tools::AuditJson(supply)).at("subject").as_string(), "USD.1");
