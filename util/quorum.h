@@ -13,7 +13,9 @@
 
 namespace cl {
 
-constexpr uint32_t FaultsTolerated(uint32_t n) { return n == 0 ? 0 : (n - 1) / 3; }
+constexpr uint32_t FaultsTolerated(uint32_t n) {
+  return n == 0 ? 0 : (n - 1) / 3;
+}
 
 constexpr uint32_t QuorumSize(uint32_t n) {
   if (n == 0) return 1;  // an empty set has no quorum any set of signers can reach

@@ -55,8 +55,8 @@ TEST(CanonicalProto, RefusesFieldsOutOfOrderAndDuplicatedScalars) {
   gp::FieldDescriptorProto field;
   field.set_name("x");
   field.set_number(3);
-  const std::string name = CanonicalEncoding(field).substr(0, 3);    // field 1 "x"
-  const std::string number = CanonicalEncoding(field).substr(3);     // field 3 varint
+  const std::string name = CanonicalEncoding(field).substr(0, 3);  // field 1 "x"
+  const std::string number = CanonicalEncoding(field).substr(3);   // field 3 varint
   gp::FieldDescriptorProto parsed;
   EXPECT_TRUE(ParseCanonical(parsed, name + number, "f").has_value());
   EXPECT_FALSE(ParseCanonical(parsed, number + name, "f").has_value());
@@ -71,7 +71,12 @@ TEST(CanonicalProto, RefusesANonMinimalVarint) {
 
 TEST(CanonicalProto, RefusesGarbage) {
   gp::DescriptorProto parsed;
-  EXPECT_FALSE(ParseCanonical(parsed, std::string("\x0a\x05" "ab", 4), "f").has_value());
+  EXPECT_FALSE(ParseCanonical(parsed,
+                              std::string("\x0a\x05"
+                                          "ab",
+                                          4),
+                              "f")
+                   .has_value());
 }
 
 TEST(Quorum, AnyTwoQuorumsShareFPlusOneReplicas) {
@@ -80,7 +85,9 @@ TEST(Quorum, AnyTwoQuorumsShareFPlusOneReplicas) {
     const uint32_t q = QuorumSize(n);
     EXPECT_LE(q, n - f) << "n=" << n << ": a quorum must be reachable with f replicas silent";
     EXPECT_GE(2 * q, n + f + 1) << "n=" << n << ": two quorums must share f+1 replicas";
-    if (n % 3 == 1) EXPECT_EQ(q, 2 * f + 1) << "n=" << n;
+    if (n % 3 == 1) {
+      EXPECT_EQ(q, 2 * f + 1) << "n=" << n;
+    }
   }
 }
 
