@@ -318,5 +318,109 @@ TEST(ReplicaWire, StateReplyOfMaximumSizeBlocksCarriesOneBlockAndFits) {
   EXPECT_EQ(reply.blocks_size(), 1);
 }
 
+// ---- defect 2: strict parsing of what is signed or hashed -------------------------------------
+
+const std::string kUnknownField("\x48\x01", 2);  // field 9, varint 1
+
+TEST(ReplicaWire, VoteBodiesRefuseUnknownFieldsAndNonCanonicalEncodings) {
+  const std::string vote = EncodeVoteBody(3, 7, PayloadDigest(AsSpan("x")));
+  ASSERT_TRUE(DecodeVoteBody(vote).has_value());
+  EXPECT_FALSE(DecodeVoteBody(vote + kUnknownField).has_value());
+  EXPECT_FALSE(DecodeVoteBody(vote + std::string("\x08\x03", 2)).has_value());  // view repeated
+  EXPECT_FALSE(DecodeVoteBody(std::string("\x08\x00", 2) + vote.substr(2)).has_value());  // view 0
+  const std::string exec = EncodeExecutionVoteBody(5, Hash32{}, Hash32{}, Hash32{});
+  ASSERT_TRUE(DecodeExecutionVoteBody(exec).has_value());
+  EXPECT_FALSE(DecodeExecutionVoteBody(exec + kUnknownField).has_value());
+  EXPECT_FALSE(DecodeExecutionVoteBody(exec + std::string("\x08\x05", 2)).has_value());
+}
+
+// The single byte flip: the tag of a certificate's fourth signer (field 2) becomes field 9.
+// A lenient parse then sees three signers, a quorum of four, and an unknown field.
+TEST(ReplicaWire, CertificateSignerFlippedIntoAnUnknownFieldFails) {
+  std::vector<crypto::PublicKey> keys;
+  for (uint32_t i = 0; i < 4; ++i)
+    keys.push_back(KeyFor(i).GetPublicKey());
+  ValidatorSet vs(keys);
+  const std::string body = EncodeVoteBody(0, 1, PayloadDigest(AsSpan("block")));
+  pb::CommitCertificate cert;
+  cert.set_body(body);
+  for (uint32_t i = 0; i < 4; ++i) {
+    pb::Signer* sg = cert.add_signers();
+    sg->set_replica(i);
+    sg->set_signature(SignEnvelope(pb::COMMIT, i, body, KeyFor(i), kChain).signature());
+  }
+  ASSERT_TRUE(VerifyCommitCertificate(vs, kChain, cert).has_value());
+  std::string bytes = cert.SerializeAsString();
+  const size_t fourth = bytes.size() - cert.signers(3).ByteSizeLong() - 2;
+  ASSERT_EQ(bytes[fourth], '\x12');
+  bytes[fourth] = '\x4a';  // field 2 (signers) -> field 9, same wire type
+  pb::CommitCertificate lenient;
+  ASSERT_TRUE(lenient.ParseFromString(bytes));
+  ASSERT_EQ(lenient.signers_size(), 3);
+  EXPECT_FALSE(VerifyCommitCertificate(vs, kChain, lenient).has_value());
+
+  // The same flip inside a state reply never reaches the certificate check.
+  class Lagging final : public Application {
+   public:
+    bool ValidatePayload(uint64_t, ByteSpan) override { return true; }
+    void DeliverBlock(const CommittedBlock& b) override { delivered.push_back(b.height); }
+    std::optional<pb::CertifiedBlock> LoadBlock(uint64_t) override { return std::nullopt; }
+    std::vector<uint64_t> delivered;
+  } app;
+  ReplicaConfig cfg;
+  cfg.chain_id = kChain;
+  cfg.validators = keys;
+  cfg.key = KeyFor(0);
+  NullStorage storage;
+  Replica r(std::move(cfg), &app, &storage, 0, 0);
+  pb::StateReplyBody reply;
+  pb::CertifiedBlock* block = reply.add_blocks();
+  block->set_height(1);
+  block->set_payload("block");
+  *block->mutable_commit_cert() = lenient;
+  pb::Envelope env = SignEnvelope(pb::STATE_REPLY, 1, reply.SerializeAsString(), KeyFor(1), kChain);
+  r.OnMessage(0, env.SerializeAsString(), 1);
+  EXPECT_TRUE(app.delivered.empty());
+  EXPECT_EQ(r.drops().malformed, 1u);
+}
+
+// An envelope with an appended unknown field, or with its fields out of order, is not the message
+// that was signed: dropped as malformed before any other check.
+TEST(ReplicaWire, EnvelopeWithUnknownFieldOrNonCanonicalEncodingIsDropped) {
+  Single s(4, 1);
+  pb::Envelope pp = SignEnvelope(
+      pb::PRE_PREPARE, 0, EncodeVoteBody(0, 1, PayloadDigest(AsSpan("p"))), KeyFor(0), kChain);
+  pp.set_payload("p");
+  const std::string canonical = pp.SerializeAsString();
+  s.replica->OnMessage(0, canonical + kUnknownField, 0);
+  // Out of order: the signature (field 4) moved in front of everything else.
+  pb::Envelope sig_only;
+  sig_only.set_signature(pp.signature());
+  pb::Envelope rest = pp;
+  rest.clear_signature();
+  s.replica->OnMessage(0, sig_only.SerializeAsString() + rest.SerializeAsString(), 0);
+  EXPECT_EQ(s.replica->drops().malformed, 2u);
+  Effects fx = s.replica->OnMessage(0, canonical, 0);  // the control: prepared at once
+  EXPECT_EQ(fx.messages.size(), 1u);
+}
+
+// Signed bodies with an unknown field are refused even though the signature over them verifies:
+// two view changes for view 1 (f + 1 of them) make a replica join view 1 only when canonical.
+TEST(ReplicaWire, SignedViewChangeWithUnknownFieldIsRefused) {
+  for (bool tamper : {true, false}) {
+    Single s(4, 1);
+    for (uint32_t from : {2u, 3u}) {
+      pb::ViewChangeBody vc;
+      vc.set_new_view(1);
+      std::string body = vc.SerializeAsString();
+      if (tamper) body += kUnknownField;
+      pb::Envelope env = SignEnvelope(pb::VIEW_CHANGE, from, body, KeyFor(from), kChain);
+      s.replica->OnMessage(0, env.SerializeAsString(), from);
+    }
+    EXPECT_EQ(s.replica->status().view, tamper ? 0u : 1u) << "tampered: " << tamper;
+    EXPECT_EQ(s.replica->drops().malformed, tamper ? 2u : 0u);
+  }
+}
+
 }  // namespace
 }  // namespace cl::consensus
