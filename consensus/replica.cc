@@ -114,8 +114,8 @@ struct Replica::Impl {
   uint64_t last_proposal_ms = 0;
   uint64_t retransmit_mark = UINT64_MAX;
   uint32_t transfer_rr = 0;
-  uint32_t payload_rr = 0;                   // whom to ask next for a missing payload
-  std::vector<uint64_t> payload_replied_ms;  // per peer: when we last sent it a payload
+  uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
+  std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
   std::deque<std::pair<Hash32, Bytes>> pending;
   std::vector<std::deque<std::pair<uint64_t, std::string>>> buffered;  // per peer: (view, bytes)
@@ -143,7 +143,7 @@ struct Replica::Impl {
     latest_exec_vote.resize(n);
     buffered.resize(n);
     buffered_bytes.resize(n);
-    payload_replied_ms.resize(n);
+    payload_reply_after_ms.resize(n);
     LEDGER_ASSERT(cfg.max_block_bytes <= kMaxPayloadBytes);  // every message fits a frame
   }
 
@@ -764,7 +764,7 @@ struct Replica::Impl {
     }
     const pb::Envelope* pp = FindPrePrepare(it->second, *digest);
     // One block per retransmission interval per peer: a requester cannot make us send more.
-    if (!pp || now < payload_replied_ms[env.sender()] + cfg.retransmit_ms) {
+    if (!pp || now < payload_reply_after_ms[env.sender()]) {
       ++drops.stale;
       return;
     }
@@ -772,7 +772,7 @@ struct Replica::Impl {
       ++drops.bad_signature;
       return;
     }
-    payload_replied_ms[env.sender()] = now;
+    payload_reply_after_ms[env.sender()] = now + cfg.retransmit_ms;
     pb::PayloadReplyBody reply;
     *reply.mutable_pre_prepare() = *pp;
     pb::Envelope out =
