@@ -422,5 +422,47 @@ TEST(ReplicaWire, SignedViewChangeWithUnknownFieldIsRefused) {
   }
 }
 
+std::string PayloadRequest(uint32_t from, uint64_t seq, const Hash32& digest) {
+  pb::PayloadRequestBody body;
+  body.set_seq(seq);
+  body.set_digest(ToString(digest.span()));
+  return SignEnvelope(pb::PAYLOAD_REQUEST, from, body.SerializeAsString(), KeyFor(from), kChain)
+      .SerializeAsString();
+}
+
+// A payload is sent only for a held (seq, digest), at most once per retransmission interval per
+// peer, so a requester cannot make a replica stream blocks at it.
+TEST(ReplicaWire, PayloadRequestIsAnsweredForHeldBlocksOncePerInterval) {
+  Single s(4, 1);
+  const Hash32 d = PayloadDigest(AsSpan("p"));
+  s.replica->OnMessage(0, Vote(pb::PRE_PREPARE, 0, KeyFor(0), 0, 1, "p"), 0);
+  Effects fx = s.replica->OnMessage(1000, PayloadRequest(2, 1, d), 2);
+  ASSERT_EQ(fx.messages.size(), 1u);
+  EXPECT_EQ(fx.messages[0].to, 2u);
+  pb::Envelope out;
+  ASSERT_TRUE(out.ParseFromString(fx.messages[0].bytes));
+  ASSERT_EQ(out.type(), pb::PAYLOAD_REPLY);
+  pb::PayloadReplyBody reply;
+  ASSERT_TRUE(reply.ParseFromString(out.body()));
+  EXPECT_EQ(reply.pre_prepare().payload(), "p");
+  EXPECT_TRUE(s.replica->OnMessage(1001, PayloadRequest(2, 1, d), 2).messages.empty());
+  EXPECT_TRUE(s.replica->OnMessage(1001, PayloadRequest(3, 1, PayloadDigest(AsSpan("q"))), 3)
+                  .messages.empty());
+  EXPECT_EQ(s.replica->OnMessage(2000, PayloadRequest(2, 1, d), 2).messages.size(), 1u);
+}
+
+// A payload nobody asked for is not kept (memory is spent only on wanted blocks).
+TEST(ReplicaWire, UnsolicitedPayloadReplyIsDropped) {
+  Single s(4, 1);
+  pb::PayloadReplyBody body;
+  ASSERT_TRUE(body.mutable_pre_prepare()->ParseFromString(
+      Vote(pb::PRE_PREPARE, 0, KeyFor(0), 0, 1, std::string(1 << 20, 'u'))));
+  pb::Envelope env =
+      SignEnvelope(pb::PAYLOAD_REPLY, 2, body.SerializeAsString(), KeyFor(2), kChain);
+  Effects fx = s.replica->OnMessage(0, env.SerializeAsString(), 2);
+  EXPECT_TRUE(fx.messages.empty());
+  EXPECT_EQ(s.replica->drops().stale, 1u);
+}
+
 }  // namespace
 }  // namespace cl::consensus
