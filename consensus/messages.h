@@ -16,12 +16,14 @@
 #include "crypto/domain.h"
 #include "crypto/keys.h"
 #include "util/bytes.h"
+#include "util/quorum.h"
 #include "util/status.h"
 
 namespace cl::consensus {
 
-// Largest validator set the replica accepts (bounds every per-replica table).
-inline constexpr uint32_t kMaxValidators = 256;
+// Largest validator set the replica accepts (bounds every per-replica table, and with
+// kMaxWindowSeqs the largest NEW_VIEW: see MaxNewViewBytes below).
+inline constexpr uint32_t kMaxValidators = 64;
 
 // The ordered validator set of one epoch; replica i is validators[i]. n = 3f+1 is not required:
 // f = (n-1)/3 and a quorum is 2f+1 (always more than (n+f)/2, so two quorums share an honest one).
@@ -99,11 +101,84 @@ Result<ExecutionVoteFields> VerifyExecutionCertificate(
     const ValidatorSet& validators, const std::string& chain_id,
     const pb::ExecutionCertificate& cert, SignatureVerifier& verifier = DefaultVerifier());
 
-// A prepared proof for (view, seq, digest): a pre-prepare from the primary of its view with a
-// payload matching its digest and 2f prepares from distinct non-primary validators.
+// A prepared proof for (view, seq, digest): a pre-prepare from the primary of its view, without
+// its payload (the digest names the block; proofs on the wire never carry blocks), and quorum - 1
+// prepares from distinct non-primary validators.
 Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std::string& chain_id,
-                                       const pb::PreparedProof& proof, SignatureVerifier& verifier,
-                                       const PayloadDigestFn& digest = {});
+                                       const pb::PreparedProof& proof, SignatureVerifier& verifier);
+
+// ---- Message sizes (docs/consensus.md, "Message sizes") ---------------------------------------
+// Every message a replica produces must fit one p2p frame, or it is never delivered. The p2p layer
+// carries at most p2p::kMaxMessageBytes (16 MiB - 21) per message, and the node wraps a consensus
+// envelope in a NodeMessage; node/node.cc static_asserts that kMaxConsensusMessageBytes plus that
+// wrapping fits (consensus does not depend on p2p). Blocks travel only in PRE_PREPARE,
+// PAYLOAD_REPLY and STATE_REPLY, one or more whole blocks per message; VIEW_CHANGE and NEW_VIEW
+// name blocks by digest, so their size depends on n and the window only, never on block sizes.
+inline constexpr uint64_t kMaxConsensusMessageBytes = (uint64_t{16} << 20) - (uint64_t{64} << 10);
+// Everything in a PRE_PREPARE, PAYLOAD_REPLY or a STATE_REPLY's first block besides the payload
+// itself (fields, signatures, two certificates of kMaxValidators signers) fits in this.
+inline constexpr uint64_t kMaxBlockOverheadBytes = uint64_t{64} << 10;
+// The largest block payload: ReplicaConfig::max_block_bytes may not exceed it.
+inline constexpr uint64_t kMaxPayloadBytes = kMaxConsensusMessageBytes - kMaxBlockOverheadBytes;
+
+namespace wire_size {
+// Upper bounds of protobuf encodings, field by field (a varint is at most 10 bytes).
+constexpr uint64_t VarintBytes(uint64_t v) {
+  return v < 0x80 ? 1 : 1 + VarintBytes(v >> 7);
+}
+constexpr uint64_t Field(uint64_t body) {
+  return 1 + VarintBytes(body) + body;
+}  // tag, len, body
+constexpr uint64_t kVarintField = 1 + 10;
+constexpr uint64_t kSigner = Field(kVarintField + Field(64));
+constexpr uint64_t kVoteBody = 2 * kVarintField + Field(32);
+constexpr uint64_t kExecutionVoteBody = kVarintField + 3 * Field(32);
+// An envelope whose body is `body` bytes and which carries `payload` payload bytes.
+constexpr uint64_t Envelope(uint64_t body, uint64_t payload = 0) {
+  return 2 * kVarintField + Field(body) + Field(64) + (payload ? Field(payload) : 0);
+}
+constexpr uint64_t Certificate(uint64_t body, uint32_t signers) {
+  return Field(body) + signers * kSigner;
+}
+// Prepared proofs carry no payload (a VIEW_CHANGE names blocks by digest).
+constexpr uint64_t PreparedProof(uint32_t n) {
+  return Field(Envelope(kVoteBody)) + Field(kVoteBody) + n * kSigner;
+}
+constexpr uint64_t ViewChangeBody(uint32_t n, uint64_t window) {
+  return 2 * kVarintField + Field(Certificate(kExecutionVoteBody, n)) +
+         window * Field(PreparedProof(n));
+}
+}  // namespace wire_size
+
+// The largest VIEW_CHANGE envelope for n validators and a window: up to `window` prepared proofs,
+// each (and the stable certificate) with up to n signatures.
+constexpr uint64_t MaxViewChangeBytes(uint32_t n, uint64_t window) {
+  return wire_size::Envelope(wire_size::ViewChangeBody(n, window));
+}
+// The largest NEW_VIEW envelope: a quorum of VIEW_CHANGE envelopes (what a primary sends and all a
+// replica accepts) and `window` re-proposals, which carry no payload.
+constexpr uint64_t MaxNewViewBytes(uint32_t n, uint64_t window) {
+  return wire_size::Envelope(wire_size::kVarintField +
+                             QuorumSize(n) * wire_size::Field(MaxViewChangeBytes(n, window)) +
+                             window * wire_size::Field(wire_size::Envelope(wire_size::kVoteBody)));
+}
+// The largest PRE_PREPARE (also PAYLOAD_REPLY, which wraps one) for a payload limit.
+constexpr uint64_t MaxPrePrepareBytes(uint64_t max_payload_bytes) {
+  return wire_size::Envelope(
+      wire_size::Field(wire_size::Envelope(wire_size::kVoteBody, max_payload_bytes)));
+}
+// The largest STATE_REPLY holding one block: its payload, height and two certificates.
+constexpr uint64_t MaxOneBlockStateReplyBytes(uint32_t n, uint64_t max_payload_bytes) {
+  return wire_size::Envelope(
+      wire_size::Field(wire_size::kVarintField + wire_size::Field(max_payload_bytes) +
+                       wire_size::Field(wire_size::Certificate(wire_size::kVoteBody, n)) +
+                       wire_size::Field(wire_size::Certificate(wire_size::kExecutionVoteBody, n))));
+}
+
+// A block of the largest size fits each message that carries one.
+static_assert(MaxPrePrepareBytes(kMaxPayloadBytes) <= kMaxConsensusMessageBytes);
+static_assert(MaxOneBlockStateReplyBytes(kMaxValidators, kMaxPayloadBytes) <=
+              kMaxConsensusMessageBytes);
 
 inline uint32_t PrimaryOf(uint64_t view, uint32_t n) {
   return static_cast<uint32_t>(view % n);

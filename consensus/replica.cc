@@ -5,12 +5,10 @@
 
 #include "crypto/sha256.h"
 #include "util/assert.h"
+#include "util/canonical_proto.h"
 
 namespace cl::consensus {
 namespace {
-
-// Bytes of slack over the payload limit for one envelope's own fields.
-constexpr uint64_t kEnvelopeOverheadBytes = 64 * 1024;
 
 struct Vote {
   std::string body;
@@ -30,7 +28,16 @@ struct Slot {
   std::map<uint32_t, Vote> commits;
   std::string own_pp, own_prepare, own_commit;  // envelope bytes, for retransmission
 
-  std::optional<pb::PreparedProof> prepared;
+  // Set when a NEW_VIEW re-proposed this seq: the re-proposal (no payload; blocks travel by digest
+  // in view changes) waits here until the payload is known, and no other digest is accepted.
+  std::optional<Hash32> nv_digest;
+  pb::Envelope nv_pp;
+  // The last pre-prepare (with payload) accepted here in an earlier view, kept through view
+  // changes: a NEW_VIEW may re-propose it, and a peer may ask for it (PAYLOAD_REQUEST).
+  std::optional<Hash32> kept_digest;
+  pb::Envelope kept_pp;
+
+  std::optional<pb::PreparedProof> prepared;  // kept with its payload (local only)
   uint64_t prepared_view = 0;
   bool committed = false;
   Hash32 committed_digest;
@@ -39,6 +46,12 @@ struct Slot {
 
   void ResetForView(uint64_t v) {
     view = v;
+    if (has_pp) {
+      kept_digest = digest;
+      kept_pp = std::move(pp);
+    }
+    nv_digest.reset();
+    nv_pp.Clear();
     has_pp = false;
     pp.Clear();
     prepares.clear();
@@ -101,9 +114,13 @@ struct Replica::Impl {
   uint64_t last_proposal_ms = 0;
   uint64_t retransmit_mark = UINT64_MAX;
   uint32_t transfer_rr = 0;
+  uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
+  std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
   std::deque<std::pair<Hash32, Bytes>> pending;
   std::vector<std::deque<std::pair<uint64_t, std::string>>> buffered;  // per peer: (view, bytes)
+  std::vector<uint64_t> buffered_bytes;                                // per peer
+  uint64_t buffered_total_bytes = 0;
   std::map<std::tuple<int, uint64_t, uint64_t>, Hash32> signed_votes;  // (type, view, seq)
 
   DropCounters drops;
@@ -125,6 +142,9 @@ struct Replica::Impl {
     self = cfg.self;
     latest_exec_vote.resize(n);
     buffered.resize(n);
+    buffered_bytes.resize(n);
+    payload_reply_after_ms.resize(n);
+    LEDGER_ASSERT(cfg.max_block_bytes <= kMaxPayloadBytes);  // every message fits a frame
   }
 
   uint32_t Primary(uint64_t v) const { return PrimaryOf(v, n); }
@@ -198,6 +218,10 @@ struct Replica::Impl {
     Slot& s = GetSlot(vf.seq);
     if (s.committed && s.committed_digest != vf.digest) {
       ++drops.conflicting;  // cannot happen with at most f faults: two blocks committed at one seq
+      return;
+    }
+    if (s.nv_digest && *s.nv_digest != vf.digest) {
+      ++drops.conflicting;  // the NEW_VIEW fixed another block at this seq
       return;
     }
     if (s.has_pp) {
@@ -455,7 +479,11 @@ struct Replica::Impl {
     if (stable_cert && low > 0) *body.mutable_stable_cert() = *stable_cert;
     if (!cfg.bugs.drop_prepared_in_view_change) {
       for (const auto& [seq, s] : slots) {
-        if (seq > low && s.prepared) *body.add_prepared() = *s.prepared;
+        if (seq > low && s.prepared) {
+          pb::PreparedProof* proof = body.add_prepared();
+          *proof = *s.prepared;
+          proof->mutable_pre_prepare()->clear_payload();  // blocks travel by digest
+        }
       }
     }
     pb::Envelope env =
@@ -492,9 +520,7 @@ struct Replica::Impl {
     if (env.type() != pb::VIEW_CHANGE) {
       return MakeError(ErrorCode::kInvalidArgument, "not a view change");
     }
-    if (!info.body.ParseFromString(env.body())) {
-      return MakeError(ErrorCode::kInvalidArgument, "bad view-change body");
-    }
+    LEDGER_TRY(ParseCanonical(info.body, env.body(), "view-change body"));
     info.view = info.body.new_view();
     info.env = env;
     if (info.view == 0) return MakeError(ErrorCode::kInvalidArgument, "view change to view 0");
@@ -514,7 +540,7 @@ struct Replica::Impl {
     }
     std::set<uint64_t> seqs;
     for (const pb::PreparedProof& p : info.body.prepared()) {
-      auto pf = VerifyPreparedProof(vs, cfg.chain_id, p, *verifier, cfg.payload_digest);
+      auto pf = VerifyPreparedProof(vs, cfg.chain_id, p, *verifier);
       if (!pf) return std::unexpected(pf.error());
       if (pf->seq <= stable || pf->seq > stable + cfg.window_seqs) {
         return MakeError(ErrorCode::kInvalidArgument, "prepared proof outside the watermarks");
@@ -532,7 +558,6 @@ struct Replica::Impl {
   struct Reproposal {
     uint64_t seq;
     Hash32 digest;
-    std::string payload;
   };
 
   // PBFT's new-view rule: from the 2f+1 view changes, min-s is the highest stable checkpoint, and
@@ -547,25 +572,20 @@ struct Replica::Impl {
         *min_cert = &b->stable_cert();
       }
     }
-    std::map<uint64_t, std::pair<uint64_t, const pb::PreparedProof*>> best;
+    std::map<uint64_t, std::pair<uint64_t, Hash32>> best;  // seq -> (view, digest)
     for (const auto* b : vcs) {
       for (const pb::PreparedProof& p : b->prepared()) {
         auto pf = DecodeVoteBody(p.pre_prepare().body());
         if (!pf || pf->seq <= min_s) continue;
         auto it = best.find(pf->seq);
-        if (it == best.end() || pf->view > it->second.first) best[pf->seq] = {pf->view, &p};
+        if (it == best.end() || pf->view > it->second.first) best[pf->seq] = {pf->view, pf->digest};
       }
     }
     std::vector<Reproposal> out;
     uint64_t max_s = best.empty() ? min_s : best.rbegin()->first;
     for (uint64_t s = min_s + 1; s <= max_s; ++s) {
       auto it = best.find(s);
-      if (it == best.end()) {
-        out.push_back({s, Digest({}), std::string()});
-      } else {
-        const pb::Envelope& pp = it->second.second->pre_prepare();
-        out.push_back({s, Digest(AsSpan(pp.payload())), pp.payload()});
-      }
+      out.push_back({s, it == best.end() ? Digest({}) : it->second.second});
     }
     return out;
   }
@@ -591,8 +611,7 @@ struct Replica::Impl {
     for (const Reproposal& r : o) {
       auto env = SignVote(pb::PRE_PREPARE, view, r.seq, r.digest);
       LEDGER_ASSERT(env.has_value());  // a fresh view: nothing was proposed in it yet
-      env->set_payload(r.payload);
-      *nv.add_pre_prepares() = *env;
+      *nv.add_pre_prepares() = *env;   // by digest: the payload follows in its own PRE_PREPARE
     }
     pb::Envelope env =
         SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *cfg.key, cfg.chain_id);
@@ -605,13 +624,11 @@ struct Replica::Impl {
   Status ValidateNewView(const pb::Envelope& env, pb::NewViewBody& nv, uint64_t& min_s,
                          const pb::ExecutionCertificate** min_cert,
                          std::vector<ViewChangeInfo>& infos) {
-    if (!nv.ParseFromString(env.body())) {
-      return MakeError(ErrorCode::kInvalidArgument, "bad new-view body");
-    }
+    LEDGER_TRY(ParseCanonical(nv, env.body(), "new-view body"));
     if (env.sender() != Primary(nv.view())) {
       return MakeError(ErrorCode::kInvalidArgument, "new view not from its primary");
     }
-    if (static_cast<uint32_t>(nv.view_changes_size()) > n ||
+    if (static_cast<uint32_t>(nv.view_changes_size()) > quorum ||
         static_cast<uint64_t>(nv.pre_prepares_size()) > cfg.window_seqs) {
       return MakeError(ErrorCode::kResourceExhausted, "new view too large");
     }
@@ -643,7 +660,7 @@ struct Replica::Impl {
       auto vf = DecodeVoteBody(pp.body());
       if (pp.type() != pb::PRE_PREPARE || pp.sender() != env.sender() || !vf ||
           vf->view != nv.view() || vf->seq != o[i].seq || vf->digest != o[i].digest ||
-          Digest(AsSpan(pp.payload())) != vf->digest) {
+          !pp.payload().empty()) {
         return MakeError(ErrorCode::kInvalidArgument, "re-proposal does not match");
       }
       LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, pp, *verifier));
@@ -671,7 +688,10 @@ struct Replica::Impl {
       LEDGER_ASSERT(vf.has_value());  // validated or self-made
       max_s = std::max(max_s, vf->seq);
       if (vf->seq <= low) continue;
-      AcceptPrePrepare(pp, *vf);
+      Slot& s = GetSlot(vf->seq);
+      s.nv_digest = vf->digest;
+      s.nv_pp = pp;
+      CompleteReproposal(vf->seq);
     }
     if (Primary(view) == self) {
       next_seq = std::max({max_s, delivered, low}) + 1;
@@ -680,27 +700,158 @@ struct Replica::Impl {
       }
       last_proposal_ms = now;
     }
+    if (Primary(view) == self) RequestMissingPayloads();
     ReplayBuffered();
     TryPropose();
+  }
+
+  // ---- payloads of re-proposals -------------------------------------------------------------
+
+  // A pre-prepare with its payload for (seq, digest) that this replica holds, if any.
+  const pb::Envelope* FindPrePrepare(const Slot& s, const Hash32& digest) const {
+    if (s.has_pp && s.digest == digest) return &s.pp;
+    if (s.kept_digest && *s.kept_digest == digest) return &s.kept_pp;
+    if (s.prepared) {
+      auto pf = DecodeVoteBody(s.prepared->pre_prepare().body());
+      if (pf && pf->digest == digest) return &s.prepared->pre_prepare();
+    }
+    return nullptr;
+  }
+
+  // A NEW_VIEW re-proposal names its block by digest; once the payload is known (held here, empty,
+  // or fetched), it is accepted like any pre-prepare, and the primary sends it with its payload.
+  void CompleteReproposal(uint64_t seq) {
+    Slot& s = GetSlot(seq);
+    if (!s.nv_digest || s.has_pp) return;
+    pb::Envelope env = s.nv_pp;
+    if (*s.nv_digest != Digest({})) {
+      const pb::Envelope* known = FindPrePrepare(s, *s.nv_digest);
+      if (!known) return;  // RequestMissingPayloads asks a peer
+      env.set_payload(known->payload());
+    }
+    auto vf = DecodeVoteBody(env.body());
+    LEDGER_ASSERT(vf.has_value());  // validated or self-made
+    AcceptPrePrepare(env, *vf);
+    if (Primary(view) == self && s.has_pp) Send(kBroadcast, s.own_pp);
+  }
+
+  // Asks one peer (a different one each time) for each re-proposed payload still missing.
+  void RequestMissingPayloads() {
+    if (in_vc) return;
+    for (auto& [seq, s] : slots) {
+      if (s.view != view || !s.nv_digest || s.has_pp) continue;
+      pb::PayloadRequestBody body;
+      body.set_seq(seq);
+      body.set_digest(std::string(AsStringView(s.nv_digest->span())));
+      uint32_t to = (self + 1 + payload_rr++ % (n - 1)) % n;
+      pb::Envelope env =
+          SignEnvelope(pb::PAYLOAD_REQUEST, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+      Send(to, env.SerializeAsString());
+    }
+  }
+
+  void HandlePayloadRequest(const pb::Envelope& env) {
+    pb::PayloadRequestBody body;
+    if (!ParseCanonical(body, env.body(), "payload request")) {
+      ++drops.malformed;
+      return;
+    }
+    auto digest = Hash32::FromSpan(AsSpan(body.digest()));
+    auto it = slots.find(body.seq());
+    if (!digest || it == slots.end()) {
+      ++drops.stale;
+      return;
+    }
+    const pb::Envelope* pp = FindPrePrepare(it->second, *digest);
+    // One block per retransmission interval per peer: a requester cannot make us send more.
+    if (!pp || now < payload_reply_after_ms[env.sender()]) {
+      ++drops.stale;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    payload_reply_after_ms[env.sender()] = now + cfg.retransmit_ms;
+    pb::PayloadReplyBody reply;
+    *reply.mutable_pre_prepare() = *pp;
+    pb::Envelope out =
+        SignEnvelope(pb::PAYLOAD_REPLY, self, reply.SerializeAsString(), *cfg.key, cfg.chain_id);
+    Send(env.sender(), out.SerializeAsString());
+  }
+
+  void HandlePayloadReply(const pb::Envelope& env) {
+    pb::PayloadReplyBody body;
+    if (!ParseCanonical(body, env.body(), "payload reply")) {
+      ++drops.malformed;
+      return;
+    }
+    const pb::Envelope& pp = body.pre_prepare();
+    auto vf = DecodeVoteBody(pp.body());
+    if (pp.type() != pb::PRE_PREPARE || !vf) {
+      ++drops.malformed;
+      return;
+    }
+    auto it = slots.find(vf->seq);
+    if (it == slots.end() || it->second.view != view || !it->second.nv_digest ||
+        *it->second.nv_digest != vf->digest || it->second.has_pp) {
+      ++drops.stale;  // not (or no longer) wanted: nothing unsolicited is kept
+      return;
+    }
+    if (pp.payload().size() > cfg.max_block_bytes || Digest(AsSpan(pp.payload())) != vf->digest ||
+        pp.sender() != Primary(vf->view)) {
+      ++drops.malformed;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier) ||
+        !VerifyEnvelope(vs, cfg.chain_id, pp, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    Slot& s = it->second;
+    s.kept_digest = vf->digest;
+    s.kept_pp = pp;
+    CompleteReproposal(vf->seq);
   }
 
   void ReplayBuffered() {
     for (uint32_t p = 0; p < n; ++p) {
       auto q = std::move(buffered[p]);
       buffered[p].clear();
+      buffered_total_bytes -= buffered_bytes[p];
+      buffered_bytes[p] = 0;
       for (auto& [v, bytes] : q) {
-        if (v >= view) HandleMessage(bytes);
+        if (v >= view) HandleMessage(bytes, p);
       }
     }
   }
 
+  void EvictOldestBuffered(uint32_t sender) {
+    auto& q = buffered[sender];
+    LEDGER_ASSERT(!q.empty());
+    buffered_bytes[sender] -= q.front().second.size();
+    buffered_total_bytes -= q.front().second.size();
+    q.pop_front();
+    ++drops.buffer_full;
+  }
+
+  // `bytes` is a verified vote of `sender` (its signature checked): the sender is who it claims.
   void Buffer(uint32_t sender, uint64_t v, const std::string& bytes) {
     auto& q = buffered[sender];
-    if (q.size() >= kMaxBufferedPerPeer) {
-      q.pop_front();
-      ++drops.buffer_full;
-    }
     q.push_back({v, bytes});
+    buffered_bytes[sender] += bytes.size();
+    buffered_total_bytes += bytes.size();
+    while (!q.empty() &&
+           (q.size() > kMaxBufferedPerPeer || buffered_bytes[sender] > kMaxBufferedBytesPerPeer)) {
+      EvictOldestBuffered(sender);
+    }
+    while (buffered_total_bytes > kMaxBufferedBytesTotal) {
+      uint32_t largest = 0;
+      for (uint32_t p = 1; p < n; ++p) {
+        if (buffered_bytes[p] > buffered_bytes[largest]) largest = p;
+      }
+      EvictOldestBuffered(largest);
+    }
   }
 
   // ---- state transfer -----------------------------------------------------------------------
@@ -734,7 +885,7 @@ struct Replica::Impl {
 
   void HandleStateRequest(const pb::Envelope& env) {
     pb::StateRequestBody body;
-    if (!body.ParseFromString(env.body()) || body.from_height() == 0) {
+    if (!ParseCanonical(body, env.body(), "state request") || body.from_height() == 0) {
       ++drops.malformed;
       return;
     }
@@ -749,7 +900,8 @@ struct Replica::Impl {
          ++h) {
       auto block = app->LoadBlock(h);
       if (!block) break;
-      bytes += block->ByteSizeLong();
+      // Whole blocks while they fit; the first always does (messages.h static_asserts).
+      bytes += block->ByteSizeLong() + 6;  // + the field's tag and length
       if (bytes > kMaxStateReplyBytes && reply.blocks_size() > 0) break;
       *reply.add_blocks() = std::move(*block);
     }
@@ -761,7 +913,7 @@ struct Replica::Impl {
 
   void HandleStateReply(const pb::Envelope& env) {
     pb::StateReplyBody body;
-    if (!body.ParseFromString(env.body()) ||
+    if (!ParseCanonical(body, env.body(), "state reply") ||
         body.blocks_size() > static_cast<int>(kMaxBlocksPerStateReply)) {
       ++drops.malformed;
       return;
@@ -819,6 +971,17 @@ struct Replica::Impl {
       return;
     }
     if (vf->view > view || in_vc) {
+      // Checked before buffering, so the buffer holds only what its sender really signed, under
+      // that sender (a flood claiming another replica's index never reaches it).
+      if (!env.payload().empty() &&
+          (env.type() != pb::PRE_PREPARE || env.payload().size() > cfg.max_block_bytes)) {
+        ++drops.malformed;
+        return;
+      }
+      if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+        ++drops.bad_signature;
+        return;
+      }
       Buffer(env.sender(), vf->view, bytes);
       return;
     }
@@ -910,7 +1073,7 @@ struct Replica::Impl {
 
   void HandleViewChangeMessage(const pb::Envelope& env) {
     pb::ViewChangeBody peek;
-    if (!peek.ParseFromString(env.body())) {
+    if (!ParseCanonical(peek, env.body(), "view-change body")) {
       ++drops.malformed;
       return;
     }
@@ -956,7 +1119,7 @@ struct Replica::Impl {
 
   void HandleNewViewMessage(const pb::Envelope& env) {
     pb::NewViewBody peek;
-    if (!peek.ParseFromString(env.body())) {
+    if (!ParseCanonical(peek, env.body(), "new-view body")) {
       ++drops.malformed;
       return;
     }
@@ -977,19 +1140,25 @@ struct Replica::Impl {
     InstallNewView(nv, min_s, min_cert);
   }
 
-  void HandleMessage(const std::string& bytes) {
+  // from: the validator the message came from over an authenticated session, when known.
+  void HandleMessage(const std::string& bytes, std::optional<uint32_t> from = std::nullopt) {
     if (halted) return;
-    if (bytes.size() > cfg.max_block_bytes * (cfg.window_seqs + 1) + kEnvelopeOverheadBytes) {
+    if (bytes.size() > kMaxConsensusMessageBytes) {
       ++drops.malformed;
       return;
     }
+    // Strict: one encoding per message and no unknown field at any depth (docs/consensus.md).
     pb::Envelope env;
-    if (!env.ParseFromString(bytes)) {
+    if (!ParseCanonical(env, bytes, "consensus envelope")) {
       ++drops.malformed;
       return;
     }
     if (!vs.contains(env.sender())) {
       ++drops.not_validator;
+      return;
+    }
+    if (from && env.sender() != *from) {
+      ++drops.wrong_sender;
       return;
     }
     if (env.sender() == self) {
@@ -1017,6 +1186,12 @@ struct Replica::Impl {
       case pb::STATE_REPLY:
         HandleStateReply(env);
         return;
+      case pb::PAYLOAD_REQUEST:
+        HandlePayloadRequest(env);
+        return;
+      case pb::PAYLOAD_REPLY:
+        HandlePayloadReply(env);
+        return;
       default:
         ++drops.malformed;
         return;
@@ -1040,6 +1215,7 @@ struct Replica::Impl {
         if (!s.own_prepare.empty()) Send(kBroadcast, s.own_prepare);
         if (!s.own_commit.empty()) Send(kBroadcast, s.own_commit);
       }
+      RequestMissingPayloads();
     }
     if (!own_exec_env.empty()) Send(kBroadcast, own_exec_env);
     MaybeRequestState();
@@ -1199,6 +1375,12 @@ Effects Replica::OnMessage(uint64_t now_ms, const std::string& bytes) {
   return impl_->Finish();
 }
 
+Effects Replica::OnMessage(uint64_t now_ms, const std::string& bytes, uint32_t from) {
+  impl_->now = std::max(impl_->now, now_ms);
+  impl_->HandleMessage(bytes, from);
+  return impl_->Finish();
+}
+
 Effects Replica::Tick(uint64_t now_ms) {
   impl_->now = std::max(impl_->now, now_ms);
   impl_->TickImpl();
@@ -1233,7 +1415,14 @@ ReplicaStatus Replica::status() const {
   s.delivered = impl_->delivered;
   s.executed = impl_->executed;
   s.halted = impl_->halted;
+  for (const auto& q : impl_->buffered)
+    s.buffered_messages += q.size();
+  s.buffered_bytes = impl_->buffered_total_bytes;
   return s;
+}
+
+uint64_t Replica::BufferedBytesFrom(uint32_t sender) const {
+  return sender < impl_->buffered_bytes.size() ? impl_->buffered_bytes[sender] : 0;
 }
 
 const DropCounters& Replica::drops() const {

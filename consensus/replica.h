@@ -26,14 +26,31 @@ namespace cl::consensus {
 
 // Named limits. At a limit the replica drops the input and counts it; it never blocks or grows.
 inline constexpr uint64_t kDefaultWindowSeqs = 32;  // high - low watermark
-inline constexpr uint64_t kMaxWindowSeqs = 1024;
-inline constexpr uint64_t kDefaultMaxBlockBytes = 8u << 20;  // one payload
-inline constexpr size_t kMaxBufferedPerPeer = 64;            // future-view messages per peer
-inline constexpr size_t kMaxPendingPayloads = 256;           // queued payloads to propose
+// With kMaxValidators, the largest window whose NEW_VIEW still fits one message (asserted below).
+inline constexpr uint64_t kMaxWindowSeqs = 64;
+inline constexpr uint64_t kDefaultMaxBlockBytes = 8u << 20;  // one payload, <= kMaxPayloadBytes
+// Votes for a later view (or for the view being changed to) wait in a buffer until the replica
+// gets there. Only votes whose signature verified are buffered, under their verified sender; each
+// sender's queue is bounded by count and bytes (its oldest entries go first), and when all queues
+// together exceed the total, the largest queue loses its oldest entry, so one flooding validator
+// never evicts another's votes.
+inline constexpr size_t kMaxBufferedPerPeer = 64;  // future-view messages per peer
+inline constexpr uint64_t kMaxBufferedBytesPerPeer = uint64_t{32} << 20;  // one max pre-prepare
+inline constexpr uint64_t kMaxBufferedBytesTotal = uint64_t{96} << 20;
+inline constexpr size_t kMaxPendingPayloads = 256;  // queued payloads to propose
 inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
-inline constexpr uint64_t kMaxStateReplyBytes = 32u << 20;
+// A state reply holds whole blocks up to this many bytes in all, at least one block: one block of
+// kMaxPayloadBytes always fits (messages.h), so the reply never exceeds kMaxConsensusMessageBytes.
+inline constexpr uint64_t kMaxStateReplyBytes = kMaxConsensusMessageBytes - 1024;
 inline constexpr uint32_t kViewChangeBackoffCapExponent = 4;  // timeout <= base * 2^4
 inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future views are dropped
+
+// Every message the replica can produce fits kMaxConsensusMessageBytes (issue 14, defect 11): the
+// view-change messages for every accepted (n, window), the block-carrying ones for every accepted
+// max_block_bytes (ReplicaConfig checks both).
+static_assert(MaxViewChangeBytes(kMaxValidators, kMaxWindowSeqs) <= kMaxConsensusMessageBytes);
+static_assert(MaxNewViewBytes(kMaxValidators, kMaxWindowSeqs) <= kMaxConsensusMessageBytes);
+static_assert(kDefaultMaxBlockBytes <= kMaxPayloadBytes);
 
 // Test-only switches that plant known bugs, so the simulator's tests can prove they would catch
 // them. Always all false outside tests.
@@ -126,9 +143,10 @@ struct DropCounters {
   uint64_t invalid_payload = 0;
   uint64_t buffer_full = 0;
   uint64_t bad_certificate = 0;
+  uint64_t wrong_sender = 0;  // the envelope names another sender than the session it came from
   uint64_t total() const {
     return malformed + bad_signature + not_validator + out_of_window + conflicting +
-           invalid_payload + buffer_full + bad_certificate;
+           invalid_payload + buffer_full + bad_certificate + wrong_sender;
   }
 };
 
@@ -141,6 +159,8 @@ struct ReplicaStatus {
   uint64_t delivered = 0;
   uint64_t executed = 0;
   bool halted = false;
+  size_t buffered_messages = 0;  // future-view votes waiting (all senders)
+  uint64_t buffered_bytes = 0;   // their bytes, at most kMaxBufferedBytesTotal
 };
 
 class Replica {
@@ -155,12 +175,17 @@ class Replica {
   // Effects of the start itself (timers, retransmission after a restart).
   Effects Start(uint64_t now_ms);
   Effects OnMessage(uint64_t now_ms, const std::string& bytes);
+  // A message that arrived over an authenticated session with validator `from`: an envelope that
+  // names any other sender is dropped (counted as wrong_sender) before anything else is done.
+  Effects OnMessage(uint64_t now_ms, const std::string& bytes, uint32_t from);
   Effects Tick(uint64_t now_ms);
   Effects OnPayloadReady(uint64_t now_ms, Bytes payload);
   Effects OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& state_root,
                      const Hash32& result_root);
 
   ReplicaStatus status() const;
+  // Bytes of future-view votes buffered from one validator (tests and metrics).
+  uint64_t BufferedBytesFrom(uint32_t sender) const;
   const DropCounters& drops() const;
 
  private:

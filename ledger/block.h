@@ -25,7 +25,9 @@ namespace cl::ledger {
 
 // Limits on a block; a proposal over any of them is invalid.
 inline constexpr size_t kMaxTxsPerBlock = 10'000;
-inline constexpr size_t kMaxBlockBytes = 16u << 20;
+// A block travels whole in one consensus message inside one p2p frame (16 MiB), with its envelope
+// and certificates: node/node.cc static_asserts kMaxBlockBytes <= consensus::kMaxPayloadBytes.
+inline constexpr size_t kMaxBlockBytes = 15u << 20;
 inline constexpr size_t kMaxHeaderBytes = 1024;
 
 struct DecodedBlock {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "consensus/messages.h"
+#include "ledger/block.h"
 #include "node/node.pb.h"
 #include "node/proof_rpc.h"
 #include "node/rpc_methods.h"
@@ -26,6 +27,16 @@ std::string Serialize(const pb::NodeMessage& message) {
 std::string ShortKey(const crypto::PublicKey& key) {
   return key.ToHex().substr(0, 12);
 }
+
+// A consensus envelope travels as NodeMessage{consensus = 1}: a tag byte and a length varint of at
+// most 4 bytes (the length is below 2^28). Every consensus message, blocks included, fits one p2p
+// message, so none is ever dropped for its size (issue 14, defect 11).
+constexpr uint64_t kNodeMessageOverheadBytes = 1 + 4;
+static_assert(consensus::kMaxConsensusMessageBytes < (uint64_t{1} << 28));
+static_assert(consensus::kMaxConsensusMessageBytes + kNodeMessageOverheadBytes <=
+              p2p::kMaxMessageBytes);
+// The ledger's largest block is a payload consensus can carry.
+static_assert(ledger::kMaxBlockBytes <= consensus::kMaxPayloadBytes);
 
 }  // namespace
 
@@ -154,6 +165,12 @@ Status Node::Start() {
   LEDGER_ASSERT(!started_);
   const uint64_t now = MonotonicMs();
   if (role_ == Role::kValidator) {
+    if (genesis_.consensus.max_block_bytes > consensus::kMaxPayloadBytes)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "genesis: consensus.max_block_bytes " +
+                           std::to_string(genesis_.consensus.max_block_bytes) +
+                           " exceeds the largest block consensus can carry (" +
+                           std::to_string(consensus::kMaxPayloadBytes) + " bytes)");
     consensus_store_ = std::make_unique<ConsensusStore>(store_.get());
     consensus_app_ = std::make_unique<App>(this);
     consensus::ReplicaConfig rc;
@@ -368,9 +385,21 @@ void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
     return;
   }
   switch (message.kind_case()) {
-    case pb::NodeMessage::kConsensus:
-      if (replica_) ApplyEffects(replica_->OnMessage(now, message.consensus()));
+    case pb::NodeMessage::kConsensus: {
+      if (!replica_) break;
+      // Consensus comes only from validators, and an envelope must name the validator whose key
+      // authenticated this session; the replica drops (and counts) any other sender index.
+      auto it = std::find(validator_keys_.begin(), validator_keys_.end(), m.from);
+      if (it == validator_keys_.end()) {
+        if (consensus_from_non_validator_++ == 0)
+          spdlog::warn("dropping consensus messages from {}: not a validator (counted)",
+                       ShortKey(m.from));
+        break;
+      }
+      const auto from = static_cast<uint32_t>(it - validator_keys_.begin());
+      ApplyEffects(replica_->OnMessage(now, message.consensus(), from));
       break;
+    }
     case pb::NodeMessage::kTxs: {
       if (message.txs().txs_size() > static_cast<int>(kMaxAdmitBatch)) break;
       std::vector<ByteSpan> spans;
@@ -399,9 +428,11 @@ void Node::ApplyEffects(consensus::Effects effects) {
     message.set_consensus(std::move(out.bytes));
     std::string bytes = Serialize(message);
     if (out.to == consensus::kBroadcast) {
-      SendToValidators(p2p::Priority::kConsensus, bytes);
+      for (size_t i = 0; i < validator_keys_.size(); ++i) {
+        if (i != validator_index_) SendConsensus(static_cast<uint32_t>(i), bytes);
+      }
     } else if (out.to < validator_keys_.size() && out.to != validator_index_) {
-      transport_->Send(validator_keys_[out.to], p2p::Priority::kConsensus, ToBytes(bytes));
+      SendConsensus(out.to, bytes);
     }
   }
   if (effects.next_tick_ms) next_tick_ms_ = *effects.next_tick_ms;
@@ -414,6 +445,29 @@ void Node::ApplyEffects(consensus::Effects effects) {
   }
   if (effects.halted) Fatal("this node's execution result differs from the certified one");
   ExecuteDelivered();
+}
+
+// A refused send (the peer's queue is full, or it is no longer a member) is counted and logged once
+// until a send to that peer succeeds again. The replica retransmits its own votes, view change and
+// new view while nothing progresses, and fetches what it misses, so a lost message is resent.
+void Node::SendConsensus(uint32_t to, const std::string& bytes) {
+  if (consensus_send_failing_.size() != validator_keys_.size())
+    consensus_send_failing_.assign(validator_keys_.size(), false);
+  const bool sent = transport_->Send(validator_keys_[to], p2p::Priority::kConsensus, ToBytes(bytes));
+  if (sent) {
+    if (consensus_send_failing_[to]) {
+      consensus_send_failing_[to] = false;
+      spdlog::info("consensus sends to validator {} accepted again", to);
+    }
+    return;
+  }
+  ++consensus_send_failures_;
+  if (!consensus_send_failing_[to]) {
+    consensus_send_failing_[to] = true;
+    spdlog::warn("consensus send to validator {} ({} bytes) refused by p2p (queue full?); the "
+                 "replica retransmits; {} refused so far",
+                 to, bytes.size(), consensus_send_failures_);
+  }
 }
 
 void Node::ExecuteDelivered() {

@@ -173,6 +173,11 @@ class Node {
   // The one sync request outstanding; a reply must answer it (node/observer_sync.h).
   std::optional<SyncRequestSent> sync_request_;
   size_t sync_peer_cursor_ = 0;
+  // Consensus traffic refused on the way in or out (issue 14, defects 11 and 12).
+  uint64_t consensus_from_non_validator_ = 0;  // a member that is not a validator sent consensus
+  uint64_t consensus_send_failures_ = 0;       // p2p refused a consensus message (queue full, ...)
+  std::vector<bool> consensus_send_failing_;   // per validator: logged once until a send succeeds
+  void SendConsensus(uint32_t to, const std::string& bytes);
   std::vector<std::function<void(const CommitResult&)>> listeners_;
 
   // Shared with other threads.

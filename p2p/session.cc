@@ -8,6 +8,7 @@
 #include "crypto/hkdf.h"
 #include "crypto/sha256.h"
 #include "util/assert.h"
+#include "util/canonical_proto.h"
 
 namespace cl::p2p {
 namespace {
@@ -105,10 +106,14 @@ Status Session::Receive(ByteSpan data, SessionSink& sink, Bytes& to_send) {
       if (len == 0 || len > kMaxHelloBytes)
         return Fail({ErrorCode::kInvalidArgument,
                      Reason("hello frame length " + std::to_string(len) + " out of range")});
-    } else if (len < crypto::kAeadTagBytes || len > kMaxFrameBytes) {
-      return Fail({ErrorCode::kResourceExhausted, "p2p frame: length " + std::to_string(len) +
-                                                      " outside 16.." +
-                                                      std::to_string(kMaxFrameBytes)});
+    } else {
+      // Before the peer's Auth verifies, only the Auth frame may come: its size, not a whole frame.
+      const size_t max_len = state_ == State::kAwaitAuth ? kMaxAuthFrameBytes : kMaxFrameBytes;
+      if (len < crypto::kAeadTagBytes || len > max_len)
+        return Fail(
+            {ErrorCode::kResourceExhausted,
+             std::string(state_ == State::kAwaitAuth ? "p2p frame before Auth" : "p2p frame") +
+                 ": length " + std::to_string(len) + " outside 16.." + std::to_string(max_len)});
     }
     if (in.size() - pos - kFrameHeaderBytes < len) break;
     auto st = HandleFrame(in.subspan(pos, kFrameHeaderBytes),
@@ -130,9 +135,10 @@ Status Session::HandleFrame(ByteSpan header, ByteSpan body, SessionSink& sink, B
 }
 
 Status Session::HandleHello(ByteSpan body, Bytes& to_send) {
+  // The Hello bytes enter the signed transcript: strictly one encoding, no unknown fields.
   pb::Hello hello;
-  if (!hello.ParseFromArray(body.data(), static_cast<int>(body.size())))
-    return MakeError(ErrorCode::kInvalidArgument, Reason("hello is not a Hello message"));
+  if (auto st = ParseCanonical(hello, body, "hello"); !st)
+    return MakeError(ErrorCode::kInvalidArgument, Reason(st.error().message));
   if (hello.version() != kProtocolVersion)
     return MakeError(ErrorCode::kFailedPrecondition,
                      Reason("protocol version " + std::to_string(hello.version()) + " is not " +
@@ -210,8 +216,10 @@ Status Session::HandleSealed(ByteSpan header, ByteSpan body, SessionSink& sink) 
       }
     }
   }
-  if (!rx_envelope_.ParseFromArray(plaintext_.data(), static_cast<int>(plaintext_.size())))
-    return MakeError(ErrorCode::kInvalidArgument, "p2p frame: not an Envelope");
+  // Anything off the fast path (Auth, keepalive) is parsed strictly: one encoding, no unknown
+  // field.
+  if (auto st = ParseCanonical(rx_envelope_, ByteSpan(plaintext_), "p2p frame envelope"); !st)
+    return MakeError(ErrorCode::kInvalidArgument, "p2p frame: " + st.error().message);
   if (state_ == State::kAwaitAuth) {
     if (!rx_envelope_.has_auth())
       return MakeError(ErrorCode::kUnauthenticated, Reason("first sealed frame is not Auth"));

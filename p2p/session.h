@@ -7,6 +7,7 @@
 //   sealed frame:         u32be(len) || AES-256-GCM(key_dir, nonce = 0^4 || u64be(counter),
 //                                                   aad = the 4 length bytes, Envelope protobuf)
 //                                                              len in 16..kMaxFrameBytes
+//                                                              (16..kMaxAuthFrameBytes before Auth)
 //   The first sealed frame each way carries Auth (the transcript signature); nothing else is
 //   accepted before it verifies, so a non-member or impostor never gets an application message in.
 //
@@ -32,6 +33,11 @@ inline constexpr uint32_t kProtocolVersion = 1;             // wire
 inline constexpr size_t kFrameHeaderBytes = 4;              // wire: u32 big-endian length
 inline constexpr size_t kMaxHelloBytes = 512;               // wire: largest Hello frame body
 inline constexpr size_t kMaxFrameBytes = size_t{16} << 20;  // wire: largest sealed frame body
+// wire: largest sealed frame body accepted before the peer's Auth verifies. Auth is the only frame
+// allowed then (Envelope{auth{64-byte signature}} = 68 bytes + the 16-byte tag = 84), so a peer
+// that has only named a member's key in its Hello can make us buffer at most this much, not a whole
+// frame.
+inline constexpr size_t kMaxAuthFrameBytes = 128;
 inline constexpr size_t kMaxEnvelopeOverheadBytes = 1 + 4;  // field tag + varint length
 // Largest application message Seal accepts: fits one frame with its envelope and tag.
 inline constexpr size_t kMaxMessageBytes =

@@ -91,7 +91,9 @@ struct Transport::Impl {
   bool stopping = false;                              // transport thread
   std::set<std::shared_ptr<Connection>> connections;  // transport thread
   std::atomic<size_t> open_connections{0};
-  size_t pending_handshakes = 0;  // transport thread
+  size_t pending_handshakes = 0;                           // transport thread
+  std::map<asio::ip::address, size_t> pending_by_address;  // transport thread; entries > 0 only
+  void ReleasePending(Connection& conn);
 
   mutable std::mutex mu_;
   std::map<crypto::PublicKey, std::shared_ptr<PeerState>> peers;  // mu_; entries never removed
@@ -197,6 +199,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Sessi
   std::shared_ptr<PeerState> peer_;    // set when established
   std::shared_ptr<PeerState> dialed_;  // outbound: the peer we dialed
   bool counted_pending_ = false;       // inbound, counted in pending_handshakes
+  asio::ip::address pending_address_;  // inbound: counted in pending_by_address under this
 
  private:
   void Read() {
@@ -277,16 +280,26 @@ void Transport::Impl::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (stopping || !acceptor.is_open()) return;
     if (!ec) {
-      if (pending_handshakes >= options.max_pending_handshakes) {
-        spdlog::warn("p2p: refused inbound connection: {} handshakes pending (limit)",
-                     pending_handshakes);
+      boost::system::error_code addr_ec;
+      const asio::ip::address from = socket.remote_endpoint(addr_ec).address();
+      size_t& from_pending = pending_by_address[from];
+      if (addr_ec || pending_handshakes >= options.max_pending_handshakes ||
+          from_pending >= options.max_pending_handshakes_per_address) {
+        spdlog::warn(
+            "p2p: refused inbound connection from {}: {} handshakes pending, {} from it "
+            "(limits {}, {})",
+            addr_ec ? std::string("?") : from.to_string(), pending_handshakes, from_pending,
+            options.max_pending_handshakes, options.max_pending_handshakes_per_address);
+        if (from_pending == 0) pending_by_address.erase(from);
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
         auto conn =
             std::make_shared<Connection>(*this, std::move(socket), Role::kResponder, nullptr);
         conn->counted_pending_ = true;
+        conn->pending_address_ = from;
         ++pending_handshakes;
+        ++from_pending;
         connections.insert(conn);
         conn->Start();
       }
@@ -350,10 +363,7 @@ void Transport::Impl::Dial(const std::shared_ptr<PeerState>& peer) {
 
 Status Transport::Impl::OnEstablished(const std::shared_ptr<Connection>& conn,
                                       const crypto::PublicKey& key) {
-  if (conn->counted_pending_) {
-    conn->counted_pending_ = false;
-    --pending_handshakes;
-  }
+  ReleasePending(*conn);
   std::shared_ptr<PeerState> peer;
   {
     std::lock_guard lock(mu_);
@@ -396,11 +406,17 @@ Status Transport::Impl::OnEstablished(const std::shared_ptr<Connection>& conn,
   return OkStatus();
 }
 
+void Transport::Impl::ReleasePending(Connection& conn) {
+  if (!conn.counted_pending_) return;
+  conn.counted_pending_ = false;
+  --pending_handshakes;
+  auto it = pending_by_address.find(conn.pending_address_);
+  LEDGER_ASSERT(it != pending_by_address.end() && it->second > 0);
+  if (--it->second == 0) pending_by_address.erase(it);
+}
+
 void Transport::Impl::OnClosed(const std::shared_ptr<Connection>& conn, const std::string& reason) {
-  if (conn->counted_pending_) {
-    conn->counted_pending_ = false;
-    --pending_handshakes;
-  }
+  ReleasePending(*conn);
   connections.erase(conn);
   const auto& key = conn->peer_key();
   spdlog::info("p2p: closed connection{}{}: {}", key ? " with " : "", key ? Short(*key) : "",

@@ -48,6 +48,9 @@ struct TransportOptions {
   size_t queue_max_messages[kPriorityCount] = {100000, 100000};                   // per peer
   size_t write_batch_max_bytes = size_t{256} << 10;  // frames gathered into one socket write
   size_t max_pending_handshakes = 64;  // unauthenticated inbound connections; more are refused
+  // Unauthenticated inbound connections from one IP address; more from it are refused, so one host
+  // cannot take every pending slot from the members that are trying to connect.
+  size_t max_pending_handshakes_per_address = 4;
 };
 
 struct PeerCounters {

@@ -72,11 +72,12 @@ uint64_t Fnv(ByteSpan s) {
     h = (h ^ b) * 0x100000001b3ULL;
   return h;
 }
-Bytes MakePayload(uint64_t id, Rng& rng) {
+// size 0: a small random size; otherwise exactly `size` bytes (at least 17).
+Bytes MakePayload(uint64_t id, Rng& rng, uint64_t size = 0) {
   Bytes p;
   p.push_back('P');
   AppendU64BE(p, id);
-  size_t filler = rng.Between(8, 120);
+  size_t filler = size >= 17 ? size - 17 : rng.Between(8, 120);
   for (size_t i = 0; i < filler; ++i)
     p.push_back(static_cast<uint8_t>(rng.Next()));
   AppendU64BE(p, Fnv(ByteSpan(p.data(), p.size())));
@@ -326,7 +327,7 @@ class Simulation {
     cfg.self = nd.id;
     cfg.key = nd.key;
     cfg.window_seqs = kWindowSeqs;
-    cfg.max_block_bytes = 64 * 1024;
+    cfg.max_block_bytes = std::max<uint64_t>(64 * 1024, opt_.payload_bytes);
     cfg.view_timeout_ms = kViewTimeoutMs;
     cfg.propose_delay_ms = kProposeDelayMs;
     cfg.retransmit_ms = kRetransmitMs;
@@ -361,6 +362,15 @@ class Simulation {
 
   void Transmit(uint32_t from, uint32_t to, std::string bytes) {
     if (from == to) return;
+    // The p2p layer carries no message larger than one frame (node.cc static_asserts that this
+    // limit plus the node's wrapping fits p2p::kMaxMessageBytes): a larger one never arrives.
+    if (bytes.size() > consensus::kMaxConsensusMessageBytes) {
+      ++result_.dropped_oversize;
+      if (nodes_[from]->byz == Byz::kNone)
+        Fail("replica " + std::to_string(from) + " sent a " + std::to_string(bytes.size()) +
+             "-byte message, larger than a p2p frame carries: it is never delivered");
+      return;
+    }
     double loss = healed_ ? std::min(loss_, 0.05) : loss_;
     if (rng_.Chance(loss)) return;
     uint64_t lat = rng_.Between(latency_min_ms_, latency_max_ms_);
@@ -439,7 +449,7 @@ class Simulation {
           auto vf = consensus::DecodeVoteBody(env.body());
           auto st = nd.replica->status();
           if (vf) {
-            Bytes p = MakePayload(next_payload_id_++, rng_);
+            Bytes p = MakePayload(next_payload_id_++, rng_, opt_.payload_bytes);
             std::string ps(p.begin(), p.end());
             proposed_.insert(consensus::PayloadDigest(p));
             uint64_t far = st.low_watermark + kWindowSeqs + rng_.Between(1, 8);
@@ -456,7 +466,7 @@ class Simulation {
         if (parsed && env.type() == pb::PRE_PREPARE) {
           auto vf = consensus::DecodeVoteBody(env.body());
           if (!vf) return;
-          Bytes p = MakePayload(next_payload_id_++, rng_);
+          Bytes p = MakePayload(next_payload_id_++, rng_, opt_.payload_bytes);
           Hash32 alt = consensus::PayloadDigest(p);
           proposed_.insert(alt);
           std::string ps(p.begin(), p.end());
@@ -636,7 +646,7 @@ class Simulation {
         return;
       }
       case Event::kPayload: {
-        Bytes p = MakePayload(next_payload_id_++, rng_);
+        Bytes p = MakePayload(next_payload_id_++, rng_, opt_.payload_bytes);
         proposed_.insert(consensus::PayloadDigest(p));
         for (auto& nd : nodes_) {
           if (nd->up) Apply(*nd, nd->replica->OnPayloadReady(now_, p));
@@ -744,6 +754,7 @@ std::string ReplayCommand(const SimOptions& o) {
   if (o.bugs.quorum_2f) os << " --bug a";
   if (o.bugs.drop_prepared_in_view_change) os << " --bug b";
   if (o.bugs.accept_outside_watermarks) os << " --bug c";
+  if (o.payload_bytes) os << " --payload-bytes " << o.payload_bytes;
   return os.str();
 }
 

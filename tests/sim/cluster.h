@@ -35,6 +35,9 @@ struct SimOptions {
   bool verbose = false;
   // Off only to show that a planted bug breaks safety itself, not just a certificate check.
   bool check_certificates = true;
+  // 0: small payloads (a few dozen bytes). Otherwise every non-empty payload has this size, and
+  // the replicas' max_block_bytes is set to it (at most consensus::kMaxPayloadBytes).
+  uint64_t payload_bytes = 0;
 };
 
 // Liveness bound: after the heal, every honest replica must deliver kLivenessBlocks blocks beyond
@@ -48,6 +51,7 @@ struct SimResult {
   uint64_t max_height = 0;
   uint64_t view_changes = 0;
   uint64_t dropped_invalid = 0;  // inputs honest replicas dropped as invalid
+  uint64_t dropped_oversize = 0;  // messages larger than a p2p frame carries (never delivered)
   uint64_t sim_time_ms = 0;
 };
 

@@ -54,12 +54,14 @@ int main(int argc, char** argv) {
         opt.bugs.accept_outside_watermarks = true;
       else
         return 2;
+    } else if (a == "--payload-bytes") {
+      opt.payload_bytes = std::stoull(next());
     } else if (a == "-v" || a == "--verbose") {
       opt.verbose = true;
     } else {
       std::fprintf(stderr,
                    "usage: consensus_sim [--n N]... [--scenario S]... [--all-scenarios] "
-                   "(--seed X | --from A --to B) [--bug a|b|c]\n");
+                   "(--seed X | --from A --to B) [--bug a|b|c] [--payload-bytes B]\n");
       return 2;
     }
   }

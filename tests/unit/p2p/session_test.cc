@@ -271,6 +271,72 @@ TEST(Session, LargestMessageFitsTheLargestFrame) {
   EXPECT_EQ(p.rb.messages[0], big);
 }
 
+// Issue 14, defect 16: a peer whose Hello merely names a member's key must not make us buffer a
+// whole 16 MiB frame before its Auth verifies; the frame header alone is judged against Auth's
+// size.
+TEST(Session, FrameBeforeAuthIsLimitedToTheAuthFrameSize) {
+  Pair p;
+  Bytes hello = p.a.Start();
+  (void)p.b.Start();
+  Bytes reply;
+  ASSERT_TRUE(p.b.Receive(hello, p.rb, reply));  // b now awaits a's Auth
+  Bytes header;
+  AppendU32BE(header, static_cast<uint32_t>(kMaxAuthFrameBytes + 1));
+  auto st = p.b.Receive(header, p.rb, reply);  // 4 bytes: refused before any body is buffered
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(st.error().message.find("before Auth"), std::string::npos) << st.error().message;
+  EXPECT_EQ(p.rb.established, 0);
+}
+
+TEST(Session, TheRealAuthFrameFitsThePreAuthLimit) {
+  Pair p;
+  Bytes hello_a = p.a.Start();
+  Bytes hello_b = p.b.Start();
+  Bytes auth_from_b;
+  ASSERT_TRUE(p.b.Receive(hello_a, p.rb, auth_from_b));
+  ASSERT_GE(auth_from_b.size(), kFrameHeaderBytes);
+  EXPECT_LE(auth_from_b.size() - kFrameHeaderBytes, kMaxAuthFrameBytes);
+  Bytes auth_from_a;
+  ASSERT_TRUE(p.a.Receive(hello_b, p.ra, auth_from_a));
+  ASSERT_TRUE(p.a.Receive(auth_from_b, p.ra, auth_from_a));
+  EXPECT_TRUE(p.a.established());
+}
+
+// Issue 14, defect 2: the Hello enters the signed transcript, so it is parsed strictly.
+Bytes HelloFrame(const pb::Hello& hello, const std::string& extra = "") {
+  std::string body = hello.SerializeAsString() + extra;
+  Bytes frame;
+  AppendU32BE(frame, static_cast<uint32_t>(body.size()));
+  Append(frame, AsSpan(body));
+  return frame;
+}
+
+TEST(Session, HelloWithAnUnknownFieldOrNonCanonicalEncodingIsRefused) {
+  crypto::PrivateKey key_a = KeyFrom(1);
+  pb::Hello hello;
+  hello.set_version(kProtocolVersion);
+  hello.set_chain_id("test-chain");
+  hello.set_node_key(ToString(key_a.GetPublicKey().span()));
+  hello.set_ephemeral_key(ToString(KeyFrom(11).GetPublicKey().span()));
+  {
+    Pair p;
+    (void)p.b.Start();
+    Bytes reply;
+    ASSERT_TRUE(p.b.Receive(HelloFrame(hello), p.rb, reply));  // the control: canonical is fine
+  }
+  const std::string unknown_field("\x48\x01", 2);  // field 9, varint 1
+  const std::string version_again("\x08\x01", 2);  // field 1 repeated: not canonical
+  for (const std::string& extra : {unknown_field, version_again}) {
+    Pair p;
+    (void)p.b.Start();
+    Bytes reply;
+    auto st = p.b.Receive(HelloFrame(hello, extra), p.rb, reply);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument) << st.error().message;
+  }
+}
+
 TEST(Session, AuthDigestBindsRoleAndChain) {
   Hash32 th;
   th.bytes[0] = 1;

@@ -391,6 +391,33 @@ TEST_F(RawFixture, GarbageDuringHandshakeClosesWithReason) {
   EXPECT_EQ(listener.up_events(), 0);
 }
 
+// Issue 14, defect 16: one address cannot hold every pending-handshake slot.
+TEST_F(RawFixture, PendingHandshakesPerAddressAreLimited) {
+  const size_t limit = FastOptions().max_pending_handshakes_per_address;
+  std::vector<std::unique_ptr<RawPeer>> silent;
+  for (size_t i = 0; i < limit; ++i)
+    silent.push_back(std::make_unique<RawPeer>(listener.port(), raw_key, *members));
+  const auto start = std::chrono::steady_clock::now();
+  RawPeer extra(listener.port(), raw_key, *members);
+  EXPECT_TRUE(extra.WaitClosed());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms)  // handshake timeout: 1000 ms
+      << "closed by the handshake timeout, not refused at accept";
+  EXPECT_TRUE(silent[0]->Read(50ms).has_value()) << "an earlier pending connection was closed";
+  EXPECT_LE(listener.transport().OpenConnections(), limit);
+}
+
+// Issue 14, defect 16: a Hello naming a member's key does not let a 16 MiB frame be buffered.
+TEST_F(RawFixture, LargeFrameBeforeAuthClosesAtTheHeader) {
+  RawPeer raw(listener.port(), raw_key, *members);
+  raw.Write(raw.session().Start());
+  Bytes header;
+  AppendU32BE(header, static_cast<uint32_t>(kMaxFrameBytes));
+  raw.Write(header);
+  EXPECT_TRUE(listener.WaitClosedWith("p2p frame before Auth"));
+  EXPECT_TRUE(raw.WaitClosed());
+  EXPECT_EQ(listener.up_events(), 0);
+}
+
 TEST_F(RawFixture, HalfOpenBeforeHandshakeTimesOut) {
   RawPeer raw(listener.port(), raw_key, *members);  // connects, never speaks
   EXPECT_TRUE(listener.WaitClosedWith("handshake timeout"));
