@@ -224,6 +224,10 @@ struct Parser {
       return Bad("$.members", "fewer than 4 validators (" + std::to_string(g.validators.size()) +
                                   "); PBFT needs n = 3f + 1 >= 4");
     }
+    if (g.validators.size() > kMaxValidators) {
+      return Bad("$.members", "more than " + std::to_string(kMaxValidators) + " validators (" +
+                                  std::to_string(g.validators.size()) + ")");
+    }
     return OkStatus();
   }
 
@@ -495,6 +499,10 @@ Result<LocalConsortium> GenerateLocalConsortium(std::string_view chain_id, uint3
   }
   if (banks + partners > kMaxMembers) {
     return MakeError(ErrorCode::kInvalidArgument, "at most 256 members");
+  }
+  if (banks > kMaxValidators) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "at most " + std::to_string(kMaxValidators) + " banks (validators)");
   }
   LocalConsortium out;
   json::object root;

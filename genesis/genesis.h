@@ -28,6 +28,10 @@ namespace cl::genesis {
 inline constexpr size_t kMaxGenesisFileBytes = 16 * 1024 * 1024;
 inline constexpr size_t kMinValidators = 4;  // n = 3f + 1 with f >= 1
 inline constexpr size_t kMaxMembers = 256;
+// Largest validator set: consensus' limit (consensus::kMaxValidators, which bounds every message a
+// view change produces; node/node.cc asserts the two agree). More validators would make a node
+// abort.
+inline constexpr size_t kMaxValidators = 64;
 inline constexpr size_t kMaxGenesisAccounts = 100'000;
 
 // The consensus limits a genesis file may set derive from what the code handles: a block holds at

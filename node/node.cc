@@ -37,6 +37,8 @@ static_assert(consensus::kMaxConsensusMessageBytes + kNodeMessageOverheadBytes <
               p2p::kMaxMessageBytes);
 // The ledger's largest block is a payload consensus can carry.
 static_assert(ledger::kMaxBlockBytes <= consensus::kMaxPayloadBytes);
+static_assert(genesis::kMaxValidators <= consensus::kMaxValidators,
+              "genesis must refuse a validator set consensus cannot run");
 
 }  // namespace
 

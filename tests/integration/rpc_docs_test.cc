@@ -343,13 +343,15 @@ TEST(RpcDocs, EveryDocumentedAdmissionRefusalIsSentExactlyAsDocumented) {
            TransferBody(chain, TxFactory::TransferOp(TxFactory::NewId(), a, b, 1)),
            std::vector{key, key})},
       {"body not a TxBody", envelope_with([](auto& env) { env.set_body(std::string(1, '\0')); })},
-      {"unknown field in the envelope", [&] {
+      {"unknown field in the envelope",
+       [&] {
          Bytes env = envelope_with([](auto&) {});
          for (uint8_t x : {0xf8, 0x01, 0x01})  // field 31, varint 1
            env.push_back(x);
          return env;
        }()},
-      {"envelope fields out of order", [&] {
+      {"envelope fields out of order",
+       [&] {
          ledger::pb::TxEnvelope env;
          EXPECT_TRUE(env.ParseFromString(std::string(AsStringView(envelope_with([](auto&) {})))));
          ledger::pb::TxEnvelope body_only, signatures_only = env;
@@ -357,9 +359,8 @@ TEST(RpcDocs, EveryDocumentedAdmissionRefusalIsSentExactlyAsDocumented) {
          signatures_only.clear_body();
          return ToBytes(Serialized(signatures_only) + Serialized(body_only));
        }()},
-      {"unknown field in the body", envelope_with([](auto& env) {
-         env.set_body(env.body() + std::string("\xf8\x01\x01", 3));
-       })},
+      {"unknown field in the body",
+       envelope_with([](auto& env) { env.set_body(env.body() + std::string("\xf8\x01\x01", 3)); })},
       {"body fields out of order", envelope_with([](auto& env) {
          ledger::pb::TxBody body;
          EXPECT_TRUE(body.ParseFromString(env.body()));

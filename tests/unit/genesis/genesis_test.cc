@@ -333,5 +333,26 @@ TEST(Genesis, GeneratorBuildsALoadableLocalConsortium) {
   EXPECT_FALSE(GenerateLocalConsortium("local-dev", 3, 0, 0).has_value());
 }
 
+// Consensus bounds every view-change message by its largest validator set (kMaxValidators); a
+// genesis with more validators would make every node abort when it builds the replica.
+TEST(Genesis, RefusesMoreValidatorsThanConsensusRuns) {
+  EXPECT_FALSE(GenerateLocalConsortium("big", kMaxValidators + 1, 0, 0).has_value());
+  auto c = GenerateLocalConsortium("big", kMaxValidators, 1, 0);
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  auto g = LoadGenesis(c->genesis_json);
+  ASSERT_TRUE(g.has_value()) << g.error().ToString();
+  EXPECT_EQ(g->validators.size(), kMaxValidators);
+
+  boost::json::value doc = boost::json::parse(c->genesis_json);
+  boost::json::array& members = doc.at("members").as_array();
+  boost::json::array roles;
+  roles.emplace_back("validator");
+  members.back().as_object()["roles"] = roles;
+  auto over = LoadGenesis(boost::json::serialize(doc));
+  ASSERT_FALSE(over.has_value());
+  EXPECT_NE(over.error().message.find("more than 64 validators"), std::string::npos)
+      << over.error().message;
+}
+
 }  // namespace
 }  // namespace cl::genesis
