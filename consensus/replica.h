@@ -34,6 +34,11 @@ inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
 inline constexpr uint64_t kMaxStateReplyBytes = 32u << 20;
 inline constexpr uint32_t kViewChangeBackoffCapExponent = 4;  // timeout <= base * 2^4
 inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future views are dropped
+// A replica running view v re-admits a peer that waits alone in a view change for a later view (it
+// timed out while paused or cut off, and must not vote in v again): once v has run this many base
+// timeouts, it moves to the peer's view with it. This also bounds how often one faulty validator
+// can force a view change: at most once per this many base timeouts.
+inline constexpr uint64_t kReadmitAfterTimeouts = 4;
 
 // Test-only switches that plant known bugs, so the simulator's tests can prove they would catch
 // them. Always all false outside tests.
