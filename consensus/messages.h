@@ -89,8 +89,8 @@ pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string bod
 Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_id,
                       const pb::Envelope& env, SignatureVerifier& verifier);
 
-// A commit certificate proves that block (seq, digest) is committed: a quorum of distinct validators sent
-// a COMMIT for the same (view, seq, digest). Returns the vote fields it certifies.
+// A commit certificate proves that block (seq, digest) is committed: a quorum of distinct
+// validators sent a COMMIT for the same (view, seq, digest). Returns the vote fields it certifies.
 Result<VoteFields> VerifyCommitCertificate(const ValidatorSet& validators,
                                            const std::string& chain_id,
                                            const pb::CommitCertificate& cert,

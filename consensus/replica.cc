@@ -94,7 +94,7 @@ struct Replica::Impl {
 
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
-  std::string installed_nv;     // the NEW_VIEW that installed the current view, to help laggards
+  std::string installed_nv;      // the NEW_VIEW that installed the current view, to help laggards
   uint64_t view_started_ms = 0;  // when the current view was installed (normal operation)
   uint32_t consecutive_failures = 0;
   bool vc_quorum_armed = false;

@@ -182,7 +182,7 @@ struct Node {
   uint64_t tick_at = UINT64_MAX;
   uint64_t tick_gen = 0;
   std::string last_status;
-  bool paused = false;             // SIGSTOP: no input handled, no ticks
+  bool paused = false;            // SIGSTOP: no input handled, no ticks
   std::deque<std::string> inbox;  // input that arrived while paused, handled on resume
   explicit Node(crypto::PrivateKey k) : key(std::move(k)) {}
 };
@@ -361,7 +361,7 @@ class Simulation {
         uint64_t at = rng_.Between(200, heal_at_);
         // Half the pauses are 10-20 s long, as in the report (several backed-off timeouts).
         uint64_t length = rng_.Chance(0.5) ? rng_.Between(10'000, kPauseMaxMs)
-                                            : rng_.Between(kPauseMinMs, kPauseMaxMs);
+                                           : rng_.Between(kPauseMinMs, kPauseMaxMs);
         Push(MakeEvent(at, Event::kPause, who, 0, 0));
         Push(MakeEvent(at + length, Event::kResume, who, 0, 0));
         pause_end_ = std::max(pause_end_, at + length);

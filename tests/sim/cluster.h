@@ -44,10 +44,10 @@ struct SimOptions {
 };
 
 // Liveness bound: after the heal (the end of every fault but Byzantine behaviour), within
-// kLivenessBoundMs of simulated time, every honest replica must deliver kLivenessBlocks blocks beyond
-// the highest height any honest replica had at the heal AND all honest replicas must be in one and
-// the same view, none of them in a view change (a replica left alone in a view change no longer
-// votes, and the consortium has silently lost fault tolerance).
+// kLivenessBoundMs of simulated time, every honest replica must deliver kLivenessBlocks blocks
+// beyond the highest height any honest replica had at the heal AND all honest replicas must be in
+// one and the same view, none of them in a view change (a replica left alone in a view change no
+// longer votes, and the consortium has silently lost fault tolerance).
 inline constexpr uint64_t kLivenessBlocks = 3;
 inline constexpr uint64_t kLivenessBoundMs = 60'000;
 

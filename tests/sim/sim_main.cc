@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
       }
       scenarios.push_back(s);
     } else if (a == "--all-scenarios") {
-      scenarios = {Scenario::kClean,          Scenario::kLossy,          Scenario::kCrash,
-                   Scenario::kPartition,      Scenario::kByzantine,      Scenario::kMixed,
-                   Scenario::kPause,          Scenario::kIsolatePrimary, Scenario::kIsolateBackup,
+      scenarios = {Scenario::kClean,     Scenario::kLossy,          Scenario::kCrash,
+                   Scenario::kPartition, Scenario::kByzantine,      Scenario::kMixed,
+                   Scenario::kPause,     Scenario::kIsolatePrimary, Scenario::kIsolateBackup,
                    Scenario::kFlapLink};
     } else if (a == "--seed") {
       from = to = std::stoull(next());
