@@ -407,7 +407,7 @@ struct Replica::Impl {
       if (height > executed) return;  // state transfer or our own execution will catch up
       auto own = own_exec_body.find(height);
       if (own != own_exec_body.end() && own->second != body) {
-        halted = true;  // our execution disagrees with 2f+1 validators: non-determinism
+        halted = true;  // our execution disagrees with a quorum: non-determinism
         fx.halted = true;
         return;
       }
@@ -538,7 +538,7 @@ struct Replica::Impl {
     std::string payload;
   };
 
-  // PBFT's new-view rule: from the 2f+1 view changes, min-s is the highest stable checkpoint, and
+  // PBFT's new-view rule: from the quorum of view changes, min-s is the highest stable checkpoint, and
   // each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
   std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
                                    uint64_t& min_s, const pb::ExecutionCertificate** min_cert) {

@@ -43,7 +43,7 @@ inline constexpr uint64_t kReadmitAfterTimeouts = 4;
 // Test-only switches that plant known bugs, so the simulator's tests can prove they would catch
 // them. Always all false outside tests.
 struct PlantedBugs {
-  bool quorum_2f = false;                     // (a) prepared/committed with 2f instead of 2f+1
+  bool quorum_2f = false;                     // (a) quorum 2f (one short when n = 3f+1)
   bool drop_prepared_in_view_change = false;  // (b) view-change messages carry no prepared proofs
   bool accept_outside_watermarks = false;     // (c) pre-prepares outside (low, high] are accepted
 };

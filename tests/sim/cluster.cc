@@ -271,7 +271,7 @@ class Simulation {
  private:
   void Setup() {
     uint32_t n = opt_.n;
-    uint32_t f = (n - 1) / 3;
+    uint32_t f = FaultsTolerated(n);
     for (uint32_t i = 0; i < n; ++i) {
       Hash32 secret = crypto::TaggedHash(
           crypto::Domain::kStateKey,

@@ -485,7 +485,7 @@ TEST(ValidatorSetQuorum, AnyTwoQuorumsShareFPlusOneReplicas) {
     std::vector<crypto::PublicKey> keys(n, KeyFor(0).GetPublicKey());
     ValidatorSet vs(keys);
     EXPECT_EQ(vs.quorum(), QuorumSize(n));
-    EXPECT_EQ(vs.f(), (n - 1) / 3);
+    EXPECT_EQ(vs.f(), FaultsTolerated(n));
     EXPECT_GE(2 * vs.quorum(), n + vs.f() + 1) << "n=" << n;  // overlap >= f+1
     EXPECT_LE(vs.quorum(), n - vs.f()) << "n=" << n;          // the correct ones alone suffice
   }
