@@ -455,6 +455,27 @@ TEST(ReplicaViewChange, ReplicaThatMissedAViewChangeJoinsTheCurrentView) {
   EXPECT_EQ(ToString(c.apps_[6].blocks.back().payload), "after");
 }
 
+// The report's replica was "still stuck after two kill -9 restarts": it restarts from its persisted
+// view change for a far view (here 30, as an old binary left it) and must still end in the view the
+// others run, which now re-admit it there.
+TEST(ReplicaViewChange, ReplicaRestartedInAFarViewChangeIsReadmitted) {
+  Cluster c(4);
+  c.Propose("before");
+  c.storage_[3].view_record = ViewChangeFrom(3, 30);
+  c.replicas_[3] = c.Make(3);
+  c.Apply(3, c.replicas_[3]->Start(c.now_));
+  c.Drain();
+  ASSERT_EQ(c.replicas_[3]->status().view, 30u);
+  c.AdvanceTime((kReadmitAfterTimeouts + 4) * 1000);
+  EXPECT_TRUE(AllInView(c, 30));
+  c.down_[0] = true;
+  c.Propose("after");
+  for (uint32_t r : {1u, 2u, 3u}) {
+    ASSERT_FALSE(c.apps_[r].blocks.empty());
+    EXPECT_EQ(ToString(c.apps_[r].blocks.back().payload), "after") << "replica " << r;
+  }
+}
+
 // PBFT: f+1 view changes for views above ours make a replica join the smallest of them; fewer do
 // not (a single faulty replica cannot move the others).
 TEST(ReplicaViewChange, FPlusOneViewChangesForLaterViewsMakeAReplicaJoinTheSmallest) {
