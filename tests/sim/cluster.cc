@@ -14,6 +14,7 @@
 
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
+#include "util/quorum.h"
 
 namespace cl::sim {
 namespace {
