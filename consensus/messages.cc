@@ -39,7 +39,7 @@ Status CheckChainId(const std::string& chain_id) {
   return OkStatus();
 }
 
-// 2f+1 distinct validators signed `body` under `tag`; every listed signer must verify.
+// `needed` distinct validators signed `body` under `tag`; every listed signer must verify.
 Status VerifyQuorum(const ValidatorSet& validators, const std::string& chain_id, crypto::Domain tag,
                     const std::string& body,
                     const google::protobuf::RepeatedPtrField<pb::Signer>& signers, uint32_t needed,

@@ -26,13 +26,15 @@ namespace cl::consensus {
 inline constexpr uint32_t kMaxValidators = 64;
 
 // The ordered validator set of one epoch; replica i is validators[i]. n = 3f+1 is not required:
-// f = (n-1)/3 and a quorum is 2f+1 (always more than (n+f)/2, so two quorums share an honest one).
+// f = (n-1)/3 and a quorum is ceil((n+f+1)/2) (util/quorum.h), so any two quorums share f+1
+// replicas, at least one of them correct. That is 2f+1 only when n = 3f+1; 2f+1 for n = 6 is 3,
+// and {0,1,2} and {3,4,5} would be disjoint quorums.
 class ValidatorSet {
  public:
   explicit ValidatorSet(std::vector<crypto::PublicKey> keys);
   uint32_t size() const { return static_cast<uint32_t>(keys_.size()); }
-  uint32_t f() const { return (size() - 1) / 3; }
-  uint32_t quorum() const { return 2 * f() + 1; }
+  uint32_t f() const { return FaultsTolerated(size()); }
+  uint32_t quorum() const { return QuorumSize(size()); }
   const crypto::PublicKey& key(uint32_t i) const { return keys_[i]; }
   bool contains(uint32_t i) const { return i < size(); }
 
@@ -88,22 +90,23 @@ pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string bod
 Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_id,
                       const pb::Envelope& env, SignatureVerifier& verifier);
 
-// A commit certificate proves that block (seq, digest) is committed: 2f+1 distinct validators sent
-// a COMMIT for the same (view, seq, digest). Returns the vote fields it certifies.
+// A commit certificate proves that block (seq, digest) is committed: a quorum of distinct
+// validators sent a COMMIT for the same (view, seq, digest). Returns the vote fields it certifies.
 Result<VoteFields> VerifyCommitCertificate(const ValidatorSet& validators,
                                            const std::string& chain_id,
                                            const pb::CommitCertificate& cert,
                                            SignatureVerifier& verifier = DefaultVerifier());
 
 // An execution certificate proves that executing the block `block_digest` at `height` gave
-// `state_root` and `result_root`: 2f+1 distinct validators signed the same execution vote.
+// `state_root` and `result_root`: a quorum of distinct validators signed the same execution vote.
 Result<ExecutionVoteFields> VerifyExecutionCertificate(
     const ValidatorSet& validators, const std::string& chain_id,
     const pb::ExecutionCertificate& cert, SignatureVerifier& verifier = DefaultVerifier());
 
 // A prepared proof for (view, seq, digest): a pre-prepare from the primary of its view, without
 // its payload (the digest names the block; proofs on the wire never carry blocks), and quorum - 1
-// prepares from distinct non-primary validators.
+// prepares from distinct non-primary validators (the pre-prepare counts as the primary's prepare,
+// so the proof names a quorum).
 Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std::string& chain_id,
                                        const pb::PreparedProof& proof, SignatureVerifier& verifier);
 

@@ -107,6 +107,8 @@ struct Replica::Impl {
 
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
+  std::string installed_nv;      // the NEW_VIEW that installed the current view, to help laggards
+  uint64_t view_started_ms = 0;  // when the current view was installed (normal operation)
   uint32_t consecutive_failures = 0;
   bool vc_quorum_armed = false;
 
@@ -429,7 +431,7 @@ struct Replica::Impl {
       if (height > executed) return;  // state transfer or our own execution will catch up
       auto own = own_exec_body.find(height);
       if (own != own_exec_body.end() && own->second != body) {
-        halted = true;  // our execution disagrees with 2f+1 validators: non-determinism
+        halted = true;  // our execution disagrees with a quorum: non-determinism
         fx.halted = true;
         return;
       }
@@ -492,10 +494,11 @@ struct Replica::Impl {
     storage->PutViewRecord(own_vc);
     vc_latest[self] = ViewChangeInfo{new_view, env, body};
     Send(kBroadcast, own_vc);
-    // PBFT's liveness rule: the timer for this view starts once 2f+1 replicas want it, so a replica
-    // whose timer fired early does not run ahead of the others view after view. Without that quorum
-    // it waits twice as long and moves on, so replicas split across views still meet in one.
-    vc_deadline = now + 2 * Timeout();
+    // PBFT's liveness rule: the timer for this view starts only once a quorum wants this view or a
+    // later one. Without it the replica never moves past this view on its own: it retransmits its
+    // view change and waits to be joined (f+1 rule), re-admitted (MaybeReadmit) or sent a NEW_VIEW.
+    // (Moving on alone is how a paused replica ran away from the others, view after view.)
+    vc_deadline = now + Timeout();
     vc_quorum_armed = false;
     own_nv.clear();
     MaybeArmViewChangeTimer();
@@ -560,7 +563,7 @@ struct Replica::Impl {
     Hash32 digest;
   };
 
-  // PBFT's new-view rule: from the 2f+1 view changes, min-s is the highest stable checkpoint, and
+  // PBFT's new-view rule: from the quorum of view changes, min-s is the highest stable checkpoint, and
   // each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
   std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
                                    uint64_t& min_s, const pb::ExecutionCertificate** min_cert) {
@@ -616,6 +619,7 @@ struct Replica::Impl {
     pb::Envelope env =
         SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *cfg.key, cfg.chain_id);
     own_nv = env.SerializeAsString();
+    installed_nv = own_nv;
     storage->PutViewRecord(own_nv);
     Send(kBroadcast, own_nv);
     InstallNewView(nv, min_s, min_cert);
@@ -672,6 +676,7 @@ struct Replica::Impl {
                       const pb::ExecutionCertificate* min_cert) {
     view = nv.view();
     in_vc = false;
+    view_started_ms = now;
     progress_deadline = now + Timeout();
     for (auto it = vc_latest.begin(); it != vc_latest.end();) {
       if (it->second.view < view) {
@@ -938,6 +943,9 @@ struct Replica::Impl {
         ++drops.bad_certificate;
         return;
       }
+      // A quorum committed in a later view than ours: we fell behind. Moving up is always safe; our
+      // view change for that view makes its replicas answer with the NEW_VIEW that installed it.
+      if (cf->view > view && cf->view <= view + kMaxViewsAhead) StartViewChange(cf->view);
       auto it = slots.find(b.height());
       if (it != slots.end()) {
         it->second.committed = true;
@@ -1079,8 +1087,11 @@ struct Replica::Impl {
     }
     uint64_t nv = peek.new_view();
     if (nv < view || (nv == view && !in_vc)) {
-      // A peer still changing to a view we already run: help it with our new-view message.
-      if (nv == view && !own_nv.empty()) Send(env.sender(), own_nv);
+      // A peer still changing to a view at or below the one we run fell behind (it was paused, cut
+      // off or restarted): the NEW_VIEW that installed our view brings it back (it may move up).
+      if (!in_vc && !installed_nv.empty() && VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+        Send(env.sender(), installed_nv);
+      }
       ++drops.stale;
       return;
     }
@@ -1113,8 +1124,26 @@ struct Replica::Impl {
       uint64_t target = later[later.size() - (f + 1)];
       if (target > view || (target == view && !in_vc)) StartViewChange(target);
     }
+    MaybeReadmit();
     MaybeArmViewChangeTimer();
     TryNewView();
+  }
+
+  // Re-admission of a peer that went ahead alone. A replica that sent a VIEW_CHANGE for view w must
+  // never vote in a view below w again: that message may end up in w's NEW_VIEW, and it does not
+  // report what the replica prepares afterwards. So a peer waiting alone for w (fewer than f+1 want
+  // it, so nobody joins) cannot come back to our view v < w; we go to w with it instead, but only
+  // once v has run kReadmitAfterTimeouts base timeouts, so a faulty peer cannot keep us changing.
+  void MaybeReadmit() {
+    if (in_vc || halted || now < view_started_ms + kReadmitAfterTimeouts * cfg.view_timeout_ms) {
+      return;
+    }
+    std::optional<uint64_t> target;
+    for (const auto& [sender, info] : vc_latest) {
+      if (sender == self || info.view <= view) continue;
+      if (!target || info.view < *target) target = info.view;
+    }
+    if (target) StartViewChange(*target);
   }
 
   void HandleNewViewMessage(const pb::Envelope& env) {
@@ -1137,6 +1166,7 @@ struct Replica::Impl {
     }
     storage->PutViewRecord(env.SerializeAsString());
     own_vc.clear();
+    installed_nv = env.SerializeAsString();
     InstallNewView(nv, min_s, min_cert);
   }
 
@@ -1221,13 +1251,26 @@ struct Replica::Impl {
     MaybeRequestState();
   }
 
+  // A deadline passed by more than a whole timeout means this process did not run (it was paused or
+  // starved), not that the primary failed: the input queued meanwhile is handled first.
+  bool FiredLate(uint64_t deadline) const { return now >= deadline + Timeout(); }
+
   void TickImpl() {
     if (halted) return;
     if (in_vc && now >= vc_deadline) {
-      StartViewChange(view + 1);
+      if (vc_quorum_armed && !FiredLate(vc_deadline)) {
+        StartViewChange(view + 1);
+      } else {
+        vc_deadline = now + Timeout();  // unarmed: never move past this view alone
+      }
     } else if (!in_vc && now >= progress_deadline) {
-      StartViewChange(view + 1);
+      if (FiredLate(progress_deadline)) {
+        progress_deadline = now + Timeout();
+      } else {
+        StartViewChange(view + 1);
+      }
     }
+    MaybeReadmit();
     TryPropose();
     if (now >= retransmit_deadline) Retransmit();
   }
@@ -1296,6 +1339,7 @@ struct Replica::Impl {
         LEDGER_ASSERT(nv.ParseFromString(env.body()));
         if (nv.view() >= view) {
           view = nv.view();
+          installed_nv = loaded.view_record;
           if (env.sender() == self) own_nv = loaded.view_record;
         }
       }
@@ -1357,6 +1401,7 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint6
   impl_->vc_deadline = now_ms + impl_->Timeout();
   impl_->retransmit_deadline = now_ms + impl_->cfg.retransmit_ms;
   impl_->last_proposal_ms = now_ms;
+  impl_->view_started_ms = now_ms;
 }
 
 Replica::~Replica() = default;

@@ -44,6 +44,11 @@ inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
 inline constexpr uint64_t kMaxStateReplyBytes = kMaxConsensusMessageBytes - 1024;
 inline constexpr uint32_t kViewChangeBackoffCapExponent = 4;  // timeout <= base * 2^4
 inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future views are dropped
+// A replica running view v re-admits a peer that waits alone in a view change for a later view (it
+// timed out while paused or cut off, and must not vote in v again): once v has run this many base
+// timeouts, it moves to the peer's view with it. This also bounds how often one faulty validator
+// can force a view change: at most once per this many base timeouts.
+inline constexpr uint64_t kReadmitAfterTimeouts = 4;
 
 // Every message the replica can produce fits kMaxConsensusMessageBytes (issue 14, defect 11): the
 // view-change messages for every accepted (n, window), the block-carrying ones for every accepted
@@ -55,7 +60,7 @@ static_assert(kDefaultMaxBlockBytes <= kMaxPayloadBytes);
 // Test-only switches that plant known bugs, so the simulator's tests can prove they would catch
 // them. Always all false outside tests.
 struct PlantedBugs {
-  bool quorum_2f = false;                     // (a) prepared/committed with 2f instead of 2f+1
+  bool quorum_2f = false;                     // (a) quorum 2f (one short when n = 3f+1)
   bool drop_prepared_in_view_change = false;  // (b) view-change messages carry no prepared proofs
   bool accept_outside_watermarks = false;     // (c) pre-prepares outside (low, high] are accepted
 };

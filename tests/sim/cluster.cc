@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <sstream>
@@ -12,6 +14,7 @@
 
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
+#include "util/quorum.h"
 
 namespace cl::sim {
 namespace {
@@ -181,13 +184,27 @@ struct Node {
   uint64_t tick_at = UINT64_MAX;
   uint64_t tick_gen = 0;
   std::string last_status;
+  bool paused = false;            // SIGSTOP: no input handled, no ticks
+  std::deque<std::string> inbox;  // input that arrived while paused, handled on resume
   explicit Node(crypto::PrivateKey k) : key(std::move(k)) {}
 };
 
 struct Event {
   uint64_t at = 0;
   uint64_t order = 0;  // FIFO among equal times, for determinism
-  enum Kind { kDeliver, kTick, kPayload, kCrash, kRestart, kPartition, kHeal } kind = kDeliver;
+  enum Kind {
+    kDeliver,
+    kTick,
+    kPayload,
+    kCrash,
+    kRestart,
+    kPartition,
+    kHeal,
+    kPause,
+    kResume,
+    kIsolate,     // `to` alone on one side; kCurrentPrimary: whoever is primary at that moment
+    kToggleLink,  // the link between `to` and `from` goes down if up, up if down
+  } kind = kDeliver;
   uint32_t to = 0;
   uint32_t from = 0;
   uint64_t gen = 0;
@@ -207,6 +224,12 @@ Event MakeEvent(uint64_t at, Event::Kind kind, uint32_t to, uint32_t from, uint6
   return e;
 }
 
+constexpr uint32_t kCurrentPrimary = UINT32_MAX;
+// Fault timings of the targeted scenarios (simulated ms), as in the reports of issue 14.
+constexpr uint64_t kIsolationMs = 20'000;
+constexpr uint64_t kFlapMs = 15'000;
+constexpr uint64_t kPauseMinMs = 2'000, kPauseMaxMs = 20'000;
+
 class Simulation {
  public:
   explicit Simulation(const SimOptions& o) : opt_(o), rng_(o.seed * 0x2545F4914F6CDD1DULL + 7) {}
@@ -219,13 +242,16 @@ class Simulation {
       now_ = e.at;
       if (now_ > heal_at_ + kLivenessBoundMs) break;
       Process(e);
-      if (healed_ && LivenessMet()) break;
+      if (healed_ && LivenessMet()) {
+        result_.recovered_after_heal_ms = now_ - heal_at_;
+        break;
+      }
     }
     if (result_.ok && !LivenessMet()) {
       std::ostringstream os;
       os << "liveness: after the heal at " << heal_at_
          << " ms, honest replicas did not reach height " << liveness_target_ << " within "
-         << kLivenessBoundMs << " ms; heights:";
+         << kLivenessBoundMs << " ms in one view; heights (view, * = in view change):";
       for (auto& nd : nodes_) {
         if (nd->byz != Byz::kNone) continue;
         auto st = nd->replica->status();
@@ -247,7 +273,7 @@ class Simulation {
  private:
   void Setup() {
     uint32_t n = opt_.n;
-    uint32_t f = (n - 1) / 3;
+    uint32_t f = FaultsTolerated(n);
     for (uint32_t i = 0; i < n; ++i) {
       Hash32 secret = crypto::TaggedHash(
           crypto::Domain::kStateKey,
@@ -268,6 +294,7 @@ class Simulation {
     }
     payload_interval_ms_ = rng_.Between(50, 250);
     heal_at_ = rng_.Between(1500, 4000);
+    ScheduleTargetedFaults(sc);
 
     if (sc == Scenario::kByzantine || sc == Scenario::kMixed) {
       uint32_t count = static_cast<uint32_t>(rng_.Between(1, f));
@@ -318,6 +345,59 @@ class Simulation {
     }
     Push(MakeEvent(heal_at_, Event::kHeal, 0, 0, 1));
     group_.assign(n, 0);
+  }
+
+  // The pause, isolation and flapping scenarios; each moves the heal to the end of its faults.
+  void ScheduleTargetedFaults(Scenario sc) {
+    uint32_t n = opt_.n;
+    if (sc == Scenario::kPause || sc == Scenario::kIsolatePrimary ||
+        sc == Scenario::kIsolateBackup || sc == Scenario::kFlapLink) {
+      // No loss: the others then stay in one view and commit, and nothing but the targeted fault
+      // can bring the replica it hit back (the runaway of issue 14 was seen on a healthy network).
+      loss_ = 0;
+    }
+    if (sc == Scenario::kPause) {
+      uint32_t pauses = static_cast<uint32_t>(rng_.Between(1, 3));
+      for (uint32_t p = 0; p < pauses; ++p) {
+        uint32_t who = static_cast<uint32_t>(rng_.Below(n));
+        uint64_t at = rng_.Between(200, heal_at_);
+        // Half the pauses are 10-20 s long, as in the report (several backed-off timeouts).
+        uint64_t length = rng_.Chance(0.5) ? rng_.Between(10'000, kPauseMaxMs)
+                                           : rng_.Between(kPauseMinMs, kPauseMaxMs);
+        Push(MakeEvent(at, Event::kPause, who, 0, 0));
+        Push(MakeEvent(at + length, Event::kResume, who, 0, 0));
+        pause_end_ = std::max(pause_end_, at + length);
+      }
+      heal_at_ = std::max(heal_at_, pause_end_);
+    } else if (sc == Scenario::kIsolatePrimary || sc == Scenario::kIsolateBackup) {
+      uint64_t at = rng_.Between(300, 1500);
+      uint32_t who = sc == Scenario::kIsolatePrimary
+                         ? kCurrentPrimary
+                         : static_cast<uint32_t>(rng_.Between(1, n - 1));  // view 0's backups
+      Push(MakeEvent(at, Event::kIsolate, who, 0, 0));
+      heal_at_ = at + kIsolationMs;
+    } else if (sc == Scenario::kFlapLink) {
+      uint32_t a = static_cast<uint32_t>(rng_.Below(n));
+      uint32_t b = static_cast<uint32_t>((a + rng_.Between(1, n - 1)) % n);
+      uint64_t start = rng_.Between(300, 1500);
+      for (uint64_t t = start; t < start + kFlapMs; t += rng_.Between(100, 1500)) {
+        Push(MakeEvent(t, Event::kToggleLink, a, b, 0));
+      }
+      heal_at_ = start + kFlapMs;
+    }
+  }
+
+  uint32_t CurrentPrimary() const {
+    uint64_t v = 0;
+    for (uint32_t id : honest_) {
+      const Node& nd = *nodes_[id];
+      if (nd.up && !nd.replica->status().in_view_change) v = std::max(v, nd.replica->status().view);
+    }
+    return consensus::PrimaryOf(v, opt_.n);
+  }
+
+  static std::pair<uint32_t, uint32_t> Link(uint32_t a, uint32_t b) {
+    return {std::min(a, b), std::max(a, b)};
   }
 
   void StartReplica(Node& nd) {
@@ -621,9 +701,13 @@ class Simulation {
 
   bool LivenessMet() const {
     if (!healed_) return false;
+    std::optional<uint64_t> view;
     for (uint32_t id : honest_) {
       const Node& nd = *nodes_[id];
-      if (!nd.up || nd.app.blocks.size() < liveness_target_) return false;
+      if (!nd.up || nd.paused || nd.app.blocks.size() < liveness_target_) return false;
+      consensus::ReplicaStatus st = nd.replica->status();
+      if (st.in_view_change || (view && *view != st.view)) return false;
+      view = st.view;
     }
     return true;
   }
@@ -634,7 +718,11 @@ class Simulation {
     switch (e.kind) {
       case Event::kDeliver: {
         Node& nd = *nodes_[e.to];
-        if (!nd.up || group_[e.from] != group_[e.to]) return;
+        if (!nd.up || group_[e.from] != group_[e.to] || cut_.contains(Link(e.from, e.to))) return;
+        if (nd.paused) {
+          nd.inbox.push_back(e.bytes);  // the socket buffers it; handled on resume
+          return;
+        }
         Apply(nd, nd.replica->OnMessage(now_, e.bytes));
         return;
       }
@@ -642,6 +730,7 @@ class Simulation {
         Node& nd = *nodes_[e.to];
         if (!nd.up || e.gen != nd.tick_gen) return;
         nd.tick_at = UINT64_MAX;
+        if (nd.paused) return;  // the timer is due; it fires on resume
         Apply(nd, nd.replica->Tick(now_));
         return;
       }
@@ -649,7 +738,7 @@ class Simulation {
         Bytes p = MakePayload(next_payload_id_++, rng_, opt_.payload_bytes);
         proposed_.insert(consensus::PayloadDigest(p));
         for (auto& nd : nodes_) {
-          if (nd->up) Apply(*nd, nd->replica->OnPayloadReady(now_, p));
+          if (nd->up && !nd->paused) Apply(*nd, nd->replica->OnPayloadReady(now_, p));
         }
         return;
       }
@@ -657,6 +746,8 @@ class Simulation {
         Node& nd = *nodes_[e.to];
         if (!nd.up || healed_) return;
         nd.up = false;
+        nd.paused = false;
+        nd.inbox.clear();
         nd.replica.reset();  // everything not in storage or the app's durable blocks is lost
         nd.tick_gen++;
         return;
@@ -674,9 +765,35 @@ class Simulation {
           group_[i] = static_cast<uint32_t>(r.Below(2));
         return;
       }
+      case Event::kPause: {
+        Node& nd = *nodes_[e.to];
+        if (nd.up && !healed_) nd.paused = true;
+        return;
+      }
+      case Event::kResume: {
+        Node& nd = *nodes_[e.to];
+        Resume(nd);
+        return;
+      }
+      case Event::kIsolate: {
+        if (healed_) return;
+        uint32_t who = e.to == kCurrentPrimary ? CurrentPrimary() : e.to;
+        for (uint32_t i = 0; i < opt_.n; ++i)
+          group_[i] = i == who ? 1 : 0;
+        return;
+      }
+      case Event::kToggleLink: {
+        if (healed_) return;
+        auto link = Link(e.to, e.from);
+        if (!cut_.erase(link)) cut_.insert(link);
+        return;
+      }
       case Event::kHeal: {
         std::fill(group_.begin(), group_.end(), 0);
         if (e.gen == 1 && !healed_) {
+          cut_.clear();
+          for (auto& nd : nodes_)
+            Resume(*nd);
           for (auto& nd : nodes_) {
             if (!nd->up) StartReplica(*nd);
           }
@@ -691,6 +808,21 @@ class Simulation {
     }
   }
 
+  // SIGCONT: every timer that came due fires at once, then the input queued meanwhile arrives.
+  void Resume(Node& nd) {
+    if (!nd.up || !nd.paused) return;
+    nd.paused = false;
+    nd.tick_at = UINT64_MAX;
+    ++nd.tick_gen;
+    Apply(nd, nd.replica->Tick(now_));
+    std::deque<std::string> inbox = std::move(nd.inbox);
+    nd.inbox.clear();
+    for (const std::string& bytes : inbox) {
+      if (!nd.up || nd.paused) break;
+      Apply(nd, nd.replica->OnMessage(now_, bytes));
+    }
+  }
+
   SimOptions opt_;
   Rng rng_;
   CachingVerifier verifier_;
@@ -699,6 +831,8 @@ class Simulation {
   std::unique_ptr<consensus::ValidatorSet> validators_;
   std::vector<uint32_t> honest_;
   std::vector<uint32_t> group_;
+  std::set<std::pair<uint32_t, uint32_t>> cut_;  // links down, (low id, high id)
+  uint64_t pause_end_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
   uint64_t next_order_ = 0;
   uint64_t now_ = 0;
@@ -732,13 +866,22 @@ const char* ScenarioName(Scenario s) {
       return "byzantine";
     case Scenario::kMixed:
       return "mixed";
+    case Scenario::kPause:
+      return "pause";
+    case Scenario::kIsolatePrimary:
+      return "isolate-primary";
+    case Scenario::kIsolateBackup:
+      return "isolate-backup";
+    case Scenario::kFlapLink:
+      return "flap-link";
   }
   return "?";
 }
 
 bool ParseScenario(const std::string& name, Scenario* out) {
   for (Scenario s : {Scenario::kClean, Scenario::kLossy, Scenario::kCrash, Scenario::kPartition,
-                     Scenario::kByzantine, Scenario::kMixed}) {
+                     Scenario::kByzantine, Scenario::kMixed, Scenario::kPause,
+                     Scenario::kIsolatePrimary, Scenario::kIsolateBackup, Scenario::kFlapLink}) {
     if (name == ScenarioName(s)) {
       *out = s;
       return true;

@@ -22,6 +22,12 @@ enum class Scenario {
   kPartition,  // partitions that heal, with loss
   kByzantine,  // up to f Byzantine replicas, lossy network
   kMixed,      // Byzantine + partitions + crashes + loss
+  // Process pauses (SIGSTOP/SIGCONT) under load: a paused replica gets no input and no ticks; on
+  // resume all its timers fire at once, then the input queued meanwhile arrives. Lossy network.
+  kPause,
+  kIsolatePrimary,  // the current primary is cut off from everyone for 20 s
+  kIsolateBackup,   // one backup is cut off from everyone for 20 s
+  kFlapLink,        // the link between two replicas goes down and up at random for 15 s
 };
 
 const char* ScenarioName(Scenario s);
@@ -40,8 +46,11 @@ struct SimOptions {
   uint64_t payload_bytes = 0;
 };
 
-// Liveness bound: after the heal, every honest replica must deliver kLivenessBlocks blocks beyond
-// the highest height any honest replica had at the heal, within kLivenessBoundMs of simulated time.
+// Liveness bound: after the heal (the end of every fault but Byzantine behaviour), within
+// kLivenessBoundMs of simulated time, every honest replica must deliver kLivenessBlocks blocks
+// beyond the highest height any honest replica had at the heal AND all honest replicas must be in
+// one and the same view, none of them in a view change (a replica left alone in a view change no
+// longer votes, and the consortium has silently lost fault tolerance).
 inline constexpr uint64_t kLivenessBlocks = 3;
 inline constexpr uint64_t kLivenessBoundMs = 60'000;
 
@@ -53,6 +62,7 @@ struct SimResult {
   uint64_t dropped_invalid = 0;  // inputs honest replicas dropped as invalid
   uint64_t dropped_oversize = 0;  // messages larger than a p2p frame carries (never delivered)
   uint64_t sim_time_ms = 0;
+  uint64_t recovered_after_heal_ms = 0;  // when the liveness condition was first met
 };
 
 SimResult RunSimulation(const SimOptions& options);

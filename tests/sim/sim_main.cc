@@ -31,13 +31,17 @@ int main(int argc, char** argv) {
     } else if (a == "--scenario") {
       Scenario s;
       if (!cl::sim::ParseScenario(next(), &s)) {
-        std::fprintf(stderr, "unknown scenario (clean lossy crash partition byzantine mixed)\n");
+        std::fprintf(stderr,
+                     "unknown scenario (clean lossy crash partition byzantine mixed pause "
+                     "isolate-primary isolate-backup flap-link)\n");
         return 2;
       }
       scenarios.push_back(s);
     } else if (a == "--all-scenarios") {
-      scenarios = {Scenario::kClean,     Scenario::kLossy,     Scenario::kCrash,
-                   Scenario::kPartition, Scenario::kByzantine, Scenario::kMixed};
+      scenarios = {Scenario::kClean,     Scenario::kLossy,          Scenario::kCrash,
+                   Scenario::kPartition, Scenario::kByzantine,      Scenario::kMixed,
+                   Scenario::kPause,     Scenario::kIsolatePrimary, Scenario::kIsolateBackup,
+                   Scenario::kFlapLink};
     } else if (a == "--seed") {
       from = to = std::stoull(next());
     } else if (a == "--from") {
@@ -82,12 +86,14 @@ int main(int argc, char** argv) {
           std::printf("FAIL %s\n", r.failure.c_str());
         } else if (opt.verbose || from == to) {
           std::printf(
-              "ok seed %llu n=%u %s: height %llu, views %llu, dropped %llu, %llu ms simulated\n",
+              "ok seed %llu n=%u %s: height %llu, views %llu, dropped %llu, %llu ms simulated, "
+              "recovered %llu ms after the heal\n",
               static_cast<unsigned long long>(seed), n, cl::sim::ScenarioName(s),
               static_cast<unsigned long long>(r.max_height),
               static_cast<unsigned long long>(r.view_changes),
               static_cast<unsigned long long>(r.dropped_invalid),
-              static_cast<unsigned long long>(r.sim_time_ms));
+              static_cast<unsigned long long>(r.sim_time_ms),
+              static_cast<unsigned long long>(r.recovered_after_heal_ms));
         }
       }
     }

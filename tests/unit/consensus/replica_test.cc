@@ -8,6 +8,7 @@
 
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
+#include "util/quorum.h"
 
 namespace cl::consensus {
 namespace {
@@ -70,7 +71,7 @@ class App final : public Application {
 class Cluster {
  public:
   explicit Cluster(uint32_t n, PlantedBugs bugs = {})
-      : n_(n), bugs_(bugs), storage_(n), apps_(n), down_(n, false) {
+      : n_(n), bugs_(bugs), storage_(n), apps_(n), down_(n, false), cut_(n, false) {
     for (uint32_t i = 0; i < n; ++i)
       keys_.push_back(KeyFor(i).GetPublicKey());
     for (uint32_t i = 0; i < n; ++i)
@@ -93,6 +94,7 @@ class Cluster {
   void Apply(uint32_t from, Effects fx) {
     for (auto& m : fx.messages) {
       for (uint32_t to = 0; to < n_; ++to) {
+        if (cut_[from] || cut_[to]) continue;
         if (to != from && (m.to == kBroadcast || m.to == to)) queue_.push_back({to, m.bytes});
       }
     }
@@ -145,7 +147,8 @@ class Cluster {
   std::vector<MemStorage> storage_;
   std::vector<App> apps_;
   std::vector<std::unique_ptr<Replica>> replicas_;
-  std::vector<bool> down_;
+  std::vector<bool> down_;  // receives nothing and gets no ticks (crashed or paused)
+  std::vector<bool> cut_;   // runs, but the network drops everything it sends or is sent
   std::deque<std::pair<uint32_t, std::string>> queue_;
 };
 
@@ -355,6 +358,208 @@ TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {
   for (size_t h = 0; h < 20; ++h) {
     EXPECT_EQ(c.apps_[3].blocks[h].digest, c.apps_[0].blocks[h].digest);
   }
+}
+
+// ---- view-change liveness (issue 14, defect 6) -----------------------------------------------
+
+// Whether every replica is in view `view` and none is changing view.
+::testing::AssertionResult AllInView(Cluster& c, uint64_t view) {
+  for (uint32_t r = 0; r < c.n_; ++r) {
+    ReplicaStatus st = c.replicas_[r]->status();
+    if (st.view != view || st.in_view_change) {
+      return ::testing::AssertionFailure() << "replica " << r << " is in view " << st.view
+                                           << (st.in_view_change ? " (changing)" : "");
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string ViewChangeFrom(uint32_t sender, uint64_t new_view) {
+  pb::ViewChangeBody body;
+  body.set_new_view(new_view);
+  return SignEnvelope(pb::VIEW_CHANGE, sender, body.SerializeAsString(), KeyFor(sender), kChain)
+      .SerializeAsString();
+}
+
+// PBFT: without a quorum of view changes for v+1 a replica never moves past v+1 on its own. Before
+// the fix a cut-off backup raised its view every backed-off timeout (view 2 to 30 in the report).
+TEST(ReplicaViewChange, CutOffReplicaWaitsInTheNextViewInsteadOfRunningAway) {
+  Cluster c(4);
+  c.Propose("before");
+  c.cut_[3] = true;
+  c.AdvanceTime(120'000);  // 120 base timeouts
+  ReplicaStatus st = c.replicas_[3]->status();
+  EXPECT_EQ(st.view, 1u);
+  EXPECT_TRUE(st.in_view_change);
+  for (uint32_t r = 0; r < 3; ++r)
+    EXPECT_EQ(c.replicas_[r]->status().view, 0u) << "replica " << r;
+}
+
+// The cut-off replica has signed a view change for view 1 and may never vote in view 0 again; the
+// others re-admit it by moving to view 1 with it, and it votes again.
+TEST(ReplicaViewChange, ReplicaThatWentAheadAloneIsReadmitted) {
+  Cluster c(4);
+  c.Propose("before");
+  c.cut_[3] = true;
+  c.AdvanceTime(30'000);
+  c.cut_[3] = false;
+  c.AdvanceTime((kReadmitAfterTimeouts + 4) * 1000);
+  EXPECT_TRUE(AllInView(c, 1));
+  // Its vote counts again: with replica 2 silent, a block still commits.
+  c.down_[2] = true;
+  c.Propose("after");
+  for (uint32_t r : {0u, 1u, 3u}) {
+    ASSERT_FALSE(c.apps_[r].blocks.empty());
+    EXPECT_EQ(ToString(c.apps_[r].blocks.back().payload), "after") << "replica " << r;
+  }
+}
+
+// A paused process (no input, no ticks), resumed: its timers fire long after their deadlines, which
+// says the process did not run, not that the primary failed. It handles its queued input first and
+// stays in the view the others run.
+TEST(ReplicaViewChange, ResumedReplicaDoesNotStartAViewChangeForTimeItWasPaused) {
+  Cluster c(4);
+  c.Propose("before");
+  c.down_[3] = true;
+  for (int i = 0; i < 12; ++i) {
+    c.AdvanceTime(1000);
+    c.Propose(Name("during-", i));
+  }
+  c.down_[3] = false;
+  c.Apply(3, c.replicas_[3]->Tick(c.now_));  // all timers at once
+  EXPECT_FALSE(c.replicas_[3]->status().in_view_change);
+  c.Drain();
+  c.AdvanceTime(3000);
+  EXPECT_TRUE(AllInView(c, 0));
+  EXPECT_EQ(c.apps_[3].blocks.size(), c.apps_[0].blocks.size());
+}
+
+// A replica that missed a view change learns the new view from the NEW_VIEW the others answer its
+// (stale) view change with, and votes in it.
+TEST(ReplicaViewChange, ReplicaThatMissedAViewChangeJoinsTheCurrentView) {
+  Cluster c(7);  // quorum 5: replicas 1-5 change view without 0 and 6
+  c.Propose("before");
+  c.down_[0] = true;
+  c.down_[6] = true;
+  c.AdvanceTime(3000);
+  for (uint32_t r = 1; r <= 5; ++r)
+    ASSERT_EQ(c.replicas_[r]->status().view, 1u);
+  c.down_[6] = false;
+  c.AdvanceTime(5000);
+  ReplicaStatus st = c.replicas_[6]->status();
+  EXPECT_EQ(st.view, 1u);
+  EXPECT_FALSE(st.in_view_change);
+  c.down_[5] = true;  // now replica 6's vote is needed for a quorum
+  c.Propose("after");
+  ASSERT_FALSE(c.apps_[6].blocks.empty());
+  EXPECT_EQ(ToString(c.apps_[6].blocks.back().payload), "after");
+}
+
+// The report's replica was "still stuck after two kill -9 restarts": it restarts from its persisted
+// view change for a far view (here 30, as an old binary left it) and must still end in the view the
+// others run, which now re-admit it there.
+TEST(ReplicaViewChange, ReplicaRestartedInAFarViewChangeIsReadmitted) {
+  Cluster c(4);
+  c.Propose("before");
+  c.storage_[3].view_record = ViewChangeFrom(3, 30);
+  c.replicas_[3] = c.Make(3);
+  c.Apply(3, c.replicas_[3]->Start(c.now_));
+  c.Drain();
+  ASSERT_EQ(c.replicas_[3]->status().view, 30u);
+  c.AdvanceTime((kReadmitAfterTimeouts + 4) * 1000);
+  EXPECT_TRUE(AllInView(c, 30));
+  c.down_[0] = true;
+  c.Propose("after");
+  for (uint32_t r : {1u, 2u, 3u}) {
+    ASSERT_FALSE(c.apps_[r].blocks.empty());
+    EXPECT_EQ(ToString(c.apps_[r].blocks.back().payload), "after") << "replica " << r;
+  }
+}
+
+// PBFT: f+1 view changes for views above ours make a replica join the smallest of them; fewer do
+// not (a single faulty replica cannot move the others).
+TEST(ReplicaViewChange, FPlusOneViewChangesForLaterViewsMakeAReplicaJoinTheSmallest) {
+  Cluster c(4);  // f = 1
+  Replica& r0 = *c.replicas_[0];
+  r0.OnMessage(0, ViewChangeFrom(1, 5));
+  EXPECT_EQ(r0.status().view, 0u);
+  EXPECT_FALSE(r0.status().in_view_change);
+  r0.OnMessage(0, ViewChangeFrom(2, 3));
+  EXPECT_EQ(r0.status().view, 3u);
+  EXPECT_TRUE(r0.status().in_view_change);
+}
+
+// A replica in a view change without a quorum, resumed after a long pause, still does not move on.
+TEST(ReplicaViewChange, UnarmedViewChangeTimerNeverAdvancesTheView) {
+  Cluster c(4);
+  c.cut_[1] = true;
+  c.AdvanceTime(2000);
+  ASSERT_EQ(c.replicas_[1]->status().view, 1u);
+  c.Apply(1, c.replicas_[1]->Tick(c.now_ + 600'000));
+  EXPECT_EQ(c.replicas_[1]->status().view, 1u);
+}
+
+// ---- quorum (issue 14, defect 18) --------------------------------------------------------------
+
+TEST(ValidatorSetQuorum, AnyTwoQuorumsShareFPlusOneReplicas) {
+  for (uint32_t n = 1; n <= kMaxValidators; ++n) {
+    std::vector<crypto::PublicKey> keys(n, KeyFor(0).GetPublicKey());
+    ValidatorSet vs(keys);
+    EXPECT_EQ(vs.quorum(), QuorumSize(n));
+    EXPECT_EQ(vs.f(), FaultsTolerated(n));
+    EXPECT_GE(2 * vs.quorum(), n + vs.f() + 1) << "n=" << n;  // overlap >= f+1
+    EXPECT_LE(vs.quorum(), n - vs.f()) << "n=" << n;          // the correct ones alone suffice
+  }
+  EXPECT_EQ(ValidatorSet(std::vector<crypto::PublicKey>(5, KeyFor(0).GetPublicKey())).quorum(), 4u);
+  EXPECT_EQ(ValidatorSet(std::vector<crypto::PublicKey>(6, KeyFor(0).GetPublicKey())).quorum(), 4u);
+}
+
+pb::CommitCertificate CertFrom(const std::vector<uint32_t>& signers, const Hash32& digest) {
+  pb::CommitCertificate cert;
+  cert.set_body(EncodeVoteBody(0, 1, digest));
+  for (uint32_t i : signers) {
+    pb::Envelope env = SignEnvelope(pb::COMMIT, i, cert.body(), KeyFor(i), kChain);
+    pb::Signer* s = cert.add_signers();
+    s->set_replica(i);
+    s->set_signature(env.signature());
+  }
+  return cert;
+}
+
+// Two commit certificates for different blocks at one height: the f faulty validators sign both,
+// each correct one signs at most one. For every way of splitting the correct ones, at most one of
+// the two verifies. With the old 2f+1 (3 of 6), {0,1,2} and {3,4,5} both verified.
+TEST(ValidatorSetQuorum, TwoCommitCertificatesForDifferentBlocksAtOneHeightNeverBothVerify) {
+  const Hash32 a = PayloadDigest(AsSpan("a"));
+  const Hash32 b = PayloadDigest(AsSpan("b"));
+  for (uint32_t n : {4u, 5u, 6u, 7u, 8u, 9u}) {
+    std::vector<crypto::PublicKey> keys;
+    for (uint32_t i = 0; i < n; ++i)
+      keys.push_back(KeyFor(i).GetPublicKey());
+    ValidatorSet vs(keys);
+    const uint32_t f = vs.f();  // replicas 0..f-1 are faulty
+    const uint32_t correct = n - f;
+    for (uint32_t mask = 0; mask < (1u << correct); ++mask) {
+      std::vector<uint32_t> side_a, side_b;
+      for (uint32_t i = 0; i < f; ++i) {
+        side_a.push_back(i);
+        side_b.push_back(i);
+      }
+      for (uint32_t k = 0; k < correct; ++k)
+        ((mask >> k) & 1 ? side_a : side_b).push_back(f + k);
+      bool ok_a = VerifyCommitCertificate(vs, kChain, CertFrom(side_a, a)).has_value();
+      bool ok_b = VerifyCommitCertificate(vs, kChain, CertFrom(side_b, b)).has_value();
+      EXPECT_FALSE(ok_a && ok_b) << "n=" << n << " split mask " << mask;
+    }
+  }
+  // The old quorum's counterexample, n = 6: three signatures are not a quorum.
+  std::vector<crypto::PublicKey> keys;
+  for (uint32_t i = 0; i < 6; ++i)
+    keys.push_back(KeyFor(i).GetPublicKey());
+  auto three = VerifyCommitCertificate(ValidatorSet(keys), kChain, CertFrom({3, 4, 5}, b));
+  ASSERT_FALSE(three.has_value());
+  EXPECT_EQ(three.error().message, "not enough signers for a quorum");
+  EXPECT_TRUE(VerifyCommitCertificate(ValidatorSet(keys), kChain, CertFrom({2, 3, 4, 5}, b)));
 }
 
 }  // namespace
