@@ -116,6 +116,10 @@ struct Replica::Impl {
   uint64_t last_proposal_ms = 0;
   uint64_t retransmit_mark = UINT64_MAX;
   uint32_t transfer_rr = 0;
+  // State requests this replica sent and not yet answered: peer -> from_height asked (at most one
+  // per peer, so at most n entries). A STATE_REPLY is taken only from a peer asked, starting at the
+  // height asked (issue 14, defect 10: a sync reply's sender and request are checked).
+  std::map<uint32_t, uint64_t> state_requests;
   uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
   std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
@@ -563,8 +567,8 @@ struct Replica::Impl {
     Hash32 digest;
   };
 
-  // PBFT's new-view rule: from the quorum of view changes, min-s is the highest stable checkpoint, and
-  // each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
+  // PBFT's new-view rule: from the quorum of view changes, min-s is the highest stable checkpoint,
+  // and each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
   std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
                                    uint64_t& min_s, const pb::ExecutionCertificate** min_cert) {
     min_s = 0;
@@ -878,6 +882,8 @@ struct Replica::Impl {
       uint32_t p = (transfer_rr + k) % n;
       if (p == self || latest_exec_vote[p].height <= delivered) continue;
       transfer_rr = p + 1;
+      std::erase_if(state_requests, [&](const auto& r) { return r.second <= delivered; });
+      state_requests[p] = delivered + 1;
       pb::StateRequestBody body;
       body.set_from_height(delivered + 1);
       body.set_max_blocks(kMaxBlocksPerStateReply);
@@ -927,10 +933,16 @@ struct Replica::Impl {
       ++drops.stale;
       return;
     }
+    auto asked = state_requests.find(env.sender());
+    if (asked == state_requests.end() || asked->second != body.blocks(0).height()) {
+      ++drops.unsolicited;
+      return;
+    }
     if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
       ++drops.bad_signature;
       return;
     }
+    state_requests.erase(asked);
     for (const pb::CertifiedBlock& b : body.blocks()) {
       if (b.height() != delivered + 1) break;
       if (b.payload().size() > cfg.max_block_bytes) {

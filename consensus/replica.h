@@ -149,9 +149,10 @@ struct DropCounters {
   uint64_t buffer_full = 0;
   uint64_t bad_certificate = 0;
   uint64_t wrong_sender = 0;  // the envelope names another sender than the session it came from
+  uint64_t unsolicited = 0;   // a state reply from a peer not asked, or not for the height asked
   uint64_t total() const {
     return malformed + bad_signature + not_validator + out_of_window + conflicting +
-           invalid_payload + buffer_full + bad_certificate + wrong_sender;
+           invalid_payload + buffer_full + bad_certificate + wrong_sender + unsolicited;
   }
 };
 

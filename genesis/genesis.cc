@@ -222,7 +222,7 @@ struct Parser {
               [](const Validator& a, const Validator& b) { return a.member_id < b.member_id; });
     if (g.validators.size() < kMinValidators) {
       return Bad("$.members", "fewer than 4 validators (" + std::to_string(g.validators.size()) +
-                                  "); PBFT needs n = 3f + 1 >= 4");
+                                  "); PBFT needs at least 4 (f >= 1)");
     }
     if (g.validators.size() > kMaxValidators) {
       return Bad("$.members", "more than " + std::to_string(kMaxValidators) + " validators (" +

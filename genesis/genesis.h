@@ -26,7 +26,7 @@
 namespace cl::genesis {
 
 inline constexpr size_t kMaxGenesisFileBytes = 16 * 1024 * 1024;
-inline constexpr size_t kMinValidators = 4;  // n = 3f + 1 with f >= 1
+inline constexpr size_t kMinValidators = 4;  // f = floor((n-1)/3) >= 1 (any n, util/quorum.h)
 inline constexpr size_t kMaxMembers = 256;
 // Largest validator set: consensus' limit (consensus::kMaxValidators, which bounds every message a
 // view change produces; node/node.cc asserts the two agree). More validators would make a node

@@ -28,7 +28,7 @@ namespace cl::ledger {
 inline constexpr uint32_t kProofBundleVersion = 1;
 // Largest bundle the verifier reads (a bundle is a few KiB; the cap bounds hostile input).
 inline constexpr size_t kMaxProofBundleBytes = 4u << 20;
-// Largest validator set a certificate may name (genesis allows at most 256 members).
+// Largest validator set a certificate may name (genesis allows at most 64 validators, genesis::kMaxValidators).
 inline constexpr size_t kMaxBundleValidators = 256;
 
 // What the verifier trusts: taken from the genesis file (the validator keys in replica order, i.e.

@@ -37,6 +37,8 @@ static_assert(consensus::kMaxConsensusMessageBytes + kNodeMessageOverheadBytes <
               p2p::kMaxMessageBytes);
 // The ledger's largest block is a payload consensus can carry.
 static_assert(ledger::kMaxBlockBytes <= consensus::kMaxPayloadBytes);
+// A sync reply holds whole blocks up to kMaxSyncReplyBytes, and always its first: both fit a frame.
+static_assert(kMaxSyncReplyBytes < consensus::kMaxConsensusMessageBytes);
 static_assert(genesis::kMaxValidators <= consensus::kMaxValidators,
               "genesis must refuse a validator set consensus cannot run");
 
@@ -455,7 +457,8 @@ void Node::ApplyEffects(consensus::Effects effects) {
 void Node::SendConsensus(uint32_t to, const std::string& bytes) {
   if (consensus_send_failing_.size() != validator_keys_.size())
     consensus_send_failing_.assign(validator_keys_.size(), false);
-  const bool sent = transport_->Send(validator_keys_[to], p2p::Priority::kConsensus, ToBytes(bytes));
+  const bool sent =
+      transport_->Send(validator_keys_[to], p2p::Priority::kConsensus, ToBytes(bytes));
   if (sent) {
     if (consensus_send_failing_[to]) {
       consensus_send_failing_[to] = false;
@@ -466,9 +469,10 @@ void Node::SendConsensus(uint32_t to, const std::string& bytes) {
   ++consensus_send_failures_;
   if (!consensus_send_failing_[to]) {
     consensus_send_failing_[to] = true;
-    spdlog::warn("consensus send to validator {} ({} bytes) refused by p2p (queue full?); the "
-                 "replica retransmits; {} refused so far",
-                 to, bytes.size(), consensus_send_failures_);
+    spdlog::warn(
+        "consensus send to validator {} ({} bytes) refused by p2p (queue full?); the "
+        "replica retransmits; {} refused so far",
+        to, bytes.size(), consensus_send_failures_);
   }
 }
 
@@ -606,7 +610,10 @@ void Node::HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height
     if (bytes > kMaxSyncReplyBytes && reply.sync_reply().blocks_size() > 0) break;
     *reply.mutable_sync_reply()->add_blocks() = std::move(*block);
   }
-  transport_->Send(from, p2p::Priority::kGossip, ToBytes(Serialize(reply)));
+  // A refused send (the observer's queue is full, or it just disconnected) is not retried here: the
+  // observer asks again after kSyncRetryMs. Logged at debug level, since any observer can cause it.
+  if (!transport_->Send(from, p2p::Priority::kGossip, ToBytes(Serialize(reply))))
+    spdlog::debug("sync reply to {} not sent (p2p refused it)", ShortKey(from));
 }
 
 void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& bytes) {

@@ -318,6 +318,55 @@ TEST(ReplicaWire, StateReplyOfMaximumSizeBlocksCarriesOneBlockAndFits) {
   EXPECT_EQ(reply.blocks_size(), 1);
 }
 
+// Defect 10: a state reply is taken only from a peer this replica asked, for the height it asked.
+TEST(ReplicaWire, StateReplyIsTakenOnlyFromThePeerAskedForTheHeightAsked) {
+  Single s(4);
+  const std::string payload = "block";
+  const Hash32 digest = PayloadDigest(AsSpan(payload));
+  pb::StateReplyBody reply;
+  pb::CertifiedBlock* block = reply.add_blocks();
+  block->set_height(1);
+  block->set_payload(payload);
+  const std::string body = EncodeVoteBody(0, 1, digest);
+  block->mutable_commit_cert()->set_body(body);
+  for (uint32_t i = 1; i <= 3; ++i) {
+    pb::Signer* sg = block->mutable_commit_cert()->add_signers();
+    sg->set_replica(i);
+    sg->set_signature(SignEnvelope(pb::COMMIT, i, body, KeyFor(i), kChain).signature());
+  }
+  auto reply_from = [&](uint32_t sender) {
+    return SignEnvelope(pb::STATE_REPLY, sender, reply.SerializeAsString(), KeyFor(sender), kChain)
+        .SerializeAsString();
+  };
+  // Genuine certificate, but nobody asked: dropped, nothing delivered.
+  s.replica->OnMessage(0, reply_from(2), 2);
+  EXPECT_TRUE(s.app.blocks.empty());
+  EXPECT_EQ(s.replica->drops().unsolicited, 1u);
+
+  // Peers report having executed height 1; the replica asks one of them.
+  for (uint32_t i = 1; i <= 3; ++i) {
+    pb::Envelope vote =
+        SignEnvelope(pb::EXECUTION_VOTE, i, EncodeExecutionVoteBody(1, digest, Hash32{}, Hash32{}),
+                     KeyFor(i), kChain);
+    s.replica->OnMessage(0, vote.SerializeAsString(), i);
+  }
+  std::optional<uint32_t> asked;
+  for (uint64_t t = 1; t <= 20 && !asked; ++t) {
+    Effects fx = s.replica->Tick(t * 1000);
+    for (const Outbound& m : fx.messages) {
+      pb::Envelope env;
+      if (env.ParseFromString(m.bytes) && env.type() == pb::STATE_REQUEST) asked = m.to;
+    }
+  }
+  ASSERT_TRUE(asked.has_value()) << "the lagging replica never asked for state";
+  const uint32_t other = *asked == 1 ? 2 : 1;
+  s.replica->OnMessage(30'000, reply_from(other), other);
+  EXPECT_TRUE(s.app.blocks.empty()) << "a reply from a peer not asked was taken";
+  s.replica->OnMessage(30'000, reply_from(*asked), *asked);
+  ASSERT_EQ(s.app.blocks.size(), 1u);
+  EXPECT_EQ(s.app.blocks[0].height, 1u);
+}
+
 // ---- defect 2: strict parsing of what is signed or hashed -------------------------------------
 
 const std::string kUnknownField("\x48\x01", 2);  // field 9, varint 1
