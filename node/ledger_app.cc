@@ -166,6 +166,13 @@ Status LedgerApp::CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_
   auto block = ledger::DecodeBlock(payload, genesis_.chain_id);
   if (!block) return std::unexpected(block.error());
   const ledger::pb::BlockHeader& h = block->header;
+  // The consortium's own limits (genesis), not only the code's (DecodeBlock): a faulty primary must
+  // not get a block past them certified.
+  if (block->txs.size() > genesis_.consensus.max_block_txs)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "proposal has more transactions than max_block_txs");
+  if (payload.size() > genesis_.consensus.max_block_bytes)
+    return MakeError(ErrorCode::kInvalidArgument, "proposal is larger than max_block_bytes");
   if (h.height() != height)
     return MakeError(ErrorCode::kInvalidArgument, "proposal height does not match its sequence");
   if (h.validator_set_hash() != FromHash(validator_set_hash_))

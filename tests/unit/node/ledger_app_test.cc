@@ -220,6 +220,47 @@ TEST_F(TwoStoreTest, OneHeaderWithAnotherSignatureSetIsNotTheProposedBlock) {
   EXPECT_EQ(refused.error().message, "block witness_root does not match its txs");
 }
 
+// A faulty primary's block over the consortium's genesis limits is refused, even when it is within
+// the code's own limits (issue 14, defect 15).
+TEST_F(TwoStoreTest, AProposalOverTheGenesisTransactionLimitIsRefused) {
+  std::vector<Bytes> envelopes;
+  std::vector<Hash32> ids;
+  for (uint64_t i = 1; i <= 2; ++i) {
+    envelopes.push_back(ledger::SignTransaction(testing::CreateAccountBody(kChain, i, 10 + i, key_),
+                                                std::span<const crypto::PrivateKey>(&key_, 1)));
+    ids.push_back(ledger::ParseTransaction(envelopes.back(), kChain)->tx_id);
+  }
+  const Bytes block =
+      reference_->BuildBlock(1, reference_->last_digest(), 11'000, envelopes, ids, 0);
+  const TxResolver verify_all =
+      [](const ledger::DecodedBlock& b) -> Result<std::vector<ledger::VerifiedTx>> {
+    std::vector<ledger::VerifiedTx> txs;
+    for (const Bytes& e : b.txs) {
+      auto tx = ledger::VerifyEnvelope(e, kChain);
+      if (!tx) return std::unexpected(tx.error());
+      txs.push_back(std::move(*tx));
+    }
+    return txs;
+  };
+  ASSERT_TRUE(reference_->CheckProposal(1, block, 20'000, verify_all).has_value());
+  genesis::Genesis one_tx = genesis_;
+  one_tx.consensus.max_block_txs = 1;
+  ledger::MemoryStore store;
+  auto app = LedgerApp::Open(&store, one_tx);
+  ASSERT_TRUE(app.has_value()) << app.error().message;
+  auto refused = (*app)->CheckProposal(1, block, 20'000, verify_all);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "proposal has more transactions than max_block_txs");
+  genesis::Genesis small = genesis_;
+  small.consensus.max_block_bytes = block.size() - 1;
+  ledger::MemoryStore store2;
+  auto app2 = LedgerApp::Open(&store2, small);
+  ASSERT_TRUE(app2.has_value()) << app2.error().message;
+  refused = (*app2)->CheckProposal(1, block, 20'000, verify_all);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "proposal is larger than max_block_bytes");
+}
+
 TEST_F(TwoStoreTest, GenesisTreeWrittenBeforeACrashIsReplacedAtTheNextOpen) {
   CrashingStore chain;
   ledger::MemoryStore state;
