@@ -107,6 +107,8 @@ struct Replica::Impl {
 
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
+  std::map<uint32_t, uint64_t> nv_answered_ms;  // when each peer was last sent installed_nv
+  bool rearmed_late = false;     // the last deadline was re-armed because it was noticed late
   std::string installed_nv;      // the NEW_VIEW that installed the current view, to help laggards
   uint64_t view_started_ms = 0;  // when the current view was installed (normal operation)
   uint32_t consecutive_failures = 0;
@@ -243,7 +245,13 @@ struct Replica::Impl {
       ++drops.conflicting;  // we prepared another block here (before a restart): never contradict
       return;
     }
-    if (!app->ValidatePayload(vf.seq, AsSpan(env.payload()))) {
+    // A block a valid NEW_VIEW fixed here was prepared by a quorum in an earlier view (each
+    // validated it then); the application's check may depend on state that has moved on since (the
+    // block before it may have committed as a null block), and refusing it would stall every later
+    // view on the same re-proposal. Execution turns a block that no longer extends its parent into
+    // a null block.
+    const bool fixed_by_new_view = s.nv_digest && *s.nv_digest == vf.digest;
+    if (!fixed_by_new_view && !app->ValidatePayload(vf.seq, AsSpan(env.payload()))) {
       ++drops.invalid_payload;
       return;
     }
@@ -526,6 +534,9 @@ struct Replica::Impl {
   Status ValidateViewChange(const pb::Envelope& env, ViewChangeInfo& info) {
     if (env.type() != pb::VIEW_CHANGE) {
       return MakeError(ErrorCode::kInvalidArgument, "not a view change");
+    }
+    if (!env.payload().empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "view change carries a payload");
     }
     LEDGER_TRY(ParseCanonical(info.body, env.body(), "view-change body"));
     info.view = info.body.new_view();
@@ -1101,7 +1112,12 @@ struct Replica::Impl {
     if (nv < view || (nv == view && !in_vc)) {
       // A peer still changing to a view at or below the one we run fell behind (it was paused, cut
       // off or restarted): the NEW_VIEW that installed our view brings it back (it may move up).
-      if (!in_vc && !installed_nv.empty() && VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      // At most once per sender per base timeout: each answer is a whole NEW_VIEW, and a replayed
+      // old view change must not make us send them without bound.
+      auto& answered = nv_answered_ms[env.sender()];
+      if (!in_vc && !installed_nv.empty() && now >= answered + cfg.view_timeout_ms &&
+          VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+        answered = now;
         Send(env.sender(), installed_nv);
       }
       ++drops.stale;
@@ -1150,12 +1166,14 @@ struct Replica::Impl {
     if (in_vc || halted || now < view_started_ms + kReadmitAfterTimeouts * cfg.view_timeout_ms) {
       return;
     }
-    std::optional<uint64_t> target;
+    // Only to view + 1, the one view a replica can reach alone (the quorum rule stops it there): a
+    // faulty peer's view change for a view of its choosing (say one it leads) moves nobody.
     for (const auto& [sender, info] : vc_latest) {
-      if (sender == self || info.view <= view) continue;
-      if (!target || info.view < *target) target = info.view;
+      if (sender != self && info.view == view + 1) {
+        StartViewChange(view + 1);
+        return;
+      }
     }
-    if (target) StartViewChange(*target);
   }
 
   void HandleNewViewMessage(const pb::Envelope& env) {
@@ -1166,6 +1184,10 @@ struct Replica::Impl {
     }
     if (peek.view() < view || (peek.view() == view && !in_vc)) {
       ++drops.stale;
+      return;
+    }
+    if (peek.view() > view + kMaxViewsAhead) {
+      ++drops.out_of_window;
       return;
     }
     pb::NewViewBody nv;
@@ -1205,6 +1227,13 @@ struct Replica::Impl {
     }
     if (env.sender() == self) {
       ++drops.malformed;  // our own messages never come back through the network
+      return;
+    }
+    // Only a PRE_PREPARE carries a block. The signature does not cover `payload`, so on any other
+    // message it would be unsigned bulk that a faulty sender could pad a VIEW_CHANGE with, and the
+    // NEW_VIEW that quotes it would outgrow every frame (docs/consensus.md, "Message sizes").
+    if (env.type() != pb::PRE_PREPARE && !env.payload().empty()) {
+      ++drops.malformed;
       return;
     }
     switch (env.type()) {
@@ -1269,18 +1298,29 @@ struct Replica::Impl {
 
   void TickImpl() {
     if (halted) return;
+    // A deadline noticed late is re-armed once (the process was paused: its queued input goes
+    // first); a second late one in a row means the driver is starved, not paused, and the view
+    // changes as if on time, or a slow driver would never leave a failed view.
     if (in_vc && now >= vc_deadline) {
-      if (vc_quorum_armed && !FiredLate(vc_deadline)) {
-        StartViewChange(view + 1);
-      } else {
+      if (!vc_quorum_armed) {
         vc_deadline = now + Timeout();  // unarmed: never move past this view alone
+      } else if (FiredLate(vc_deadline) && !rearmed_late) {
+        vc_deadline = now + Timeout();
+        rearmed_late = true;
+      } else {
+        rearmed_late = false;
+        StartViewChange(view + 1);
       }
     } else if (!in_vc && now >= progress_deadline) {
-      if (FiredLate(progress_deadline)) {
+      if (FiredLate(progress_deadline) && !rearmed_late) {
         progress_deadline = now + Timeout();
+        rearmed_late = true;
       } else {
+        rearmed_late = false;
         StartViewChange(view + 1);
       }
+    } else {
+      rearmed_late = false;  // on time: the process runs normally
     }
     MaybeReadmit();
     TryPropose();

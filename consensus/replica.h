@@ -44,10 +44,10 @@ inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
 inline constexpr uint64_t kMaxStateReplyBytes = kMaxConsensusMessageBytes - 1024;
 inline constexpr uint32_t kViewChangeBackoffCapExponent = 4;  // timeout <= base * 2^4
 inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future views are dropped
-// A replica running view v re-admits a peer that waits alone in a view change for a later view (it
+// A replica running view v re-admits a peer that waits alone in a view change for view v+1 (it
 // timed out while paused or cut off, and must not vote in v again): once v has run this many base
-// timeouts, it moves to the peer's view with it. This also bounds how often one faulty validator
-// can force a view change: at most once per this many base timeouts.
+// timeouts, it moves to v+1 with it. Only v+1, so a faulty validator cannot pick the view (and its
+// primary); and at most one such forced view change per this many base timeouts.
 inline constexpr uint64_t kReadmitAfterTimeouts = 4;
 
 // Every message the replica can produce fits kMaxConsensusMessageBytes (issue 14, defect 11): the

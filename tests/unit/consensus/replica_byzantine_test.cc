@@ -1,0 +1,197 @@
+// What one Byzantine validator can do to view changes (issue 14, the security review of defects 6
+// and 11): pad its VIEW_CHANGE so that the NEW_VIEW quoting it outgrows every frame, pick the view
+// (and so the primary) everyone re-admits it into, or exploit the late-timer rule. Replicas
+// 0..n-2 are real; replica n-1 is the Byzantine one, whose messages the test writes by hand.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "consensus/messages.h"
+#include "consensus/replica.h"
+#include "crypto/sha256.h"
+
+namespace cl::consensus {
+namespace {
+
+constexpr char kChain[] = "byzantine-vc-chain";
+
+crypto::PrivateKey KeyFor(uint32_t i) {
+  std::string seed("consensus-byzantine-vc-key-");
+  seed.append(std::to_string(i));
+  return *crypto::PrivateKey::FromBytes(crypto::Sha256Of(AsSpan(seed)).span());
+}
+
+class NullStorage final : public Storage {
+ public:
+  void AppendRecord(uint64_t, const std::string&) override {}
+  void PutViewRecord(const std::string&) override {}
+  void PutCheckpoint(const std::string&) override {}
+  void DropRecordsUpTo(uint64_t) override {}
+  Loaded Load() override { return {}; }
+};
+
+class AcceptAll final : public Application {
+ public:
+  bool ValidatePayload(uint64_t, ByteSpan) override { return true; }
+  void DeliverBlock(const CommittedBlock& block) override { blocks.push_back(block); }
+  std::optional<pb::CertifiedBlock> LoadBlock(uint64_t) override { return std::nullopt; }
+  std::vector<CommittedBlock> blocks;
+};
+
+// Replicas 0..n-2 correct; replica n-1 is Byzantine: its replica object is never run; the test
+// injects what it sends.
+class Cluster {
+ public:
+  explicit Cluster(uint32_t n) : n_(n), apps_(n), storage_(n) {
+    for (uint32_t i = 0; i < n; ++i)
+      keys_.push_back(KeyFor(i).GetPublicKey());
+    for (uint32_t i = 0; i + 1 < n; ++i) {
+      ReplicaConfig cfg;
+      cfg.chain_id = kChain;
+      cfg.validators = keys_;
+      cfg.self = i;
+      cfg.key = KeyFor(i);
+      cfg.window_seqs = 4;
+      replicas_.push_back(std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], 0, 0));
+    }
+  }
+  uint32_t correct() const { return n_ - 1; }
+  void Apply(uint32_t from, Effects fx) {
+    for (auto& m : fx.messages) {
+      largest = std::max<uint64_t>(largest, m.bytes.size());
+      if (m.bytes.size() > kMaxConsensusMessageBytes) {
+        ++oversize;
+        continue;
+      }
+      for (uint32_t to = 0; to < correct(); ++to)
+        if (to != from && (m.to == kBroadcast || m.to == to)) queue_.push_back({from, to, m.bytes});
+    }
+    AcceptAll& app = apps_[from];
+    while (executed_[from] < app.blocks.size()) {
+      uint64_t h = ++executed_[from];
+      Hash32 root = crypto::Sha256Of(AsSpan(ToString(app.blocks[h - 1].payload)));
+      Apply(from, replicas_[from]->OnExecuted(now_, h, root, root));
+    }
+  }
+  void Drain() {
+    while (!queue_.empty()) {
+      auto [from, to, bytes] = std::move(queue_.front());
+      queue_.pop_front();
+      Apply(to, replicas_[to]->OnMessage(now_, bytes, from));
+    }
+  }
+  void Inject(uint32_t from, const std::string& bytes) {
+    for (uint32_t to = 0; to < correct(); ++to)
+      queue_.push_back({from, to, bytes});
+  }
+  std::function<void()> before_tick;
+  void AdvanceTime(uint64_t ms) {
+    for (uint64_t t = 0; t < ms; t += 50) {
+      now_ += 50;
+      if (before_tick) before_tick();
+      Drain();
+      for (uint32_t i = 0; i < correct(); ++i)
+        Apply(i, replicas_[i]->Tick(now_));
+      Drain();
+    }
+  }
+  struct Queued {
+    uint32_t from, to;
+    std::string bytes;
+  };
+  uint32_t n_;
+  uint64_t now_ = 0;
+  std::vector<crypto::PublicKey> keys_;
+  std::vector<AcceptAll> apps_;
+  std::vector<NullStorage> storage_;
+  std::map<uint32_t, uint64_t> executed_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::deque<Queued> queue_;
+  uint64_t oversize = 0, largest = 0;
+};
+
+// A VIEW_CHANGE whose envelope carries an unsigned `payload` field used to be accepted and copied
+// into the NEW_VIEW, which then exceeded the frame limit and was never delivered: the chain
+// stopped.
+TEST(ByzantineViewChange, PaddedViewChangeEnvelopeNeitherGrowsTheNewViewNorHaltsTheChain) {
+  Cluster c(4);
+  const uint32_t byz = 3;
+  std::set<uint64_t> sent;
+  c.before_tick = [&] {
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < c.correct(); ++i)
+      top = std::max(top, c.replicas_[i]->status().view);
+    for (uint64_t w = top; w <= top + 1; ++w) {
+      if (w == 0 || !sent.insert(w).second) continue;
+      pb::ViewChangeBody body;
+      body.set_new_view(w);
+      pb::Envelope env =
+          SignEnvelope(pb::VIEW_CHANGE, byz, body.SerializeAsString(), KeyFor(byz), kChain);
+      env.set_payload(std::string(kMaxConsensusMessageBytes - 200, 'z'));
+      c.Inject(byz, env.SerializeAsString());
+    }
+  };
+  c.AdvanceTime(2000);
+  const size_t before = c.apps_[1].blocks.size();
+  EXPECT_GT(before, 0u);
+  c.AdvanceTime(60000);
+  EXPECT_EQ(c.oversize, 0u);
+  EXPECT_GT(c.apps_[1].blocks.size(), before + 10) << "one Byzantine validator stopped the chain";
+}
+
+// A replica whose ticks are always more than a timeout late (a starved driver, not a pause) must
+// still leave a dead primary's view: only one late deadline in a row is re-armed.
+TEST(ByzantineViewChange, PersistentlyLateTicksStillChangeView) {
+  std::vector<crypto::PublicKey> keys;
+  for (uint32_t i = 0; i < 4; ++i)
+    keys.push_back(KeyFor(i).GetPublicKey());
+  ReplicaConfig cfg;
+  cfg.chain_id = kChain;
+  cfg.validators = keys;
+  cfg.self = 1;
+  cfg.key = KeyFor(1);
+  AcceptAll app;
+  NullStorage st;
+  Replica r(std::move(cfg), &app, &st, 0, 0);
+  r.Start(0);
+  uint64_t now = 0;
+  for (int i = 0; i < 50; ++i) {
+    now += 2100;  // each tick 2.1 s after the last (a driver busy for 2.1 s per loop), base timeout
+                  // 1 s
+    r.Tick(now);
+  }
+  EXPECT_TRUE(r.status().in_view_change || r.status().view > 0)
+      << "105 s without a primary and no view change";
+}
+
+// One Byzantine backup's view change for a far view (one it leads) moves nobody; re-admission goes
+// only to view + 1, the one view a replica can reach alone.
+TEST(ByzantineViewChange, OneByzantineBackupCannotPickTheNextViewOrItsPrimary) {
+  Cluster c(4);
+  const uint32_t byz = 3;
+  c.AdvanceTime(5000);
+  EXPECT_EQ(c.replicas_[0]->status().view, 0u);
+  auto view_change = [&](uint64_t w) {
+    pb::ViewChangeBody body;
+    body.set_new_view(w);
+    return SignEnvelope(pb::VIEW_CHANGE, byz, body.SerializeAsString(), KeyFor(byz), kChain)
+        .SerializeAsString();
+  };
+  c.Inject(byz, view_change(999));  // 999 % 4 == 3: the Byzantine replica's own view
+  c.Drain();
+  c.AdvanceTime(100);
+  for (uint32_t i = 0; i < c.correct(); ++i)
+    EXPECT_EQ(c.replicas_[i]->status().view, 0u) << "a single faulty backup moved replica " << i;
+  // A peer waiting alone in view 1 is re-admitted: everyone goes to view 1, and no further.
+  c.Inject(byz, view_change(1));
+  c.Drain();
+  c.AdvanceTime(100);
+  for (uint32_t i = 0; i < c.correct(); ++i)
+    EXPECT_LE(c.replicas_[i]->status().view, 1u);
+}
+
+}  // namespace
+}  // namespace cl::consensus
