@@ -382,11 +382,12 @@ void Node::QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_
     if (now_ms < it->second) return;
     gossip_ignored_until_ms_.erase(it);
   }
-  size_t& queued = gossip_queued_per_peer_[from];
-  // Bounded work per peer: a peer cannot queue more than a few batches ahead of the others.
-  if (queued >= kMaxQueuedGossipBatchesPerPeer) return;
-  ++queued;
-  gossip_queue_.push_back({from, std::make_shared<pb::TxBatch>(std::move(batch))});
+  const size_t bytes = batch.ByteSizeLong();
+  size_t& queued = gossip_queued_bytes_per_peer_[from];
+  // Bounded work per peer: one peer cannot queue more than this ahead of the others.
+  if (queued + bytes > kMaxQueuedGossipBytesPerPeer) return;
+  queued += bytes;
+  gossip_queue_.push_back({from, std::make_shared<pb::TxBatch>(std::move(batch)), bytes});
   gossip_cv_.notify_one();
 }
 
@@ -402,8 +403,10 @@ void Node::GossipLoop() {
     }
     AdmitGossip(item.from, *item.batch);
     std::lock_guard lock(gossip_mu_);
-    auto it = gossip_queued_per_peer_.find(item.from);
-    if (it != gossip_queued_per_peer_.end() && --it->second == 0) gossip_queued_per_peer_.erase(it);
+    auto it = gossip_queued_bytes_per_peer_.find(item.from);
+    if (it == gossip_queued_bytes_per_peer_.end()) continue;
+    it->second -= std::min(it->second, item.bytes);
+    if (it->second == 0) gossip_queued_bytes_per_peer_.erase(it);
   }
 }
 
@@ -423,9 +426,10 @@ void Node::AdmitGossip(const crypto::PublicKey& from, const pb::TxBatch& batch) 
     {
       std::lock_guard lock(gossip_mu_);
       gossip_ignored_until_ms_[from] = MonotonicMs() + kGossipPenaltyMs;
-      // Drop what this peer has queued too.
+      // Drop what this peer has queued too; only this batch's bytes stay counted (the caller
+      // releases them).
       std::erase_if(gossip_queue_, [&](const QueuedGossip& q) { return q.from == from; });
-      gossip_queued_per_peer_[from] = 1;  // this batch, released by the caller
+      gossip_queued_bytes_per_peer_[from] = batch.ByteSizeLong();
     }
     gossip_invalid_signature_batches_++;
     spdlog::warn(

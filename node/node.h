@@ -57,8 +57,9 @@ inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, n
 
 // Transaction gossip (node.cc). Gossip is admitted on its own worker thread, never on the driver,
 // so a flood of transactions to verify cannot delay consensus.
-// Batches from one peer waiting for the gossip worker; more are dropped (the sender re-gossips).
-inline constexpr size_t kMaxQueuedGossipBatchesPerPeer = 4;
+// Gossip bytes from one peer waiting for the gossip worker; more are dropped (the sender sends
+// pending transactions again, kRegossipIntervalMs).
+inline constexpr size_t kMaxQueuedGossipBytesPerPeer = 32u << 20;
 // A peer that gossips a transaction whose signature does not verify is faulty (honest nodes
 // forward only what they admitted): its gossip is ignored for this long.
 inline constexpr uint64_t kGossipPenaltyMs = 60'000;
@@ -216,11 +217,12 @@ class Node {
   struct QueuedGossip {
     crypto::PublicKey from;
     std::shared_ptr<pb::TxBatch> batch;
+    size_t bytes = 0;
   };
   std::mutex gossip_mu_;
   std::condition_variable gossip_cv_;
   std::deque<QueuedGossip> gossip_queue_;
-  std::map<crypto::PublicKey, size_t> gossip_queued_per_peer_;
+  std::map<crypto::PublicKey, size_t> gossip_queued_bytes_per_peer_;
   std::map<crypto::PublicKey, uint64_t> gossip_ignored_until_ms_;
   bool gossip_stopping_ = false;
   std::thread gossip_worker_;

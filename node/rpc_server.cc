@@ -240,6 +240,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void DoWrite() {
     writing_ = true;
+    // A client that never reads never lets this write finish: close the session then.
+    close_timer_.expires_after(std::chrono::milliseconds(state_->config.write_stall_timeout_ms));
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closing_) return;
+      self->closing_ = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
     ws_.text(true);
     ws_.async_write(net::buffer(queue_.front().text),
                     beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
@@ -247,6 +255,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void OnWrite(beast::error_code ec, size_t) {
     writing_ = false;
+    if (!closing_) close_timer_.cancel();
     if (!queue_.empty()) {
       Unqueue(queue_.front());
       queue_.pop_front();

@@ -38,6 +38,9 @@ inline constexpr size_t kDefaultMaxQueuedBytesPerSession = 16u << 20;
 // How long a session closed as a slow reader may take to finish its pending write and close
 // handshake before its socket is closed outright.
 inline constexpr uint32_t kSlowReaderCloseGraceMs = 2'000;
+// A WebSocket write that makes no progress for this long means the client stopped reading: the
+// session is closed.
+inline constexpr uint32_t kDefaultWriteStallTimeoutMs = 30'000;
 // After a 413, at most this many times max_body_bytes are read and discarded (the rest of the
 // oversize body) so the client can read the answer; a client sending more is cut off.
 inline constexpr size_t kOversizeDrainFactor = 2;
@@ -51,6 +54,7 @@ struct RpcServerConfig {
   size_t max_connections = kDefaultMaxConnections;
   uint32_t idle_timeout_ms = kDefaultIdleTimeoutMs;
   size_t max_queued_bytes_per_session = kDefaultMaxQueuedBytesPerSession;
+  uint32_t write_stall_timeout_ms = kDefaultWriteStallTimeoutMs;
   // When non-empty, methods registered as write need "Authorization: Bearer <token>" with one of
   // these tokens (on the HTTP request or on the WebSocket upgrade request).
   std::vector<std::string> bearer_tokens;
