@@ -471,7 +471,12 @@ void Node::MaybeRegossip(uint64_t now) {
   else
     SendToValidators(p2p::Priority::kGossip, bytes);
   const uint64_t oldest_ms = mempool_->AgeMs(*stale.front());
-  if (view_changed || oldest_ms >= kStalePendingWarnMs)
+  // Logged after a view change, and once for each transaction that becomes the oldest waiting
+  // past kStalePendingWarnMs (not every round).
+  const bool newly_stale =
+      oldest_ms >= kStalePendingWarnMs && stale.front()->tx.tx_id() != warned_stale_tx_;
+  if (newly_stale) warned_stale_tx_ = stale.front()->tx.tx_id();
+  if (view_changed || newly_stale)
     spdlog::info("sent {} pending transactions again to {} (oldest pending {} ms)", stale.size(),
                  only_to ? "primary " + std::to_string(*only_to) : std::string("the validators"),
                  oldest_ms);

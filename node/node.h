@@ -70,7 +70,7 @@ inline constexpr uint64_t kRegossipIntervalMs = 2'000;
 inline constexpr uint64_t kRegossipMinAgeMs = 2'000;
 inline constexpr size_t kMaxRegossipTxs = 4'096;
 inline constexpr size_t kMaxRegossipBytes = 4u << 20;
-// A transaction pooled this long is logged (once per round of re-gossip that finds it).
+// A transaction pooled this long is logged, once, when it is the oldest one sent again.
 inline constexpr uint64_t kStalePendingWarnMs = 60'000;
 
 enum class Role { kValidator, kObserver };
@@ -210,7 +210,9 @@ class Node {
   size_t sync_peer_cursor_ = 0;
   std::vector<std::function<void(const CommitResult&)>> listeners_;
   uint64_t last_regossip_ms_ = 0;
-  uint64_t regossip_view_ = 0;  // the view whose primary was last sent the stale transactions
+  uint64_t regossip_view_ = 0;
+  Hash32 warned_stale_tx_;  // the last transaction logged as waiting past kStalePendingWarnMs  //
+                            // the view whose primary was last sent the stale transactions
   consensus::ReplicaStatus logged_status_;  // the replica state last logged
 
   // Gossip worker (gossip_mu_).
