@@ -320,6 +320,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
             /*keep_alive=*/false, 11);
       return;
     }
+    if (ec == http::error::header_limit) {
+      // Answered like an oversize body, so the client learns why instead of seeing a reset.
+      RpcError error{kRpcLimitExceeded,
+                     "headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes", nullptr};
+      drain_after_reply_ = true;
+      Reply(http::status::request_header_fields_too_large,
+            json::serialize(MakeErrorResponse(nullptr, error)), /*keep_alive=*/false, 11);
+      return;
+    }
     if (ec) return;  // end of stream, timeout or a malformed request: close
     http::request<http::string_body>& req = parser_->get();
     if (websocket::is_upgrade(req)) {

@@ -144,6 +144,28 @@ TEST_F(RpcServerTest, OversizeBodySentWholeStillReceivesThe413) {
   EXPECT_EQ(good.result(), http::status::ok);
 }
 
+// The same for headers over the limit: an answer (431 and -32002), not a silent close.
+TEST_F(RpcServerTest, OversizeHeadersAreAnsweredWithALimitError) {
+  StartServer();
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req{http::verb::post, "/", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set("X-Padding", std::string(2 * kMaxHeaderBytes, 'p'));
+  req.body() = R"({"jsonrpc":"2.0","id":1,"method":"echo"})";
+  req.prepare_payload();
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  ASSERT_FALSE(ec) << "reading the answer: " << ec.message();
+  EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
+  EXPECT_EQ(json::parse(res.body()).at("error").at("code").as_int64(), kRpcLimitExceeded);
+}
+
 TEST(BearerToken, MatchesOnlyAConfiguredTokenExactly) {
   const std::vector<std::string> tokens = {"s3cret", "another-token"};
   EXPECT_TRUE(BearerTokenMatches("s3cret", tokens));
