@@ -6,7 +6,12 @@
 //   RPC threads       --(submit: Mempool::Admit, then gossip; reads: LedgerApp)
 //   driver thread     : feeds the replica (messages, ticks, proposals), carries out its effects,
 //                       executes committed blocks (one synced batch each), reports execution roots,
-//                       stores execution certificates, answers and sends sync requests.
+//                       stores execution certificates, answers and sends sync requests, hands
+//                       transaction gossip to the gossip worker and re-sends pending transactions
+//                       to the current primary.
+//   gossip worker     : admits peers' transaction gossip (signature checks in the parallel
+//                       verifier), bounded per peer; a peer that sends a bad signature is ignored
+//                       for kGossipPenaltyMs.
 //
 // Roles come from genesis: a member with the validator role runs the replica; any other member with
 // a node key is an observer, which fetches certified blocks from validators, verifies their commit
