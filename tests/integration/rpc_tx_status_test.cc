@@ -64,7 +64,6 @@ Result<std::pair<json::value, json::value>> SubscribeTx(const tools::RpcEndpoint
   net::io_context ioc;
   websocket::stream<beast::tcp_stream> ws(ioc);
   beast::error_code ec;
-  beast::get_lowest_layer(ws).expires_after(std::chrono::milliseconds(kRpcTimeoutMs));
   beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address(rpc.host), rpc.port), ec);
   if (!ec) ws.handshake(rpc.host, "/", ec);
   if (ec) return MakeError(ErrorCode::kUnavailable, "websocket: " + ec.message());
@@ -76,11 +75,20 @@ Result<std::pair<json::value, json::value>> SubscribeTx(const tools::RpcEndpoint
   ws.write(net::buffer(request), ec);
   beast::flat_buffer buffer;
   json::value reply, note;
-  if (!ec) ws.read(buffer, ec);
+  // Blocking reads have no deadline: read asynchronously, bounded by the stream's expiry.
+  auto read = [&] {
+    beast::error_code result = net::error::would_block;
+    beast::get_lowest_layer(ws).expires_after(std::chrono::milliseconds(kRpcTimeoutMs));
+    ws.async_read(buffer, [&](beast::error_code e, size_t) { result = e; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  };
+  if (!ec) ec = read();
   if (!ec) {
     reply = json::parse(beast::buffers_to_string(buffer.data()));
     buffer.consume(buffer.size());
-    ws.read(buffer, ec);  // times out (kRpcTimeoutMs) when no notification comes
+    ec = read();  // times out after kRpcTimeoutMs when no notification comes
   }
   if (ec) return MakeError(ErrorCode::kUnavailable, "websocket: " + ec.message());
   note = json::parse(beast::buffers_to_string(buffer.data()));
