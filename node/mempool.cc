@@ -1,6 +1,9 @@
 #include "node/mempool.h"
 
+#include <algorithm>
+
 #include "util/assert.h"
+#include "util/clock.h"
 
 namespace cl::node {
 namespace {
@@ -93,6 +96,7 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
   LEDGER_ASSERT(verifier_->VerifyBatch(items, verdicts).has_value());
 
   // 3. Insert, within the limits.
+  const uint64_t now = NowMs();
   std::lock_guard lock(mu_);
   size_t next_item = 0;
   for (size_t i = 0; i < envelopes.size(); ++i) {
@@ -105,9 +109,11 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
       ok_array[s] = verdicts[next_item + s] == crypto::kVerdictValid;
     next_item += n;
     const Hash32 tx_id = p.tx_id;
+    const bool all_signatures_valid =
+        std::all_of(ok_array, ok_array + n, [](bool ok) { return ok; });
     auto verified = ledger::AcceptBatchVerdict(std::move(p), std::span<const bool>(ok_array, n));
     if (!verified) {
-      results[i] = {AdmitStatus::kRejected, tx_id, verified.error().message};
+      results[i] = {AdmitStatus::kRejected, tx_id, verified.error().message, !all_signatures_valid};
       continue;
     }
     if (by_id_.contains(tx_id)) {  // admitted by a concurrent call meanwhile
@@ -120,7 +126,7 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
       continue;
     }
     auto pooled = std::make_shared<PooledTx>(PooledTx{
-        Bytes(envelopes[i].begin(), envelopes[i].end()), std::move(*verified), next_seq_++});
+        Bytes(envelopes[i].begin(), envelopes[i].end()), std::move(*verified), next_seq_++, now});
     by_id_.emplace(tx_id, std::move(pooled));
     order_.push_back(tx_id);
     bytes_ += size;
@@ -154,6 +160,44 @@ std::shared_ptr<const PooledTx> Mempool::Find(const Hash32& tx_id) const {
   std::lock_guard lock(mu_);
   auto it = by_id_.find(tx_id);
   return it == by_id_.end() ? nullptr : it->second;
+}
+
+uint64_t Mempool::NowMs() const {
+  return config_.now_ms ? config_.now_ms() : SystemClock().MonotonicMs();
+}
+
+std::vector<std::shared_ptr<const PooledTx>> Mempool::Stale(size_t max_txs, size_t max_bytes,
+                                                            uint64_t min_age_ms) const {
+  const uint64_t now = NowMs();
+  std::vector<std::shared_ptr<const PooledTx>> out;
+  size_t total = 0;
+  std::lock_guard lock(mu_);
+  for (const Hash32& id : order_) {
+    if (out.size() >= max_txs) break;
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) continue;
+    const PooledTx& tx = *it->second;
+    // Admission order is age order: the first one too young ends the scan.
+    if (now < tx.admitted_at_ms + min_age_ms) break;
+    if (total + tx.envelope.size() > max_bytes) break;
+    total += tx.envelope.size();
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+uint64_t Mempool::AgeMs(const PooledTx& tx) const {
+  const uint64_t now = NowMs();
+  return now > tx.admitted_at_ms ? now - tx.admitted_at_ms : 0;
+}
+
+uint64_t Mempool::OldestAgeMs() const {
+  std::lock_guard lock(mu_);
+  for (const Hash32& id : order_) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) return AgeMs(*it->second);
+  }
+  return 0;
 }
 
 void Mempool::RemoveLocked(const Hash32& tx_id) {

@@ -39,12 +39,15 @@ struct MempoolConfig {
   // The height at which a transaction id was committed, if it was: such a transaction is a
   // duplicate, never admitted again. Empty: no committed-transaction check.
   std::function<std::optional<uint64_t>(const Hash32& tx_id)> committed_height;
+  // Monotonic milliseconds, for the age of pooled transactions. Empty: the system's clock.
+  std::function<uint64_t()> now_ms = nullptr;
 };
 
 struct PooledTx {
   Bytes envelope;
   ledger::VerifiedTx tx;
-  uint64_t admitted_seq = 0;  // admission order
+  uint64_t admitted_seq = 0;    // admission order
+  uint64_t admitted_at_ms = 0;  // monotonic (MempoolConfig::now_ms)
 };
 
 enum class AdmitStatus {
@@ -58,6 +61,9 @@ struct AdmitResult {
   AdmitStatus status = AdmitStatus::kRejected;
   Hash32 tx_id;  // zero when the envelope could not be parsed
   std::string reason;
+  // Rejected because a signature does not verify. Nodes forward only transactions they admitted,
+  // so a peer that gossips such a transaction is faulty (node.cc penalises it).
+  bool bad_signature = false;
 };
 
 class Mempool {
@@ -78,6 +84,14 @@ class Mempool {
       const std::unordered_set<Hash32, Hash32Hasher>* exclude = nullptr) const;
 
   std::shared_ptr<const PooledTx> Find(const Hash32& tx_id) const;
+  // Up to max_txs transactions totalling at most max_bytes envelope bytes, oldest first, pooled for
+  // at least min_age_ms: those to send again to the validators (they may never have arrived).
+  std::vector<std::shared_ptr<const PooledTx>> Stale(size_t max_txs, size_t max_bytes,
+                                                     uint64_t min_age_ms) const;
+  // How long the transaction has been pooled, in milliseconds.
+  uint64_t AgeMs(const PooledTx& tx) const;
+  // The age of the oldest pooled transaction (0 when the pool is empty).
+  uint64_t OldestAgeMs() const;
   // Drops committed transactions.
   void Remove(std::span<const Hash32> tx_ids);
   // Drops transactions that can no longer be included after a block at (height, time_ms).
@@ -88,6 +102,7 @@ class Mempool {
 
  private:
   void RemoveLocked(const Hash32& tx_id);
+  uint64_t NowMs() const;
 
   const MempoolConfig config_;
   crypto::ParallelVerifier* const verifier_;

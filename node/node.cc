@@ -264,6 +264,8 @@ Status Node::Start() {
                                          : std::string("observer"),
                app_->height(), config_.p2p_listen.host, p2p_port_, config_.rpc_listen.host,
                rpc_->port());
+  send_failing_.assign(validator_keys_.size(), false);
+  gossip_worker_ = std::thread([this] { GossipLoop(); });
   driver_ = std::thread([this] { DriverLoop(); });
   return OkStatus();
 }
@@ -276,6 +278,12 @@ void Node::Stop() {
     cv_.notify_all();
   }
   if (driver_.joinable()) driver_.join();
+  {
+    std::lock_guard lock(gossip_mu_);
+    gossip_stopping_ = true;
+    gossip_cv_.notify_all();
+  }
+  if (gossip_worker_.joinable()) gossip_worker_.join();
   if (rpc_) rpc_->Stop();
   if (transport_) transport_->Stop();
 }
@@ -317,8 +325,24 @@ std::vector<AdmitResult> Node::Submit(std::span<const ByteSpan> envelopes) {
 void Node::SendToValidators(p2p::Priority priority, const std::string& message) {
   for (size_t i = 0; i < validator_keys_.size(); ++i) {
     if (role_ == Role::kValidator && i == validator_index_) continue;
-    transport_->Send(validator_keys_[i], priority, ToBytes(message));
+    SendToValidator(i, priority, message);
   }
+}
+
+void Node::SendToValidator(size_t index, p2p::Priority priority, const std::string& message) {
+  const bool sent = transport_->Send(validator_keys_[index], priority, ToBytes(message));
+  std::lock_guard lock(mu_);
+  if (index >= send_failing_.size() || send_failing_[index] == !sent) return;
+  send_failing_[index] = !sent;
+  // Once per run of failures, not per message; pending transactions are sent again (re-gossip).
+  if (!sent)
+    spdlog::warn(
+        "sending to validator {} ({}) failed (queue full or message too large); "
+        "pending transactions will be sent again",
+        index, ShortKey(validator_keys_[index]));
+  else
+    spdlog::info("sending to validator {} ({}) works again", index,
+                 ShortKey(validator_keys_[index]));
 }
 
 NodeStatus Node::GetStatus() const {
@@ -331,16 +355,152 @@ NodeStatus Node::GetStatus() const {
   auto root = app_->tree().Root(s.height);
   if (root) s.state_root = *root;
   s.mempool_txs = mempool_->size();
+  s.oldest_pending_ms = mempool_->OldestAgeMs();
   s.peers_connected = peers_connected_.load();
+  s.gossip_invalid_signature_batches = gossip_invalid_signature_batches_.load();
+  const auto n = static_cast<uint32_t>(validator_keys_.size());
+  // The committed view comes from the last block's commit certificate, so it means the same on a
+  // validator and on an observer (which runs no replica).
+  if (s.height > 0) {
+    auto cert_bytes = app_->blocks().GetCommitCertificate(s.height);
+    consensus::pb::CommitCertificate cert;
+    if (cert_bytes && cert_bytes->has_value() &&
+        cert.ParseFromArray((*cert_bytes)->data(), static_cast<int>((*cert_bytes)->size()))) {
+      if (auto vote = consensus::DecodeVoteBody(cert.body())) s.committed_view = vote->view;
+    }
+  }
+  s.committed_primary = n == 0 ? 0 : consensus::PrimaryOf(s.committed_view, n);
   std::lock_guard lock(mu_);
-  s.view = replica_status_.view;
-  s.in_view_change = replica_status_.in_view_change;
-  s.primary = validator_keys_.empty()
-                  ? 0
-                  : consensus::PrimaryOf(replica_status_.view,
-                                         static_cast<uint32_t>(validator_keys_.size()));
+  if (role_ == Role::kValidator) {
+    s.replica_view = replica_status_.view;
+    s.replica_primary = n == 0 ? 0 : consensus::PrimaryOf(replica_status_.view, n);
+    s.in_view_change = replica_status_.in_view_change;
+  }
   s.halted = fatal_.has_value();
   return s;
+}
+
+void Node::LogReplicaChanges(const consensus::ReplicaStatus& st) {
+  const uint32_t n = static_cast<uint32_t>(validator_keys_.size());
+  if (st.in_view_change && (!logged_status_.in_view_change || st.view != logged_status_.view)) {
+    // Started by this replica's timer (no block committed in time) or by f+1 peers' view changes.
+    spdlog::warn(
+        "view change: leaving view {} for view {} at height {} (timeout or peers' view "
+        "changes)",
+        logged_status_.view, st.view, app_->height());
+  } else if (!st.in_view_change &&
+             (logged_status_.in_view_change || st.view != logged_status_.view)) {
+    spdlog::info("view change done: now in view {}, primary {}, at height {}", st.view,
+                 consensus::PrimaryOf(st.view, n), app_->height());
+  }
+  logged_status_ = st;
+}
+
+void Node::QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms) {
+  if (batch.txs_size() == 0) return;
+  std::lock_guard lock(gossip_mu_);
+  if (auto it = gossip_ignored_until_ms_.find(from); it != gossip_ignored_until_ms_.end()) {
+    if (now_ms < it->second) return;
+    gossip_ignored_until_ms_.erase(it);
+  }
+  const size_t bytes = batch.ByteSizeLong();
+  size_t& queued = gossip_queued_bytes_per_peer_[from];
+  // Bounded work per peer: one peer cannot queue more than this ahead of the others.
+  if (queued + bytes > kMaxQueuedGossipBytesPerPeer) return;
+  queued += bytes;
+  gossip_queue_.push_back({from, std::make_shared<pb::TxBatch>(std::move(batch)), bytes});
+  gossip_cv_.notify_one();
+}
+
+void Node::GossipLoop() {
+  while (true) {
+    QueuedGossip item;
+    {
+      std::unique_lock lock(gossip_mu_);
+      gossip_cv_.wait(lock, [this] { return gossip_stopping_ || !gossip_queue_.empty(); });
+      if (gossip_stopping_) return;
+      item = std::move(gossip_queue_.front());
+      gossip_queue_.pop_front();
+    }
+    AdmitGossip(item.from, *item.batch);
+    std::lock_guard lock(gossip_mu_);
+    auto it = gossip_queued_bytes_per_peer_.find(item.from);
+    if (it == gossip_queued_bytes_per_peer_.end()) continue;
+    it->second -= std::min(it->second, item.bytes);
+    if (it->second == 0) gossip_queued_bytes_per_peer_.erase(it);
+  }
+}
+
+void Node::AdmitGossip(const crypto::PublicKey& from, const pb::TxBatch& batch) {
+  if (batch.txs_size() > static_cast<int>(kMaxAdmitBatch)) return;
+  std::vector<ByteSpan> spans;
+  spans.reserve(batch.txs_size());
+  for (const std::string& tx : batch.txs())
+    spans.push_back(AsSpan(tx));
+  auto results = mempool_->Admit(spans, app_->height(), app_->last_timestamp_ms());
+  size_t admitted = 0, bad_signatures = 0;
+  for (const AdmitResult& r : results) {
+    admitted += r.status == AdmitStatus::kAdmitted;
+    bad_signatures += r.bad_signature;
+  }
+  if (bad_signatures > 0) {
+    {
+      std::lock_guard lock(gossip_mu_);
+      gossip_ignored_until_ms_[from] = MonotonicMs() + kGossipPenaltyMs;
+      // Drop what this peer has queued too; only this batch's bytes stay counted (the caller
+      // releases them).
+      std::erase_if(gossip_queue_, [&](const QueuedGossip& q) { return q.from == from; });
+      gossip_queued_bytes_per_peer_[from] = batch.ByteSizeLong();
+    }
+    gossip_invalid_signature_batches_++;
+    spdlog::warn(
+        "peer {} gossiped {} transactions whose signatures do not verify; its gossip is "
+        "ignored for {} s",
+        ShortKey(from), bad_signatures, kGossipPenaltyMs / 1000);
+  }
+  if (admitted > 0) {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+    cv_.notify_one();
+  }
+}
+
+// Sends pooled transactions that have not committed again, so an admitted transaction reaches
+// whichever validator is primary now even if the first forward was lost (a broken connection, a
+// full queue) or went to a primary that has since been replaced.
+void Node::MaybeRegossip(uint64_t now) {
+  std::optional<size_t> only_to;  // a validator sends to the current primary only
+  bool view_changed = false;
+  if (role_ == Role::kValidator) {
+    consensus::ReplicaStatus st = replica_->status();
+    if (st.in_view_change || st.is_primary) return;  // no primary to send to, or it is this node
+    only_to = consensus::PrimaryOf(st.view, static_cast<uint32_t>(validator_keys_.size()));
+    view_changed = st.view != regossip_view_;
+  }
+  if (!view_changed && now < last_regossip_ms_ + kRegossipIntervalMs) return;
+  last_regossip_ms_ = now;
+  if (role_ == Role::kValidator) regossip_view_ = replica_->status().view;
+  auto stale =
+      mempool_->Stale(kMaxRegossipTxs, kMaxRegossipBytes, view_changed ? 0 : kRegossipMinAgeMs);
+  if (stale.empty()) return;
+  pb::NodeMessage gossip;
+  for (const auto& tx : stale)
+    gossip.mutable_txs()->add_txs(tx->envelope.data(), tx->envelope.size());
+  const std::string bytes = Serialize(gossip);
+  if (only_to)
+    SendToValidator(*only_to, p2p::Priority::kGossip, bytes);
+  else
+    SendToValidators(p2p::Priority::kGossip, bytes);
+  const uint64_t oldest_ms = mempool_->AgeMs(*stale.front());
+  // Logged after a view change, and once for each transaction that becomes the oldest waiting
+  // past kStalePendingWarnMs (not every round).
+  const bool newly_stale =
+      oldest_ms >= kStalePendingWarnMs && stale.front()->tx.tx_id() != warned_stale_tx_;
+  if (newly_stale) warned_stale_tx_ = stale.front()->tx.tx_id();
+  if (view_changed || newly_stale)
+    spdlog::info("sent {} pending transactions again to {} (oldest pending {} ms)", stale.size(),
+                 only_to ? "primary " + std::to_string(*only_to) : std::string("the validators"),
+                 oldest_ms);
 }
 
 Result<std::vector<ledger::VerifiedTx>> Node::Resolve(const ledger::DecodedBlock& block) {
@@ -375,9 +535,12 @@ void Node::DriverLoop() {
     }
     if (replica_) MaybePropose(now);
     MaybeSync(now);
+    MaybeRegossip(now);
     if (replica_) {
+      consensus::ReplicaStatus st = replica_->status();
+      LogReplicaChanges(st);
       std::lock_guard lock(mu_);
-      replica_status_ = replica_->status();
+      replica_status_ = st;
     }
   }
 }
@@ -404,14 +567,11 @@ void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
       ApplyEffects(replica_->OnMessage(now, message.consensus(), from));
       break;
     }
-    case pb::NodeMessage::kTxs: {
+    case pb::NodeMessage::kTxs:
+      // Verified on the gossip worker, never here on the driver thread.
       if (message.txs().txs_size() > static_cast<int>(kMaxAdmitBatch)) break;
-      std::vector<ByteSpan> spans;
-      for (const std::string& tx : message.txs().txs())
-        spans.push_back(AsSpan(tx));
-      mempool_->Admit(spans, app_->height(), app_->last_timestamp_ms());
+      QueueGossip(m.from, std::move(*message.mutable_txs()), now);
       break;
-    }
     case pb::NodeMessage::kSyncRequest:
       if (role_ == Role::kValidator)
         HandleSyncRequest(m.from, message.sync_request().from_height(),

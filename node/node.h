@@ -6,7 +6,12 @@
 //   RPC threads       --(submit: Mempool::Admit, then gossip; reads: LedgerApp)
 //   driver thread     : feeds the replica (messages, ticks, proposals), carries out its effects,
 //                       executes committed blocks (one synced batch each), reports execution roots,
-//                       stores execution certificates, answers and sends sync requests.
+//                       stores execution certificates, answers and sends sync requests, hands
+//                       transaction gossip to the gossip worker and re-sends pending transactions
+//                       to the current primary.
+//   gossip worker     : admits peers' transaction gossip (signature checks in the parallel
+//                       verifier), bounded per peer; a peer that sends a bad signature is ignored
+//                       for kGossipPenaltyMs.
 //
 // Roles come from genesis: a member with the validator role runs the replica; any other member with
 // a node key is an observer, which fetches certified blocks from validators, verifies their commit
@@ -56,6 +61,24 @@ inline constexpr std::string_view kStateStoreDir = "state";
 inline constexpr uint64_t kPruneEveryBlocks = 64;    // how often old state versions are dropped
 inline constexpr size_t kMaxVerifiedCache = 20'000;  // proposal txs verified, not pooled
 
+// Transaction gossip (node.cc). Gossip is admitted on its own worker thread, never on the driver,
+// so a flood of transactions to verify cannot delay consensus.
+// Gossip bytes from one peer waiting for the gossip worker; more are dropped (the sender sends
+// pending transactions again, kRegossipIntervalMs).
+inline constexpr size_t kMaxQueuedGossipBytesPerPeer = 32u << 20;
+// A peer that gossips a transaction whose signature does not verify is faulty (honest nodes
+// forward only what they admitted): its gossip is ignored for this long.
+inline constexpr uint64_t kGossipPenaltyMs = 60'000;
+// Pooled transactions not committed after kRegossipMinAgeMs are sent again: to the current
+// primary by a validator (at once after a view change, and every kRegossipIntervalMs), to every
+// validator by an observer. At most kMaxRegossipTxs / kMaxRegossipBytes per round, oldest first.
+inline constexpr uint64_t kRegossipIntervalMs = 2'000;
+inline constexpr uint64_t kRegossipMinAgeMs = 2'000;
+inline constexpr size_t kMaxRegossipTxs = 4'096;
+inline constexpr size_t kMaxRegossipBytes = 4u << 20;
+// A transaction pooled this long is logged, once, when it is the oldest one sent again.
+inline constexpr uint64_t kStalePendingWarnMs = 60'000;
+
 enum class Role { kValidator, kObserver };
 
 struct NodeStatus {
@@ -65,14 +88,26 @@ struct NodeStatus {
   Hash32 last_block_digest;
   uint64_t last_block_time_ms = 0;
   Hash32 state_root;
-  uint64_t view = 0;
+  // The view in which the last block committed (from its commit certificate; 0 at genesis) and
+  // that view's primary. Meaningful on observers too.
+  uint64_t committed_view = 0;
+  uint32_t committed_primary = 0;
+  // This replica's own view and its primary (validators only; may be ahead of committed_view
+  // while a view change is under way).
+  uint64_t replica_view = 0;
+  uint32_t replica_primary = 0;
   bool in_view_change = false;
-  uint32_t primary = 0;
   size_t mempool_txs = 0;
+  uint64_t oldest_pending_ms = 0;  // age of the oldest pooled transaction
   size_t peers_connected = 0;
   uint64_t consensus_drops = 0;
+  uint64_t gossip_invalid_signature_batches = 0;  // gossip batches refused for bad signatures
   bool halted = false;
 };
+
+namespace pb {
+class TxBatch;
+}
 
 class Node {
  public:
@@ -128,6 +163,14 @@ class Node {
 
   Result<std::vector<ledger::VerifiedTx>> Resolve(const ledger::DecodedBlock& block);
   void SendToValidators(p2p::Priority priority, const std::string& message);
+  // Sends to one validator; a refused send is logged when a run of them starts and ends.
+  void SendToValidator(size_t index, p2p::Priority priority, const std::string& message);
+  // Transaction gossip from peers, admitted on the gossip worker thread.
+  void QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms);
+  void GossipLoop();
+  void AdmitGossip(const crypto::PublicKey& from, const pb::TxBatch& batch);
+  void MaybeRegossip(uint64_t now_ms);
+  void LogReplicaChanges(const consensus::ReplicaStatus& status);
   uint64_t MonotonicMs() const;
   uint64_t WallMs() const;
 
@@ -179,6 +222,27 @@ class Node {
   std::vector<bool> consensus_send_failing_;   // per validator: logged once until a send succeeds
   void SendConsensus(uint32_t to, const std::string& bytes);
   std::vector<std::function<void(const CommitResult&)>> listeners_;
+  uint64_t last_regossip_ms_ = 0;
+  uint64_t regossip_view_ = 0;
+  Hash32 warned_stale_tx_;  // the last transaction logged as waiting past kStalePendingWarnMs  //
+                            // the view whose primary was last sent the stale transactions
+  consensus::ReplicaStatus logged_status_;  // the replica state last logged
+
+  // Gossip worker (gossip_mu_).
+  struct QueuedGossip {
+    crypto::PublicKey from;
+    std::shared_ptr<pb::TxBatch> batch;
+    size_t bytes = 0;
+  };
+  std::mutex gossip_mu_;
+  std::condition_variable gossip_cv_;
+  std::deque<QueuedGossip> gossip_queue_;
+  std::map<crypto::PublicKey, size_t> gossip_queued_bytes_per_peer_;
+  std::map<crypto::PublicKey, uint64_t> gossip_ignored_until_ms_;
+  bool gossip_stopping_ = false;
+  std::thread gossip_worker_;
+  // Validators whose last send was refused (mu_), so a failing forward is logged once.
+  std::vector<bool> send_failing_;
 
   // Shared with other threads.
   mutable std::mutex mu_;
@@ -190,6 +254,7 @@ class Node {
   std::atomic<uint64_t> inbound_dropped_{0};
   std::atomic<uint64_t> sync_replies_dropped_{0};  // unsolicited, unasked-for or not verifying
   std::atomic<size_t> peers_connected_{0};
+  std::atomic<uint64_t> gossip_invalid_signature_batches_{0};
   consensus::ReplicaStatus replica_status_;  // copy for GetStatus
   std::thread driver_;
   bool started_ = false;

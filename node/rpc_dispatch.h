@@ -59,6 +59,9 @@ struct RpcCallContext {
   // For "subscribe" over WebSocket: registers the canonical topic, returns the subscription id.
   std::function<std::expected<uint64_t, RpcError>(const std::string& topic)> subscribe;
   std::function<bool(uint64_t subscription_id)> unsubscribe;
+  // Sends one notification to this session's subscription (after the current response).
+  std::function<void(uint64_t subscription_id, const std::string& topic, json::value result)>
+      notify;
 };
 
 using RpcHandler = std::function<RpcResult(const json::value& params, RpcCallContext& context)>;

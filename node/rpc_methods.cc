@@ -8,12 +8,10 @@
 #include "ledger/result_code.h"
 #include "node/node.h"
 #include "util/hex.h"
+#include "util/quorum.h"
 
 namespace cl::node {
 namespace {
-
-// Admission rejections remembered for get_tx, oldest forgotten first.
-inline constexpr size_t kMaxRememberedRejections = 10'000;
 
 std::string Hex(const std::string& bytes) {
   return ToHex(AsSpan(bytes));
@@ -74,27 +72,6 @@ json::object RenderController(const ledger::pb::Controller& c) {
     keys.push_back(json::value(Hex(k)));
   return json::object{{"threshold", c.threshold()}, {"keys", std::move(keys)}};
 }
-
-struct RejectionLog {
-  std::mutex mu;
-  std::map<Hash32, std::string> reasons;
-  std::deque<Hash32> order;
-  void Remember(const Hash32& id, const std::string& reason) {
-    std::lock_guard lock(mu);
-    if (!reasons.emplace(id, reason).second) return;
-    order.push_back(id);
-    if (order.size() > kMaxRememberedRejections) {
-      reasons.erase(order.front());
-      order.pop_front();
-    }
-  }
-  std::optional<std::string> Find(const Hash32& id) {
-    std::lock_guard lock(mu);
-    auto it = reasons.find(id);
-    if (it == reasons.end()) return std::nullopt;
-    return it->second;
-  }
-};
 
 const char* StatusName(AdmitStatus s) {
   switch (s) {
@@ -242,12 +219,39 @@ RpcHandler ReadById(const Node& node, Bytes (*key)(std::string_view),
   };
 }
 
-void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
-  auto rejections = std::make_shared<RejectionLog>();
+// get_tx's answer (docs/rpc.md "get_tx"): committed (with the receipt), pending (in this node's
+// mempool), or unknown. A refusal at admission is answered to the submitter only and never recorded
+// against the transaction id: the id covers the body, not the signatures, so a refused copy (for
+// example one with a bad signature, sent by anyone) says nothing about the transaction itself,
+// which may still commit.
+json::object TxStatus(const Node& node, const Hash32& id) {
+  json::object out{{"tx_id", id.ToHex()}};
+  auto location = node.ledger().blocks().FindTx(id);
+  if (location && location->has_value()) {
+    auto receipts = node.ledger().blocks().GetReceipts((*location)->height());
+    out["status"] = "committed";
+    out["height"] = (*location)->height();
+    out["index"] = (*location)->index();
+    if (receipts && receipts->has_value() &&
+        (*location)->index() < static_cast<uint32_t>((**receipts).receipts_size()))
+      out["receipt"] = RenderReceipt((**receipts).receipts((*location)->index()));
+    return out;
+  }
+  if (auto pooled = node.mempool().Find(id)) {
+    out["status"] = "pending";
+    out["pending_ms"] = node.mempool().AgeMs(*pooled);
+    out["valid_until_height"] = pooled->tx.body().valid_until_height();
+    out["valid_until_time_ms"] = pooled->tx.body().valid_until_time_ms();
+    return out;
+  }
+  out["status"] = "unknown";
+  return out;
+}
 
+void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
   d.Register("status", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
                NodeStatus s = node.GetStatus();
-               return json::object{
+               json::object out{
                    {"chain_id", node.ledger().chain_id()},
                    {"member", s.member},
                    {"role", s.role == Role::kValidator ? "validator" : "observer"},
@@ -255,22 +259,27 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                    {"last_block_digest", s.last_block_digest.ToHex()},
                    {"last_block_time_ms", s.last_block_time_ms},
                    {"state_root", s.state_root.ToHex()},
-                   {"view", s.view},
-                   {"primary", s.primary},
+                   {"view", s.committed_view},
+                   {"primary", s.committed_primary},
                    {"in_view_change", s.in_view_change},
                    {"mempool_txs", s.mempool_txs},
+                   {"oldest_pending_ms", s.oldest_pending_ms},
                    {"peers_connected", s.peers_connected},
+                   {"gossip_bad_signature_batches", s.gossip_invalid_signature_batches},
                    {"genesis_hash", node.ledger().genesis().hash.ToHex()},
                };
+               if (s.role == Role::kValidator)
+                 out["replica"] = json::object{{"view", s.replica_view},
+                                               {"primary", s.replica_primary},
+                                               {"in_view_change", s.in_view_change}};
+               else
+                 out["replica"] = nullptr;
+               return out;
              }});
 
-  auto submit = [&node, rejections](std::vector<Bytes> txs) {
+  auto submit = [&node](std::vector<Bytes> txs) {
     std::vector<ByteSpan> spans(txs.begin(), txs.end());
-    auto results = node.Submit(spans);
-    for (const AdmitResult& r : results)
-      if (r.status == AdmitStatus::kRejected && !r.tx_id.IsZero())
-        rejections->Remember(r.tx_id, r.reason);
-    return results;
+    return node.Submit(spans);
   };
 
   d.Register("submit_tx", {[submit](const json::value& params, RpcCallContext&) -> RpcResult {
@@ -299,37 +308,14 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                             },
                             true});
 
-  d.Register("get_tx",
-             {[&node, rejections](const json::value& params, RpcCallContext&) -> RpcResult {
+  d.Register("get_tx", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
                auto p = ParamsObject(params);
                if (!p) return std::unexpected(p.error());
                auto id_bytes = HexParam(**p, "tx_id", 32);
                if (!id_bytes) return std::unexpected(id_bytes.error());
-               Hash32 id = *Hash32::FromSpan(*id_bytes);
-               json::object out{{"tx_id", id.ToHex()}};
-               auto location = node.ledger().blocks().FindTx(id);
+               auto location = node.ledger().blocks().FindTx(*Hash32::FromSpan(*id_bytes));
                if (!location) return RpcFail(kRpcInternalError, location.error().message);
-               if (location->has_value()) {
-                 auto receipts = node.ledger().blocks().GetReceipts((*location)->height());
-                 out["status"] = "committed";
-                 out["height"] = (*location)->height();
-                 out["index"] = (*location)->index();
-                 if (receipts && receipts->has_value() &&
-                     (*location)->index() < static_cast<uint32_t>((**receipts).receipts_size()))
-                   out["receipt"] = RenderReceipt((**receipts).receipts((*location)->index()));
-                 return out;
-               }
-               if (node.mempool().Find(id)) {
-                 out["status"] = "pending";
-                 return out;
-               }
-               if (auto reason = rejections->Find(id)) {
-                 out["status"] = "rejected";
-                 out["reason"] = *reason;
-                 return out;
-               }
-               out["status"] = "unknown";
-               return out;
+               return TxStatus(node, *Hash32::FromSpan(*id_bytes));
              }});
 
   d.Register("get_block", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
@@ -409,11 +395,12 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                return json::object{
                    {"validators", std::move(out)},
                    {"validator_set_hash", node.ledger().validator_set_hash().ToHex()},
-                   {"quorum", 2 * ((validators.size() - 1) / 3) + 1}};
+                   {"quorum", QuorumSize(static_cast<uint32_t>(validators.size()))}};
              }});
 
   RegisterSubscriptionMethods(
-      d, [](const json::value& params) -> std::expected<std::string, RpcError> {
+      d,
+      [](const json::value& params) -> std::expected<std::string, RpcError> {
         auto p = ParamsObject(params);
         if (!p) return std::unexpected(p.error());
         auto topic = RequireString(**p, "topic");
@@ -431,6 +418,17 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
         }
         return std::unexpected(
             RpcError{kRpcInvalidParams, "params.topic must be blocks, tx or account", nullptr});
+      },
+      // A tx subscription answers with the transaction's current status at once, so a client that
+      // subscribes after the commit is not left waiting for a notification that already went out.
+      [&node](const std::string& topic) -> std::optional<json::value> {
+        constexpr std::string_view kTxPrefix = "tx:";
+        if (!topic.starts_with(kTxPrefix)) return std::nullopt;
+        auto bytes = FromHex(std::string_view(topic).substr(kTxPrefix.size()));
+        if (!bytes) return std::nullopt;
+        auto id = Hash32::FromSpan(*bytes);
+        if (!id) return std::nullopt;
+        return json::value(TxStatus(node, *id));
       });
 }
 
@@ -439,9 +437,17 @@ void PublishCommit(RpcServer& server, const Node& node, const CommitResult& resu
   block["tx_count"] = result.tx_ids.size();
   block["null_block"] = result.null_block;
   server.Publish("blocks", block);
-  for (const ledger::pb::Receipt& r : result.receipts.receipts())
-    server.Publish("tx:" + Hex(r.tx_id()),
-                   json::object{{"status", "committed"}, {"receipt", RenderReceipt(r)}});
+  // The same shape as get_tx's committed answer (and a tx subscription's first notification).
+  for (int i = 0; i < result.receipts.receipts_size(); ++i) {
+    const ledger::pb::Receipt& r = result.receipts.receipts(i);
+    const std::string topic = "tx:" + Hex(r.tx_id());
+    if (!server.HasSubscribers(topic)) continue;
+    server.Publish(topic, json::object{{"tx_id", Hex(r.tx_id())},
+                                       {"status", "committed"},
+                                       {"height", result.height},
+                                       {"index", i},
+                                       {"receipt", RenderReceipt(r)}});
+  }
   // Account topics need the block's operations: parse them only when someone listens.
   if (result.tx_ids.empty() || !server.HasSubscribers("account:")) return;
   // Account topics: each transfer-like operation of the block, with its result.

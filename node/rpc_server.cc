@@ -1,5 +1,6 @@
 #include "node/rpc_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "crypto/sha256.h"
 #include "util/assert.h"
 
 namespace cl::node {
@@ -35,6 +37,7 @@ struct ServerState {
   RpcServerConfig config;
   const RpcDispatcher* dispatcher = nullptr;
   std::atomic<size_t> connections{0};
+  std::atomic<size_t> queued_bytes{0};  // all WebSocket sessions
   SubscriptionHub hub;
 };
 
@@ -62,17 +65,31 @@ bool Authorized(const ServerState& state, const http::request<http::string_body>
   constexpr std::string_view kPrefix = "Bearer ";
   if (!value.starts_with(kPrefix)) return false;
   value.remove_prefix(kPrefix.size());
-  for (const std::string& token : state.config.bearer_tokens)
-    if (value == token) return true;
-  return false;
+  return BearerTokenMatches(value, state.config.bearer_tokens);
+}
+
+std::string NotificationText(uint64_t id, const std::string& topic, json::value result) {
+  json::object params;
+  params["subscription"] = id;
+  params["topic"] = topic;
+  params["result"] = std::move(result);
+  json::object message;
+  message["jsonrpc"] = "2.0";
+  message["method"] = "subscription";
+  message["params"] = std::move(params);
+  return json::serialize(message);
 }
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& socket, ServerState* state, ConnectionSlot slot)
-      : ws_(std::move(socket)), state_(state), slot_(std::move(slot)) {}
+      : ws_(std::move(socket)),
+        close_timer_(ws_.get_executor()),
+        state_(state),
+        slot_(std::move(slot)) {}
 
   ~WsSession() {
+    state_->queued_bytes.fetch_sub(queued_bytes_);
     std::lock_guard lock(state_->hub.mu);
     for (uint64_t id : subscriptions_)
       RemoveLocked(id);
@@ -85,10 +102,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
   }
 
-  // From any thread: queue text for this session.
+  // From any thread: queue a notification for this session.
   void Deliver(std::string text) {
     net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-      self->Send(std::move(text));
+      self->Send(std::move(text), /*is_response=*/false);
     });
   }
 
@@ -99,11 +116,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void DoRead() {
+    read_paused_ = false;
     ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec) return;  // closed, timed out, or over the message limit: the session ends
+    if (closing_) return;
     std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     RpcCallContext context;
@@ -111,9 +130,23 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     context.over_websocket = true;
     context.subscribe = [this](const std::string& topic) { return Subscribe(topic); };
     context.unsubscribe = [this](uint64_t id) { return Unsubscribe(id); };
+    context.notify = [this](uint64_t id, const std::string& topic, json::value result) {
+      // Posted, so it is queued after the response to the subscribe request.
+      Deliver(NotificationText(id, topic, std::move(result)));
+    };
     std::string response = state_->dispatcher->HandleText(text, context);
-    if (!response.empty()) Send(std::move(response));
-    DoRead();
+    if (!response.empty()) Send(std::move(response), /*is_response=*/true);
+    // The next request is read only once this response is written: a client that never reads
+    // cannot make the node hold more than one response.
+    if (ReadingAllowed())
+      DoRead();
+    else
+      read_paused_ = true;
+  }
+
+  bool ReadingAllowed() const {
+    return !closing_ && responses_queued_ == 0 &&
+           queued_bytes_ <= state_->config.max_queued_bytes_per_session / 2;
   }
 
   std::expected<uint64_t, RpcError> Subscribe(const std::string& topic) {
@@ -147,42 +180,110 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     state_->hub.topic_of.erase(t);
   }
 
-  void Send(std::string text) {
+  void Send(std::string text, bool is_response) {
     if (closing_) return;
-    if (queue_.size() >= kMaxQueuedNotificationsPerSession) {
-      // A reader this slow would grow memory without bound: close it.
-      closing_ = true;
-      queue_.clear();
-      ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "too slow"),
-                      [self = shared_from_this()](beast::error_code) {});
+    const size_t limit = state_->config.max_queued_bytes_per_session;
+    // One message larger than the bound is still sent when nothing else waits (a large response);
+    // anything that would queue past the bound means the reader cannot keep up.
+    if (!queue_.empty() && (queued_bytes_ + text.size() > limit ||
+                            queue_.size() >= kMaxQueuedNotificationsPerSession)) {
+      CloseSlowReader();
       return;
     }
-    queue_.push_back(std::move(text));
+    queued_bytes_ += text.size();
+    state_->queued_bytes.fetch_add(text.size());
+    if (is_response) ++responses_queued_;
+    queue_.push_back({std::move(text), is_response});
     if (!writing_) DoWrite();
+  }
+
+  // Drops what is queued but not being written, sends a close frame with the reason once the
+  // pending write (if any) finishes, and closes the socket outright if that does not happen within
+  // kSlowReaderCloseGraceMs (a client that never reads never lets the write finish).
+  void CloseSlowReader() {
+    closing_ = true;
+    while (queue_.size() > (writing_ ? 1u : 0u)) {
+      Unqueue(queue_.back());
+      queue_.pop_back();
+    }
+    close_timer_.expires_after(std::chrono::milliseconds(kSlowReaderCloseGraceMs));
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+    if (!writing_) StartClose();
+  }
+
+  void StartClose() {
+    const std::string reason = "slow reader: more than " +
+                               std::to_string(state_->config.max_queued_bytes_per_session) +
+                               " bytes queued";
+    ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, reason),
+                    [self = shared_from_this()](beast::error_code) {
+                      beast::error_code ignored;
+                      self->close_timer_.cancel();
+                      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                    });
+  }
+
+  struct Queued {
+    std::string text;
+    bool is_response = false;
+  };
+
+  void Unqueue(const Queued& q) {
+    queued_bytes_ -= q.text.size();
+    state_->queued_bytes.fetch_sub(q.text.size());
+    if (q.is_response) --responses_queued_;
   }
 
   void DoWrite() {
     writing_ = true;
+    // A client that never reads never lets this write finish: close the session then.
+    close_timer_.expires_after(std::chrono::milliseconds(state_->config.write_stall_timeout_ms));
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closing_) return;
+      self->closing_ = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
     ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()),
+    ws_.async_write(net::buffer(queue_.front().text),
                     beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, size_t) {
     writing_ = false;
+    if (!closing_) close_timer_.cancel();
+    if (!queue_.empty()) {
+      Unqueue(queue_.front());
+      queue_.pop_front();
+    }
     if (ec) return;
-    if (!queue_.empty()) queue_.pop_front();
-    if (!queue_.empty() && !closing_) DoWrite();
+    if (closing_) {
+      StartClose();
+      return;
+    }
+    if (!queue_.empty()) {
+      DoWrite();
+      return;
+    }
+    if (read_paused_ && ReadingAllowed()) DoRead();
   }
 
   websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer close_timer_;
   beast::flat_buffer buffer_;
   ServerState* state_;
   ConnectionSlot slot_;
   bool authorized_ = false;
   bool writing_ = false;
   bool closing_ = false;
-  std::deque<std::string> queue_;
+  bool read_paused_ = false;
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  size_t responses_queued_ = 0;
   std::vector<uint64_t> subscriptions_;
 };
 
@@ -211,8 +312,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       RpcError error{kRpcLimitExceeded,
                      "body exceeds " + std::to_string(state_->config.max_body_bytes) + " bytes",
                      nullptr};
+      // The client may still be sending the body and read only once it is done: the rest of the
+      // body is read and discarded after the answer (OnWrite), so the answer is not lost to a
+      // reset.
+      drain_after_reply_ = true;
       Reply(http::status::payload_too_large, json::serialize(MakeErrorResponse(nullptr, error)),
             /*keep_alive=*/false, 11);
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      // Answered like an oversize body, so the client learns why instead of seeing a reset.
+      RpcError error{kRpcLimitExceeded,
+                     "headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes", nullptr};
+      drain_after_reply_ = true;
+      Reply(http::status::request_header_fields_too_large,
+            json::serialize(MakeErrorResponse(nullptr, error)), /*keep_alive=*/false, 11);
       return;
     }
     if (ec) return;  // end of stream, timeout or a malformed request: close
@@ -266,9 +380,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!keep_alive) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (drain_after_reply_) {
+        drain_left_ = kOversizeDrainFactor * state_->config.max_body_bytes;
+        // What the parser buffered already counts against the bound.
+        drain_left_ -= std::min(drain_left_, buffer_.size());
+        buffer_.consume(buffer_.size());
+        DoDrain();
+      }
       return;
     }
     DoRead();
+  }
+
+  // Reads and discards until the client closes, the bound is reached or the idle timeout passes;
+  // closing a socket with unread bytes would send a reset that can destroy the answer.
+  void DoDrain() {
+    stream_.expires_after(std::chrono::milliseconds(state_->config.idle_timeout_ms));
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            beast::bind_front_handler(&HttpSession::OnDrain, shared_from_this()));
+  }
+
+  void OnDrain(beast::error_code ec, size_t bytes) {
+    if (ec) return;                    // end of stream (the client is done) or timeout: close
+    if (bytes >= drain_left_) return;  // the client sends far more than announced: cut off
+    drain_left_ -= bytes;
+    DoDrain();
   }
 
   beast::tcp_stream stream_;
@@ -277,6 +413,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   ConnectionSlot slot_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<void> response_;
+  bool drain_after_reply_ = false;
+  size_t drain_left_ = 0;
+  std::array<char, 64 * 1024> drain_buffer_{};
 };
 
 }  // namespace
@@ -367,6 +506,25 @@ size_t RpcServer::connection_count() const {
   return impl_->state.connections.load();
 }
 
+size_t RpcServer::queued_bytes() const {
+  return impl_->state.queued_bytes.load();
+}
+
+bool BearerTokenMatches(std::string_view presented, const std::vector<std::string>& tokens) {
+  // Equal-length digests, compared without an early exit, and every token is compared: the time
+  // taken depends neither on how much of a token matches nor on which token matched.
+  const Hash32 presented_digest = crypto::Sha256Of(AsSpan(presented));
+  bool any = false;
+  for (const std::string& token : tokens) {
+    const Hash32 token_digest = crypto::Sha256Of(AsSpan(token));
+    volatile uint8_t diff = 0;
+    for (size_t i = 0; i < presented_digest.bytes.size(); ++i)
+      diff = diff | (presented_digest.bytes[i] ^ token_digest.bytes[i]);
+    any = any | (diff == 0);
+  }
+  return any;
+}
+
 void RpcServer::Publish(const std::string& topic, const json::value& payload) {
   std::vector<std::pair<uint64_t, std::shared_ptr<WsSession>>> targets;
   {
@@ -376,17 +534,8 @@ void RpcServer::Publish(const std::string& topic, const json::value& payload) {
     for (auto& [id, weak] : it->second)
       if (auto session = weak.lock()) targets.emplace_back(id, std::move(session));
   }
-  for (auto& [id, session] : targets) {
-    json::object params;
-    params["subscription"] = id;
-    params["topic"] = topic;
-    params["result"] = payload;
-    json::object message;
-    message["jsonrpc"] = "2.0";
-    message["method"] = "subscription";
-    message["params"] = std::move(params);
-    session->Deliver(json::serialize(message));
-  }
+  for (auto& [id, session] : targets)
+    session->Deliver(NotificationText(id, topic, payload));
 }
 
 bool RpcServer::HasSubscribers(std::string_view prefix) const {
@@ -395,22 +544,32 @@ bool RpcServer::HasSubscribers(std::string_view prefix) const {
   return it != impl_->state.hub.by_topic.end() && it->first.starts_with(prefix);
 }
 
-void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve) {
+void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve,
+                                 TopicSnapshot snapshot) {
   dispatcher.Register(
       "subscribe",
-      RpcMethod{[resolve](const json::value& params, RpcCallContext& context) -> RpcResult {
-                  if (!context.over_websocket || !context.subscribe)
-                    return RpcFail(kRpcInvalidRequest, "subscribe needs a WebSocket connection");
-                  auto topic = resolve(params);
-                  if (!topic) return std::unexpected(topic.error());
-                  auto id = context.subscribe(*topic);
-                  if (!id) return std::unexpected(id.error());
-                  json::object out;
-                  out["subscription"] = *id;
-                  out["topic"] = *topic;
-                  return out;
-                },
-                false});
+      RpcMethod{
+          [resolve, snapshot](const json::value& params, RpcCallContext& context) -> RpcResult {
+            if (!context.over_websocket || !context.subscribe)
+              return RpcFail(kRpcInvalidRequest, "subscribe needs a WebSocket connection");
+            auto topic = resolve(params);
+            if (!topic) return std::unexpected(topic.error());
+            auto id = context.subscribe(*topic);
+            if (!id) return std::unexpected(id.error());
+            json::object out;
+            out["subscription"] = *id;
+            out["topic"] = *topic;
+            // Read after the subscription exists, so a change between the two is not
+            // missed (it may be notified twice).
+            if (snapshot) {
+              if (std::optional<json::value> current = snapshot(*topic)) {
+                out["current"] = *current;
+                if (context.notify) context.notify(*id, *topic, std::move(*current));
+              }
+            }
+            return out;
+          },
+          false});
   dispatcher.Register(
       "unsubscribe", RpcMethod{[](const json::value& params, RpcCallContext& context) -> RpcResult {
                                  if (!context.over_websocket || !context.unsubscribe)

@@ -3,15 +3,23 @@
 // topics and receive notifications published by the node.
 //
 // Limits (named below) bound the body size, the connections, the subscriptions per session and the
-// notifications queued for a slow WebSocket reader (past that the session is closed, since a reader
-// that cannot keep up must not grow the node's memory).
+// bytes queued for a slow WebSocket reader. A WebSocket session reads its next request only once
+// the previous response has been written, so a client that sends requests without reading the
+// answers holds at most one response in the node; notifications that would queue past the byte
+// bound close the session (a reader that cannot keep up must not grow the node's memory).
+//
+// An oversize HTTP body is answered 413 and the rest of the body is read and discarded (up to
+// kOversizeDrainFactor times the body limit) before the connection is closed, so a client that
+// sends its whole body before reading receives the answer instead of a reset.
 //
 // Thread safety: Start/Stop from one thread; Publish and connection_count from any thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "node/rpc_dispatch.h"
@@ -24,6 +32,18 @@ inline constexpr size_t kDefaultMaxConnections = 256;
 inline constexpr size_t kMaxHeaderBytes = 16u << 10;
 inline constexpr size_t kMaxSubscriptionsPerSession = 64;
 inline constexpr size_t kMaxQueuedNotificationsPerSession = 4096;
+// Bytes of responses and notifications queued for one WebSocket session; past it the session is
+// closed ("slow reader"). One response larger than this is still sent when nothing else is queued.
+inline constexpr size_t kDefaultMaxQueuedBytesPerSession = 16u << 20;
+// How long a session closed as a slow reader may take to finish its pending write and close
+// handshake before its socket is closed outright.
+inline constexpr uint32_t kSlowReaderCloseGraceMs = 2'000;
+// A WebSocket write that makes no progress for this long means the client stopped reading: the
+// session is closed.
+inline constexpr uint32_t kDefaultWriteStallTimeoutMs = 30'000;
+// After a 413, at most this many times max_body_bytes are read and discarded (the rest of the
+// oversize body) so the client can read the answer; a client sending more is cut off.
+inline constexpr size_t kOversizeDrainFactor = 2;
 inline constexpr uint32_t kDefaultIdleTimeoutMs = 60'000;
 
 struct RpcServerConfig {
@@ -33,6 +53,8 @@ struct RpcServerConfig {
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   size_t max_connections = kDefaultMaxConnections;
   uint32_t idle_timeout_ms = kDefaultIdleTimeoutMs;
+  size_t max_queued_bytes_per_session = kDefaultMaxQueuedBytesPerSession;
+  uint32_t write_stall_timeout_ms = kDefaultWriteStallTimeoutMs;
   // When non-empty, methods registered as write need "Authorization: Bearer <token>" with one of
   // these tokens (on the HTTP request or on the WebSocket upgrade request).
   std::vector<std::string> bearer_tokens;
@@ -51,6 +73,9 @@ class RpcServer {
   void Stop();
   uint16_t port() const;
   size_t connection_count() const;
+  // Bytes queued for WebSocket sessions (responses and notifications not yet written), all
+  // sessions together. For tests and metrics.
+  size_t queued_bytes() const;
 
   // Sends {"jsonrpc":"2.0","method":"subscription","params":{"subscription":ID,"topic":T,
   // "result":payload}} to every WebSocket session subscribed to topic.
@@ -66,8 +91,19 @@ class RpcServer {
 // Maps "subscribe" params to a canonical topic string, or an error for the caller.
 using TopicResolver = std::function<std::expected<std::string, RpcError>(const json::value&)>;
 
-// Registers "subscribe" (WebSocket only; returns {"subscription": id, "topic": topic}) and
-// "unsubscribe" ({"subscription": id}; returns true/false).
-void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve);
+// The current state of a topic, sent to a new subscriber at once (e.g. a transaction's status), or
+// nothing for topics that only announce events.
+using TopicSnapshot = std::function<std::optional<json::value>(const std::string& topic)>;
+
+// Registers "subscribe" (WebSocket only; returns {"subscription": id, "topic": topic}, plus
+// "current" when the topic has a snapshot, which is then also sent as the first notification)
+// and "unsubscribe" ({"subscription": id}; returns true/false).
+void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve,
+                                 TopicSnapshot snapshot = nullptr);
+
+// Whether `presented` equals one of `tokens`, in time that does not depend on where they differ
+// (both sides are hashed with SHA-256 and the digests compared with a constant-time loop), so a
+// client cannot learn a token byte by byte from response times.
+bool BearerTokenMatches(std::string_view presented, const std::vector<std::string>& tokens);
 
 }  // namespace cl::node

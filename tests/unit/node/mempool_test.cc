@@ -156,3 +156,49 @@ TEST_F(MempoolTest, CommittedTransactionsAreDuplicatesNotAdmittedAgain) {
 
 }  // namespace
 }  // namespace cl::node
+
+namespace cl::node {
+namespace {
+
+// A gossiped transaction whose signature does not verify marks its sender as faulty (node.cc
+// ignores that peer's gossip for a while); other refusals do not (issue 14, defect 14).
+TEST_F(MempoolTest, BadSignatureIsFlaggedApartFromOtherRefusals) {
+  Mempool pool({kChain, 100, 1u << 20, {}}, &verifier_);
+  Bytes tampered = MakeTx(3);
+  tampered[tampered.size() - 5] ^= 0x01;  // inside the last signature
+  auto r = Admit(pool, {tampered, MakeTx(4, /*valid_until_height=*/0), Bytes{1, 2, 3}, MakeTx(5)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kRejected);
+  EXPECT_TRUE(r[0].bad_signature);
+  EXPECT_EQ(r[1].status, AdmitStatus::kRejected);  // expired
+  EXPECT_FALSE(r[1].bad_signature);
+  EXPECT_FALSE(r[2].bad_signature);  // garbage
+  EXPECT_EQ(r[3].status, AdmitStatus::kAdmitted);
+  EXPECT_FALSE(r[3].bad_signature);
+}
+
+// Pooled transactions carry their age, and the ones pooled long enough are offered for re-gossip
+// oldest first, within the bounds (issue 14, defect 7).
+TEST_F(MempoolTest, StaleTransactionsAreOfferedOldestFirstWithinBounds) {
+  uint64_t now_ms = 1'000;
+  MempoolConfig config{kChain, 100, 1u << 20, {}};
+  config.now_ms = [&now_ms] { return now_ms; };
+  Mempool pool(config, &verifier_);
+  auto first = Admit(pool, {MakeTx(1), MakeTx(2)});
+  now_ms += 5'000;
+  auto second = Admit(pool, {MakeTx(3)});
+  EXPECT_EQ(pool.OldestAgeMs(), 5'000u);
+  EXPECT_EQ(pool.AgeMs(*pool.Find(second[0].tx_id)), 0u);
+  auto stale = pool.Stale(100, 1u << 20, /*min_age_ms=*/1'000);
+  ASSERT_EQ(stale.size(), 2u);
+  EXPECT_EQ(stale[0]->tx.tx_id(), first[0].tx_id);
+  EXPECT_EQ(stale[1]->tx.tx_id(), first[1].tx_id);
+  EXPECT_EQ(pool.Stale(1, 1u << 20, 0).size(), 1u);
+  EXPECT_EQ(pool.Stale(100, 1u << 20, 0).size(), 3u);
+  EXPECT_EQ(pool.Stale(100, 1, 0).size(), 0u);  // byte bound
+  pool.Remove(std::vector<Hash32>{first[0].tx_id, first[1].tx_id});
+  EXPECT_EQ(pool.OldestAgeMs(), 0u);
+  EXPECT_TRUE(pool.Stale(100, 1u << 20, 1'000).empty());
+}
+
+}  // namespace
+}  // namespace cl::node

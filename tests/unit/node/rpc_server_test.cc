@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,9 +21,12 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// The size of the "big" method's result string.
+constexpr size_t kBigResultBytes = 64 * 1024;
+
 class RpcServerTest : public ::testing::Test {
  protected:
-  void StartServer(RpcServerConfig config = {}) {
+  void StartServer(RpcServerConfig config = {}, TopicSnapshot snapshot = nullptr) {
     dispatcher_.Register(
         "echo",
         RpcMethod{[](const json::value& p, RpcCallContext&) -> RpcResult { return p; }, false});
@@ -29,12 +35,18 @@ class RpcServerTest : public ::testing::Test {
                                             },
                                             true});
     RegisterSubscriptionMethods(
-        dispatcher_, [](const json::value& params) -> std::expected<std::string, RpcError> {
+        dispatcher_,
+        [](const json::value& params) -> std::expected<std::string, RpcError> {
           const json::object* obj = params.if_object();
           if (!obj || !obj->contains("topic") || !obj->at("topic").is_string())
             return std::unexpected(RpcError{kRpcInvalidParams, "topic must be a string", nullptr});
           return std::string(obj->at("topic").get_string());
-        });
+        },
+        snapshot);
+    dispatcher_.Register("big", RpcMethod{[](const json::value&, RpcCallContext&) -> RpcResult {
+                                            return json::value(std::string(kBigResultBytes, 'x'));
+                                          },
+                                          false});
     config.port = 0;
     server_ = std::make_unique<RpcServer>(config, dispatcher_);
     ASSERT_TRUE(server_->Start().has_value());
@@ -57,6 +69,20 @@ class RpcServerTest : public ::testing::Test {
     return res;
   }
 
+  void ConnectWs(websocket::stream<tcp::socket>& ws) {
+    ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    ws.handshake("127.0.0.1", "/");
+  }
+
+  bool WaitFor(const std::function<bool()>& condition, int timeout_ms = 10'000) {
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return condition();
+  }
+
+  net::io_context ioc_;
   RpcDispatcher dispatcher_;
   std::unique_ptr<RpcServer> server_;
 };
@@ -85,6 +111,71 @@ TEST_F(RpcServerTest, HugeBodyIsRefusedWithLimitError) {
   EXPECT_EQ(json::parse(res.body()).at("error").at("code").as_int64(), kRpcLimitExceeded);
   auto good = Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})");
   EXPECT_EQ(good.result(), http::status::ok);
+}
+
+// A common client sends its whole body before it reads: the 413 must reach it, not a reset
+// (issue 14, defect 5). The body is larger than the socket buffers, so a server that stops reading
+// and closes makes the client's write fail.
+TEST_F(RpcServerTest, OversizeBodySentWholeStillReceivesThe413) {
+  RpcServerConfig config;
+  config.max_body_bytes = 8u << 20;  // with the body, more than loopback's socket buffers hold
+  StartServer(config);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SCOPED_TRACE(attempt);
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> req{http::verb::post, "/", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = std::string(config.max_body_bytes * 15 / 8, ' ') + "{}";
+    req.prepare_payload();
+    beast::error_code ec;
+    http::write(stream, req, ec);
+    ASSERT_FALSE(ec) << "writing the body: " << ec.message();
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res, ec);
+    ASSERT_FALSE(ec) << "reading the answer: " << ec.message();
+    EXPECT_EQ(res.result(), http::status::payload_too_large);
+    EXPECT_EQ(json::parse(res.body()).at("error").at("code").as_int64(), kRpcLimitExceeded);
+  }
+  auto good = Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})");
+  EXPECT_EQ(good.result(), http::status::ok);
+}
+
+// The same for headers over the limit: an answer (431 and -32002), not a silent close.
+TEST_F(RpcServerTest, OversizeHeadersAreAnsweredWithALimitError) {
+  StartServer();
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req{http::verb::post, "/", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set("X-Padding", std::string(2 * kMaxHeaderBytes, 'p'));
+  req.body() = R"({"jsonrpc":"2.0","id":1,"method":"echo"})";
+  req.prepare_payload();
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  ASSERT_FALSE(ec) << "reading the answer: " << ec.message();
+  EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
+  EXPECT_EQ(json::parse(res.body()).at("error").at("code").as_int64(), kRpcLimitExceeded);
+}
+
+TEST(BearerToken, MatchesOnlyAConfiguredTokenExactly) {
+  const std::vector<std::string> tokens = {"s3cret", "another-token"};
+  EXPECT_TRUE(BearerTokenMatches("s3cret", tokens));
+  EXPECT_TRUE(BearerTokenMatches("another-token", tokens));
+  EXPECT_FALSE(BearerTokenMatches("s3cre", tokens));    // a prefix
+  EXPECT_FALSE(BearerTokenMatches("s3cretX", tokens));  // longer
+  EXPECT_FALSE(BearerTokenMatches("S3cret", tokens));
+  EXPECT_FALSE(BearerTokenMatches("", tokens));
+  EXPECT_FALSE(BearerTokenMatches("s3cret", {}));
+  EXPECT_FALSE(BearerTokenMatches(std::string("s3cret\0", 7), tokens));
 }
 
 TEST_F(RpcServerTest, WriteMethodsNeedBearerTokenWhenConfigured) {
@@ -148,6 +239,105 @@ TEST_F(RpcServerTest, WebSocketSubscriptionReceivesPublishedNotifications) {
   EXPECT_EQ(note.at("params").at("subscription").to_number<uint64_t>(), id);
   EXPECT_EQ(note.at("params").at("result").at("height").as_int64(), 5);
   ws.close(websocket::close_code::normal);
+}
+
+// A tx subscription opened after the event must not wait forever (issue 14, defect 3): the reply
+// carries the topic's current state, which is also sent as the first notification.
+TEST_F(RpcServerTest, SubscribeAnswersWithTheTopicsCurrentStateAtOnce) {
+  StartServer({}, [](const std::string& topic) -> std::optional<json::value> {
+    if (topic != "tx:done") return std::nullopt;
+    return json::value(json::object{{"status", "committed"}});
+  });
+  websocket::stream<tcp::socket> ws(ioc_);
+  ConnectWs(ws);
+  ws.write(net::buffer(std::string(
+      R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tx:done"}})")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  auto reply = json::parse(beast::buffers_to_string(buffer.data()));
+  buffer.consume(buffer.size());
+  EXPECT_EQ(reply.at("result").at("current").at("status"), "committed");
+  ws.read(buffer);
+  auto note = json::parse(beast::buffers_to_string(buffer.data()));
+  buffer.consume(buffer.size());
+  EXPECT_EQ(note.at("method"), "subscription");
+  EXPECT_EQ(note.at("params").at("subscription"), reply.at("result").at("subscription"));
+  EXPECT_EQ(note.at("params").at("result").at("status"), "committed");
+  // A topic without a snapshot answers as before.
+  ws.write(net::buffer(
+      std::string(R"({"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"topic":"blocks"}})")));
+  ws.read(buffer);
+  EXPECT_FALSE(json::parse(beast::buffers_to_string(buffer.data()))
+                   .at("result")
+                   .as_object()
+                   .contains("current"));
+  ws.close(websocket::close_code::normal);
+}
+
+// A WebSocket client that sends requests and never reads (issue 14, defect 13): the node stops
+// reading its requests while a response is pending, so it holds at most one response, and closes
+// the session once its write has stalled; other clients are served throughout.
+TEST_F(RpcServerTest, ClientThatNeverReadsHoldsAtMostOneResponseAndIsClosed) {
+  RpcServerConfig config;
+  config.write_stall_timeout_ms = 1'500;
+  StartServer(config);
+  websocket::stream<tcp::socket> ws(ioc_);
+  ConnectWs(ws);
+  json::array batch;
+  for (int i = 0; i < 16; ++i)
+    batch.push_back(json::object{{"jsonrpc", "2.0"}, {"id", i}, {"method", "big"}});
+  const std::string request = json::serialize(batch);  // a 1 MiB response each
+  // 48 MiB of responses asked for; the socket buffers hold about 10 MiB at most.
+  ws.next_layer().non_blocking(true);
+  size_t sent = 0;
+  for (int i = 0; i < 48; ++i) {
+    beast::error_code ec;
+    ws.write(net::buffer(request), ec);
+    if (ec) break;  // the server stopped reading and our send buffer is full
+    ++sent;
+  }
+  ASSERT_GT(sent, 2u);
+  size_t most_queued = 0;
+  for (int i = 0; i < 100; ++i) {
+    most_queued = std::max(most_queued, server_->queued_bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // One batch response (16 x 64 KiB plus framing) at most, never all of them.
+  EXPECT_LE(most_queued, 2 * 16 * kBigResultBytes);
+  // Others are still served.
+  EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})").result(), http::status::ok);
+  EXPECT_TRUE(WaitFor([&] { return server_->connection_count() == 0; }))
+      << "the session of a client that never reads is still open";
+  EXPECT_EQ(server_->queued_bytes(), 0u);
+}
+
+// Notifications for a reader that does not keep up are bounded in bytes; past the bound the
+// session is closed with a reason, and the server goes on serving others.
+TEST_F(RpcServerTest, SlowReaderPastTheByteBoundIsDisconnected) {
+  RpcServerConfig config;
+  config.max_queued_bytes_per_session = 1u << 20;
+  StartServer(config);
+  websocket::stream<tcp::socket> ws(ioc_);
+  ConnectWs(ws);
+  ws.write(net::buffer(
+      std::string(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  buffer.consume(buffer.size());
+  ASSERT_EQ(server_->connection_count(), 1u);
+  const std::string payload(kBigResultBytes, 'y');
+  size_t most_queued = 0;
+  // 32 MiB of notifications published; the reader reads none of them.
+  for (int i = 0; i < 512 && server_->connection_count() > 0; ++i) {
+    server_->Publish("blocks", json::value(payload));
+    most_queued = std::max(most_queued, server_->queued_bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->connection_count() == 0; }))
+      << "the slow reader's session is still open";
+  EXPECT_LE(most_queued, config.max_queued_bytes_per_session + 2 * kBigResultBytes);
+  EXPECT_EQ(server_->queued_bytes(), 0u);
+  EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})").result(), http::status::ok);
 }
 
 TEST_F(RpcServerTest, SubscribeOverHttpIsRefused) {
