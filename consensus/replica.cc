@@ -32,10 +32,15 @@ struct Slot {
   // in view changes) waits here until the payload is known, and no other digest is accepted.
   std::optional<Hash32> nv_digest;
   pb::Envelope nv_pp;
-  // The last pre-prepare (with payload) accepted here in an earlier view, kept through view
-  // changes: a NEW_VIEW may re-propose it, and a peer may ask for it (PAYLOAD_REQUEST).
-  std::optional<Hash32> kept_digest;
-  pb::Envelope kept_pp;
+  // Pre-prepares (with payload) accepted here in earlier views, by view, kept through view changes:
+  // a NEW_VIEW may re-propose any of them, and a peer may ask for one (PAYLOAD_REQUEST). Not only
+  // the last: a block a quorum prepared in view v (with f faulty prepares that reached no correct
+  // replica) may be needed after faulty primaries of later views made every correct replica accept
+  // other blocks here; the NEW_VIEW then re-proposes it by digest and only correct replicas that
+  // kept it can supply it. Faulty primaries lead at most f views in a row before a correct one
+  // decides the slot or re-proposes the block, so f + 2 (kKeptPerSlotBeyondF + f) of the latest
+  // views suffice; older ones are dropped first.
+  std::map<uint64_t, std::pair<Hash32, pb::Envelope>> kept;
 
   std::optional<pb::PreparedProof> prepared;  // kept with its payload (local only)
   uint64_t prepared_view = 0;
@@ -44,12 +49,15 @@ struct Slot {
   std::string committed_payload;
   pb::CommitCertificate cert;
 
-  void ResetForView(uint64_t v) {
+  void Keep(uint64_t pp_view, const Hash32& d, pb::Envelope env, size_t max_kept) {
+    kept[pp_view] = {d, std::move(env)};
+    while (kept.size() > max_kept)
+      kept.erase(kept.begin());
+  }
+
+  void ResetForView(uint64_t v, size_t max_kept) {
+    if (has_pp) Keep(view, digest, std::move(pp), max_kept);
     view = v;
-    if (has_pp) {
-      kept_digest = digest;
-      kept_pp = std::move(pp);
-    }
     nv_digest.reset();
     nv_pp.Clear();
     has_pp = false;
@@ -164,7 +172,7 @@ struct Replica::Impl {
 
   Slot& GetSlot(uint64_t seq) {
     Slot& s = slots[seq];
-    if (s.view < view) s.ResetForView(view);
+    if (s.view < view) s.ResetForView(view, f + kKeptPerSlotBeyondF);
     return s;
   }
 
@@ -730,7 +738,8 @@ struct Replica::Impl {
   // A pre-prepare with its payload for (seq, digest) that this replica holds, if any.
   const pb::Envelope* FindPrePrepare(const Slot& s, const Hash32& digest) const {
     if (s.has_pp && s.digest == digest) return &s.pp;
-    if (s.kept_digest && *s.kept_digest == digest) return &s.kept_pp;
+    for (const auto& [v, entry] : s.kept)
+      if (entry.first == digest) return &entry.second;
     if (s.prepared) {
       auto pf = DecodeVoteBody(s.prepared->pre_prepare().body());
       if (pf && pf->digest == digest) return &s.prepared->pre_prepare();
@@ -829,8 +838,7 @@ struct Replica::Impl {
       return;
     }
     Slot& s = it->second;
-    s.kept_digest = vf->digest;
-    s.kept_pp = pp;
+    s.Keep(vf->view, vf->digest, pp, f + kKeptPerSlotBeyondF);
     CompleteReproposal(vf->seq);
   }
 

@@ -49,6 +49,8 @@ inline constexpr uint64_t kMaxViewsAhead = 1000;              // farther-future 
 // timeouts, it moves to v+1 with it. Only v+1, so a faulty validator cannot pick the view (and its
 // primary); and at most one such forced view change per this many base timeouts.
 inline constexpr uint64_t kReadmitAfterTimeouts = 4;
+// Pre-prepares of earlier views a slot keeps, beyond f (replica.cc, Slot::kept): f + 2 in all.
+inline constexpr size_t kKeptPerSlotBeyondF = 2;
 
 // Every message the replica can produce fits kMaxConsensusMessageBytes (issue 14, defect 11): the
 // view-change messages for every accepted (n, window), the block-carrying ones for every accepted

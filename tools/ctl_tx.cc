@@ -60,8 +60,9 @@ double NowMs() {
       .count();
 }
 
-// Submits an envelope; with wait, polls get_tx until the transaction is committed or rejected.
-// Prints one JSON object; returns false (after a one-line error) when it was not committed.
+// Submits an envelope; with wait, polls get_tx until the transaction is committed, or was pending
+// and is no longer (dropped without committing). Prints one JSON object; returns false (after a
+// one-line error) when it was not committed.
 bool SubmitEnvelope(CtlContext& context, const RpcEndpoint& endpoint, const std::string& tx_hex,
                     bool wait, double timeout_s, json::object extra) {
   double start = NowMs();
@@ -83,6 +84,8 @@ bool SubmitEnvelope(CtlContext& context, const RpcEndpoint& endpoint, const std:
     return true;
   }
   double deadline = start + timeout_s * 1000.0;
+  bool seen_pending = false;
+  int unknown_after_pending = 0;
   while (true) {
     auto got = RpcCall(endpoint, "get_tx", json::object{{"tx_id", tx_id}});
     if (!got) {
@@ -114,12 +117,18 @@ bool SubmitEnvelope(CtlContext& context, const RpcEndpoint& endpoint, const std:
       }
       return true;
     }
-    if (status == "rejected") {
-      out["status"] = "rejected";
-      if (r.contains("reason")) out["reason"] = r.at("reason");
+    // get_tx says only committed, pending or unknown (docs/rpc.md). Pending and then unknown twice
+    // in a row: the node dropped it without committing (its validity bound passed, or it
+    // restarted).
+    if (status == "pending") {
+      seen_pending = true;
+      unknown_after_pending = 0;
+    } else if (status == "unknown" && seen_pending && ++unknown_after_pending >= 2) {
+      out["status"] = "unknown";
       PrintJson(out);
-      Fail(context, "transaction " + tx_id + " rejected: " +
-                        (r.contains("reason") ? std::string(r.at("reason").as_string()) : ""));
+      Fail(context, "transaction " + tx_id +
+                        " is no longer pending and did not commit (its validity bound passed, or "
+                        "the node restarted); it may be submitted again");
       return false;
     }
     if (NowMs() > deadline) {

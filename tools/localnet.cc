@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <random>
 
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
@@ -19,26 +20,45 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-// A port the OS reports free now (bound to port 0, then released). Another process may take it
-// before the node binds it; the node then fails with a clear error naming the address.
-Result<uint16_t> FreePort(const std::string& host) {
+// Ports handed out below the kernel's usual ephemeral range (32768-60999 on Linux): a port taken
+// from that range (bind to port 0) and released can be reused at once as the source port of any
+// outgoing connection on the machine (the nodes dial each other all the time), and the node that
+// binds it a moment later fails with "Address already in use". Ports here are only ever taken by
+// listeners; a random start makes parallel `localnet init`s (parallel tests) unlikely to collide.
+inline constexpr uint16_t kLocalnetPortLow = 20'000;
+inline constexpr uint16_t kLocalnetPortHigh = 32'767;
+inline constexpr int kLocalnetPortTries = 256;
+
+// Whether host:port can be bound now.
+Result<bool> CanBind(const std::string& host, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return MakeError(ErrorCode::kIoError, "socket() failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
     ::close(fd);
     return MakeError(ErrorCode::kInvalidArgument, "host must be an IPv4 address: " + host);
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return MakeError(ErrorCode::kIoError, "cannot bind " + host);
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// A port free now (see kLocalnetPortLow). Another process may still take it before the node binds
+// it; the node then fails with a clear error naming the address.
+Result<uint16_t> FreePort(const std::string& host) {
+  static std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kLocalnetPortLow, kLocalnetPortHigh);
+  for (int i = 0; i < kLocalnetPortTries; ++i) {
+    const auto port = static_cast<uint16_t>(pick(rng));
+    auto ok = CanBind(host, port);
+    if (!ok) return std::unexpected(ok.error());
+    if (*ok) return port;
+  }
+  return MakeError(ErrorCode::kIoError, "no free port on " + host + " in " +
+                                            std::to_string(kLocalnetPortLow) + "-" +
+                                            std::to_string(kLocalnetPortHigh));
 }
 
 Status WriteFile(const fs::path& path, const std::string& text, fs::perms perms) {

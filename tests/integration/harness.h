@@ -1,6 +1,7 @@
 // Test harness for the integration tests: a local consortium of real `ledgerd` processes on
-// loopback, written by tools::InitLocalnet into a fresh temporary directory per test (ports chosen
-// by the OS, so parallel test runs never collide), plus JSON-RPC helpers (the tools client and a
+// loopback, written by tools::InitLocalnet into a fresh temporary directory per test (random free
+// ports below the kernel's ephemeral range, so parallel test runs rarely collide and outgoing
+// connections never take them), plus JSON-RPC helpers (the tools client and a
 // raw HTTP client for malformed input), bounded wait helpers and a transaction factory.
 //
 // Every process is started with PR_SET_PDEATHSIG, and the Cluster destructor kills (SIGKILL) and
@@ -200,7 +201,7 @@ class TxFactory {
 
 // submit_tx on member i; OK when admitted or already known.
 Status Submit(const Cluster& cluster, size_t i, const SignedTx& tx);
-// get_tx on member i: "unknown", "pending", "committed", "rejected" (and the receipt's status for
+// get_tx on member i: "unknown", "pending", "committed" (and the receipt's status for
 // committed ones in receipt_status).
 struct TxState {
   std::string status;
