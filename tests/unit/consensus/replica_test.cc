@@ -502,6 +502,49 @@ TEST(ReplicaViewChange, UnarmedViewChangeTimerNeverAdvancesTheView) {
   EXPECT_EQ(c.replicas_[1]->status().view, 1u);
 }
 
+// A stale view change is answered with the whole NEW_VIEW that installed the current view, so a
+// replayed old view change must not make a replica send one per copy (security review, F6): at most
+// one answer per sender per base timeout.
+TEST(ReplicaViewChange, StaleViewChangesAreAnsweredWithTheNewViewAtMostOncePerTimeout) {
+  Cluster c(4);
+  c.Propose("before");
+  c.down_[0] = true;  // the primary of view 0 fails: view 1 is installed by a NEW_VIEW
+  c.AdvanceTime(3000);
+  ASSERT_EQ(c.replicas_[1]->status().view, 1u);
+  ASSERT_FALSE(c.replicas_[1]->status().in_view_change);
+  auto new_views_sent = [](const Effects& fx) {
+    size_t count = 0;
+    for (const Outbound& m : fx.messages) {
+      pb::Envelope env;
+      if (env.ParseFromString(m.bytes) && env.type() == pb::NEW_VIEW) ++count;
+    }
+    return count;
+  };
+  const std::string stale = ViewChangeFrom(3, 1);
+  size_t answers = 0;
+  for (int i = 0; i < 50; ++i)
+    answers += new_views_sent(c.replicas_[1]->OnMessage(c.now_, stale));
+  EXPECT_EQ(answers, 1u);
+  answers = new_views_sent(c.replicas_[1]->OnMessage(c.now_ + 1000, stale));
+  EXPECT_EQ(answers, 1u) << "answered again after a base timeout";
+}
+
+// A NEW_VIEW for a view far beyond ours is dropped before anything in it is verified (F7): each
+// costs up to a quorum of view changes' worth of signature checks.
+TEST(ReplicaViewChange, NewViewTooFarAheadIsDroppedUnverified) {
+  Cluster c(4);
+  pb::NewViewBody body;
+  body.set_view(kMaxViewsAhead + 5);
+  const uint32_t primary = PrimaryOf(kMaxViewsAhead + 5, 4);
+  const std::string nv =
+      SignEnvelope(pb::NEW_VIEW, primary, body.SerializeAsString(), KeyFor(primary), kChain)
+          .SerializeAsString();
+  const uint32_t to = primary == 1 ? 2 : 1;
+  c.replicas_[to]->OnMessage(0, nv);
+  EXPECT_EQ(c.replicas_[to]->drops().out_of_window, 1u);
+  EXPECT_EQ(c.replicas_[to]->drops().bad_certificate, 0u);
+}
+
 // ---- quorum (issue 14, defect 18) --------------------------------------------------------------
 
 TEST(ValidatorSetQuorum, AnyTwoQuorumsShareFPlusOneReplicas) {

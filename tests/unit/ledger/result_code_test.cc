@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 namespace cl::ledger {
@@ -29,9 +28,19 @@ std::map<uint32_t, std::string> NumberedNames(const std::string& docs, const std
   if (start == std::string::npos) return out;
   size_t end = docs.find("\n\n`", start);  // the paragraph after the table
   std::string section = docs.substr(start, end - start);
-  static const std::regex pair(R"(\| (\d+) \| `([a-z_]+)`)");
-  for (std::sregex_iterator it(section.begin(), section.end(), pair), last; it != last; ++it)
-    out[static_cast<uint32_t>(std::stoul((*it)[1]))] = (*it)[2];
+  // Scanned by hand: std::regex trips g++ 12's -Wmaybe-uninitialized in the sanitizer build.
+  const std::string kLower = "abcdefghijklmnopqrstuvwxyz_";
+  for (size_t at = section.find("| "); at != std::string::npos; at = section.find("| ", at + 1)) {
+    size_t digits = at + 2;
+    size_t digits_end = section.find_first_not_of("0123456789", digits);
+    if (digits_end == digits || digits_end == std::string::npos) continue;
+    if (section.compare(digits_end, 4, " | `") != 0) continue;
+    size_t name = digits_end + 4;
+    size_t name_end = section.find_first_not_of(kLower, name);
+    if (name_end == name || name_end == std::string::npos || section[name_end] != '`') continue;
+    out[static_cast<uint32_t>(std::stoul(section.substr(digits, digits_end - digits)))] =
+        section.substr(name, name_end - name);
+  }
   return out;
 }
 
