@@ -272,8 +272,13 @@ Status Cluster::StartAll() {
 void Cluster::Kill(size_t i) {
   Member& m = members_.at(i);
   if (m.pid <= 0) return;
-  ::kill(m.pid, SIGKILL);
   int status = 0;
+  if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {  // it died on its own: say how
+    std::cerr << "harness: " << m.name << " had already exited: " << DescribeExit(status) << "\n";
+    m.pid = -1;
+    return;
+  }
+  ::kill(m.pid, SIGKILL);
   while (::waitpid(m.pid, &status, 0) < 0 && errno == EINTR) {
   }
   m.pid = -1;

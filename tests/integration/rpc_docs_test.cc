@@ -4,12 +4,15 @@
 // docs/transactions.md likewise: every admission refusal it lists is produced by a real submission,
 // and the node sends exactly the documented text, and nothing undocumented.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "consensus/consensus.pb.h"
 #include "crypto/sha256.h"
@@ -571,6 +574,29 @@ TEST(OperationsDocs, SigtermStopThenRestartRecoversCatchesUpAndRejoinsTheView) {
                me->at("height").to_number<uint64_t>() > target;
       },
       kCommitTimeoutMs, "the restarted validator in the current view, committing"));
+}
+
+// docs/operations.md, "When a node dies": SIGPIPE does not stop a node; a fault (here a SIGSEGV
+// sent to it) leaves "ledgerd: fatal signal SEGV" and a backtrace in its log, and the node dies by
+// that signal (so a core dump is written where enabled).
+TEST(OperationsDocs, SigpipeIsIgnoredAndAFaultIsReportedInTheLog) {
+  auto cluster = Cluster::Create({4, 0, "localnet"});
+  ASSERT_TRUE(cluster.has_value()) << cluster.error().message;
+  Cluster& c = **cluster;
+  ASSERT_TRUE(c.StartAll().has_value());
+  constexpr size_t kNode = 2;
+  ASSERT_EQ(::kill(c.member(kNode).pid, SIGPIPE), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(c.Running(kNode)) << c.LogTail(kNode);
+  EXPECT_TRUE(c.GetStatus(kNode).has_value());
+
+  const pid_t pid = c.member(kNode).pid;
+  ASSERT_EQ(::kill(pid, SIGSEGV), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !c.Running(kNode); }, kCommitTimeoutMs, "the node exits"));
+  const std::string log = c.LogTail(kNode);
+  const bool reported = log.find("ledgerd: fatal signal SEGV; backtrace:") != std::string::npos ||
+                        log.find("AddressSanitizer") != std::string::npos;  // sanitizer builds
+  EXPECT_TRUE(reported) << log;
 }
 
 // docs/consensus.md, "Block digest": the node names a block by its header hash, SignedDigest(0x22,
