@@ -35,10 +35,17 @@ class NullStorage final : public Storage {
 
 class AcceptAll final : public Application {
  public:
-  bool ValidatePayload(uint64_t, ByteSpan) override { return true; }
+  // validate_once: a non-empty payload is acceptable the first time only, as when the state it was
+  // checked against has moved on by the time it is proposed again.
+  bool ValidatePayload(uint64_t, ByteSpan payload) override {
+    if (!validate_once || payload.empty()) return true;
+    return validated.insert(std::string(payload.begin(), payload.end())).second;
+  }
   void DeliverBlock(const CommittedBlock& block) override { blocks.push_back(block); }
   std::optional<pb::CertifiedBlock> LoadBlock(uint64_t) override { return std::nullopt; }
   std::vector<CommittedBlock> blocks;
+  bool validate_once = false;
+  std::set<std::string> validated;
 };
 
 // Replicas 0..n-2 correct; replica n-1 is Byzantine: its replica object is never run; the test
@@ -80,6 +87,7 @@ class Cluster {
     while (!queue_.empty()) {
       auto [from, to, bytes] = std::move(queue_.front());
       queue_.pop_front();
+      if (drop && drop(from, to, bytes)) continue;
       Apply(to, replicas_[to]->OnMessage(now_, bytes, from));
     }
   }
@@ -88,6 +96,7 @@ class Cluster {
       queue_.push_back({from, to, bytes});
   }
   std::function<void()> before_tick;
+  std::function<bool(uint32_t from, uint32_t to, const std::string& bytes)> drop;
   void AdvanceTime(uint64_t ms) {
     for (uint64_t t = 0; t < ms; t += 50) {
       now_ += 50;
@@ -191,6 +200,39 @@ TEST(ByzantineViewChange, OneByzantineBackupCannotPickTheNextViewOrItsPrimary) {
   c.AdvanceTime(100);
   for (uint32_t i = 0; i < c.correct(); ++i)
     EXPECT_LE(c.replicas_[i]->status().view, 1u);
+}
+
+// A NEW_VIEW that re-proposes a block a quorum prepared fixes it by digest; replicas accept it
+// without asking the application again. Asked again, the application may refuse it because state
+// moved on (a null block committed before it), and every later view would stall on the same
+// re-proposal (security review of the view-change fixes, F4).
+TEST(ByzantineViewChange, BlockFixedByANewViewIsAcceptedWithoutRevalidation) {
+  Cluster c(4);
+  for (auto& app : c.apps_)
+    app.validate_once = true;
+  for (uint32_t i = 0; i < c.correct(); ++i)
+    c.Apply(i, c.replicas_[i]->Start(0));
+  // No COMMIT is delivered in view 0: the block is prepared everywhere and committed nowhere.
+  c.drop = [](uint32_t, uint32_t, const std::string& bytes) {
+    pb::Envelope env;
+    return env.ParseFromString(bytes) && env.type() == pb::COMMIT && DecodeVoteBody(env.body()) &&
+           DecodeVoteBody(env.body())->view == 0;
+  };
+  const std::string block = "the prepared block";
+  c.Apply(0, c.replicas_[0]->OnPayloadReady(c.now_, Bytes(block.begin(), block.end())));
+  c.Drain();
+  auto delivered = [&](uint32_t i) {
+    for (const auto& b : c.apps_[i].blocks)
+      if (std::string(b.payload.begin(), b.payload.end()) == block) return true;
+    return false;
+  };
+  for (uint32_t i = 0; i < c.correct(); ++i)
+    ASSERT_FALSE(delivered(i));
+  c.AdvanceTime(60000);  // view 0 times out; the NEW_VIEW of view 1 re-proposes the block
+  for (uint32_t i = 0; i < c.correct(); ++i) {
+    EXPECT_GE(c.replicas_[i]->status().view, 1u);
+    EXPECT_TRUE(delivered(i)) << "replica " << i << " never committed the re-proposed block";
+  }
 }
 
 }  // namespace
