@@ -57,6 +57,7 @@ std::string ReadPassphrase(const node::NodeConfig& config) {
 // a crash leaves a log that simply stops. Not in sanitizer builds, whose own report is better.
 // Writing to a closed socket must never kill the node: SIGPIPE is ignored (Asio passes
 // MSG_NOSIGNAL, this covers every other descriptor).
+#if !defined(__SANITIZE_ADDRESS__)
 void FatalSignal(int sig) {
   static const char kHead[] = "ledgerd: fatal signal ";
   (void)!::write(STDERR_FILENO, kHead, sizeof(kHead) - 1);
@@ -70,11 +71,12 @@ void FatalSignal(int sig) {
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
+#endif
 
 void InstallSignalHandlers() {
   ::signal(SIGPIPE, SIG_IGN);
 #if !defined(__SANITIZE_ADDRESS__)
-  // Its own stack, so a stack overflow is reported too.
+  // Its own stack, so a stack overflow on the main thread is reported too.
   static std::vector<char> alt_stack(1 << 16);
   stack_t ss{};
   ss.ss_sp = alt_stack.data();
