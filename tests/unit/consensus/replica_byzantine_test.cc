@@ -235,5 +235,104 @@ TEST(ByzantineViewChange, BlockFixedByANewViewIsAcceptedWithoutRevalidation) {
   }
 }
 
+// A block B can be prepared by a quorum in a view where only the faulty replica saw the prepares:
+// it alone holds the prepared certificate, and it may keep it out of the next view change. The
+// NEW_VIEW of that view then fixes nothing at B's seq, and the correct replicas accept another
+// block C there (not prepared either). When the faulty replica's view change with B's proof makes
+// it into a later NEW_VIEW, that NEW_VIEW fixes B by digest, and only correct replicas can supply
+// B's payload: the faulty one never answers a PAYLOAD_REQUEST. A slot that kept only its last
+// earlier pre-prepare (C) has lost B everywhere, and every NEW_VIEW carrying the proof stalls on
+// it (security review of the view-change fixes, F3). Schedule, n = 4, replica 3 faulty: view 0
+// (primary 0) pre-prepares B and every correct replica prepares it, but no PREPARE reaches a
+// correct replica (replica 3 collects those of 1 and 2); view 1 (primary 1) installs from the
+// correct replicas' view changes alone and pre-prepares C, whose PREPAREs are dropped as well;
+// replica 3 sends, for every view from 2 on, a view change carrying B's proof, and it reaches the
+// primary of view 2 early enough to be quoted.
+TEST(ByzantineViewChange,
+     BlockAHiddenQuorumPreparedIsStillAvailableAfterALaterViewAcceptedAnother) {
+  Cluster c(4);
+  const uint32_t byz = 3;
+  for (uint32_t i = 0; i < c.correct(); ++i)
+    c.Apply(i, c.replicas_[i]->Start(0));
+  const std::string block_b = "block B, prepared by a quorum in view 0";
+  const std::string block_c = "block C, accepted in view 1";
+  const Hash32 digest_b = PayloadDigest(AsSpan(block_b));
+  const Hash32 digest_c = PayloadDigest(AsSpan(block_c));
+  pb::Envelope b_pre_prepare;                     // replica 0's, view 0
+  std::map<uint32_t, pb::Envelope> b_prepares;    // view 0, by sender
+  std::set<uint32_t> prepared_c;                  // replicas that sent a view-1 PREPARE for C
+  std::map<uint64_t, std::set<uint32_t>> quoted;  // NEW_VIEW view -> senders of its view changes
+  c.drop = [&](uint32_t from, uint32_t, const std::string& bytes) {
+    pb::Envelope env;
+    if (!env.ParseFromString(bytes)) return false;
+    if (env.type() == pb::NEW_VIEW) {
+      pb::NewViewBody nv;
+      if (nv.ParseFromString(env.body()))
+        for (const pb::Envelope& vc : nv.view_changes())
+          quoted[nv.view()].insert(vc.sender());
+      return false;
+    }
+    auto vf = DecodeVoteBody(env.body());
+    if (!vf || vf->view > 1) return false;
+    if (env.type() == pb::PRE_PREPARE && vf->view == 0 && vf->digest == digest_b) {
+      b_pre_prepare = env;
+      return false;
+    }
+    if (env.type() != pb::PREPARE) return false;
+    // Every PREPARE of views 0 and 1 is lost between correct replicas: none of them prepares.
+    if (vf->view == 0 && vf->digest == digest_b) b_prepares.emplace(from, env);
+    if (vf->view == 1 && vf->digest == digest_c) prepared_c.insert(from);
+    return true;
+  };
+  // Replica 1 will propose C when it leads view 1; replica 0 proposes B now.
+  c.Apply(1, c.replicas_[1]->OnPayloadReady(c.now_, Bytes(block_c.begin(), block_c.end())));
+  c.Apply(0, c.replicas_[0]->OnPayloadReady(c.now_, Bytes(block_b.begin(), block_b.end())));
+  c.Drain();
+  ASSERT_EQ(b_prepares.size(), 2u) << "replicas 1 and 2 did not both prepare B in view 0";
+  // B's prepared certificate: 0's pre-prepare and the prepares of 1 and 2, held by replica 3 only.
+  pb::PreparedProof proof;
+  *proof.mutable_pre_prepare() = b_pre_prepare;
+  proof.mutable_pre_prepare()->clear_payload();
+  proof.set_prepare_body(b_prepares.begin()->second.body());
+  for (const auto& [who, env] : b_prepares) {
+    pb::Signer* sg = proof.add_prepares();
+    sg->set_replica(who);
+    sg->set_signature(env.signature());
+  }
+  std::set<uint64_t> sent;
+  c.before_tick = [&] {
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < c.correct(); ++i)
+      top = std::max(top, c.replicas_[i]->status().view);
+    for (uint64_t w = std::max<uint64_t>(top, 2); w <= top + 1; ++w) {
+      if (!sent.insert(w).second) continue;
+      pb::ViewChangeBody body;
+      body.set_new_view(w);
+      *body.add_prepared() = proof;
+      c.Inject(byz,
+               SignEnvelope(pb::VIEW_CHANGE, byz, body.SerializeAsString(), KeyFor(byz), kChain)
+                   .SerializeAsString());
+    }
+  };
+  c.AdvanceTime(30000);
+  // The schedule happened: view 1 accepted C on every correct replica without B's proof, and the
+  // NEW_VIEW of view 2 quoted replica 3's view change.
+  ASSERT_TRUE(quoted.contains(1) && quoted.contains(2));
+  EXPECT_EQ(quoted[1].count(byz), 0u);
+  EXPECT_EQ(prepared_c, (std::set<uint32_t>{0, 2}));
+  EXPECT_EQ(quoted[2].count(byz), 1u);
+  for (uint32_t i = 0; i < c.correct(); ++i) {
+    const auto& blocks = c.apps_[i].blocks;
+    EXPECT_FALSE(blocks.empty()) << "replica " << i << " never committed height 1 (B)";
+    if (blocks.empty()) continue;
+    EXPECT_EQ(std::string(blocks[0].payload.begin(), blocks[0].payload.end()), block_b)
+        << "replica " << i << " committed another block than B at height 1";
+    EXPECT_EQ(blocks[0].digest, digest_b);
+    for (size_t h = 0; h < std::min(blocks.size(), c.apps_[0].blocks.size()); ++h)
+      EXPECT_EQ(blocks[h].payload, c.apps_[0].blocks[h].payload)
+          << "replicas 0 and " << i << " differ at height " << h + 1;
+  }
+}
+
 }  // namespace
 }  // namespace cl::consensus
