@@ -168,6 +168,8 @@ uint64_t Node::WallMs() const {
 Status Node::Start() {
   LEDGER_ASSERT(!started_);
   const uint64_t now = MonotonicMs();
+  // Sized before the RPC server starts: its threads use it (SendToValidator, under mu_) at once.
+  send_failing_.assign(validator_keys_.size(), false);
   if (role_ == Role::kValidator) {
     if (genesis_.consensus.max_block_bytes > consensus::kMaxPayloadBytes)
       return MakeError(ErrorCode::kInvalidArgument,
@@ -264,7 +266,6 @@ Status Node::Start() {
                                          : std::string("observer"),
                app_->height(), config_.p2p_listen.host, p2p_port_, config_.rpc_listen.host,
                rpc_->port());
-  send_failing_.assign(validator_keys_.size(), false);
   gossip_worker_ = std::thread([this] { GossipLoop(); });
   driver_ = std::thread([this] { DriverLoop(); });
   return OkStatus();

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
@@ -45,16 +46,22 @@ Result<bool> CanBind(const std::string& host, uint16_t port) {
   return ok;
 }
 
-// A port free now (see kLocalnetPortLow). Another process may still take it before the node binds
-// it; the node then fails with a clear error naming the address.
-Result<uint16_t> FreePort(const std::string& host) {
+// A port free now (see kLocalnetPortLow) and not in `taken` (the ports already handed to this
+// consortium: none is bound yet, so CanBind alone would hand one out twice), which it joins.
+// Another process may still take it before the node binds it; the node then fails with a clear
+// error naming the address.
+Result<uint16_t> FreePort(const std::string& host, std::set<uint16_t>& taken) {
   static std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> pick(kLocalnetPortLow, kLocalnetPortHigh);
   for (int i = 0; i < kLocalnetPortTries; ++i) {
     const auto port = static_cast<uint16_t>(pick(rng));
+    if (taken.contains(port)) continue;
     auto ok = CanBind(host, port);
     if (!ok) return std::unexpected(ok.error());
-    if (*ok) return port;
+    if (*ok) {
+      taken.insert(port);
+      return port;
+    }
   }
   return MakeError(ErrorCode::kIoError, "no free port on " + host + " in " +
                                             std::to_string(kLocalnetPortLow) + "-" +
@@ -115,6 +122,7 @@ Status InitLocalnet(const LocalnetOptions& o) {
     uint16_t p2p, rpc;
   };
   std::vector<Member> members;
+  std::set<uint16_t> taken_ports;
   for (size_t i = 0; i < consortium->keys.size(); ++i) {
     Member m;
     m.name = consortium->keys[i].name;
@@ -124,8 +132,8 @@ Status InitLocalnet(const LocalnetOptions& o) {
       m.p2p = static_cast<uint16_t>(o.base_port + 2 * i);
       m.rpc = static_cast<uint16_t>(o.base_port + 2 * i + 1);
     } else {
-      auto p2p = FreePort(o.host);
-      auto rpc = FreePort(o.host);
+      auto p2p = FreePort(o.host, taken_ports);
+      auto rpc = FreePort(o.host, taken_ports);
       if (!p2p) return std::unexpected(p2p.error());
       if (!rpc) return std::unexpected(rpc.error());
       m.p2p = *p2p;
