@@ -24,6 +24,18 @@
 #include "node/config.h"
 #include "node/node.h"
 
+// g++ defines __SANITIZE_ADDRESS__ under -fsanitize=address; clang reports it by __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define LEDGERD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEDGERD_ASAN 1
+#endif
+#endif
+#ifndef LEDGERD_ASAN
+#define LEDGERD_ASAN 0
+#endif
+
 namespace {
 
 using namespace cl;
@@ -52,12 +64,13 @@ std::string ReadPassphrase(const node::NodeConfig& config) {
   return env;
 }
 
-// A node that dies on a fault says so: the signal and a backtrace on stderr (addresses resolve with
-// addr2line against this binary), then the default action (a core dump where enabled). Without it
-// a crash leaves a log that simply stops. Not in sanitizer builds, whose own report is better.
+// A node that dies on a fault says so: the signal and a backtrace on stderr (offsets in this binary
+// or a library; see docs/operations.md), then the default action (a core dump where enabled).
+// Without it a crash leaves a log that simply stops. Not in sanitizer builds, whose own report is
+// better.
 // Writing to a closed socket must never kill the node: SIGPIPE is ignored (Asio passes
 // MSG_NOSIGNAL, this covers every other descriptor).
-#if !defined(__SANITIZE_ADDRESS__)
+#if !LEDGERD_ASAN
 void FatalSignal(int sig) {
   static const char kHead[] = "ledgerd: fatal signal ";
   (void)!::write(STDERR_FILENO, kHead, sizeof(kHead) - 1);
@@ -68,14 +81,13 @@ void FatalSignal(int sig) {
   void* frames[64];
   int n = ::backtrace(frames, 64);
   ::backtrace_symbols_fd(frames, n, STDERR_FILENO);
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
+  ::raise(sig);  // SA_RESETHAND restored the default action: delivered when the handler returns
 }
 #endif
 
 void InstallSignalHandlers() {
   ::signal(SIGPIPE, SIG_IGN);
-#if !defined(__SANITIZE_ADDRESS__)
+#if !LEDGERD_ASAN
   // Its own stack, so a stack overflow on the main thread is reported too.
   static std::vector<char> alt_stack(1 << 16);
   stack_t ss{};

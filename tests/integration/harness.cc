@@ -275,12 +275,14 @@ void Cluster::Kill(size_t i) {
   int status = 0;
   if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {  // it died on its own: say how
     std::cerr << "harness: " << m.name << " had already exited: " << DescribeExit(status) << "\n";
+    m.last_wait_status = status;
     m.pid = -1;
     return;
   }
   ::kill(m.pid, SIGKILL);
   while (::waitpid(m.pid, &status, 0) < 0 && errno == EINTR) {
   }
+  m.last_wait_status = status;
   m.pid = -1;
 }
 
@@ -293,6 +295,7 @@ Result<int> Cluster::Terminate(size_t i) {
     int status = 0;
     pid_t r = ::waitpid(m.pid, &status, WNOHANG);
     if (r == m.pid) {
+      m.last_wait_status = status;
       m.pid = -1;
       return status;
     }
@@ -311,6 +314,7 @@ bool Cluster::Running(size_t i) {
   pid_t r = ::waitpid(m.pid, &status, WNOHANG);
   if (r == 0) return true;
   std::cerr << "harness: " << m.name << " exited: " << DescribeExit(status) << "\n";
+  m.last_wait_status = status;
   m.pid = -1;
   return false;
 }

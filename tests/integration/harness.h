@@ -70,6 +70,7 @@ struct Member {
   crypto::PrivateKey governance = crypto::PrivateKey::Generate();
   pid_t pid = -1;  // -1 when not running
   int starts = 0;
+  int last_wait_status = 0;  // waitpid status of the last exit the harness saw (0 before any)
 };
 
 struct ClusterOptions {
