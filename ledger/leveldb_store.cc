@@ -42,9 +42,11 @@ Result<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(const std::filesystem::
   }
 
   std::unique_ptr<LevelDbStore> store(new LevelDbStore());
+  store->label_ = options.name + " " + dir.string();
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.paranoid_checks = true;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.compression = options.compress ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   store->block_cache_.reset(leveldb::NewLRUCache(options.block_cache_bytes));
@@ -62,7 +64,7 @@ Result<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(const std::filesystem::
       return MakeError(ErrorCode::kNotFound,
                        "no database in " + dir.string() + ": " + s.ToString());
     }
-    return FromLevelDb(s, "opening database " + dir.string());
+    return FromLevelDb(s, "opening " + store->label_);
   }
   store->db_.reset(db);
   return store;
@@ -78,7 +80,7 @@ Result<std::optional<Bytes>> LevelDbStore::Get(ByteSpan key) const {
   std::string value;
   leveldb::Status s = db_->Get(read_options, ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
-  if (!s.ok()) return FromLevelDb(s, "database read");
+  if (!s.ok()) return FromLevelDb(s, label_ + ": read failed");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
 }
 
@@ -92,7 +94,7 @@ Status LevelDbStore::Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visi
     if (key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) break;
     if (!visit(key, FromSlice(it->value()))) break;
   }
-  if (!it->status().ok()) return FromLevelDb(it->status(), "database scan");
+  if (!it->status().ok()) return FromLevelDb(it->status(), label_ + ": scan failed");
   return OkStatus();
 }
 
@@ -115,7 +117,7 @@ Result<std::optional<Bytes>> LevelDbStore::LastKey(ByteSpan prefix) const {
       it->SeekToLast();
     }
   }
-  if (!it->status().ok()) return FromLevelDb(it->status(), "database scan");
+  if (!it->status().ok()) return FromLevelDb(it->status(), label_ + ": scan failed");
   if (!it->Valid()) return std::optional<Bytes>();
   const ByteSpan key = FromSlice(it->key());
   if (key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) {
@@ -140,7 +142,7 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   write_options.sync = sync;
   leveldb::Status s = db_->Write(write_options, &db_batch);
   if (db_batch.ApproximateSize() > kKeptWriteBufferMaxBytes) write_batch_.reset();
-  if (!s.ok()) return FromLevelDb(s, "database write");
+  if (!s.ok()) return FromLevelDb(s, label_ + ": write failed");
   return OkStatus();
 }
 

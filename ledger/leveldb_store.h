@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "ledger/kv_store.h"
 
 namespace leveldb {
 class DB;
+class Env;
 class Cache;
 class FilterPolicy;
 class WriteBatch;
@@ -34,6 +36,12 @@ struct LevelDbOptions {
   // Snappy compression of table blocks. Off by default: what the node stores is mostly hashes,
   // signatures and keys, which do not compress, so it would only cost CPU.
   bool compress = false;
+  // What the node calls this database in its errors and logs ("chain database", "state
+  // database"); every error names it and the directory.
+  std::string name = "database";
+  // The Env LevelDB reaches the file system through; nullptr is LevelDB's default Env. Tests pass
+  // a FaultEnv (ledger/fault_env.h). Not owned: it must outlive the store.
+  leveldb::Env* env = nullptr;
 };
 
 class LevelDbStore final : public KvStore {
@@ -55,6 +63,7 @@ class LevelDbStore final : public KvStore {
  private:
   LevelDbStore() = default;
 
+  std::string label_;  // the name and the directory, for errors
   // Declared in this order so the database closes before its cache and filter policy are freed.
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;

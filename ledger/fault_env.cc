@@ -1,0 +1,196 @@
+#include "ledger/fault_env.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace cl::ledger {
+namespace {
+
+leveldb::Status Injected(const std::string& what) {
+  return leveldb::Status::IOError("injected fault", what);
+}
+
+leveldb::Status Crashed() {
+  return leveldb::Status::IOError("injected fault", "the process crashed (torn write)");
+}
+
+}  // namespace
+
+std::string_view FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kNone:
+      return "none";
+    case FaultKind::kAppendError:
+      return "append_error";
+    case FaultKind::kSyncError:
+      return "sync_error";
+    case FaultKind::kDiskFull:
+      return "disk_full";
+    case FaultKind::kTornWrite:
+      return "torn_write";
+  }
+  return "unknown";
+}
+
+// Every Append reaches the target file at once (Append then Flush), so the target never holds
+// bytes in a buffer of its own that it would write later (when closed after a "crash").
+class FaultEnv::File final : public leveldb::WritableFile {
+ public:
+  File(FaultEnv* env, std::unique_ptr<leveldb::WritableFile> target)
+      : env_(env), target_(std::move(target)) {}
+
+  leveldb::Status Append(const leveldb::Slice& data) override {
+    const AppendPlan plan = env_->PlanAppend(data.size());
+    if (plan.write_bytes > 0) {
+      leveldb::Status s = target_->Append(leveldb::Slice(data.data(), plan.write_bytes));
+      if (s.ok()) s = target_->Flush();
+      if (!s.ok()) return s;
+      env_->Wrote(plan.write_bytes, /*part_of_fault=*/!plan.status.ok());
+    }
+    return plan.status;
+  }
+  leveldb::Status Flush() override {
+    leveldb::Status s = env_->PlanFlush();
+    if (!s.ok()) return s;
+    return target_->Flush();
+  }
+  leveldb::Status Sync() override {
+    leveldb::Status s = env_->PlanSync();
+    if (!s.ok()) return s;
+    return target_->Sync();
+  }
+  leveldb::Status Close() override {
+    // Its buffer is empty (see above), so closing writes nothing, crashed or not.
+    return target_->Close();
+  }
+
+ private:
+  FaultEnv* const env_;
+  const std::unique_ptr<leveldb::WritableFile> target_;
+};
+
+FaultEnv::FaultEnv(leveldb::Env* target) : leveldb::EnvWrapper(target) {}
+
+void FaultEnv::Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes) {
+  std::lock_guard lock(mu_);
+  kind_ = kind;
+  remaining_ = occurrence;
+  disk_full_fit_bytes_ = disk_full_fit_bytes;
+  fired_ = false;
+}
+
+bool FaultEnv::fired() const {
+  std::lock_guard lock(mu_);
+  return fired_;
+}
+
+bool FaultEnv::crashed() const {
+  std::lock_guard lock(mu_);
+  return crashed_;
+}
+
+FaultEnvCounts FaultEnv::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+FaultEnv::AppendPlan FaultEnv::PlanAppend(size_t size) {
+  std::lock_guard lock(mu_);
+  counts_.appends++;
+  if (crashed_) return {0, Crashed()};
+  if (disk_full_) return {0, Injected("No space left on device")};
+  const bool armed = !fired_ && (kind_ == FaultKind::kAppendError ||
+                                 kind_ == FaultKind::kDiskFull || kind_ == FaultKind::kTornWrite);
+  if (armed && remaining_ > 0) {
+    remaining_--;
+  } else if (armed) {
+    fired_ = true;
+    switch (kind_) {
+      case FaultKind::kAppendError:
+        return {0, Injected("write failed (Input/output error)")};
+      case FaultKind::kDiskFull: {
+        disk_full_ = true;
+        const size_t fit = static_cast<size_t>(std::min<uint64_t>(disk_full_fit_bytes_, size));
+        return {fit, Injected("No space left on device")};
+      }
+      case FaultKind::kTornWrite:
+        crashed_ = true;
+        return {size / 2, Crashed()};
+      default:
+        break;
+    }
+  }
+  return {size, leveldb::Status::OK()};
+}
+
+void FaultEnv::Wrote(size_t bytes, bool part_of_fault) {
+  std::lock_guard lock(mu_);
+  counts_.appended_bytes += bytes;
+  if (fired_ && !part_of_fault) counts_.changes_after_fault++;
+}
+
+leveldb::Status FaultEnv::PlanSync() {
+  std::lock_guard lock(mu_);
+  counts_.syncs++;
+  if (crashed_) return Crashed();
+  if (!fired_ && kind_ == FaultKind::kSyncError) {
+    if (remaining_ > 0) {
+      remaining_--;
+    } else {
+      fired_ = true;
+      return Injected("fsync failed (Input/output error)");
+    }
+  }
+  if (fired_) counts_.changes_after_fault++;
+  return leveldb::Status::OK();
+}
+
+leveldb::Status FaultEnv::PlanFlush() {
+  std::lock_guard lock(mu_);
+  counts_.flushes++;
+  if (crashed_) return Crashed();
+  return leveldb::Status::OK();
+}
+
+leveldb::Status FaultEnv::PlanOther() {
+  std::lock_guard lock(mu_);
+  if (crashed_) return Crashed();
+  if (fired_) counts_.changes_after_fault++;
+  return leveldb::Status::OK();
+}
+
+leveldb::Status FaultEnv::NewWritableFile(const std::string& name, leveldb::WritableFile** file) {
+  *file = nullptr;
+  leveldb::Status s = PlanOther();
+  if (!s.ok()) return s;
+  leveldb::WritableFile* target = nullptr;
+  s = EnvWrapper::NewWritableFile(name, &target);
+  if (!s.ok()) return s;
+  *file = new File(this, std::unique_ptr<leveldb::WritableFile>(target));
+  return s;
+}
+
+leveldb::Status FaultEnv::NewAppendableFile(const std::string& name, leveldb::WritableFile** file) {
+  *file = nullptr;
+  leveldb::Status s = PlanOther();
+  if (!s.ok()) return s;
+  leveldb::WritableFile* target = nullptr;
+  s = EnvWrapper::NewAppendableFile(name, &target);
+  if (!s.ok()) return s;
+  *file = new File(this, std::unique_ptr<leveldb::WritableFile>(target));
+  return s;
+}
+
+leveldb::Status FaultEnv::RemoveFile(const std::string& name) {
+  leveldb::Status s = PlanOther();
+  if (!s.ok()) return s;
+  return EnvWrapper::RemoveFile(name);
+}
+
+leveldb::Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
+  leveldb::Status s = PlanOther();
+  if (!s.ok()) return s;
+  return EnvWrapper::RenameFile(from, to);
+}
+
+}  // namespace cl::ledger

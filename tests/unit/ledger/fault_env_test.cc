@@ -1,0 +1,124 @@
+// FaultEnv (ledger/fault_env.h) fires each kind of fault at the occurrence asked for, and
+// LevelDbStore under it: a failed write is reported as failed, names the database, and is the last
+// write the store makes (a later write is refused, so nothing is appended after a torn record),
+// and the directory then reopens with the real Env holding exactly the writes that succeeded.
+#include "ledger/fault_env.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ledger/leveldb_store.h"
+
+namespace cl::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "fault_env_test.XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::unique_ptr<LevelDbStore> OpenStore(const fs::path& dir, leveldb::Env* env) {
+  LevelDbOptions options;
+  options.name = "test database";
+  options.env = env;
+  auto store = LevelDbStore::Open(dir, options);
+  EXPECT_TRUE(store.has_value()) << store.error().ToString();
+  return store ? std::move(*store) : nullptr;
+}
+
+Status Put(KvStore& store, std::string_view key, size_t value_bytes = 100) {
+  WriteBatch batch;
+  batch.Put(AsSpan(key), AsSpan(std::string(value_bytes, 'v')));
+  return store.Write(batch, /*sync=*/true);
+}
+
+bool Has(const KvStore& store, std::string_view key) {
+  auto value = store.Get(AsSpan(key));
+  EXPECT_TRUE(value.has_value()) << value.error().ToString();
+  return value && value->has_value();
+}
+
+TEST(FaultEnv, CountsTheOperationsOfASyncedWrite) {
+  TempDir dir;
+  FaultEnv env;
+  auto store = OpenStore(dir.path() / "db", &env);
+  ASSERT_NE(store, nullptr);
+  const FaultEnvCounts before = env.counts();
+  ASSERT_TRUE(Put(*store, "k").has_value());
+  const FaultEnvCounts after = env.counts();
+  // One log record: its header and its payload, a flush, and the sync.
+  EXPECT_EQ(after.appends - before.appends, 2u);
+  EXPECT_EQ(after.flushes - before.flushes, 1u);
+  EXPECT_EQ(after.syncs - before.syncs, 1u);
+  EXPECT_GT(after.appended_bytes - before.appended_bytes, 100u);
+}
+
+TEST(FaultEnv, EachKindFiresAtTheOccurrenceAsked) {
+  for (FaultKind kind : {FaultKind::kAppendError, FaultKind::kSyncError, FaultKind::kDiskFull,
+                         FaultKind::kTornWrite}) {
+    SCOPED_TRACE(std::string(FaultKindName(kind)));
+    TempDir dir;
+    FaultEnv env;
+    auto store = OpenStore(dir.path() / "db", &env);
+    ASSERT_NE(store, nullptr);
+    // Each write appends twice and syncs once: occurrence 2 (appends) or 1 (syncs) is the
+    // second write's.
+    env.Arm(kind, kind == FaultKind::kSyncError ? 1 : 2, /*disk_full_fit_bytes=*/10);
+    ASSERT_TRUE(Put(*store, "first").has_value());
+    EXPECT_FALSE(env.fired());
+    auto failed = Put(*store, "second");
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_TRUE(env.fired());
+    EXPECT_EQ(failed.error().code, ErrorCode::kIoError);
+    EXPECT_NE(failed.error().message.find("test database"), std::string::npos)
+        << failed.error().message;
+    EXPECT_NE(failed.error().message.find(dir.path().string()), std::string::npos)
+        << failed.error().message;
+    EXPECT_NE(failed.error().message.find("injected fault"), std::string::npos)
+        << failed.error().message;
+    EXPECT_EQ(env.crashed(), kind == FaultKind::kTornWrite);
+  }
+}
+
+TEST(LevelDbStoreUnderFaults, ATornLastWriteReopensWithoutIt) {
+  for (uint64_t occurrence : {0u, 1u}) {
+    SCOPED_TRACE(occurrence);
+    TempDir dir;
+    {
+      FaultEnv env;
+      auto store = OpenStore(dir.path() / "db", &env);
+      ASSERT_NE(store, nullptr);
+      ASSERT_TRUE(Put(*store, "before").has_value());
+      env.Arm(FaultKind::kTornWrite, occurrence);
+      ASSERT_FALSE(Put(*store, "torn", 5000).has_value());
+      ASSERT_TRUE(env.crashed());
+    }
+    auto reopened = OpenStore(dir.path() / "db", nullptr);
+    ASSERT_NE(reopened, nullptr);
+    EXPECT_TRUE(Has(*reopened, "before"));
+    EXPECT_FALSE(Has(*reopened, "torn"));
+    EXPECT_TRUE(Put(*reopened, "after restart").has_value());
+  }
+}
+
+}  // namespace
+}  // namespace cl::ledger
