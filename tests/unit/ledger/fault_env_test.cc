@@ -99,6 +99,46 @@ TEST(FaultEnv, EachKindFiresAtTheOccurrenceAsked) {
   }
 }
 
+// The defect this pins: LevelDB itself refuses writes after a failed sync, but not after a failed
+// append, whose record may be half in the log. A write after it went on appending behind the torn
+// record, and was reported durable.
+TEST(LevelDbStoreUnderFaults, AWriteAfterAFailedWriteIsRefusedAndReopeningKeepsTheGoodWrites) {
+  for (FaultKind kind : {FaultKind::kAppendError, FaultKind::kSyncError, FaultKind::kDiskFull}) {
+    for (uint64_t occurrence : {0u, 1u}) {
+      SCOPED_TRACE(std::string(FaultKindName(kind)) + " at " + std::to_string(occurrence));
+      if (kind == FaultKind::kSyncError && occurrence == 1) continue;  // one sync per write
+      TempDir dir;
+      {
+        FaultEnv env;
+        auto store = OpenStore(dir.path() / "db", &env);
+        ASSERT_NE(store, nullptr);
+        ASSERT_TRUE(Put(*store, "before").has_value());
+        env.Arm(kind, occurrence, /*disk_full_fit_bytes=*/7);
+        ASSERT_FALSE(Put(*store, "failed").has_value());
+        ASSERT_TRUE(env.fired());
+        if (kind == FaultKind::kDiskFull) {
+          // The operator freed space: the disk takes writes again, the store must not.
+          env.Arm(FaultKind::kNone, 0);
+        }
+        auto later = Put(*store, "later");
+        EXPECT_FALSE(later.has_value()) << "a write after a failed one was reported durable";
+        if (!later) {
+          EXPECT_NE(later.error().message.find("an earlier write failed"), std::string::npos)
+              << later.error().message;
+        }
+        EXPECT_EQ(env.counts().changes_after_fault, 0u);
+      }
+      auto reopened = OpenStore(dir.path() / "db", nullptr);
+      ASSERT_NE(reopened, nullptr);
+      EXPECT_TRUE(Has(*reopened, "before"));
+      EXPECT_FALSE(Has(*reopened, "later"));
+      // "failed" may or may not be there (a failed sync may have reached the disk), and the store
+      // takes writes again.
+      EXPECT_TRUE(Put(*reopened, "after restart").has_value());
+    }
+  }
+}
+
 TEST(LevelDbStoreUnderFaults, ATornLastWriteReopensWithoutIt) {
   for (uint64_t occurrence : {0u, 1u}) {
     SCOPED_TRACE(occurrence);
