@@ -128,6 +128,7 @@ Result<std::optional<Bytes>> LevelDbStore::LastKey(ByteSpan prefix) const {
 
 Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   std::lock_guard lock(write_mu_);
+  if (write_failed_) return std::unexpected(*write_failed_);
   if (write_batch_ == nullptr) write_batch_ = std::make_unique<leveldb::WriteBatch>();
   leveldb::WriteBatch& db_batch = *write_batch_;
   db_batch.Clear();  // keeps the buffer's capacity
@@ -142,7 +143,13 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   write_options.sync = sync;
   leveldb::Status s = db_->Write(write_options, &db_batch);
   if (db_batch.ApproximateSize() > kKeptWriteBufferMaxBytes) write_batch_.reset();
-  if (!s.ok()) return FromLevelDb(s, label_ + ": write failed");
+  if (!s.ok()) {
+    auto error = FromLevelDb(s, label_ + ": write failed");
+    write_failed_ =
+        Error{error.error().code, label_ + ": an earlier write failed (" + error.error().message +
+                                      "); no write is taken until the node restarts"};
+    return error;
+  }
   return OkStatus();
 }
 

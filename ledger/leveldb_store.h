@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ledger/kv_store.h"
@@ -58,6 +59,8 @@ class LevelDbStore final : public KvStore {
   Result<std::optional<Bytes>> Get(ByteSpan key) const override;
   Status Scan(ByteSpan prefix, ByteSpan start, const KvVisitor& visit) const override;
   Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override;
+  // After a failed Write every later one fails too, without touching the files (see
+  // write_failed_): the database is reopened, by a restart, before it takes writes again.
   Status Write(const WriteBatch& batch, bool sync) override;
 
  private:
@@ -74,6 +77,11 @@ class LevelDbStore final : public KvStore {
   static constexpr size_t kKeptWriteBufferMaxBytes = size_t{64} << 20;
   std::mutex write_mu_;
   std::unique_ptr<leveldb::WriteBatch> write_batch_;
+  // Set by the first failed Write; every later Write returns it (guarded by write_mu_). LevelDB
+  // refuses writes after a failed sync by itself, but not after a failed append, whose record may
+  // be half in the log: a record appended behind it would be reported durable and the database
+  // would no longer open (paranoid checks: "checksum mismatch").
+  std::optional<Error> write_failed_;
 };
 
 }  // namespace cl::ledger
