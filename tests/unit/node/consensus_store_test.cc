@@ -1,0 +1,93 @@
+// ConsensusStore on a LevelDB chain database: what the replica persists comes back after a
+// restart, and a storage failure stops the process at once (docs/operations.md, "Storage
+// failures"): one line naming the database, its directory and the operation, exit code 3, and
+// nothing after it (the vote it could not persist is never sent).
+#include "node/consensus_store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ledger/fault_env.h"
+#include "ledger/leveldb_store.h"
+
+namespace cl::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "consensus_store_test.XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::unique_ptr<ledger::LevelDbStore> OpenChain(const fs::path& dir, leveldb::Env* env) {
+  ledger::LevelDbOptions options;
+  options.name = "chain database";
+  options.env = env;
+  auto store = ledger::LevelDbStore::Open(dir, options);
+  if (!store) std::abort();
+  return std::move(*store);
+}
+
+TEST(ConsensusStore, RecordsComeBackAfterAReopen) {
+  TempDir dir;
+  {
+    auto chain = OpenChain(dir.path(), nullptr);
+    ConsensusStore store(chain.get());
+    store.AppendRecord(5, "prepare");
+    store.PutViewRecord("view change");
+    store.PutCheckpoint("checkpoint");
+  }
+  auto chain = OpenChain(dir.path(), nullptr);
+  ConsensusStore store(chain.get());
+  auto loaded = store.Load();
+  ASSERT_EQ(loaded.records.size(), 1u);
+  EXPECT_EQ(loaded.records[0], "prepare");
+  EXPECT_EQ(loaded.view_record, "view change");
+  EXPECT_EQ(loaded.checkpoint, "checkpoint");
+}
+
+// Each kind of fault on the vote's write: the process exits 3 with the line on stderr, before
+// AppendRecord returns (a vote it returned from would be sent).
+TEST(ConsensusStoreDeathTest, AFailedWriteStopsTheProcessWithOneLineNamingTheDatabase) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  for (ledger::FaultKind kind : {ledger::FaultKind::kAppendError, ledger::FaultKind::kSyncError,
+                                 ledger::FaultKind::kDiskFull, ledger::FaultKind::kTornWrite}) {
+    SCOPED_TRACE(std::string(ledger::FaultKindName(kind)));
+    EXPECT_EXIT(
+        {
+          TempDir dir;
+          ledger::FaultEnv env;
+          auto chain = OpenChain(dir.path(), &env);
+          ConsensusStore store(chain.get());
+          store.AppendRecord(1, "a vote that is persisted");
+          env.Arm(kind, 0);
+          store.AppendRecord(2, "a vote that is not");
+          std::_Exit(0);  // ran on: the replica would now send the vote
+        },
+        ::testing::ExitedWithCode(3),
+        "storage failure while persisting consensus state \\(a vote, a view change or a "
+        "checkpoint\\): chain database /[^ ]*consensus_store_test[^ ]*: write failed: IO error: "
+        "injected fault");
+  }
+}
+
+}  // namespace
+}  // namespace cl::node
