@@ -16,6 +16,10 @@
 
 #include "util/status.h"
 
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
 namespace cl::node {
 
 inline constexpr size_t kMaxConfigBytes = 1u << 20;
@@ -74,6 +78,10 @@ struct NodeConfig {
 
   // [log]
   std::string log_level = "info";  // trace, debug, info, warn, error
+
+  // Not from the file: the Env both databases reach the disk through (nullptr: LevelDB's
+  // default). Tests set a ledger::FaultEnv here. Not owned.
+  leveldb::Env* storage_env = nullptr;
 };
 
 // Reads DIR/config.toml. Unknown keys are errors too (a typo must not silently change behaviour).

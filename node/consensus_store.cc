@@ -1,5 +1,6 @@
 #include "node/consensus_store.h"
 
+#include "node/storage_failure.h"
 #include "util/assert.h"
 
 namespace cl::node {
@@ -9,6 +10,10 @@ const Bytes kRecordPrefix = {'c', 's', 'R'};
 const Bytes kViewKey = {'c', 's', 'V'};
 const Bytes kCheckpointKey = {'c', 's', 'C'};
 
+constexpr std::string_view kWriting =
+    "persisting consensus state (a vote, a view change or a checkpoint)";
+constexpr std::string_view kReading = "reading consensus state";
+
 }  // namespace
 
 ConsensusStore::ConsensusStore(ledger::KvStore* store) : store_(store) {
@@ -17,7 +22,7 @@ ConsensusStore::ConsensusStore(ledger::KvStore* store) : store_(store) {
 
 void ConsensusStore::Write(ledger::WriteBatch& batch) {
   auto status = store_->Write(batch, /*sync=*/true);
-  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage write failed");
+  if (!status) StopOnStorageFailure(kWriting, status.error());
 }
 
 void ConsensusStore::AppendRecord(uint64_t seq, const std::string& record) {
@@ -53,7 +58,7 @@ void ConsensusStore::DropRecordsUpTo(uint64_t seq) {
     batch.Delete(key);
     return true;
   });
-  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage scan failed");
+  if (!status) StopOnStorageFailure(kReading, status.error());
   if (batch.size() > 0) Write(batch);
 }
 
@@ -66,13 +71,13 @@ consensus::Storage::Loaded ConsensusStore::Load() {
       max_index = std::max(max_index, LoadU32BE(key.data() + kRecordPrefix.size() + 8) + 1);
     return true;
   });
-  LEDGER_ASSERT_MSG(status.has_value(), "consensus storage scan failed");
+  if (!status) StopOnStorageFailure(kReading, status.error());
   next_index_ = max_index;
   auto view = store_->Get(kViewKey);
-  LEDGER_ASSERT_MSG(view.has_value(), "consensus storage read failed");
+  if (!view) StopOnStorageFailure(kReading, view.error());
   if (view->has_value()) loaded.view_record = ToString(**view);
   auto checkpoint = store_->Get(kCheckpointKey);
-  LEDGER_ASSERT_MSG(checkpoint.has_value(), "consensus storage read failed");
+  if (!checkpoint) StopOnStorageFailure(kReading, checkpoint.error());
   if (checkpoint->has_value()) loaded.checkpoint = ToString(**checkpoint);
   return loaded;
 }

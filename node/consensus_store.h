@@ -6,8 +6,8 @@
 //   "csV"                         -> the latest VIEW_CHANGE / NEW_VIEW record
 //   "csC"                         -> the latest stable execution certificate
 //
-// A storage failure here is fatal: the replica cannot continue without durable votes, so the
-// process stops (LEDGER_ASSERT) rather than send a vote it might not remember.
+// A storage failure here stops the process (node/storage_failure.h) before the call returns: the
+// replica cannot continue without durable votes, and must not send a vote it might not remember.
 //
 // Thread safety: one caller (the driver thread).
 #pragma once

@@ -12,6 +12,7 @@
 #include "node/node.pb.h"
 #include "node/proof_rpc.h"
 #include "node/rpc_methods.h"
+#include "node/storage_failure.h"
 #include "node/tx_resolver.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -134,12 +135,16 @@ Status Node::Init() {
   if (ec)
     return MakeError(ErrorCode::kIoError,
                      config_.data_dir.string() + ": cannot create data directory: " + ec.message());
-  auto store = ledger::LevelDbStore::Open(config_.data_dir, ledger::LevelDbOptions{});
+  ledger::LevelDbOptions options;
+  options.env = config_.storage_env;
+  options.name = "chain database";
+  auto store = ledger::LevelDbStore::Open(config_.data_dir, options);
   if (!store) return std::unexpected(store.error());
   store_ = std::move(*store);
   // Inside the chain's directory, which LevelDB leaves alone (it touches only its own file names).
   const std::filesystem::path state_dir = config_.data_dir / kStateStoreDir;
-  auto state_store = ledger::LevelDbStore::Open(state_dir, ledger::LevelDbOptions{});
+  options.name = "state database";
+  auto state_store = ledger::LevelDbStore::Open(state_dir, options);
   if (!state_store) return std::unexpected(state_store.error());
   state_store_ = std::move(*state_store);
   auto app = LedgerApp::Open(store_.get(), state_store_.get(), genesis_);
@@ -606,6 +611,10 @@ void Node::ApplyEffects(consensus::Effects effects) {
     if (!fields) continue;
     if (fields->height > app_->height()) continue;  // stored once this node executes it
     auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
+    if (!status && IsStorageFailure(status.error()))
+      StopOnStorageFailure(
+          "storing the execution certificate of block " + std::to_string(fields->height),
+          status.error());
     if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
   }
   if (effects.halted) Fatal("this node's execution result differs from the certified one");
@@ -651,6 +660,8 @@ void Node::ExecuteDelivered() {
     auto result =
         app_->Commit(block.height, block.payload, AsSpan(block.commit_cert.SerializeAsString()),
                      [this](const ledger::DecodedBlock& b) { return Resolve(b); });
+    if (!result && IsStorageFailure(result.error()))
+      StopOnStorageFailure("committing block " + std::to_string(block.height), result.error());
     if (!result) {
       Fatal("executing block " + std::to_string(block.height) + ": " + result.error().message);
       break;
@@ -673,8 +684,11 @@ void Node::AfterCommit(const CommitResult& result) {
   if (verified_cache_.size() >= kMaxVerifiedCache) verified_cache_.clear();
   mempool_->Expire(result.height, result.timestamp_ms);
   if (result.height % kPruneEveryBlocks == 0) {
-    if (auto pruned = app_->PruneState(config_.retain_versions); !pruned)
+    if (auto pruned = app_->PruneState(config_.retain_versions); !pruned) {
+      if (IsStorageFailure(pruned.error()))
+        StopOnStorageFailure("pruning old state versions", pruned.error());
       Fatal("pruning old state versions: " + pruned.error().message);
+    }
   }
   last_block_ms_ = MonotonicMs();
   if (result.null_block && result.null_reason != "empty payload")
@@ -790,6 +804,8 @@ void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& byt
       [this](const ledger::DecodedBlock& b) { return Resolve(b); },
       [this](const CommitResult& r) { AfterCommit(r); });
   if (outcome.fatal) {
+    if (IsStorageFailure(*outcome.fatal))
+      StopOnStorageFailure("committing a block from a sync reply", *outcome.fatal);
     Fatal(outcome.fatal->message);
     return;
   }

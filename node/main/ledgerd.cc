@@ -4,7 +4,9 @@
 //
 // Reads DIR/config.toml, the genesis file and the encrypted node key (passphrase from the file
 // named in the config, else LEDGERD_KEY_PASSPHRASE), then runs until SIGINT or SIGTERM. Any problem
-// with the configuration is one line on stderr naming the file and field, and exit code 2; a fatal
+// with the configuration or the data directory is one line on stderr naming the file and field (or
+// the database and its directory), and exit code 2; a storage failure while running is one line
+// naming the database and the operation, and exit code 3 (node/storage_failure.h); any other fatal
 // error while running is exit code 1.
 #include <dlfcn.h>
 #include <execinfo.h>

@@ -14,6 +14,7 @@
 
 #include "ledger/fault_env.h"
 #include "ledger/leveldb_store.h"
+#include "node/storage_failure.h"
 
 namespace cl::node {
 namespace {
@@ -82,7 +83,7 @@ TEST(ConsensusStoreDeathTest, AFailedWriteStopsTheProcessWithOneLineNamingTheDat
           store.AppendRecord(2, "a vote that is not");
           std::_Exit(0);  // ran on: the replica would now send the vote
         },
-        ::testing::ExitedWithCode(3),
+        ::testing::ExitedWithCode(kStorageFailureExitCode),
         "storage failure while persisting consensus state \\(a vote, a view change or a "
         "checkpoint\\): chain database /[^ ]*consensus_store_test[^ ]*: write failed: IO error: "
         "injected fault");
