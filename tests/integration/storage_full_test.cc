@@ -1,0 +1,269 @@
+// A validator's disk fills up under load (docs/testing.md, "Storage faults"): its data directory is
+// a small tmpfs that the test fills with a filler file. The validator stops at its next write with
+// one log line naming the database and the operation (exit code 3); the other three keep
+// committing, and every transaction a node acknowledged as committed, the full one included, is
+// committed on them. Then the filler is deleted and the validator restarted: it catches up and
+// holds the same chain and state roots as the others.
+//
+// Needs root (mount). When mount(2) is refused (EPERM: not root, or no CAP_SYS_ADMIN in a
+// container) the test is skipped and says so.
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "tests/integration/harness.h"
+
+namespace cl::integration {
+namespace {
+
+constexpr char kTmpfsSize[] = "size=16m";
+constexpr int kStorageFailureExitCode = 3;  // node/storage_failure.h
+constexpr uint32_t kStopOnFullDiskTimeoutMs = 20'000;
+
+// Mounts a tmpfs on `dir` (created) and unmounts it when destroyed, after killing the process that
+// uses it (a lazy unmount in any case, so a failing test never leaves the mount behind).
+class TmpfsMount {
+ public:
+  TmpfsMount(Cluster& cluster, size_t member, fs::path dir)
+      : cluster_(cluster), member_(member), dir_(std::move(dir)) {}
+  ~TmpfsMount() {
+    if (!mounted_) return;
+    cluster_.Kill(member_);
+    if (::umount2(dir_.c_str(), MNT_DETACH) != 0)
+      ADD_FAILURE() << "umount " << dir_ << ": " << std::strerror(errno);
+  }
+  // 0 on success, else errno.
+  int Mount() {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) return ec.value();
+    if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, kTmpfsSize) != 0) return errno;
+    mounted_ = true;
+    return 0;
+  }
+
+ private:
+  Cluster& cluster_;
+  const size_t member_;
+  const fs::path dir_;
+  bool mounted_ = false;
+};
+
+// Writes `path` until the file system refuses (ENOSPC); returns the bytes written.
+size_t FillFileSystem(const fs::path& path) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return 0;
+  std::setvbuf(f, nullptr, _IONBF, 0);
+  const std::string chunk(4096, 'f');
+  size_t written = 0;
+  while (true) {
+    const size_t n = std::fwrite(chunk.data(), 1, chunk.size(), f);
+    written += n;
+    if (n < chunk.size()) break;
+  }
+  std::fclose(f);
+  return written;
+}
+
+// Submits payments in small batches, round robin over the nodes marked alive, until stopped.
+class Load {
+ public:
+  static constexpr size_t kBatch = 8;
+  static constexpr uint32_t kPauseMs = 40;
+
+  Load(const Cluster& c, const TxFactory& f, std::vector<Wallet> payers, std::vector<Wallet> payees)
+      : c_(c), f_(f), payers_(std::move(payers)), payees_(std::move(payees)), alive_(c.size()) {
+    for (auto& a : alive_)
+      a = true;
+  }
+  ~Load() { Stop(); }
+  void Begin() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  void SetAlive(size_t i, bool alive) { alive_[i] = alive; }
+  std::vector<std::string> Admitted() const {
+    std::lock_guard lock(mu_);
+    return admitted_;
+  }
+
+ private:
+  void Run() {
+    size_t node = 0, payer = 0;
+    while (!stop_) {
+      const size_t target = node++ % c_.size();
+      if (!alive_[target]) continue;
+      json::array txs;
+      std::vector<std::string> ids;
+      for (size_t k = 0; k < kBatch; ++k) {
+        const size_t from = payer++ % payers_.size();
+        SignedTx tx = f_.Pay(payers_[from], payees_[from], 1);
+        txs.push_back(json::value(tx.hex));
+        ids.push_back(tx.tx_id);
+      }
+      auto r = c_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}});
+      if (r) {
+        const json::array& results = r->at("results").as_array();
+        std::lock_guard lock(mu_);
+        for (size_t k = 0; k < results.size() && k < ids.size(); ++k)
+          if (results[k].at("status").as_string() == "admitted") admitted_.push_back(ids[k]);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
+    }
+  }
+
+  const Cluster& c_;
+  const TxFactory& f_;
+  const std::vector<Wallet> payers_, payees_;
+  std::vector<std::atomic<bool>> alive_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> admitted_;
+  std::thread thread_;
+};
+
+// The ids among `ids` that member i reports committed.
+std::vector<std::string> CommittedOn(const Cluster& c, size_t i,
+                                     const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  auto states = GetTxs(c, i, ids);
+  if (!states) return out;
+  for (size_t k = 0; k < ids.size(); ++k)
+    if ((*states)[k].status == "committed") out.push_back(ids[k]);
+  return out;
+}
+
+TEST(StorageFull, AValidatorOnAFullDiskStopsLosesNothingAndCatchesUpAfterSpaceIsFreed) {
+  auto created = Cluster::Create({.validators = 4, .observers = 0});
+  IT_ASSERT_OK(created);
+  Cluster& c = **created;
+  const std::vector<size_t> validators = c.validators();
+  // Validator 3 is not the primary of view 0, so the others need no view change when it stops.
+  const size_t full = validators[3];
+  const fs::path data_dir = c.member(full).home / "data";
+  TmpfsMount tmpfs(c, full, data_dir);
+  if (const int err = tmpfs.Mount(); err != 0) {
+    if (err == EPERM)
+      GTEST_SKIP() << "mount -t tmpfs refused (EPERM): this test needs root or CAP_SYS_ADMIN";
+    FAIL() << "mount -t tmpfs on " << data_dir << ": " << std::strerror(err);
+  }
+  IT_ASSERT_OK(c.StartAll());
+  ASSERT_TRUE(WaitPeers(c, validators, 3));
+
+  TxFactory f(c.chain_id());
+  std::vector<Wallet> payers, payees;
+  std::vector<std::string> setup_ids;
+  for (size_t v : validators) {
+    const uint32_t bank = c.member(v).member_id;
+    payers.push_back(TxFactory::NewWallet(bank));
+    payees.push_back(TxFactory::NewWallet(bank));
+    SignedTx open = f.OpenAndFund({payers.back()}, c.member(v).governance, 1'000'000);
+    SignedTx open_payee = f.OpenAndFund({payees.back()}, c.member(v).governance, 0);
+    IT_ASSERT_OK(Submit(c, v, open));
+    IT_ASSERT_OK(Submit(c, v, open_payee));
+    setup_ids.push_back(open.tx_id);
+    setup_ids.push_back(open_payee.tx_id);
+  }
+  ASSERT_TRUE(WaitCommitted(c, full, setup_ids));
+
+  Load load(c, f, payers, payees);
+  load.Begin();
+  ASSERT_TRUE(WaitUntil([&] { return load.Admitted().size() >= 40; }, kCommitTimeoutMs,
+                        "40 admitted transactions"));
+  {
+    const std::vector<std::string> admitted = load.Admitted();
+    ASSERT_TRUE(WaitCommitted(c, full, {admitted.begin(), admitted.begin() + 20}));
+  }
+
+  // Fill the disk under load. Until the node stops, record what it acknowledges as committed.
+  const size_t filler_bytes = FillFileSystem(data_dir / "filler");
+  ASSERT_GT(filler_bytes, 0u);
+  std::vector<std::string> acknowledged_by_full;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<std::string> committed = CommittedOn(c, full, load.Admitted());
+        if (committed.size() > acknowledged_by_full.size()) acknowledged_by_full = committed;
+        return !c.Running(full);
+      },
+      kStopOnFullDiskTimeoutMs, "the validator on the full disk stops"));
+  load.SetAlive(full, false);
+  const int status = c.member(full).last_wait_status;
+  ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status << "\n" << c.LogTail(full);
+  EXPECT_EQ(WEXITSTATUS(status), kStorageFailureExitCode) << c.LogTail(full);
+  const std::string log = c.LogTail(full, 200);
+  const bool names_a_database =
+      log.find("storage failure while ") != std::string::npos &&
+      (log.find("chain database " + data_dir.string()) != std::string::npos ||
+       log.find("state database " + (data_dir / "state").string()) != std::string::npos);
+  EXPECT_TRUE(names_a_database) << "no storage failure line naming the database:\n" << log;
+  EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  if (const size_t at = log.find("storage failure while "); at != std::string::npos)
+    std::printf("the full validator's line: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+
+  // The others keep committing; everything anyone acknowledged is committed on them.
+  std::vector<size_t> healthy(validators.begin(), validators.begin() + 3);
+  const uint64_t height_at_stop = HeightOf(c, healthy[0]);
+  ASSERT_TRUE(WaitHeight(c, healthy, height_at_stop + 5));
+  load.Stop();
+  const std::vector<std::string> admitted = load.Admitted();
+  ASSERT_GT(admitted.size(), 40u);
+  for (size_t v : healthy) {
+    EXPECT_TRUE(WaitCommitted(c, v, acknowledged_by_full)) << c.member(v).name;
+    EXPECT_TRUE(WaitCommitted(c, v, admitted)) << c.member(v).name;
+  }
+
+  // Space freed, restarted: it catches up, with the same chain and state roots.
+  fs::remove(data_dir / "filler");
+  IT_ASSERT_OK(c.Start(full));
+  const uint64_t target = HeightOf(c, healthy[0]) + 2;
+  ASSERT_TRUE(WaitHeight(c, validators, target));
+  EXPECT_TRUE(SameChain(c, validators, 1, target));
+  EXPECT_TRUE(WaitCommitted(c, full, admitted));
+  std::printf("filler %zu bytes; the full validator acknowledged %zu transactions; %zu admitted\n",
+              filler_bytes, acknowledged_by_full.size(), admitted.size());
+}
+
+}  // namespace
+}  // namespace cl::integration
+
+namespace cl::integration {
+namespace {
+
+// A database LevelDB finds damaged when it opens: the node refuses to start, with one line naming
+// the database and its directory, and exit status 2.
+TEST(StorageFull, ANodeRefusesToStartOnADamagedDatabaseNamingIt) {
+  auto created = Cluster::Create({.validators = 4, .observers = 0});
+  IT_ASSERT_OK(created);
+  Cluster& c = **created;
+  IT_ASSERT_OK(c.Start(0));
+  auto stopped = c.Terminate(0);
+  IT_ASSERT_OK(stopped);
+  const fs::path state_dir = c.member(0).home / "data" / "state";
+  {
+    std::ofstream current(state_dir / "CURRENT", std::ios::binary | std::ios::trunc);
+    current << "garbage without a newline";
+  }
+  IT_ASSERT_OK(c.Spawn(0));
+  ASSERT_TRUE(WaitUntil([&] { return !c.Running(0); }, kStartTimeoutMs, "ledgerd exits"));
+  const int status = c.member(0).last_wait_status;
+  ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string log = c.LogTail(0, 5);
+  EXPECT_NE(log.find("ledgerd: opening state database " + state_dir.string() + ": Corruption"),
+            std::string::npos)
+      << log;
+}
+
+}  // namespace
+}  // namespace cl::integration
