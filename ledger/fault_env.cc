@@ -36,11 +36,11 @@ std::string_view FaultKindName(FaultKind kind) {
 // bytes in a buffer of its own that it would write later (when closed after a "crash").
 class FaultEnv::File final : public leveldb::WritableFile {
  public:
-  File(FaultEnv* env, std::unique_ptr<leveldb::WritableFile> target)
-      : env_(env), target_(std::move(target)) {}
+  File(FaultEnv* env, std::string name, std::unique_ptr<leveldb::WritableFile> target)
+      : env_(env), name_(std::move(name)), target_(std::move(target)) {}
 
   leveldb::Status Append(const leveldb::Slice& data) override {
-    const AppendPlan plan = env_->PlanAppend(data.size());
+    const AppendPlan plan = env_->PlanAppend(name_, data.size());
     if (plan.write_bytes > 0) {
       leveldb::Status s = target_->Append(leveldb::Slice(data.data(), plan.write_bytes));
       if (s.ok()) s = target_->Flush();
@@ -55,7 +55,7 @@ class FaultEnv::File final : public leveldb::WritableFile {
     return target_->Flush();
   }
   leveldb::Status Sync() override {
-    leveldb::Status s = env_->PlanSync();
+    leveldb::Status s = env_->PlanSync(name_);
     if (!s.ok()) return s;
     return target_->Sync();
   }
@@ -66,13 +66,16 @@ class FaultEnv::File final : public leveldb::WritableFile {
 
  private:
   FaultEnv* const env_;
+  const std::string name_;
   const std::unique_ptr<leveldb::WritableFile> target_;
 };
 
 FaultEnv::FaultEnv(leveldb::Env* target) : leveldb::EnvWrapper(target) {}
 
-void FaultEnv::Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes) {
+void FaultEnv::Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes,
+                   std::string file_suffix) {
   std::lock_guard lock(mu_);
+  file_suffix_ = std::move(file_suffix);
   kind_ = kind;
   remaining_ = occurrence;
   disk_full_fit_bytes_ = disk_full_fit_bytes;
@@ -94,13 +97,19 @@ FaultEnvCounts FaultEnv::counts() const {
   return counts_;
 }
 
-FaultEnv::AppendPlan FaultEnv::PlanAppend(size_t size) {
+bool FaultEnv::Targets(const std::string& file) const {
+  return file.size() >= file_suffix_.size() &&
+         file.compare(file.size() - file_suffix_.size(), file_suffix_.size(), file_suffix_) == 0;
+}
+
+FaultEnv::AppendPlan FaultEnv::PlanAppend(const std::string& file, size_t size) {
   std::lock_guard lock(mu_);
   counts_.appends++;
   if (crashed_) return {0, Crashed()};
   if (disk_full_) return {0, Injected("No space left on device")};
-  const bool armed = !fired_ && (kind_ == FaultKind::kAppendError ||
-                                 kind_ == FaultKind::kDiskFull || kind_ == FaultKind::kTornWrite);
+  const bool armed = !fired_ && Targets(file) &&
+                     (kind_ == FaultKind::kAppendError || kind_ == FaultKind::kDiskFull ||
+                      kind_ == FaultKind::kTornWrite);
   if (armed && remaining_ > 0) {
     remaining_--;
   } else if (armed) {
@@ -129,11 +138,11 @@ void FaultEnv::Wrote(size_t bytes, bool part_of_fault) {
   if (fired_ && !part_of_fault) counts_.changes_after_fault++;
 }
 
-leveldb::Status FaultEnv::PlanSync() {
+leveldb::Status FaultEnv::PlanSync(const std::string& file) {
   std::lock_guard lock(mu_);
   counts_.syncs++;
   if (crashed_) return Crashed();
-  if (!fired_ && kind_ == FaultKind::kSyncError) {
+  if (!fired_ && kind_ == FaultKind::kSyncError && Targets(file)) {
     if (remaining_ > 0) {
       remaining_--;
     } else {
@@ -166,7 +175,7 @@ leveldb::Status FaultEnv::NewWritableFile(const std::string& name, leveldb::Writ
   leveldb::WritableFile* target = nullptr;
   s = EnvWrapper::NewWritableFile(name, &target);
   if (!s.ok()) return s;
-  *file = new File(this, std::unique_ptr<leveldb::WritableFile>(target));
+  *file = new File(this, name, std::unique_ptr<leveldb::WritableFile>(target));
   return s;
 }
 
@@ -177,7 +186,7 @@ leveldb::Status FaultEnv::NewAppendableFile(const std::string& name, leveldb::Wr
   leveldb::WritableFile* target = nullptr;
   s = EnvWrapper::NewAppendableFile(name, &target);
   if (!s.ok()) return s;
-  *file = new File(this, std::unique_ptr<leveldb::WritableFile>(target));
+  *file = new File(this, name, std::unique_ptr<leveldb::WritableFile>(target));
   return s;
 }
 

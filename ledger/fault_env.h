@@ -48,8 +48,11 @@ class FaultEnv final : public leveldb::EnvWrapper {
 
   // Arms one fault: `kind` at the occurrence-th (0-based) Append (kAppendError, kDiskFull,
   // kTornWrite) or Sync (kSyncError) from now. For kDiskFull, disk_full_fit_bytes of that Append
-  // still fit on the disk. Replaces any earlier plan; a crash or a full disk stays.
-  void Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes = 0);
+  // still fit on the disk. With a file_suffix, only operations on files whose names end with it
+  // count and fail (".ldb": the tables LevelDB's compactions write in the background; ".log": the
+  // write-ahead log). Replaces any earlier plan; a crash or a full disk stays.
+  void Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes = 0,
+           std::string file_suffix = "");
   // Whether the armed fault has fired.
   bool fired() const;
   // Whether a torn write "crashed" the process (every later file change fails).
@@ -70,8 +73,9 @@ class FaultEnv final : public leveldb::EnvWrapper {
     size_t write_bytes = 0;
     leveldb::Status status;
   };
-  AppendPlan PlanAppend(size_t size);
-  leveldb::Status PlanSync();
+  AppendPlan PlanAppend(const std::string& file, size_t size);
+  leveldb::Status PlanSync(const std::string& file);
+  bool Targets(const std::string& file) const;  // under mu_
   leveldb::Status PlanFlush();
   // Called before a file-changing operation other than Append, Sync and Flush.
   leveldb::Status PlanOther();
@@ -82,6 +86,7 @@ class FaultEnv final : public leveldb::EnvWrapper {
   FaultKind kind_ = FaultKind::kNone;
   uint64_t remaining_ = 0;  // occurrences of the faulted operation before the fault
   uint64_t disk_full_fit_bytes_ = 0;
+  std::string file_suffix_;
   bool fired_ = false;
   bool crashed_ = false;
   bool disk_full_ = false;

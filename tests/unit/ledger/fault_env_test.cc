@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ledger/leveldb_store.h"
 
@@ -45,10 +47,10 @@ std::unique_ptr<LevelDbStore> OpenStore(const fs::path& dir, leveldb::Env* env) 
   return store ? std::move(*store) : nullptr;
 }
 
-Status Put(KvStore& store, std::string_view key, size_t value_bytes = 100) {
+Status Put(KvStore& store, std::string_view key, size_t value_bytes = 100, bool sync = true) {
   WriteBatch batch;
   batch.Put(AsSpan(key), AsSpan(std::string(value_bytes, 'v')));
-  return store.Write(batch, /*sync=*/true);
+  return store.Write(batch, sync);
 }
 
 bool Has(const KvStore& store, std::string_view key) {
@@ -157,6 +159,48 @@ TEST(LevelDbStoreUnderFaults, ATornLastWriteReopensWithoutIt) {
     EXPECT_TRUE(Has(*reopened, "before"));
     EXPECT_FALSE(Has(*reopened, "torn"));
     EXPECT_TRUE(Put(*reopened, "after restart").has_value());
+  }
+}
+
+// LevelDB's sticky background error: a table that a background compaction (a memtable flush)
+// writes fails; the writes after it fail too, naming the database, and reopening keeps every write
+// that was reported as done.
+TEST(LevelDbStoreUnderFaults, AFailedBackgroundCompactionFailsTheWritesAfterIt) {
+  for (FaultKind kind : {FaultKind::kAppendError, FaultKind::kSyncError, FaultKind::kDiskFull}) {
+    SCOPED_TRACE(std::string(FaultKindName(kind)));
+    TempDir dir;
+    std::vector<std::string> done;
+    {
+      FaultEnv env;
+      LevelDbOptions options;
+      options.name = "test database";
+      options.env = &env;
+      options.write_buffer_bytes = 64 << 10;  // a flush every few dozen writes
+      auto opened = LevelDbStore::Open(dir.path() / "db", options);
+      ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+      LevelDbStore& store = **opened;
+      env.Arm(kind, 0, /*disk_full_fit_bytes=*/100, ".ldb");
+      std::optional<Error> failed;
+      for (int i = 0; i < 5'000 && !failed; ++i) {
+        const std::string key = "key" + std::to_string(i);
+        auto written = Put(store, key, 1'000, /*sync=*/false);
+        if (written) {
+          done.push_back(key);
+        } else {
+          failed = written.error();
+        }
+      }
+      ASSERT_TRUE(failed.has_value()) << "no write failed after the compaction's fault";
+      EXPECT_TRUE(env.fired());
+      EXPECT_NE(failed->message.find("test database"), std::string::npos) << failed->message;
+      EXPECT_NE(failed->message.find("injected fault"), std::string::npos) << failed->message;
+      EXPECT_FALSE(Put(store, "later").has_value());
+    }
+    auto reopened = OpenStore(dir.path() / "db", nullptr);
+    ASSERT_NE(reopened, nullptr);
+    for (const std::string& key : done)
+      ASSERT_TRUE(Has(*reopened, key)) << key;
+    EXPECT_FALSE(Has(*reopened, "later"));
   }
 }
 
