@@ -6,12 +6,13 @@
 namespace cl::ledger {
 namespace {
 
-leveldb::Status Injected(const std::string& what) {
-  return leveldb::Status::IOError("injected fault", what);
+// Named like the default Env's errors ("<file>: <what>"), marked as injected.
+leveldb::Status Injected(const std::string& file, const std::string& what) {
+  return leveldb::Status::IOError(file, "injected fault: " + what);
 }
 
-leveldb::Status Crashed() {
-  return leveldb::Status::IOError("injected fault", "the process crashed (torn write)");
+leveldb::Status Crashed(const std::string& file) {
+  return Injected(file, "the process crashed (torn write)");
 }
 
 }  // namespace
@@ -50,7 +51,7 @@ class FaultEnv::File final : public leveldb::WritableFile {
     return plan.status;
   }
   leveldb::Status Flush() override {
-    leveldb::Status s = env_->PlanFlush();
+    leveldb::Status s = env_->PlanFlush(name_);
     if (!s.ok()) return s;
     return target_->Flush();
   }
@@ -73,9 +74,9 @@ class FaultEnv::File final : public leveldb::WritableFile {
 FaultEnv::FaultEnv(leveldb::Env* target) : leveldb::EnvWrapper(target) {}
 
 void FaultEnv::Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes,
-                   std::string file_suffix) {
+                   std::string file_filter) {
   std::lock_guard lock(mu_);
-  file_suffix_ = std::move(file_suffix);
+  file_filter_ = std::move(file_filter);
   kind_ = kind;
   remaining_ = occurrence;
   disk_full_fit_bytes_ = disk_full_fit_bytes;
@@ -98,15 +99,14 @@ FaultEnvCounts FaultEnv::counts() const {
 }
 
 bool FaultEnv::Targets(const std::string& file) const {
-  return file.size() >= file_suffix_.size() &&
-         file.compare(file.size() - file_suffix_.size(), file_suffix_.size(), file_suffix_) == 0;
+  return file.find(file_filter_) != std::string::npos;
 }
 
 FaultEnv::AppendPlan FaultEnv::PlanAppend(const std::string& file, size_t size) {
   std::lock_guard lock(mu_);
   counts_.appends++;
-  if (crashed_) return {0, Crashed()};
-  if (disk_full_) return {0, Injected("No space left on device")};
+  if (crashed_) return {0, Crashed(file)};
+  if (disk_full_) return {0, Injected(file, "No space left on device")};
   const bool armed = !fired_ && Targets(file) &&
                      (kind_ == FaultKind::kAppendError || kind_ == FaultKind::kDiskFull ||
                       kind_ == FaultKind::kTornWrite);
@@ -116,15 +116,15 @@ FaultEnv::AppendPlan FaultEnv::PlanAppend(const std::string& file, size_t size) 
     fired_ = true;
     switch (kind_) {
       case FaultKind::kAppendError:
-        return {0, Injected("write failed (Input/output error)")};
+        return {0, Injected(file, "Input/output error")};
       case FaultKind::kDiskFull: {
         disk_full_ = true;
         const size_t fit = static_cast<size_t>(std::min<uint64_t>(disk_full_fit_bytes_, size));
-        return {fit, Injected("No space left on device")};
+        return {fit, Injected(file, "No space left on device")};
       }
       case FaultKind::kTornWrite:
         crashed_ = true;
-        return {size / 2, Crashed()};
+        return {size / 2, Crashed(file)};
       default:
         break;
     }
@@ -141,36 +141,36 @@ void FaultEnv::Wrote(size_t bytes, bool part_of_fault) {
 leveldb::Status FaultEnv::PlanSync(const std::string& file) {
   std::lock_guard lock(mu_);
   counts_.syncs++;
-  if (crashed_) return Crashed();
+  if (crashed_) return Crashed(file);
   if (!fired_ && kind_ == FaultKind::kSyncError && Targets(file)) {
     if (remaining_ > 0) {
       remaining_--;
     } else {
       fired_ = true;
-      return Injected("fsync failed (Input/output error)");
+      return Injected(file, "fsync: Input/output error");
     }
   }
   if (fired_) counts_.changes_after_fault++;
   return leveldb::Status::OK();
 }
 
-leveldb::Status FaultEnv::PlanFlush() {
+leveldb::Status FaultEnv::PlanFlush(const std::string& file) {
   std::lock_guard lock(mu_);
   counts_.flushes++;
-  if (crashed_) return Crashed();
+  if (crashed_) return Crashed(file);
   return leveldb::Status::OK();
 }
 
-leveldb::Status FaultEnv::PlanOther() {
+leveldb::Status FaultEnv::PlanOther(const std::string& file) {
   std::lock_guard lock(mu_);
-  if (crashed_) return Crashed();
+  if (crashed_) return Crashed(file);
   if (fired_) counts_.changes_after_fault++;
   return leveldb::Status::OK();
 }
 
 leveldb::Status FaultEnv::NewWritableFile(const std::string& name, leveldb::WritableFile** file) {
   *file = nullptr;
-  leveldb::Status s = PlanOther();
+  leveldb::Status s = PlanOther(name);
   if (!s.ok()) return s;
   leveldb::WritableFile* target = nullptr;
   s = EnvWrapper::NewWritableFile(name, &target);
@@ -181,7 +181,7 @@ leveldb::Status FaultEnv::NewWritableFile(const std::string& name, leveldb::Writ
 
 leveldb::Status FaultEnv::NewAppendableFile(const std::string& name, leveldb::WritableFile** file) {
   *file = nullptr;
-  leveldb::Status s = PlanOther();
+  leveldb::Status s = PlanOther(name);
   if (!s.ok()) return s;
   leveldb::WritableFile* target = nullptr;
   s = EnvWrapper::NewAppendableFile(name, &target);
@@ -191,13 +191,13 @@ leveldb::Status FaultEnv::NewAppendableFile(const std::string& name, leveldb::Wr
 }
 
 leveldb::Status FaultEnv::RemoveFile(const std::string& name) {
-  leveldb::Status s = PlanOther();
+  leveldb::Status s = PlanOther(name);
   if (!s.ok()) return s;
   return EnvWrapper::RemoveFile(name);
 }
 
 leveldb::Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
-  leveldb::Status s = PlanOther();
+  leveldb::Status s = PlanOther(from);
   if (!s.ok()) return s;
   return EnvWrapper::RenameFile(from, to);
 }

@@ -48,11 +48,12 @@ class FaultEnv final : public leveldb::EnvWrapper {
 
   // Arms one fault: `kind` at the occurrence-th (0-based) Append (kAppendError, kDiskFull,
   // kTornWrite) or Sync (kSyncError) from now. For kDiskFull, disk_full_fit_bytes of that Append
-  // still fit on the disk. With a file_suffix, only operations on files whose names end with it
+  // still fit on the disk. With a file_filter, only operations on files whose paths contain it
   // count and fail (".ldb": the tables LevelDB's compactions write in the background; ".log": the
-  // write-ahead log). Replaces any earlier plan; a crash or a full disk stays.
+  // write-ahead logs; "/state/": the node's state database). Replaces any earlier plan; a crash or
+  // a full disk stays.
   void Arm(FaultKind kind, uint64_t occurrence, uint64_t disk_full_fit_bytes = 0,
-           std::string file_suffix = "");
+           std::string file_filter = "");
   // Whether the armed fault has fired.
   bool fired() const;
   // Whether a torn write "crashed" the process (every later file change fails).
@@ -76,9 +77,9 @@ class FaultEnv final : public leveldb::EnvWrapper {
   AppendPlan PlanAppend(const std::string& file, size_t size);
   leveldb::Status PlanSync(const std::string& file);
   bool Targets(const std::string& file) const;  // under mu_
-  leveldb::Status PlanFlush();
+  leveldb::Status PlanFlush(const std::string& file);
   // Called before a file-changing operation other than Append, Sync and Flush.
-  leveldb::Status PlanOther();
+  leveldb::Status PlanOther(const std::string& file);
   // Bytes that reached a file; part_of_fault for the prefix a faulted Append wrote.
   void Wrote(size_t bytes, bool part_of_fault);
 
@@ -86,7 +87,7 @@ class FaultEnv final : public leveldb::EnvWrapper {
   FaultKind kind_ = FaultKind::kNone;
   uint64_t remaining_ = 0;  // occurrences of the faulted operation before the fault
   uint64_t disk_full_fit_bytes_ = 0;
-  std::string file_suffix_;
+  std::string file_filter_;
   bool fired_ = false;
   bool crashed_ = false;
   bool disk_full_ = false;
