@@ -146,8 +146,8 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   if (!s.ok()) {
     auto error = FromLevelDb(s, label_ + ": write failed");
     write_failed_ =
-        Error{error.error().code, label_ + ": an earlier write failed (" + error.error().message +
-                                      "); no write is taken until the node restarts"};
+        Error{error.error().code, label_ + ": an earlier write failed (" + s.ToString() +
+                                      "); no write is taken until it is reopened"};
     return error;
   }
   return OkStatus();
