@@ -125,19 +125,30 @@ class CommitFaultsTest : public ::testing::Test {
         ASSERT_TRUE(parsed.has_value());
         ids.push_back(parsed->tx_id);
       }
-      blocks_->push_back((*reference)
-                             ->BuildBlock(height, (*reference)->last_digest(),
-                                          10'000 + height * 1'000, envelopes, ids, 0));
-      auto committed = CommitOn(**reference, height, blocks_->back());
+      blocks_.push_back((*reference)
+                            ->BuildBlock(height, (*reference)->last_digest(),
+                                         10'000 + height * 1'000, envelopes, ids, 0));
+      auto committed = CommitOn(**reference, height, blocks_.back());
       ASSERT_TRUE(committed.has_value()) << committed.error().message;
       ASSERT_FALSE(committed->null_block);
-      expected_->push_back(std::move(*committed));
+      expected_.push_back(std::move(*committed));
     }
     reference_ = reference->release();
   }
 
-  static const CommitResult& Expected(uint64_t height) { return (*expected_)[height - 1]; }
-  static const Bytes& Block(uint64_t height) { return (*blocks_)[height - 1]; }
+  static void TearDownTestSuite() {
+    delete reference_;  // before its store
+    delete reference_store_;
+    delete genesis_;
+    blocks_.clear();
+    expected_.clear();
+    reference_ = nullptr;
+    reference_store_ = nullptr;
+    genesis_ = nullptr;
+  }
+
+  static const CommitResult& Expected(uint64_t height) { return expected_[height - 1]; }
+  static const Bytes& Block(uint64_t height) { return blocks_[height - 1]; }
 
   // Opens fresh databases through `env` and commits blocks 1 and 2.
   static Stores Prepare(const fs::path& dir, FaultEnv* env) {
@@ -157,15 +168,15 @@ class CommitFaultsTest : public ::testing::Test {
   static genesis::Genesis* genesis_;
   static ledger::MemoryStore* reference_store_;
   static LedgerApp* reference_;
-  static std::vector<Bytes>* blocks_;
-  static std::vector<CommitResult>* expected_;
+  static std::vector<Bytes> blocks_;
+  static std::vector<CommitResult> expected_;
 };
 
 genesis::Genesis* CommitFaultsTest::genesis_ = nullptr;
 ledger::MemoryStore* CommitFaultsTest::reference_store_ = nullptr;
 LedgerApp* CommitFaultsTest::reference_ = nullptr;
-std::vector<Bytes>* CommitFaultsTest::blocks_ = new std::vector<Bytes>();
-std::vector<CommitResult>* CommitFaultsTest::expected_ = new std::vector<CommitResult>();
+std::vector<Bytes> CommitFaultsTest::blocks_;
+std::vector<CommitResult> CommitFaultsTest::expected_;
 
 struct CommitOperations {
   uint64_t appends = 0;
