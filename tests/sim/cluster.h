@@ -44,6 +44,9 @@ struct SimOptions {
   // 0: small payloads (a few dozen bytes). Otherwise every non-empty payload has this size, and
   // the replicas' max_block_bytes is set to it (at most consensus::kMaxPayloadBytes).
   uint64_t payload_bytes = 0;
+  // Sign and verify with secp256k1 ECDSA as the node does, instead of the simulator's cheap scheme
+  // with the same accept/reject semantics (cluster.cc, SimKeys). About 5 times slower.
+  bool real_crypto = false;
 };
 
 // Liveness bound: after the heal (the end of every fault but Byzantine behaviour), within
@@ -59,7 +62,7 @@ struct SimResult {
   std::string failure;  // first violation, with the seed and the replay command
   uint64_t max_height = 0;
   uint64_t view_changes = 0;
-  uint64_t dropped_invalid = 0;  // inputs honest replicas dropped as invalid
+  uint64_t dropped_invalid = 0;   // inputs honest replicas dropped as invalid
   uint64_t dropped_oversize = 0;  // messages larger than a p2p frame carries (never delivered)
   uint64_t sim_time_ms = 0;
   uint64_t recovered_after_heal_ms = 0;  // when the liveness condition was first met

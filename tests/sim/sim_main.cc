@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
         return 2;
     } else if (a == "--payload-bytes") {
       opt.payload_bytes = std::stoull(next());
+    } else if (a == "--real-crypto") {
+      opt.real_crypto = true;
     } else if (a == "-v" || a == "--verbose") {
       opt.verbose = true;
     } else {
