@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "consensus/replica.h"
 
@@ -47,7 +48,15 @@ struct SimOptions {
   // Sign and verify with secp256k1 ECDSA as the node does, instead of the simulator's cheap scheme
   // with the same accept/reject semantics (cluster.cc, SimKeys). About 5 times slower.
   bool real_crypto = false;
+  // "": Byzantine members only in the byzantine and mixed scenarios, attacks drawn from the seed.
+  // An attack name (AttackNames()) adds up to f Byzantine members making that attack to any
+  // scenario; "any": the seed draws the attacks, in any scenario.
+  std::string attack;
 };
+
+// silent bad-signatures garbage far-future equivocate conflicting-votes same-digest forged-sync
+// future-flood oversize
+std::vector<std::string> AttackNames();
 
 // Liveness bound: after the heal (the end of every fault but Byzantine behaviour), within
 // kLivenessBoundMs of simulated time, every honest replica must deliver kLivenessBlocks blocks
@@ -65,6 +74,8 @@ struct SimResult {
   uint64_t dropped_invalid = 0;   // inputs honest replicas dropped as invalid
   uint64_t dropped_oversize = 0;  // messages larger than a p2p frame carries (never delivered)
   uint64_t sim_time_ms = 0;
+  uint64_t deliveries = 0;  // messages delivered (events; some to crashed or cut-off replicas)
+  uint64_t ticks = 0;       // timer events
   uint64_t recovered_after_heal_ms = 0;  // when the liveness condition was first met
 };
 
