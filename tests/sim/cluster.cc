@@ -930,9 +930,9 @@ class Simulation {
   uint64_t MaxBlockBytes() const { return std::max<uint64_t>(64 * 1024, opt_.payload_bytes); }
 
   // Attack 4. As primary: payloads of exactly max_block_bytes and one byte more. Once a run: a view
-  // change with window and window + 1 prepared proofs, a state reply with one block more than
-  // allowed, and (one run in ten) messages of exactly the largest consensus message size and one
-  // byte over it.
+  // change with window and window + 1 prepared proofs, NEW_VIEWs with the most view changes and
+  // re-proposals allowed and one more of each, a state reply with one block more than allowed, and
+  // (one run in ten) messages of exactly the largest consensus message size and one byte over it.
   void OversizeSend(Node& nd, const pb::Envelope& env, bool parsed,
                     const consensus::Outbound& out) {
     // A third of its proposals (a payload of 64 KiB costs the simulation as much as a short run).
@@ -967,8 +967,21 @@ class Simulation {
           s->set_signature(Sign(*other, pb::PREPARE, proof->prepare_body()).signature());
         }
       }
+      pb::Envelope vc_env = Sign(nd, pb::VIEW_CHANGE, vc.SerializeAsString());
+      SendFrom(nd.id, kBroadcast, vc_env.SerializeAsString());
+      // A NEW_VIEW for view + 1 with a quorum (and one more) of view changes and a window (and one
+      // more) of re-proposals: the most entries a NEW_VIEW may carry, and one over each limit.
+      pb::NewViewBody nv;
+      nv.set_view(view + 1);
+      uint64_t vcs = QuorumSize(opt_.n) + (count - kWindowSeqs);
+      for (uint64_t i = 0; i < vcs; ++i)
+        *nv.add_view_changes() = vc_env;
+      for (uint64_t i = 1; i <= count; ++i) {
+        *nv.add_pre_prepares() =
+            Sign(nd, pb::PRE_PREPARE, consensus::EncodeVoteBody(view + 1, i, Hash32{}));
+      }
       SendFrom(nd.id, kBroadcast,
-               Sign(nd, pb::VIEW_CHANGE, vc.SerializeAsString()).SerializeAsString());
+               Sign(nd, pb::NEW_VIEW, nv.SerializeAsString()).SerializeAsString());
     }
     pb::StateReplyBody reply;
     for (uint32_t i = 0; i <= consensus::kMaxBlocksPerStateReply; ++i) {
