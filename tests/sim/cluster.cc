@@ -267,6 +267,8 @@ struct Node {
   uint64_t tick_gen = 0;
   std::string last_status;
   bool paused = false;  // SIGSTOP: no input handled, no ticks
+  uint64_t paused_at_ms = 0;
+  uint64_t inbox_bytes = 0;
   std::deque<std::shared_ptr<const std::string>>
       inbox;  // input that arrived while paused, handled on resume
   explicit Node(crypto::PrivateKey k) : key(std::move(k)) {}
@@ -312,6 +314,11 @@ constexpr uint32_t kCurrentPrimary = UINT32_MAX;
 constexpr uint64_t kIsolationMs = 20'000;
 constexpr uint64_t kFlapMs = 15'000;
 constexpr uint64_t kPauseMinMs = 2'000, kPauseMaxMs = 20'000;
+// What peers do with messages to a paused process: p2p::TransportOptions closes a session silent
+// for idle_timeout_ms (5 s), and queues at most queue_max_bytes (64 MiB) of consensus messages per
+// peer.
+constexpr uint64_t kSessionIdleTimeoutMs = 5'000;
+constexpr uint64_t kPausedQueueMaxBytes = uint64_t{64} << 20;
 
 class Simulation {
  public:
@@ -1127,7 +1134,13 @@ class Simulation {
         Node& nd = *nodes_[e.to];
         if (!nd.up || group_[e.from] != group_[e.to] || cut_.contains(Link(e.from, e.to))) return;
         if (nd.paused) {
-          nd.inbox.push_back(e.bytes);  // the socket buffers it; handled on resume
+          // The sessions buffer it (handled on resume) until the peers' p2p layer closes the
+          // session to a peer silent for its idle timeout; after that, sends to it are lost until
+          // it reconnects. The peers' consensus queue to it is bounded too.
+          bool closed = now_ >= nd.paused_at_ms + kSessionIdleTimeoutMs;
+          if (closed || nd.inbox_bytes + e.bytes->size() > kPausedQueueMaxBytes) return;
+          nd.inbox_bytes += e.bytes->size();
+          nd.inbox.push_back(e.bytes);
           return;
         }
         Apply(nd, nd.replica->OnMessage(now_, *e.bytes));
@@ -1155,6 +1168,7 @@ class Simulation {
         nd.up = false;
         nd.paused = false;
         nd.inbox.clear();
+        nd.inbox_bytes = 0;
         nd.replica.reset();  // everything not in storage or the app's durable blocks is lost
         nd.tick_gen++;
         return;
@@ -1174,7 +1188,10 @@ class Simulation {
       }
       case Event::kPause: {
         Node& nd = *nodes_[e.to];
-        if (nd.up && !healed_) nd.paused = true;
+        if (nd.up && !healed_ && !nd.paused) {
+          nd.paused = true;
+          nd.paused_at_ms = now_;
+        }
         return;
       }
       case Event::kResume: {
@@ -1224,6 +1241,7 @@ class Simulation {
     Apply(nd, nd.replica->Tick(now_));
     std::deque<std::shared_ptr<const std::string>> inbox = std::move(nd.inbox);
     nd.inbox.clear();
+    nd.inbox_bytes = 0;
     for (const auto& bytes : inbox) {
       if (!nd.up || nd.paused) break;
       Apply(nd, nd.replica->OnMessage(now_, *bytes));
