@@ -152,10 +152,16 @@ Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body) {
 
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
                           const crypto::PrivateKey& key, const std::string& chain_id) {
+  KeySigner signer(key);
+  return SignEnvelope(type, sender, std::move(body), signer, chain_id);
+}
+
+pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body, Signer& signer,
+                          const std::string& chain_id) {
   pb::Envelope env;
   env.set_type(type);
   env.set_sender(sender);
-  crypto::Signature sig = key.Sign(crypto::SignedDigest(TagFor(type), chain_id, AsSpan(body)));
+  crypto::Signature sig = signer.Sign(crypto::SignedDigest(TagFor(type), chain_id, AsSpan(body)));
   env.set_body(std::move(body));
   env.set_signature(std::string(AsStringView(sig.span())));
   return env;

@@ -53,6 +53,24 @@ class SignatureVerifier {
 // Stateless; thread-safe.
 SignatureVerifier& DefaultVerifier();
 
+// Makes a replica's own signatures. The default signs with its private key (ECDSA, RFC 6979); the
+// simulator plugs in a cheap deterministic scheme, checked by its matching SignatureVerifier with
+// the same accept/reject semantics (only the key's holder can make a signature that verifies).
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual crypto::Signature Sign(const Hash32& digest) = 0;
+};
+// ECDSA with a private key that outlives it. Stateless apart from the key; thread-safe.
+class KeySigner final : public Signer {
+ public:
+  explicit KeySigner(const crypto::PrivateKey& key) : key_(key) {}
+  crypto::Signature Sign(const Hash32& digest) override { return key_.Sign(digest); }
+
+ private:
+  const crypto::PrivateKey& key_;
+};
+
 // H(0x37 || payload): what votes and certificates name a block by, unless the application supplies
 // its own digest (ReplicaConfig::payload_digest; the node names blocks by their header hash).
 Hash32 PayloadDigest(ByteSpan payload);
@@ -85,6 +103,8 @@ Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body);
 // Signs body with tag(type) and chain id into an envelope from `sender`.
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
                           const crypto::PrivateKey& key, const std::string& chain_id);
+pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body, Signer& signer,
+                          const std::string& chain_id);
 
 // Checks the sender index, signature length and signature of an envelope.
 Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_id,

@@ -89,10 +89,16 @@ struct Replica::Impl {
   Hash32 Digest(ByteSpan payload) const {
     return cfg.payload_digest ? cfg.payload_digest(payload) : PayloadDigest(payload);
   }
+  // Whether `payload` is the block `digest` names (planted bug (d): anything is).
+  bool PayloadMatches(ByteSpan payload, const Hash32& digest) const {
+    return cfg.bugs.skip_payload_digest_check || Digest(payload) == digest;
+  }
   ValidatorSet vs;
   Application* app;
   Storage* storage;
   SignatureVerifier* verifier;
+  std::optional<KeySigner> key_signer;  // when the config names no signer
+  Signer* signer;
   uint32_t n, f, quorum;
   uint32_t self;
 
@@ -152,6 +158,12 @@ struct Replica::Impl {
     LEDGER_ASSERT(cfg.self < vs.size());
     LEDGER_ASSERT(cfg.window_seqs > 0 && cfg.window_seqs <= kMaxWindowSeqs);
     verifier = cfg.verifier ? cfg.verifier : &DefaultVerifier();
+    if (cfg.signer) {
+      signer = cfg.signer;
+    } else {
+      key_signer.emplace(*cfg.key);
+      signer = &*key_signer;
+    }
     n = vs.size();
     f = vs.f();
     quorum = cfg.bugs.quorum_2f ? std::max<uint32_t>(2 * f, 1) : vs.quorum();
@@ -186,7 +198,7 @@ struct Replica::Impl {
     auto it = signed_votes.find(key);
     if (it != signed_votes.end() && it->second != digest) return std::nullopt;
     signed_votes[key] = digest;
-    return SignEnvelope(type, self, EncodeVoteBody(v, seq, digest), *cfg.key, cfg.chain_id);
+    return SignEnvelope(type, self, EncodeVoteBody(v, seq, digest), *signer, cfg.chain_id);
   }
 
   void Persist(uint64_t seq, const pb::Envelope& own, const pb::PreparedProof* proof) {
@@ -394,7 +406,7 @@ struct Replica::Impl {
     LEDGER_ASSERT(it != delivered_digest.end());
     std::string body = EncodeExecutionVoteBody(height, it->second, state_root, result_root);
     own_exec_body[height] = body;
-    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *cfg.key, cfg.chain_id);
+    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *signer, cfg.chain_id);
     own_exec_env = env.SerializeAsString();
     latest_exec_vote[self] = ExecVote{height, body, env.signature()};
     if (height <= low + 2 * cfg.window_seqs && height > low) {
@@ -509,7 +521,7 @@ struct Replica::Impl {
       }
     }
     pb::Envelope env =
-        SignEnvelope(pb::VIEW_CHANGE, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+        SignEnvelope(pb::VIEW_CHANGE, self, body.SerializeAsString(), *signer, cfg.chain_id);
     own_vc = env.SerializeAsString();
     storage->PutViewRecord(own_vc);
     vc_latest[self] = ViewChangeInfo{new_view, env, body};
@@ -550,7 +562,9 @@ struct Replica::Impl {
     info.view = info.body.new_view();
     info.env = env;
     if (info.view == 0) return MakeError(ErrorCode::kInvalidArgument, "view change to view 0");
-    LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, env, *verifier));
+    if (!cfg.bugs.skip_view_change_signature) {
+      LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, env, *verifier));
+    }
     uint64_t stable = info.body.stable_seq();
     if (stable > 0) {
       auto cf = VerifyExecutionCertificate(vs, cfg.chain_id, info.body.stable_cert(), *verifier);
@@ -640,7 +654,7 @@ struct Replica::Impl {
       *nv.add_pre_prepares() = *env;   // by digest: the payload follows in its own PRE_PREPARE
     }
     pb::Envelope env =
-        SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *cfg.key, cfg.chain_id);
+        SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *signer, cfg.chain_id);
     own_nv = env.SerializeAsString();
     installed_nv = own_nv;
     storage->PutViewRecord(own_nv);
@@ -774,7 +788,7 @@ struct Replica::Impl {
       body.set_digest(std::string(AsStringView(s.nv_digest->span())));
       uint32_t to = (self + 1 + payload_rr++ % (n - 1)) % n;
       pb::Envelope env =
-          SignEnvelope(pb::PAYLOAD_REQUEST, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+          SignEnvelope(pb::PAYLOAD_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
       Send(to, env.SerializeAsString());
     }
   }
@@ -805,7 +819,7 @@ struct Replica::Impl {
     pb::PayloadReplyBody reply;
     *reply.mutable_pre_prepare() = *pp;
     pb::Envelope out =
-        SignEnvelope(pb::PAYLOAD_REPLY, self, reply.SerializeAsString(), *cfg.key, cfg.chain_id);
+        SignEnvelope(pb::PAYLOAD_REPLY, self, reply.SerializeAsString(), *signer, cfg.chain_id);
     Send(env.sender(), out.SerializeAsString());
   }
 
@@ -827,8 +841,8 @@ struct Replica::Impl {
       ++drops.stale;  // not (or no longer) wanted: nothing unsolicited is kept
       return;
     }
-    if (pp.payload().size() > cfg.max_block_bytes || Digest(AsSpan(pp.payload())) != vf->digest ||
-        pp.sender() != Primary(vf->view)) {
+    if (pp.payload().size() > cfg.max_block_bytes ||
+        !PayloadMatches(AsSpan(pp.payload()), vf->digest) || pp.sender() != Primary(vf->view)) {
       ++drops.malformed;
       return;
     }
@@ -907,7 +921,7 @@ struct Replica::Impl {
       body.set_from_height(delivered + 1);
       body.set_max_blocks(kMaxBlocksPerStateReply);
       pb::Envelope env =
-          SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *cfg.key, cfg.chain_id);
+          SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
       Send(p, env.SerializeAsString());
       return;
     }
@@ -937,7 +951,7 @@ struct Replica::Impl {
     }
     if (reply.blocks_size() == 0) return;
     pb::Envelope out =
-        SignEnvelope(pb::STATE_REPLY, self, reply.SerializeAsString(), *cfg.key, cfg.chain_id);
+        SignEnvelope(pb::STATE_REPLY, self, reply.SerializeAsString(), *signer, cfg.chain_id);
     Send(env.sender(), out.SerializeAsString());
   }
 
@@ -952,8 +966,9 @@ struct Replica::Impl {
       ++drops.stale;
       return;
     }
+    bool planted = cfg.bugs.accept_unverified_state_reply;
     auto asked = state_requests.find(env.sender());
-    if (asked == state_requests.end() || asked->second != body.blocks(0).height()) {
+    if (!planted && (asked == state_requests.end() || asked->second != body.blocks(0).height())) {
       ++drops.unsolicited;
       return;
     }
@@ -961,7 +976,7 @@ struct Replica::Impl {
       ++drops.bad_signature;
       return;
     }
-    state_requests.erase(asked);
+    if (asked != state_requests.end()) state_requests.erase(asked);
     for (const pb::CertifiedBlock& b : body.blocks()) {
       if (b.height() != delivered + 1) break;
       if (b.payload().size() > cfg.max_block_bytes) {
@@ -970,6 +985,12 @@ struct Replica::Impl {
       }
       auto cf = VerifyCommitCertificate(vs, cfg.chain_id, b.commit_cert(), *verifier);
       Hash32 digest = Digest(AsSpan(b.payload()));
+      if (planted) {
+        // Planted bug (e): the certificate is not checked; the block is taken as its payload says.
+        if (!cf) cf = VoteFields{view, b.height(), digest};
+      } else if (cf && cfg.bugs.skip_payload_digest_check) {
+        digest = cf->digest;  // planted bug (d): the payload is taken as the block the cert names
+      }
       if (!cf || cf->seq != b.height() || cf->digest != digest) {
         ++drops.bad_certificate;
         return;
@@ -1039,8 +1060,10 @@ struct Replica::Impl {
       return;
     }
     if (is_pp) {
-      if (env.sender() != Primary(view) || env.payload().size() > cfg.max_block_bytes ||
-          Digest(AsSpan(env.payload())) != vf->digest) {
+      bool too_big =
+          env.payload().size() > cfg.max_block_bytes && !cfg.bugs.skip_payload_size_check;
+      if (env.sender() != Primary(view) || too_big ||
+          !PayloadMatches(AsSpan(env.payload()), vf->digest)) {
         ++drops.malformed;
         return;
       }

@@ -65,6 +65,16 @@ struct PlantedBugs {
   bool quorum_2f = false;                     // (a) quorum 2f (one short when n = 3f+1)
   bool drop_prepared_in_view_change = false;  // (b) view-change messages carry no prepared proofs
   bool accept_outside_watermarks = false;     // (c) pre-prepares outside (low, high] are accepted
+  // (d) a block's payload is not checked against the digest its votes name (pre-prepare, payload
+  // reply and state reply): execution may then read bytes the agreed digest does not bind.
+  bool skip_payload_digest_check = false;
+  // (e) a state reply is taken from anyone, for any height asked or not, without checking its
+  // commit certificates.
+  bool accept_unverified_state_reply = false;
+  // (f) a view change's own signature is not checked (a forged one counts toward the f+1 rule).
+  bool skip_view_change_signature = false;
+  // (g) a pre-prepare's payload size is not checked against max_block_bytes.
+  bool skip_payload_size_check = false;
 };
 
 struct ReplicaConfig {
@@ -79,6 +89,7 @@ struct ReplicaConfig {
   uint64_t retransmit_ms = 250;     // resend own in-flight votes when nothing progressed
   uint64_t seed = 0;
   SignatureVerifier* verifier = nullptr;  // nullptr: DefaultVerifier()
+  Signer* signer = nullptr;               // nullptr: ECDSA with `key` (KeySigner)
   PayloadDigestFn payload_digest;         // empty: PayloadDigest (H(0x37 || payload))
   PlantedBugs bugs;
 };

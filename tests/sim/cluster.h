@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "consensus/replica.h"
 
@@ -44,7 +45,18 @@ struct SimOptions {
   // 0: small payloads (a few dozen bytes). Otherwise every non-empty payload has this size, and
   // the replicas' max_block_bytes is set to it (at most consensus::kMaxPayloadBytes).
   uint64_t payload_bytes = 0;
+  // Sign and verify with secp256k1 ECDSA as the node does, instead of the simulator's cheap scheme
+  // with the same accept/reject semantics (cluster.cc, SimKeys). About 5 times slower.
+  bool real_crypto = false;
+  // "": Byzantine members only in the byzantine and mixed scenarios, attacks drawn from the seed.
+  // An attack name (AttackNames()) adds up to f Byzantine members making that attack to any
+  // scenario; "any": the seed draws the attacks, in any scenario.
+  std::string attack;
 };
+
+// silent bad-signatures garbage far-future equivocate conflicting-votes same-digest forged-sync
+// future-flood oversize
+std::vector<std::string> AttackNames();
 
 // Liveness bound: after the heal (the end of every fault but Byzantine behaviour), within
 // kLivenessBoundMs of simulated time, every honest replica must deliver kLivenessBlocks blocks
@@ -59,9 +71,11 @@ struct SimResult {
   std::string failure;  // first violation, with the seed and the replay command
   uint64_t max_height = 0;
   uint64_t view_changes = 0;
-  uint64_t dropped_invalid = 0;  // inputs honest replicas dropped as invalid
+  uint64_t dropped_invalid = 0;   // inputs honest replicas dropped as invalid
   uint64_t dropped_oversize = 0;  // messages larger than a p2p frame carries (never delivered)
   uint64_t sim_time_ms = 0;
+  uint64_t deliveries = 0;  // messages delivered (events; some to crashed or cut-off replicas)
+  uint64_t ticks = 0;       // timer events
   uint64_t recovered_after_heal_ms = 0;  // when the liveness condition was first met
 };
 
