@@ -97,9 +97,12 @@ for t in "${targets[@]}"; do
   nice -n 10 "$bin" "${limit[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work" >"$log" 2>&1 || rc=$?
   elapsed=$(($(date +%s) - start))
-  execs=$(grep -o 'stat::number_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+  mkdir -p "$BUILD/logs"
+  cp "$log" "$BUILD/logs/$t.log"
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  rate=""
+  if [[ -n "$execs" ]]; then rate=$((execs / (elapsed > 0 ? elapsed : 1))); fi
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
   ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
   found=0
@@ -112,8 +115,7 @@ for t in "${targets[@]}"; do
   if ((rc != 0 && found == 0)); then found=1; fi  # died without an artifact: count it, keep the log
   if ((found)); then
     crashed_total=$((crashed_total + found))
-    cp "$log" "$WORK/../ledger-fuzz-$t.log" 2>/dev/null || true
-    echo "fuzz.sh: $t crashed; input(s) in tests/fuzz/crashes/$t/, log in /tmp/ledger-fuzz-$t.log" >&2
+    echo "fuzz.sh: $t crashed; input(s) in tests/fuzz/crashes/$t/, log in $BUILD/logs/$t.log" >&2
     grep -E 'ERROR|SUMMARY|invariant violated|runtime error' "$log" | head -5 >&2 || true
   fi
   # Inputs of the working copy that add coverage to the committed corpus.
