@@ -74,8 +74,10 @@ fi
 ((build_only)) && exit 0
 
 # 3. Run each target, merge, collect crashes.
-WORK="$(mktemp -d /tmp/ledger-fuzz.XXXXXX)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ledger-fuzz.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+export TMPDIR="$WORK/tmp"  # what a target writes (the rpc target's LevelDB) goes with the rest
+mkdir -p "$TMPDIR"
 limit=(-max_total_time="$seconds")
 [[ -n "$runs" ]] && limit=(-runs="$runs")
 rows=()
@@ -89,7 +91,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts" "$corpus"
   cp "$corpus"/. "$work"/ -r
   log="$WORK/$t/log"
-  echo "fuzz.sh: $t: ${runs:+$runs runs}${runs:-$seconds s}" >&2
+  if [[ -n "$runs" ]]; then echo "fuzz.sh: $t: $runs runs" >&2; else echo "fuzz.sh: $t: $seconds s" >&2; fi
   start=$(date +%s)
   # -fork=0: one process; a crash stops the target (its input is in artifacts). Timeouts at 10 s
   # per input; 4 GiB of RSS at most.

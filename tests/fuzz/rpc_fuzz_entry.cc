@@ -59,8 +59,10 @@ struct Served {
 Served& Serve() {
   static Served* served = [] {
     const Consortium& c = FixedConsortium();
-    char dir[] = "/tmp/ledger-rpc-fuzz-XXXXXX";
-    LEDGER_ASSERT(mkdtemp(dir) != nullptr);
+    // Under $TMPDIR (scripts/fuzz.sh points it into its working directory, which it removes: a
+    // fuzzer that stops on a crash, or libFuzzer's merge, exits without running atexit).
+    std::string dir = (std::filesystem::temp_directory_path() / "ledger-rpc-fuzz-XXXXXX").string();
+    LEDGER_ASSERT(mkdtemp(dir.data()) != nullptr);
     TempHome() = dir;
     std::atexit([] {
       std::error_code ec;
