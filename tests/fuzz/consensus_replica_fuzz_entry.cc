@@ -2,6 +2,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "consensus/replica.h"
 #include "crypto/sha256.h"
@@ -64,6 +65,34 @@ class FuzzApp final : public consensus::Application {
   uint64_t executed = 0;
 };
 
+// Memoises signature checks across inputs (as the simulator does, tests/sim/cluster.cc): a check is
+// a pure function of (key, digest, signature), and the fuzzer delivers the seeds' signed messages
+// again and again; verifying each once makes the target several times faster. Bounded: cleared
+// at kMaxCachedVerdicts.
+class CachingVerifier final : public consensus::SignatureVerifier {
+ public:
+  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
+              const crypto::Signature& sig) override {
+    crypto::Sha256 h;
+    h.Update(key.span()).Update(digest.span()).Update(sig.span());
+    const Hash32 k = h.Final();
+    if (auto it = cache_.find(k); it != cache_.end()) return it->second;
+    const bool ok = crypto::Verify(key, digest, sig);
+    if (cache_.size() >= kMaxCachedVerdicts) cache_.clear();
+    cache_.emplace(k, ok);
+    return ok;
+  }
+
+ private:
+  static constexpr size_t kMaxCachedVerdicts = 1u << 16;
+  std::unordered_map<Hash32, bool, Hash32Hasher> cache_;
+};
+
+consensus::SignatureVerifier& Verifier() {
+  static CachingVerifier* verifier = new CachingVerifier();
+  return *verifier;
+}
+
 consensus::ReplicaConfig ConfigFor(uint32_t self) {
   const Consortium& c = FixedConsortium();
   consensus::ReplicaConfig cfg;
@@ -75,6 +104,7 @@ consensus::ReplicaConfig ConfigFor(uint32_t self) {
   cfg.view_timeout_ms = 1'000;
   cfg.max_block_bytes = 1u << 20;
   cfg.seed = self;
+  cfg.verifier = &Verifier();
   return cfg;
 }
 

@@ -21,9 +21,9 @@ constexpr uint32_t kSeed = 20261207;  // printed on failure; change to explore
 // Mutations per target; the slowest targets (a signature check or a ledger per input) set the
 // budget: the whole binary stays within seconds in Release.
 constexpr int kMutationsPerTarget = 2000;
-// The replica target runs a replica over up to 256 signed messages per input (about 3 ms each in
+// The replica target runs a replica over up to 256 signed messages per input (about 1 ms each in
 // Release): fewer of its inputs, so the set stays within seconds under the sanitizers too.
-constexpr int kMutationsOfReplicaInputs = 300;
+constexpr int kMutationsOfReplicaInputs = 1000;
 
 std::filesystem::path FuzzDir() {
   return std::filesystem::path(LEDGER_VECTORS_DIR) / ".." / "fuzz";
