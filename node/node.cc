@@ -336,6 +336,9 @@ void Node::SendToValidators(p2p::Priority priority, const std::string& message) 
 }
 
 void Node::SendToValidator(size_t index, p2p::Priority priority, const std::string& message) {
+  // Opened but not started (the RPC fuzz target serves a node with no sockets): nothing to send
+  // through, and pending transactions are sent again once the transport runs (re-gossip).
+  if (transport_ == nullptr) return;
   const bool sent = transport_->Send(validator_keys_[index], priority, ToBytes(message));
   std::lock_guard lock(mu_);
   if (index >= send_failing_.size() || send_failing_[index] == !sent) return;

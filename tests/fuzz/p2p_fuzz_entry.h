@@ -1,6 +1,6 @@
-// The p2p handshake + frame decoder fuzz entry, shared by the libFuzzer target
-// (p2p_session_fuzzer.cc, clang only) and the gtest that replays a corpus and random inputs under
-// g++ (tests/unit/p2p/fuzz_replay_test.cc).
+// The p2p handshake + frame decoder fuzz entry, shared by the libFuzzer target p2p_session_fuzzer
+// (tests/fuzz/fuzz_target.cc, clang only) and the gtest that replays a corpus and random inputs
+// under g++ (tests/unit/p2p/fuzz_replay_test.cc).
 //
 // Input: byte 0 picks how the rest is split into Receive calls (1, 3, 64 bytes, or whole); the rest
 // is what a dialing peer sends to a fresh listening Session with fixed keys. Keys and ephemerals
