@@ -18,6 +18,7 @@ constexpr size_t kResubmitBatchMax = 512;     // per tracker poll, in one submit
 constexpr size_t kGetTxChunk = 200;           // under the server's batch limit of 256
 constexpr uint32_t kSetupTimeoutMs = 60'000;  // the wallet-opening transactions commit
 constexpr size_t kRefusalsKept = 5;
+constexpr int64_t kAvoidAfterFailureMs = 5'000;  // a node whose call failed is not used this long
 constexpr uint64_t kTransferAmountMax = 1'000;
 constexpr uint64_t kIssueAmountMax = 5'000;
 constexpr uint64_t kShortHoldTimeoutS = 20;    // some holds expire during the run
@@ -26,6 +27,11 @@ constexpr uint64_t kLongHoldTimeoutS = 3'600;  // the others are posted or voide
 uint64_t MsSince(Clock::time_point t) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 uint64_t Uniform(std::mt19937_64& rng, uint64_t lo, uint64_t hi) {
@@ -58,10 +64,10 @@ Workload::Workload(const Cluster& cluster, WorkloadOptions options)
     : cluster_(cluster),
       options_(options),
       factory_(cluster.chain_id()),
-      usable_(cluster.size()),
+      avoid_until_ms_(cluster.size()),
       load_rng_(options.seed) {
-  for (auto& u : usable_)
-    u = true;
+  for (auto& a : avoid_until_ms_)
+    a = 0;
   banks_ = cluster.validators();  // every bank is a validator and issues its USD.<id>
   bank_wallets_.resize(banks_.size());
   for (size_t b = 0; b < banks_.size(); ++b) {
@@ -152,12 +158,17 @@ std::vector<TxRecord> Workload::Records() const {
   return records_;
 }
 
-std::optional<size_t> Workload::PickNode(std::mt19937_64& rng) const {
+size_t Workload::PickNode(std::mt19937_64& rng) const {
+  const int64_t now = NowMs();
   std::vector<size_t> usable;
-  for (size_t i = 0; i < usable_.size(); ++i)
-    if (usable_[i]) usable.push_back(i);
-  if (usable.empty()) return std::nullopt;
+  for (size_t i = 0; i < avoid_until_ms_.size(); ++i)
+    if (avoid_until_ms_[i] <= now) usable.push_back(i);
+  if (usable.empty()) return Uniform(rng, 0, avoid_until_ms_.size() - 1);
   return usable[Uniform(rng, 0, usable.size() - 1)];
+}
+
+void Workload::Avoid(size_t node) {
+  avoid_until_ms_[node] = NowMs() + kAvoidAfterFailureMs;
 }
 
 TxRecord Workload::NextTx() {
@@ -249,20 +260,16 @@ TxRecord Workload::NextTx() {
 void Workload::SubmitOne(TxRecord& record, std::mt19937_64& rng) {
   record.submits++;
   record.last_submit = Clock::now();
-  auto node = PickNode(rng);
-  if (!node) {
-    std::lock_guard lock(mu_);
-    counts_.submit_errors++;
-    return;
-  }
-  auto r = cluster_.Call(*node, "submit_tx", json::object{{"tx", record.hex}}, kSubmitTimeoutMs);
+  const size_t node = PickNode(rng);
+  auto r = cluster_.Call(node, "submit_tx", json::object{{"tx", record.hex}}, kSubmitTimeoutMs);
   if (r) return;
+  if (r.error().code == ErrorCode::kUnavailable) Avoid(node);
   std::lock_guard lock(mu_);
   counts_.submit_errors++;
   if (r.error().message.find("-32011") != std::string::npos) {
     counts_.refused++;
     if (counts_.refusals.size() < kRefusalsKept)
-      counts_.refusals.push_back(cluster_.member(*node).name + ": " + r.error().message);
+      counts_.refusals.push_back(cluster_.member(node).name + ": " + r.error().message);
   }
 }
 
@@ -305,15 +312,17 @@ void Workload::TrackOnce(std::mt19937_64& rng) {
       if (!r.acknowledged) ids.push_back(r.tx_id);
   }
   if (ids.empty()) return;
-  auto node = PickNode(rng);
-  if (!node) return;
+  const size_t node = PickNode(rng);
   for (size_t offset = 0; offset < ids.size(); offset += kGetTxChunk) {
     std::vector<json::value> params;
     for (size_t k = offset; k < std::min(ids.size(), offset + kGetTxChunk); ++k)
       params.push_back(json::object{{"tx_id", ids[k]}});
     auto answers =
-        integration::BatchCall(cluster_.member(*node).rpc, "get_tx", params, kTrackTimeoutMs);
-    if (!answers) return;  // the node went away; the next poll picks another
+        integration::BatchCall(cluster_.member(node).rpc, "get_tx", params, kTrackTimeoutMs);
+    if (!answers) {  // the node went away; the next poll picks another
+      Avoid(node);
+      return;
+    }
     std::lock_guard lock(mu_);
     for (const json::value& a : *answers) {
       const json::value* result = a.as_object().if_contains("result");
@@ -347,8 +356,7 @@ void Workload::TrackOnce(std::mt19937_64& rng) {
     }
   }
   if (stale.empty()) return;
-  auto target = PickNode(rng);
-  if (!target) return;
+  const size_t target = PickNode(rng);
   json::array txs;
   {
     std::lock_guard lock(mu_);
@@ -360,8 +368,9 @@ void Workload::TrackOnce(std::mt19937_64& rng) {
     counts_.resubmits += stale.size();
   }
   auto r =
-      cluster_.Call(*target, "submit_txs", json::object{{"txs", std::move(txs)}}, kSubmitTimeoutMs);
+      cluster_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}}, kSubmitTimeoutMs);
   if (!r) {
+    if (r.error().code == ErrorCode::kUnavailable) Avoid(target);
     std::lock_guard lock(mu_);
     counts_.submit_errors++;
   }

@@ -1,16 +1,19 @@
 // The soak's client load: wallets at every bank, and a submitter that signs and submits one
 // transaction at a time at a fixed rate (transfers, issues, redemptions, holds and their posts or
-// voids) to a random node the nemesis has not faulted, plus a tracker that polls get_tx until each
+// voids) to a random node, plus a tracker that polls get_tx until each
 // transaction is committed (then it is *acknowledged*: the client was told it is final) and
 // resubmits, to another node, one that has stayed uncommitted for a while (resubmitting is safe:
 // the transaction id makes it apply at most once).
+//
+// The load is not told which nodes the nemesis faulted: like a settlement system with several
+// endpoints, it avoids a node for a few seconds after a call to it failed or timed out.
 //
 // Every transaction is recorded with what it does, so that at the end the checks can ask every
 // node about every one of them and compute, from the committed receipts alone, the balance every
 // account must have (ExpectedBalances).
 //
 // Thread safety: Setup, Begin, StopSubmitting, Drain and Stop are called from one thread (the
-// soak's main thread). SetUsable may be called from any thread. The accessors copy under a lock.
+// soak's main thread). The accessors copy under a lock.
 #pragma once
 
 #include <atomic>
@@ -107,9 +110,6 @@ class Workload {
   size_t Drain(uint32_t timeout_ms);
   void Stop();
 
-  // Whether the load may send to node i (the nemesis clears it while the node is faulted).
-  void SetUsable(size_t i, bool usable) { usable_[i] = usable; }
-
   WorkloadCounts Counts() const;
   std::vector<TxRecord> Records() const;
   // Every account the load uses, per asset code (the issuer account first).
@@ -139,8 +139,9 @@ class Workload {
   void TrackOnce(std::mt19937_64& rng);
   // Builds the next transaction from the load's random stream.
   TxRecord NextTx();
-  // A random node the load may use, or nullopt when none.
-  std::optional<size_t> PickNode(std::mt19937_64& rng) const;
+  // A random node among those not avoided (any node when all are).
+  size_t PickNode(std::mt19937_64& rng) const;
+  void Avoid(size_t node);
   // Submits and updates the record's submit fields; false when the call failed.
   void SubmitOne(TxRecord& record, std::mt19937_64& rng);
 
@@ -152,7 +153,7 @@ class Workload {
   std::vector<size_t> banks_;        // member indices of the banks (issuers)
   std::vector<std::vector<size_t>> bank_wallets_;
   std::map<std::string, std::vector<Bytes>> accounts_;
-  std::vector<std::atomic<bool>> usable_;
+  std::vector<std::atomic<int64_t>> avoid_until_ms_;  // steady clock, after a failed call
   std::mt19937_64 load_rng_;  // the submitter's stream: which operation, which accounts, amounts
 
   mutable std::mutex mu_;  // guards everything below
