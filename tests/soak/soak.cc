@@ -63,7 +63,7 @@ struct Options {
   double nemesis_max_s = 15;
   double down_max_s = 20;   // a killed node stays down up to this long
   double pause_max_s = 12;  // a paused node stays stopped up to this long (base view timeout: 2 s)
-  double max_stall_s = 60;
+  double max_stall_s = 30;
   // Validators the nemesis may fault at once; -1 means f. More than f is for checking that the
   // liveness check fails (the chain must then stall).
   int max_faulty_validators = -1;
@@ -185,6 +185,7 @@ class Soak {
   uint64_t skipped_ = 0;
   std::vector<std::string> failures_;  // crashes, unclean stops, late recoveries
   uint64_t final_height_ = 0;
+  double run_s_ = 0;
   std::string final_state_root_;
   bool converged_ = false;
   size_t unacknowledged_at_end_ = 0;
@@ -629,6 +630,7 @@ void Soak::CheckBalances(Check& supply, const std::vector<TxRecord>& records,
 bool Soak::Finish() {
   tracking_stalls_ = false;
   const double run_s = SecondsBetween(start_, Clock::now());
+  run_s_ = run_s;
   Log("end of the run: healing every node, stopping the load");
   HealAll();
   load_.StopSubmitting();
@@ -754,6 +756,7 @@ json::object Soak::Summary(const std::vector<Check>& checks, bool passed) const 
       {"passed", passed},
       {"seed", seed_},
       {"duration_s", o_.duration_s},
+      {"run_s", run_s_},
       {"validators", o_.validators},
       {"observers", o_.observers},
       {"rate_per_s", o_.rate},
