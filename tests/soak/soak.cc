@@ -703,9 +703,9 @@ bool Soak::Finish() {
               static_cast<unsigned long long>(final_height_), final_state_root_.c_str());
   std::printf(
       "  txs: submitted %zu, acknowledged %zu, committed by the end %zu, never "
-      "acknowledged %zu, resubmits %zu, submit errors %zu\n",
+      "acknowledged %zu, resubmits %zu, submit errors %zu (%.1f tx/s submitted)\n",
       w.submitted, w.acknowledged, committed_by_end_, unacknowledged_at_end_, w.resubmits,
-      w.submit_errors);
+      w.submit_errors, static_cast<double>(w.submitted) / run_s);
   std::string kinds;
   for (size_t k = 0; k < kOpKinds; ++k)
     kinds += fmt::format(" {} {}/{}", OpKindName(static_cast<OpKind>(k)), w.acknowledged_by_kind[k],

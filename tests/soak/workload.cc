@@ -10,6 +10,9 @@ namespace {
 
 namespace json = boost::json;
 
+// Submitting threads: a call to a paused node blocks its thread until the timeout, and the others
+// keep the rate meanwhile.
+constexpr size_t kSubmitters = 4;
 constexpr uint32_t kSubmitTimeoutMs = 2'000;  // a paused node must not hold the submitter long
 constexpr uint32_t kTrackTimeoutMs = 3'000;   // one get_tx batch
 constexpr uint32_t kTrackIntervalMs = 500;    // between tracker polls
@@ -124,13 +127,17 @@ Status Workload::Setup() {
 void Workload::Begin() {
   submitting_ = true;
   tracking_ = true;
-  submitter_ = std::thread([this] { SubmitLoop(); });
+  next_submit_ = Clock::now();
+  for (size_t k = 0; k < kSubmitters; ++k)
+    submitters_.emplace_back([this, k] { SubmitLoop(k); });
   tracker_ = std::thread([this] { TrackLoop(); });
 }
 
 void Workload::StopSubmitting() {
   submitting_ = false;
-  if (submitter_.joinable()) submitter_.join();
+  for (std::thread& t : submitters_)
+    if (t.joinable()) t.join();
+  submitters_.clear();
 }
 
 size_t Workload::Drain(uint32_t timeout_ms) {
@@ -273,18 +280,24 @@ void Workload::SubmitOne(TxRecord& record, std::mt19937_64& rng) {
   }
 }
 
-void Workload::SubmitLoop() {
-  std::mt19937_64 node_rng(options_.seed ^ 0x50b1u);
+void Workload::SubmitLoop(size_t worker) {
+  std::mt19937_64 node_rng(options_.seed ^ (0x50b1u + worker));
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / options_.rate_per_s));
-  auto next = Clock::now();
   while (submitting_) {
-    next += interval;
-    // Open loop: a slow call does not lower the offered rate, but a long stall is not made up in
-    // a burst either.
-    if (next < Clock::now() - std::chrono::seconds(1)) next = Clock::now();
-    std::this_thread::sleep_until(next);
-    TxRecord r = NextTx();
+    Clock::time_point at;
+    TxRecord r;
+    {
+      std::lock_guard lock(schedule_mu_);
+      next_submit_ += interval;
+      // Open loop: slow calls do not lower the offered rate, but a long stall is not made up in
+      // a burst either.
+      const auto now = Clock::now();
+      if (next_submit_ < now - std::chrono::seconds(1)) next_submit_ = now;
+      at = next_submit_;
+      r = NextTx();
+    }
+    std::this_thread::sleep_until(at);
     r.first_submit = Clock::now();
     SubmitOne(r, node_rng);
     std::lock_guard lock(mu_);

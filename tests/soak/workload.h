@@ -1,9 +1,9 @@
-// The soak's client load: wallets at every bank, and a submitter that signs and submits one
-// transaction at a time at a fixed rate (transfers, issues, redemptions, holds and their posts or
-// voids) to a random node, plus a tracker that polls get_tx until each
-// transaction is committed (then it is *acknowledged*: the client was told it is final) and
-// resubmits, to another node, one that has stayed uncommitted for a while (resubmitting is safe:
-// the transaction id makes it apply at most once).
+// The soak's client load: wallets at every bank, and submitters that sign and submit one
+// transaction each at a time, together at a fixed rate (transfers, issues, redemptions, holds and
+// their posts or voids) to a random node, plus a tracker that polls get_tx until each transaction
+// is committed (then it is *acknowledged*: the client was told it is final) and resubmits, to
+// another node, one that has stayed uncommitted for a while (resubmitting is safe: the transaction
+// id makes it apply at most once).
 //
 // The load is not told which nodes the nemesis faulted: like a settlement system with several
 // endpoints, it avoids a node for a few seconds after a call to it failed or timed out.
@@ -134,7 +134,7 @@ class Workload {
     size_t wallet_to;
     uint64_t amount;
   };
-  void SubmitLoop();
+  void SubmitLoop(size_t worker);
   void TrackLoop();
   void TrackOnce(std::mt19937_64& rng);
   // Builds the next transaction from the load's random stream.
@@ -154,7 +154,9 @@ class Workload {
   std::vector<std::vector<size_t>> bank_wallets_;
   std::map<std::string, std::vector<Bytes>> accounts_;
   std::vector<std::atomic<int64_t>> avoid_until_ms_;  // steady clock, after a failed call
-  std::mt19937_64 load_rng_;  // the submitter's stream: which operation, which accounts, amounts
+  std::mutex schedule_mu_;                            // guards the two below
+  std::mt19937_64 load_rng_;  // the submitters' stream: which operation, which accounts, amounts
+  Clock::time_point next_submit_;
 
   mutable std::mutex mu_;  // guards everything below
   std::vector<TxRecord> records_;
@@ -164,7 +166,7 @@ class Workload {
 
   std::atomic<bool> submitting_{false};
   std::atomic<bool> tracking_{false};
-  std::thread submitter_;
+  std::vector<std::thread> submitters_;
   std::thread tracker_;
 };
 
