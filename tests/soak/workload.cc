@@ -12,7 +12,7 @@ namespace json = boost::json;
 
 // Submitting threads: a call to a paused node blocks its thread until the timeout, and the others
 // keep the rate meanwhile.
-constexpr size_t kSubmitters = 4;
+constexpr size_t kSubmitters = 8;
 constexpr uint32_t kSubmitTimeoutMs = 2'000;  // a paused node must not hold the submitter long
 constexpr uint32_t kTrackTimeoutMs = 3'000;   // one get_tx batch
 constexpr uint32_t kTrackIntervalMs = 500;    // between tracker polls
