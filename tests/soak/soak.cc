@@ -177,6 +177,7 @@ class Soak {
   std::string longest_stall_faults_;
   double longest_recovery_s_ = 0;
   double longest_ack_s_ = 0;  // from first submission to acknowledgement, over every tx
+  std::string slowest_ack_;   // that transaction
   // The chain's committed transactions, counted block by block.
   uint64_t counted_height_ = 0;
   uint64_t chain_txs_ = 0;
@@ -713,20 +714,19 @@ bool Soak::Finish() {
                     longest_stall_s_, longest_stall_at_s_, longest_stall_faults_, o_.max_stall_s));
   // The chain may keep adding blocks while transactions do not commit: the client's view counts
   // too. Its longest wait includes the 4 s before it resubmits a transaction whose node was killed.
-  std::string slowest;
   for (const TxRecord& r : load_.Records()) {
     if (r.kind == OpKind::kSetup || !r.acknowledged) continue;
     const double waited = SecondsBetween(r.first_submit, r.acknowledged_at);
     if (waited <= longest_ack_s_) continue;
     longest_ack_s_ = waited;
-    slowest = fmt::format("{} {} (submitted at {:.1f} s, {} submissions)", OpKindName(r.kind),
-                          r.tx_id, SecondsBetween(start_, r.first_submit), r.submits);
+    slowest_ack_ = fmt::format("{} {} (submitted at {:.1f} s, {} submissions)", OpKindName(r.kind),
+                               r.tx_id, SecondsBetween(start_, r.first_submit), r.submits);
   }
   if (longest_ack_s_ > o_.max_stall_s)
     live.Fail(
         fmt::format("a transaction waited {:.1f} s for its acknowledgement, over the bound of "
                     "{:.0f} s: {}",
-                    longest_ack_s_, o_.max_stall_s, slowest));
+                    longest_ack_s_, o_.max_stall_s, slowest_ack_));
   if (unacknowledged_at_end_ > 0)
     live.Fail(fmt::format("{} transactions were never acknowledged ({:.0f} s after the heal)",
                           unacknowledged_at_end_, o_.drain_timeout_s));
@@ -768,13 +768,13 @@ bool Soak::Finish() {
   std::printf(
       "  nemesis: %llu actions (kill %llu, pause %llu, restart %llu, skipped %llu); "
       "longest stall %.1f s; longest recovery %.1f s; longest wait for an acknowledgement "
-      "%.1f s\n",
+      "%.1f s (%s)\n",
       static_cast<unsigned long long>(actions_),
       static_cast<unsigned long long>(actions_by_kind_[0]),
       static_cast<unsigned long long>(actions_by_kind_[1]),
       static_cast<unsigned long long>(actions_by_kind_[2]),
       static_cast<unsigned long long>(skipped_), longest_stall_s_, longest_recovery_s_,
-      longest_ack_s_);
+      longest_ack_s_, slowest_ack_.c_str());
   for (const Check& ch : checks) {
     std::printf("  check %-34s %s\n", ch.name.c_str(), ch.passed ? "passed" : "FAILED");
     for (const std::string& d : ch.details)
@@ -837,6 +837,7 @@ json::object Soak::Summary(const std::vector<Check>& checks, bool passed) const 
       {"longest_stall_at_s", longest_stall_at_s_},
       {"longest_recovery_s", longest_recovery_s_},
       {"longest_acknowledgement_s", longest_ack_s_},
+      {"slowest_acknowledgement", slowest_ack_},
       {"checks", std::move(check_list)},
   };
 }
