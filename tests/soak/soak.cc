@@ -719,8 +719,13 @@ bool Soak::Finish() {
     const double waited = SecondsBetween(r.first_submit, r.acknowledged_at);
     if (waited <= longest_ack_s_) continue;
     longest_ack_s_ = waited;
-    slowest_ack_ = fmt::format("{} {} (submitted at {:.1f} s, {} submissions)", OpKindName(r.kind),
-                               r.tx_id, SecondsBetween(start_, r.first_submit), r.submits);
+    std::string history;
+    for (const SubmitEvent& e : r.history)
+      history += fmt::format("; at {:.1f} s to {}: {}", SecondsBetween(start_, e.at), Name(e.node),
+                             e.answer);
+    slowest_ack_ =
+        fmt::format("{} {} at height {}, acknowledged at {:.1f} s{}", OpKindName(r.kind), r.tx_id,
+                    r.height, SecondsBetween(start_, r.acknowledged_at), history);
   }
   if (longest_ack_s_ > o_.max_stall_s)
     live.Fail(

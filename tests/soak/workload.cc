@@ -269,6 +269,11 @@ void Workload::SubmitOne(TxRecord& record, std::mt19937_64& rng) {
   record.last_submit = Clock::now();
   const size_t node = PickNode(rng);
   auto r = cluster_.Call(node, "submit_tx", json::object{{"tx", record.hex}}, kSubmitTimeoutMs);
+  const json::value* status = r && r->is_object() ? r->as_object().if_contains("status") : nullptr;
+  record.history.push_back(
+      {record.last_submit, node,
+       r ? (status ? json::value_to<std::string>(*status) : json::serialize(*r))
+         : r.error().message.substr(0, 80)});
   if (r) return;
   if (r.error().code == ErrorCode::kUnavailable) Avoid(node);
   std::lock_guard lock(mu_);
@@ -380,12 +385,23 @@ void Workload::TrackOnce(std::mt19937_64& rng) {
     }
     counts_.resubmits += stale.size();
   }
+  const auto sent_at = Clock::now();
   auto r =
       cluster_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}}, kSubmitTimeoutMs);
-  if (!r) {
-    if (r.error().code == ErrorCode::kUnavailable) Avoid(target);
-    std::lock_guard lock(mu_);
-    counts_.submit_errors++;
+  if (!r && r.error().code == ErrorCode::kUnavailable) Avoid(target);
+  const json::value* results =
+      r && r->is_object() ? r->as_object().if_contains("results") : nullptr;
+  std::lock_guard lock(mu_);
+  if (!r) counts_.submit_errors++;
+  for (size_t j = 0; j < stale.size(); ++j) {
+    std::string answer = r ? "no result" : r.error().message.substr(0, 80);
+    if (results != nullptr && results->is_array() && j < results->as_array().size()) {
+      const json::object& o = results->as_array()[j].as_object();
+      answer = json::value_to<std::string>(o.at("status"));
+      if (const json::value* reason = o.if_contains("reason"))
+        answer += " (" + json::value_to<std::string>(*reason) + ")";
+    }
+    records_[stale[j]].history.push_back({sent_at, target, std::move(answer)});
   }
 }
 

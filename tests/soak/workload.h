@@ -50,6 +50,13 @@ struct Posting {
   uint64_t amount = 0;
 };
 
+// One submission of a transaction: when, to which node (member index), and its answer.
+struct SubmitEvent {
+  Clock::time_point at;
+  size_t node = 0;
+  std::string answer;  // "admitted", "duplicate", a refusal, or the transport error
+};
+
 struct TxRecord {
   std::string tx_id;
   std::string hex;
@@ -67,6 +74,7 @@ struct TxRecord {
   Clock::time_point first_submit;
   Clock::time_point last_submit;
   uint32_t submits = 0;
+  std::vector<SubmitEvent> history;
   bool acknowledged = false;
   Clock::time_point acknowledged_at;
   uint64_t height = 0;
