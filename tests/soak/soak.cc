@@ -857,7 +857,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"ledger-soak: real ledgerd processes under load and a nemesis (docs/testing.md)"};
   app.add_option("--duration", o.duration_s, "seconds of load and faults")->capture_default_str();
   auto* seed_opt = app.add_option("--seed", seed_arg, "the nemesis's and the load's seed");
-  app.add_option("--validators", o.validators)->capture_default_str()->check(CLI::Range(1, 16));
+  app.add_option("--validators", o.validators)->capture_default_str()->check(CLI::Range(4, 16));
   app.add_option("--observers", o.observers)->capture_default_str()->check(CLI::Range(0, 16));
   app.add_option("--rate", o.rate, "transactions per second")
       ->capture_default_str()
