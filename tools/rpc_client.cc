@@ -39,11 +39,19 @@ Result<json::value> RpcCall(const RpcEndpoint& endpoint, std::string_view method
     net::io_context ioc;
     tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
     beast::error_code ec;
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec) return MakeError(ErrorCode::kUnavailable, "cannot resolve " + where);
-    stream.connect(results, ec);
+    // The stream's expiry bounds the whole call, and Beast enforces it only on asynchronous
+    // operations: each step is started asynchronously and the context run until it completes or
+    // the expiry closes the socket (a node stopped by SIGSTOP otherwise held a call until resumed).
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    auto run = [&ioc] {
+      ioc.run();
+      ioc.restart();
+    };
+    stream.async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    run();
     if (ec)
       return MakeError(ErrorCode::kUnavailable, "cannot connect to " + where + ": " + ec.message());
     json::object request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
@@ -54,13 +62,15 @@ Result<json::value> RpcCall(const RpcEndpoint& endpoint, std::string_view method
       req.set(http::field::authorization, "Bearer " + endpoint.bearer_token);
     req.body() = json::serialize(request);
     req.prepare_payload();
-    http::write(stream, req, ec);
+    http::async_write(stream, req, [&ec](beast::error_code e, size_t) { ec = e; });
+    run();
     if (ec)
       return MakeError(ErrorCode::kUnavailable, "cannot send to " + where + ": " + ec.message());
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);
-    http::read(stream, buffer, parser, ec);
+    http::async_read(stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
+    run();
     if (ec)
       return MakeError(ErrorCode::kUnavailable, "no answer from " + where + ": " + ec.message());
     json::value response = json::parse(parser.get().body(), ec);

@@ -44,7 +44,7 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 // Bounds of every wait, so a hung node fails a test instead of hanging it.
-inline constexpr uint32_t kRpcTimeoutMs = 5'000;      // one RPC call
+inline constexpr uint32_t kRpcTimeoutMs = 10'000;     // one RPC call
 inline constexpr uint32_t kStartTimeoutMs = 15'000;   // a node answers `status` after spawn
 inline constexpr uint32_t kCommitTimeoutMs = 30'000;  // submitted transactions commit
 inline constexpr uint32_t kStopTimeoutMs = 10'000;    // SIGTERM to exit

@@ -30,7 +30,7 @@ constexpr uint32_t kResumeAfterMs = 8'000;
 // The call must give up well before the node is continued.
 constexpr uint32_t kCallBoundMs = 3'000;
 
-TEST(RpcTimeout, DISABLED_CallToAPausedNodeReturnsWithinItsTimeout) {
+TEST(RpcTimeout, CallToAPausedNodeReturnsWithinItsTimeout) {
   auto created = Cluster::Create({.validators = 4, .observers = 0});
   IT_ASSERT_OK(created);
   Cluster& c = **created;
