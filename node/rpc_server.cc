@@ -1,5 +1,6 @@
 #include "node/rpc_server.h"
 
+#include <spdlog/spdlog.h>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -420,10 +421,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
+// Whether an accept failed for want of a resource (descriptors, kernel memory) rather than
+// because of the one connection: the pending connection stays in the backlog, so accepting again
+// at once fails again at once.
+bool AcceptOutOfResources(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec == beast::errc::too_many_files_open_in_system;
+}
+
 struct RpcServer::Impl {
   ServerState state;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  bool accept_starved = false;  // logged once per run of failures
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool running = false;
@@ -432,8 +443,25 @@ struct RpcServer::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == net::error::operation_aborted) return;
+        if (AcceptOutOfResources(ec)) {
+          // Out of descriptors: retrying at once spun an RPC thread at 100% CPU for as long as
+          // the condition lasted (the node's commits competed with it). Wait, then retry.
+          if (!accept_starved)
+            spdlog::warn("rpc: cannot accept connections: {}; retrying every {} ms", ec.message(),
+                         kAcceptRetryDelayMs);
+          accept_starved = true;
+          accept_retry.expires_after(std::chrono::milliseconds(kAcceptRetryDelayMs));
+          accept_retry.async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec) DoAccept();
+          });
+          return;
+        }
         DoAccept();
         return;
+      }
+      if (accept_starved) {
+        spdlog::info("rpc: accepting connections again");
+        accept_starved = false;
       }
       size_t now = state.connections.fetch_add(1) + 1;
       ConnectionSlot slot(&state);
@@ -491,6 +519,7 @@ void RpcServer::Stop() {
   net::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_retry.cancel();
   });
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads)

@@ -44,7 +44,12 @@ inline constexpr uint32_t kDefaultWriteStallTimeoutMs = 30'000;
 // After a 413, at most this many times max_body_bytes are read and discarded (the rest of the
 // oversize body) so the client can read the answer; a client sending more is cut off.
 inline constexpr size_t kOversizeDrainFactor = 2;
+// How long an HTTP connection may take to send one whole request and read its answer (a
+// keep-alive connection waiting for its next request counts): past it the node closes it.
 inline constexpr uint32_t kDefaultIdleTimeoutMs = 60'000;
+// When accepting fails for want of descriptors or memory, the server waits this long before
+// accepting again (the refused connection stays queued in the kernel's backlog meanwhile).
+inline constexpr uint32_t kAcceptRetryDelayMs = 100;
 
 struct RpcServerConfig {
   std::string address = "127.0.0.1";  // loopback unless configured otherwise
