@@ -186,8 +186,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     const size_t limit = state_->config.max_queued_bytes_per_session;
     // One message larger than the bound is still sent when nothing else waits (a large response);
     // anything that would queue past the bound means the reader cannot keep up.
-    if (!queue_.empty() && (queued_bytes_ + text.size() > limit ||
-                            queue_.size() >= kMaxQueuedNotificationsPerSession)) {
+    // The same for all sessions together: the session that adds to a backlog past the total is
+    // closed.
+    if (!queue_.empty() &&
+        (queued_bytes_ + text.size() > limit ||
+         state_->queued_bytes.load() + text.size() > state_->config.max_queued_bytes_total ||
+         queue_.size() >= kMaxQueuedNotificationsPerSession)) {
       CloseSlowReader();
       return;
     }
@@ -217,6 +221,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void StartClose() {
+    // The reason names the per-session bound also when the total one was reached (the client's
+    // remedy is the same: read faster); close reasons are limited to 123 bytes.
     const std::string reason = "slow reader: more than " +
                                std::to_string(state_->config.max_queued_bytes_per_session) +
                                " bytes queued";
