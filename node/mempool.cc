@@ -53,6 +53,12 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
   std::vector<std::optional<ledger::ParsedTx>> parsed(envelopes.size());
   {
     std::unordered_map<Hash32, size_t, Hash32Hasher> seen_in_batch;
+    // What this batch would add if every signature checks out. A transaction that cannot fit is
+    // answered kFull here, before its signatures are checked: under overload a full pool must
+    // refuse at the cost of a parse, not of a verification (the node's scarcest resource), or
+    // refused submissions starve the commits that would make room.
+    size_t batch_txs = 0;
+    size_t batch_bytes = 0;
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < envelopes.size(); ++i) {
       auto p = ledger::ParseTransaction(envelopes[i], config_.chain_id);
@@ -78,6 +84,15 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
         results[i].reason = std::move(expired);
         continue;
       }
+      const size_t size = envelopes[i].size();
+      if (by_id_.size() + batch_txs >= config_.max_txs ||
+          bytes_ + batch_bytes + size > config_.max_bytes) {
+        results[i].status = AdmitStatus::kFull;
+        results[i].reason = "mempool full";
+        continue;
+      }
+      ++batch_txs;
+      batch_bytes += size;
       parsed[i] = std::move(*p);
     }
   }

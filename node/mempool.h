@@ -5,8 +5,9 @@
 // executed with no second signature check (DESIGN decision 14).
 //
 // Limits: at most max_txs transactions and max_bytes envelope bytes; past either, admission answers
-// kFull and the client retries later. Transactions whose validity bound has passed are dropped by
-// Expire and never reaped.
+// kFull and the client retries later. A transaction that cannot fit is answered kFull before its
+// signatures are checked (a full pool refuses at the cost of a parse). Transactions whose validity
+// bound has passed are dropped by Expire and never reaped.
 //
 // Thread safety: every method is safe from several threads (one mutex; signature checks run outside
 // it).

@@ -1,5 +1,6 @@
 #include "node/rpc_server.h"
 
+#include <spdlog/spdlog.h>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -185,8 +186,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     const size_t limit = state_->config.max_queued_bytes_per_session;
     // One message larger than the bound is still sent when nothing else waits (a large response);
     // anything that would queue past the bound means the reader cannot keep up.
-    if (!queue_.empty() && (queued_bytes_ + text.size() > limit ||
-                            queue_.size() >= kMaxQueuedNotificationsPerSession)) {
+    // The same for all sessions together: the session that adds to a backlog past the total is
+    // closed.
+    if (!queue_.empty() &&
+        (queued_bytes_ + text.size() > limit ||
+         state_->queued_bytes.load() + text.size() > state_->config.max_queued_bytes_total ||
+         queue_.size() >= kMaxQueuedNotificationsPerSession)) {
       CloseSlowReader();
       return;
     }
@@ -216,6 +221,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void StartClose() {
+    // The reason names the per-session bound also when the total one was reached (the client's
+    // remedy is the same: read faster); close reasons are limited to 123 bytes.
     const std::string reason = "slow reader: more than " +
                                std::to_string(state_->config.max_queued_bytes_per_session) +
                                " bytes queued";
@@ -420,10 +427,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
+// Whether an accept failed for want of a resource (descriptors, kernel memory) rather than
+// because of the one connection: the pending connection stays in the backlog, so accepting again
+// at once fails again at once.
+bool AcceptOutOfResources(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec == beast::errc::too_many_files_open_in_system;
+}
+
 struct RpcServer::Impl {
   ServerState state;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  bool accept_starved = false;  // logged once per run of failures
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool running = false;
@@ -432,8 +449,25 @@ struct RpcServer::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == net::error::operation_aborted) return;
+        if (AcceptOutOfResources(ec)) {
+          // Out of descriptors: retrying at once spun an RPC thread at 100% CPU for as long as
+          // the condition lasted (the node's commits competed with it). Wait, then retry.
+          if (!accept_starved)
+            spdlog::warn("rpc: cannot accept connections: {}; retrying every {} ms", ec.message(),
+                         kAcceptRetryDelayMs);
+          accept_starved = true;
+          accept_retry.expires_after(std::chrono::milliseconds(kAcceptRetryDelayMs));
+          accept_retry.async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec) DoAccept();
+          });
+          return;
+        }
         DoAccept();
         return;
+      }
+      if (accept_starved) {
+        spdlog::info("rpc: accepting connections again");
+        accept_starved = false;
       }
       size_t now = state.connections.fetch_add(1) + 1;
       ConnectionSlot slot(&state);
@@ -491,6 +525,7 @@ void RpcServer::Stop() {
   net::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_retry.cancel();
   });
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads)

@@ -3,10 +3,11 @@
 // topics and receive notifications published by the node.
 //
 // Limits (named below) bound the body size, the connections, the subscriptions per session and the
-// bytes queued for a slow WebSocket reader. A WebSocket session reads its next request only once
-// the previous response has been written, so a client that sends requests without reading the
-// answers holds at most one response in the node; notifications that would queue past the byte
-// bound close the session (a reader that cannot keep up must not grow the node's memory).
+// bytes queued for a slow WebSocket reader (per session and for all sessions together). A WebSocket
+// session reads its next request only once the previous response has been written, so a client that
+// sends requests without reading the answers holds at most one response in the node; notifications
+// that would queue past the byte bound close the session (a reader that cannot keep up must not
+// grow the node's memory).
 //
 // An oversize HTTP body is answered 413 and the rest of the body is read and discarded (up to
 // kOversizeDrainFactor times the body limit) before the connection is closed, so a client that
@@ -35,6 +36,12 @@ inline constexpr size_t kMaxQueuedNotificationsPerSession = 4096;
 // Bytes of responses and notifications queued for one WebSocket session; past it the session is
 // closed ("slow reader"). One response larger than this is still sent when nothing else is queued.
 inline constexpr size_t kDefaultMaxQueuedBytesPerSession = 16u << 20;
+// Bytes queued for all WebSocket sessions together: without it the bound was max_connections
+// times the per-session one (4 GiB with the defaults). A message that would go past it closes the
+// session it is for as a slow reader, unless that session has nothing queued (a reader that keeps
+// up is not closed for the others' backlog), so the total exceeds it by at most one message per
+// session.
+inline constexpr size_t kDefaultMaxQueuedBytesTotal = 64u << 20;
 // How long a session closed as a slow reader may take to finish its pending write and close
 // handshake before its socket is closed outright.
 inline constexpr uint32_t kSlowReaderCloseGraceMs = 2'000;
@@ -44,7 +51,12 @@ inline constexpr uint32_t kDefaultWriteStallTimeoutMs = 30'000;
 // After a 413, at most this many times max_body_bytes are read and discarded (the rest of the
 // oversize body) so the client can read the answer; a client sending more is cut off.
 inline constexpr size_t kOversizeDrainFactor = 2;
+// How long an HTTP connection may take to send one whole request and read its answer (a
+// keep-alive connection waiting for its next request counts): past it the node closes it.
 inline constexpr uint32_t kDefaultIdleTimeoutMs = 60'000;
+// When accepting fails for want of descriptors or memory, the server waits this long before
+// accepting again (the refused connection stays queued in the kernel's backlog meanwhile).
+inline constexpr uint32_t kAcceptRetryDelayMs = 100;
 
 struct RpcServerConfig {
   std::string address = "127.0.0.1";  // loopback unless configured otherwise
@@ -54,6 +66,7 @@ struct RpcServerConfig {
   size_t max_connections = kDefaultMaxConnections;
   uint32_t idle_timeout_ms = kDefaultIdleTimeoutMs;
   size_t max_queued_bytes_per_session = kDefaultMaxQueuedBytesPerSession;
+  size_t max_queued_bytes_total = kDefaultMaxQueuedBytesTotal;
   uint32_t write_stall_timeout_ms = kDefaultWriteStallTimeoutMs;
   // When non-empty, methods registered as write need "Authorization: Bearer <token>" with one of
   // these tokens (on the HTTP request or on the WebSocket upgrade request).

@@ -71,6 +71,8 @@ TEST(NodeConfig, ErrorsNameTheFileAndField) {
   EXPECT_EQ(ErrorOf("[nodes]\n"), "/srv/n1/config.toml: nodes: unknown section");
   EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[mempool]\nmax_txs = 0\n"),
             "/srv/n1/config.toml: mempool.max_txs: must be between 1 and 10000000");
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[rpc]\nidle_timeout_ms = 10\n"),
+            "/srv/n1/config.toml: rpc.idle_timeout_ms: must be between 100 and 3600000");
   EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[log]\nlevel = \"loud\"\n"),
             "/srv/n1/config.toml: log.level: must be one of trace, debug, info, warn, error");
   EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[p2p]\npeers = [{ member = \"b\" }]\n"),

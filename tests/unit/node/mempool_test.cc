@@ -60,6 +60,25 @@ TEST_F(MempoolTest, FullPoolAnswersFull) {
   EXPECT_EQ(pool.size(), 2u);
 }
 
+// Under overload the pool is full and most submissions are refused: the refusal must not cost a
+// signature verification (it did: every refused transaction was verified first, so ten times the
+// committed rate spent the verifier on transactions the pool could not take). A transaction with a
+// bad signature shows the order: it is answered kFull, not rejected for its signature.
+TEST_F(MempoolTest, FullPoolAnswersFullBeforeCheckingSignatures) {
+  Mempool pool({kChain, 2, 1u << 20, {}}, &verifier_);
+  Bytes tampered = MakeTx(3);
+  tampered[tampered.size() - 5] ^= 0x01;  // inside the last signature
+  auto r = Admit(pool, {MakeTx(1), MakeTx(2), tampered});
+  EXPECT_EQ(r[0].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(r[1].status, AdmitStatus::kAdmitted);
+  EXPECT_EQ(r[2].status, AdmitStatus::kFull);
+  EXPECT_FALSE(r[2].bad_signature);
+  r = Admit(pool, {tampered, MakeTx(4)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kFull);
+  EXPECT_EQ(r[1].status, AdmitStatus::kFull);
+  EXPECT_EQ(pool.size(), 2u);
+}
+
 TEST_F(MempoolTest, ByteLimitIsEnforced) {
   Bytes tx = MakeTx(1);
   Mempool pool({kChain, 100, tx.size() + 10, {}}, &verifier_);

@@ -340,6 +340,40 @@ TEST_F(RpcServerTest, SlowReaderPastTheByteBoundIsDisconnected) {
   EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})").result(), http::status::ok);
 }
 
+// Many slow readers together: the bytes queued for all of them stay near the total bound, not at
+// sessions times the per-session bound (the only bound before: 256 x 16 MiB with the defaults).
+TEST_F(RpcServerTest, SlowReadersTogetherStayWithinTheTotalBound) {
+  RpcServerConfig config;
+  config.max_queued_bytes_per_session = 1u << 20;
+  config.max_queued_bytes_total = 2u << 20;
+  StartServer(config);
+  constexpr size_t kSessions = 8;
+  std::vector<std::unique_ptr<websocket::stream<tcp::socket>>> sessions;
+  for (size_t i = 0; i < kSessions; ++i) {
+    sessions.push_back(std::make_unique<websocket::stream<tcp::socket>>(ioc_));
+    ConnectWs(*sessions.back());
+    sessions.back()->write(net::buffer(std::string(
+        R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})")));
+    beast::flat_buffer buffer;
+    sessions.back()->read(buffer);
+  }
+  ASSERT_EQ(server_->connection_count(), kSessions);
+  const std::string payload(kBigResultBytes, 'z');
+  size_t most_queued = 0;
+  // 32 MiB of notifications for each session; none of them reads.
+  for (int i = 0; i < 512 && server_->connection_count() > 0; ++i) {
+    server_->Publish("blocks", json::value(payload));
+    most_queued = std::max(most_queued, server_->queued_bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->connection_count() == 0; }))
+      << "slow readers' sessions still open";
+  // At most one message (and one being written) per session past the total bound.
+  EXPECT_LE(most_queued, config.max_queued_bytes_total + 2 * kSessions * (kBigResultBytes + 256));
+  EXPECT_EQ(server_->queued_bytes(), 0u);
+  EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})").result(), http::status::ok);
+}
+
 TEST_F(RpcServerTest, SubscribeOverHttpIsRefused) {
   StartServer();
   auto res = Post(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})");
