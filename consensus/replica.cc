@@ -1464,6 +1464,10 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint6
   impl_->view_started_ms = now_ms;
 }
 
+Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
+                 const ExecutedTip& executed, uint64_t now_ms)
+    : Replica(std::move(config), app, storage, executed.height, now_ms) {}
+
 Replica::~Replica() = default;
 
 Effects Replica::Start(uint64_t now_ms) {
