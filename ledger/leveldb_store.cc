@@ -24,7 +24,9 @@ std::unexpected<Error> FromLevelDb(const leveldb::Status& s, std::string_view wh
   if (s.IsNotFound()) code = ErrorCode::kNotFound;
   if (s.IsCorruption()) code = ErrorCode::kCorruption;
   if (s.IsInvalidArgument()) code = ErrorCode::kInvalidArgument;
-  return MakeError(code, std::string(what) + ": " + s.ToString());
+  Error error{code, std::string(what) + ": " + s.ToString()};
+  error.storage_failure = true;
+  return std::unexpected(std::move(error));
 }
 
 }  // namespace
@@ -145,9 +147,9 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   if (db_batch.ApproximateSize() > kKeptWriteBufferMaxBytes) write_batch_.reset();
   if (!s.ok()) {
     auto error = FromLevelDb(s, label_ + ": write failed");
-    write_failed_ =
-        Error{error.error().code, label_ + ": an earlier write failed (" + s.ToString() +
-                                      "); no write is taken until it is reopened"};
+    write_failed_ = error.error();
+    write_failed_->message = label_ + ": an earlier write failed (" + s.ToString() +
+                             "); no write is taken until it is reopened";
     return error;
   }
   return OkStatus();
