@@ -1,7 +1,7 @@
-// A MemoryStore with two hooks for tests of what a node sees around a crash or a concurrent write:
+// A MemoryStore with hooks for tests of what a node sees around a crash or a concurrent write:
 // fail_next_write makes the next Write fail without writing (the process died just before it), and
 // a pending batch is written right after the first read of trigger_key (a prune that runs while a
-// reader walks the version it drops).
+// reader walks the version it drops); last_key_error fails every LastKey.
 #pragma once
 
 #include <optional>
@@ -26,6 +26,7 @@ class HookedStore final : public KvStore {
     return inner.Scan(prefix, start, visit);
   }
   Result<std::optional<Bytes>> LastKey(ByteSpan prefix) const override {
+    if (last_key_error) return std::unexpected(*last_key_error);
     return inner.LastKey(prefix);
   }
   Status Write(const WriteBatch& batch, bool sync) override {
@@ -37,6 +38,7 @@ class HookedStore final : public KvStore {
   }
 
   bool fail_next_write = false;
+  std::optional<Error> last_key_error;  // every LastKey fails with it (a failed read)
   mutable std::optional<WriteBatch> pending;
   Bytes trigger_key;
   mutable MemoryStore inner;
