@@ -168,7 +168,12 @@ Status Node::Init() {
 // store's write would lose it for good: the restarted replica treats that height as done), and
 // what the application executed last, for the replica to sign its execution vote again.
 Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
-  const std::string checkpoint = consensus_store_->Load().checkpoint;
+  // Read here, before the replica is made, so a failed read refuses the start (exit 2) like every
+  // other startup refusal; the replica's Load gets what was read.
+  auto loaded = consensus_store_->Read();
+  if (!loaded)
+    return MakeError(loaded.error().code, "reading consensus state: " + loaded.error().message);
+  const std::string checkpoint = loaded->checkpoint;
   if (!checkpoint.empty()) {
     consensus::pb::ExecutionCertificate cert;
     auto fields = cert.ParseFromString(checkpoint)
