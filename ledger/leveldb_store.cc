@@ -20,8 +20,8 @@ ByteSpan FromSlice(const leveldb::Slice& s) {
 }
 
 std::unexpected<Error> FromLevelDb(const leveldb::Status& s, std::string_view what) {
+  // A NotFound that reaches here is a file LevelDB needs and the disk lost (ENOENT), not a key.
   ErrorCode code = ErrorCode::kIoError;
-  if (s.IsNotFound()) code = ErrorCode::kNotFound;
   if (s.IsCorruption()) code = ErrorCode::kCorruption;
   if (s.IsInvalidArgument()) code = ErrorCode::kInvalidArgument;
   Error error{code, std::string(what) + ": " + s.ToString()};
@@ -81,7 +81,9 @@ Result<std::optional<Bytes>> LevelDbStore::Get(ByteSpan key) const {
   read_options.verify_checksums = true;
   std::string value;
   leveldb::Status s = db_->Get(read_options, ToSlice(key), &value);
-  if (s.IsNotFound()) return std::optional<Bytes>();
+  // A key miss is NotFound with no message (LevelDB's Version::Get and MemTable::Get); a table file
+  // that is gone is NotFound too, with the file's name and strerror(ENOENT): that is an error.
+  if (s.IsNotFound() && s.ToString() == "NotFound: ") return std::optional<Bytes>();
   if (!s.ok()) return FromLevelDb(s, label_ + ": read failed");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
 }
