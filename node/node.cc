@@ -153,11 +153,12 @@ Status Node::Init() {
   app_ = std::move(*app);
   verifier_ = std::make_unique<crypto::ParallelVerifier>();
   MempoolConfig mempool_config{genesis_.chain_id, config_.mempool_max_txs, 256u << 20, {}};
-  mempool_config.committed_height = [app =
-                                         app_.get()](const Hash32& id) -> std::optional<uint64_t> {
+  mempool_config.committed_height =
+      [app = app_.get()](const Hash32& id) -> Result<std::optional<uint64_t>> {
     auto location = app->blocks().FindTx(id);
-    if (!location || !location->has_value()) return std::nullopt;
-    return (*location)->height();
+    if (!location) return std::unexpected(location.error());
+    if (!location->has_value()) return std::optional<uint64_t>();
+    return std::optional<uint64_t>((*location)->height());
   };
   mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
   return OkStatus();
