@@ -19,9 +19,12 @@
 #include "consensus/messages.h"
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
+#include "ledger/fault_env.h"
 #include "ledger/leveldb_store.h"
 #include "node/config.h"
 #include "node/node.h"
+#include "node/rpc_dispatch.h"
+#include "node/rpc_methods.h"
 #include "tools/localnet.h"
 
 namespace cl::node {
@@ -57,10 +60,11 @@ class NodeRestartTest : public ::testing::Test {
     fs::remove_all(dir_, ignored);
   }
 
-  std::unique_ptr<Node> OpenAndStart(const fs::path& home) {
+  std::unique_ptr<Node> OpenAndStart(const fs::path& home, ledger::FaultEnv* env = nullptr) {
     auto config = LoadNodeConfig(home);
     EXPECT_TRUE(config.has_value());
     if (!config) return nullptr;
+    config->storage_env = env;
     auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
     auto key = crypto::ReadKeystoreFile(config->key_file, ReadLine(config->passphrase_file));
     EXPECT_TRUE(genesis && key);
@@ -123,6 +127,39 @@ TEST_F(NodeRestartTest, TheCheckpointCertificateMissingFromTheBlockStoreIsStored
   ASSERT_TRUE(stored.has_value()) << stored.error().message;
   ASSERT_TRUE(stored->has_value()) << "block " << height << " has no execution certificate";
   EXPECT_EQ(ToString(**stored), checkpoint);
+}
+
+// A read of the chain database that fails while answering get_block is the internal error with the
+// read's message (it was "no block at that height", or an answer without the summary fields).
+TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
+  {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (nodes[0]->GetStatus().height < 3) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& node : nodes)
+      node->Stop();
+  }
+  // Reopened (alone), its blocks are in a table file, read when asked for.
+  ledger::FaultEnv env;
+  auto node = OpenAndStart(homes_[0], &env);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  env.Arm(ledger::FaultKind::kReadError, 0, 0, ".ldb");
+  RpcCallContext context;
+  const std::string answer = dispatcher.HandleText(
+      R"({"jsonrpc":"2.0","id":1,"method":"get_block","params":{"height":1}})", context);
+  node->Stop();
+  ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+  EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
 }
 
 }  // namespace
