@@ -116,6 +116,10 @@ struct Replica::Impl {
   std::vector<ExecVote> latest_exec_vote;                       // per sender, any height
   std::map<uint64_t, std::string> own_exec_body;
   std::string own_exec_env;
+  // The vote re-signed at a restart for the restored executed height (RestoreOwnExecVote), kept
+  // for retransmission until that height is certified.
+  uint64_t restored_exec_height = 0;
+  std::string restored_exec_env;
   uint64_t known_certified = 0;
   std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
 
@@ -404,14 +408,7 @@ struct Replica::Impl {
     executed = height;
     auto it = delivered_digest.find(height);
     LEDGER_ASSERT(it != delivered_digest.end());
-    std::string body = EncodeExecutionVoteBody(height, it->second, state_root, result_root);
-    own_exec_body[height] = body;
-    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *signer, cfg.chain_id);
-    own_exec_env = env.SerializeAsString();
-    latest_exec_vote[self] = ExecVote{height, body, env.signature()};
-    if (height <= low + 2 * cfg.window_seqs && height > low) {
-      exec_votes[height][self] = ExecVote{height, body, env.signature()};
-    }
+    SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root));
     Send(kBroadcast, own_exec_env);
     CheckExecCert(height);
     if (pending_cert && pending_cert->first <= executed) {
@@ -419,6 +416,27 @@ struct Replica::Impl {
       pending_cert.reset();
       ApplyVerifiedCert(h, cert);
     }
+  }
+
+  void SignOwnExecVote(uint64_t height, const std::string& body) {
+    own_exec_body[height] = body;
+    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *signer, cfg.chain_id);
+    own_exec_env = env.SerializeAsString();
+    latest_exec_vote[self] = ExecVote{height, body, env.signature()};
+    if (height <= low + 2 * cfg.window_seqs && height > low) {
+      exec_votes[height][self] = ExecVote{height, body, env.signature()};
+    }
+  }
+
+  // After a restart: the vote for the executed height is signed again (the process may have
+  // stopped before it went out, and peers whose checkpoint moved on no longer take theirs, so
+  // without it the height may never be certified). Sent at Start, retransmitted until certified.
+  void RestoreOwnExecVote(const ExecutedTip& tip) {
+    if (tip.height == 0 || tip.height != executed || tip.height <= low) return;
+    SignOwnExecVote(tip.height, EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
+                                                        tip.result_root));
+    restored_exec_height = tip.height;
+    restored_exec_env = own_exec_env;
   }
 
   // A verified execution certificate learnt from a peer (view change, new view, state reply).
@@ -483,6 +501,7 @@ struct Replica::Impl {
     if (height <= low) return;
     low = height;
     stable_cert = cert;
+    if (restored_exec_height <= low) restored_exec_env.clear();
     storage->PutCheckpoint(cert.SerializeAsString());
     storage->DropRecordsUpTo(height);
     slots.erase(slots.begin(), slots.upper_bound(height));
@@ -1320,6 +1339,8 @@ struct Replica::Impl {
       RequestMissingPayloads();
     }
     if (!own_exec_env.empty()) Send(kBroadcast, own_exec_env);
+    if (!restored_exec_env.empty() && restored_exec_env != own_exec_env)
+      Send(kBroadcast, restored_exec_env);
     MaybeRequestState();
   }
 
@@ -1487,12 +1508,19 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint6
   impl_->view_started_ms = now_ms;
 }
 
+Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
+                 const ExecutedTip& executed, uint64_t now_ms)
+    : Replica(std::move(config), app, storage, executed.height, now_ms) {
+  impl_->RestoreOwnExecVote(executed);
+}
+
 Replica::~Replica() = default;
 
 Effects Replica::Start(uint64_t now_ms) {
   impl_->now = std::max(impl_->now, now_ms);
   if (impl_->in_vc && !impl_->own_vc.empty()) impl_->Send(kBroadcast, impl_->own_vc);
   if (!impl_->own_nv.empty()) impl_->Send(kBroadcast, impl_->own_nv);
+  if (!impl_->restored_exec_env.empty()) impl_->Send(kBroadcast, impl_->restored_exec_env);
   impl_->TryPropose();
   return impl_->Finish();
 }

@@ -182,10 +182,24 @@ struct ReplicaStatus {
   uint64_t buffered_bytes = 0;   // their bytes, at most kMaxBufferedBytesTotal
 };
 
+// What the application executed last, from its own durable record: a restarted replica signs its
+// execution vote for that height again, because it may never have sent it (the process stopped
+// between the block's commit and the vote), and the certificate of that height may need it.
+struct ExecutedTip {
+  uint64_t height = 0;
+  Hash32 digest;  // the block's digest, as delivered
+  Hash32 state_root;
+  Hash32 result_root;
+};
+
 class Replica {
  public:
   // Starts (or restarts) from what storage holds and the application's executed height.
   Replica(ReplicaConfig config, Application* app, Storage* storage, uint64_t executed_height,
+          uint64_t now_ms);
+  // The same, and the replica's execution vote for executed.height is signed again, sent at Start
+  // and retransmitted until that height is certified.
+  Replica(ReplicaConfig config, Application* app, Storage* storage, const ExecutedTip& executed,
           uint64_t now_ms);
   ~Replica();
   Replica(const Replica&) = delete;

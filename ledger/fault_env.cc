@@ -29,6 +29,10 @@ std::string_view FaultKindName(FaultKind kind) {
       return "disk_full";
     case FaultKind::kTornWrite:
       return "torn_write";
+    case FaultKind::kReadError:
+      return "read_error";
+    case FaultKind::kReadCorruption:
+      return "read_corruption";
   }
   return "unknown";
 }
@@ -188,6 +192,54 @@ leveldb::Status FaultEnv::NewAppendableFile(const std::string& name, leveldb::Wr
   if (!s.ok()) return s;
   *file = new File(this, name, std::unique_ptr<leveldb::WritableFile>(target));
   return s;
+}
+
+leveldb::Status FaultEnv::PlanRead(const std::string& file) {
+  std::lock_guard lock(mu_);
+  counts_.reads++;
+  const bool armed = !fired_ && Targets(file) &&
+                     (kind_ == FaultKind::kReadError || kind_ == FaultKind::kReadCorruption);
+  if (!armed) return leveldb::Status::OK();
+  if (remaining_ > 0) {
+    remaining_--;
+    return leveldb::Status::OK();
+  }
+  fired_ = true;
+  if (kind_ == FaultKind::kReadCorruption)
+    return leveldb::Status::Corruption(file, "injected fault: block checksum mismatch");
+  return Injected(file, "Input/output error");
+}
+
+class FaultEnv::ReadFile final : public leveldb::RandomAccessFile {
+ public:
+  ReadFile(FaultEnv* env, std::string name, std::unique_ptr<leveldb::RandomAccessFile> target)
+      : env_(env), name_(std::move(name)), target_(std::move(target)) {}
+  leveldb::Status Read(uint64_t offset, size_t n, leveldb::Slice* result,
+                       char* scratch) const override {
+    leveldb::Status planned = env_->PlanRead(name_);
+    if (!planned.ok()) {
+      *result = leveldb::Slice();
+      return planned;
+    }
+    return target_->Read(offset, n, result, scratch);
+  }
+
+ private:
+  FaultEnv* env_;
+  std::string name_;
+  std::unique_ptr<leveldb::RandomAccessFile> target_;
+};
+
+leveldb::Status FaultEnv::NewRandomAccessFile(const std::string& name,
+                                              leveldb::RandomAccessFile** file) {
+  *file = nullptr;
+  leveldb::Status planned = PlanRead(name);
+  if (!planned.ok()) return planned;
+  leveldb::RandomAccessFile* opened = nullptr;
+  leveldb::Status s = target()->NewRandomAccessFile(name, &opened);
+  if (!s.ok()) return s;
+  *file = new ReadFile(this, name, std::unique_ptr<leveldb::RandomAccessFile>(opened));
+  return leveldb::Status::OK();
 }
 
 leveldb::Status FaultEnv::RemoveFile(const std::string& name) {

@@ -28,7 +28,18 @@
 
 namespace cl::ledger {
 
-enum class FaultKind { kNone, kAppendError, kSyncError, kDiskFull, kTornWrite };
+// kReadError and kReadCorruption fail a read: the occurrence-th NewRandomAccessFile or
+// RandomAccessFile::Read (of a table file; LevelDB reads its logs only when it opens) answers an
+// I/O error or a corruption (a checksum that does not match). Only that one read fails.
+enum class FaultKind {
+  kNone,
+  kAppendError,
+  kSyncError,
+  kDiskFull,
+  kTornWrite,
+  kReadError,
+  kReadCorruption
+};
 
 std::string_view FaultKindName(FaultKind kind);
 
@@ -38,6 +49,7 @@ struct FaultEnvCounts {
   uint64_t appended_bytes = 0;  // bytes that reached a file
   uint64_t flushes = 0;
   uint64_t syncs = 0;
+  uint64_t reads = 0;  // NewRandomAccessFile and RandomAccessFile::Read calls
   // File-changing operations that reached the target Env after the armed fault fired.
   uint64_t changes_after_fault = 0;
 };
@@ -62,12 +74,18 @@ class FaultEnv final : public leveldb::EnvWrapper {
 
   leveldb::Status NewWritableFile(const std::string& name, leveldb::WritableFile** file) override;
   leveldb::Status NewAppendableFile(const std::string& name, leveldb::WritableFile** file) override;
+  leveldb::Status NewRandomAccessFile(const std::string& name,
+                                      leveldb::RandomAccessFile** file) override;
   leveldb::Status RemoveFile(const std::string& name) override;
   leveldb::Status RenameFile(const std::string& from, const std::string& to) override;
 
  private:
   class File;
   friend class File;
+  class ReadFile;
+  friend class ReadFile;
+  // Called before each read operation (opening a file for reads, or a read of it).
+  leveldb::Status PlanRead(const std::string& file);
   // What the file wrapper does with one Append: how many bytes go to the file, and the error to
   // return (ok when all of them go).
   struct AppendPlan {

@@ -20,11 +20,13 @@ ByteSpan FromSlice(const leveldb::Slice& s) {
 }
 
 std::unexpected<Error> FromLevelDb(const leveldb::Status& s, std::string_view what) {
+  // A NotFound that reaches here is a file LevelDB needs and the disk lost (ENOENT), not a key.
   ErrorCode code = ErrorCode::kIoError;
-  if (s.IsNotFound()) code = ErrorCode::kNotFound;
   if (s.IsCorruption()) code = ErrorCode::kCorruption;
   if (s.IsInvalidArgument()) code = ErrorCode::kInvalidArgument;
-  return MakeError(code, std::string(what) + ": " + s.ToString());
+  Error error{code, std::string(what) + ": " + s.ToString()};
+  error.storage_failure = true;
+  return std::unexpected(std::move(error));
 }
 
 }  // namespace
@@ -79,7 +81,9 @@ Result<std::optional<Bytes>> LevelDbStore::Get(ByteSpan key) const {
   read_options.verify_checksums = true;
   std::string value;
   leveldb::Status s = db_->Get(read_options, ToSlice(key), &value);
-  if (s.IsNotFound()) return std::optional<Bytes>();
+  // A key miss is NotFound with no message (LevelDB's Version::Get and MemTable::Get); a table file
+  // that is gone is NotFound too, with the file's name and strerror(ENOENT): that is an error.
+  if (s.IsNotFound() && s.ToString() == "NotFound: ") return std::optional<Bytes>();
   if (!s.ok()) return FromLevelDb(s, label_ + ": read failed");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
 }
@@ -145,9 +149,9 @@ Status LevelDbStore::Write(const WriteBatch& batch, bool sync) {
   if (db_batch.ApproximateSize() > kKeptWriteBufferMaxBytes) write_batch_.reset();
   if (!s.ok()) {
     auto error = FromLevelDb(s, label_ + ": write failed");
-    write_failed_ =
-        Error{error.error().code, label_ + ": an earlier write failed (" + s.ToString() +
-                                      "); no write is taken until it is reopened"};
+    write_failed_ = error.error();
+    write_failed_->message = label_ + ": an earlier write failed (" + s.ToString() +
+                             "); no write is taken until it is reopened";
     return error;
   }
   return OkStatus();

@@ -71,6 +71,9 @@ class StateTree {
   Result<Hash32> Root(uint64_t version) const;
   // The last applied version; nullopt for a tree never written.
   std::optional<uint64_t> LatestVersion();
+  // Whether the tree's store could be read when it was made (its last record); an error here is
+  // returned by every Apply and Prune too.
+  const Status& load_status() const { return load_status_; }
 
   // Deletes every record of the versions above `keep` (all versions and the prune floor when
   // nullopt) and writes the

@@ -62,24 +62,36 @@ void ConsensusStore::DropRecordsUpTo(uint64_t seq) {
   if (batch.size() > 0) Write(batch);
 }
 
-consensus::Storage::Loaded ConsensusStore::Load() {
+Result<consensus::Storage::Loaded> ConsensusStore::Read() {
   Loaded loaded;
   uint32_t max_index = 0;
-  auto status = store_->Scan(kRecordPrefix, {}, [&](ByteSpan key, ByteSpan value) {
+  LEDGER_TRY(store_->Scan(kRecordPrefix, {}, [&](ByteSpan key, ByteSpan value) {
     loaded.records.emplace_back(AsStringView(value));
     if (key.size() == kRecordPrefix.size() + 12)
       max_index = std::max(max_index, LoadU32BE(key.data() + kRecordPrefix.size() + 8) + 1);
     return true;
-  });
-  if (!status) StopOnStorageFailure(kReading, status.error());
-  next_index_ = max_index;
+  }));
   auto view = store_->Get(kViewKey);
-  if (!view) StopOnStorageFailure(kReading, view.error());
+  if (!view) return std::unexpected(view.error());
   if (view->has_value()) loaded.view_record = ToString(**view);
   auto checkpoint = store_->Get(kCheckpointKey);
-  if (!checkpoint) StopOnStorageFailure(kReading, checkpoint.error());
+  if (!checkpoint) return std::unexpected(checkpoint.error());
   if (checkpoint->has_value()) loaded.checkpoint = ToString(**checkpoint);
+  next_index_ = max_index;
+  read_ = loaded;
   return loaded;
+}
+
+consensus::Storage::Loaded ConsensusStore::Load() {
+  if (read_) {
+    Loaded loaded = std::move(*read_);
+    read_.reset();
+    return loaded;
+  }
+  auto loaded = Read();
+  if (!loaded) StopOnStorageFailure(kReading, loaded.error());
+  read_.reset();
+  return std::move(*loaded);
 }
 
 }  // namespace cl::node

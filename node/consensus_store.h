@@ -12,6 +12,8 @@
 // Thread safety: one caller (the driver thread).
 #pragma once
 
+#include <optional>
+
 #include "consensus/replica.h"
 #include "ledger/kv_store.h"
 
@@ -25,12 +27,17 @@ class ConsensusStore final : public consensus::Storage {
   void PutViewRecord(const std::string& record) override;
   void PutCheckpoint(const std::string& cert) override;
   void DropRecordsUpTo(uint64_t seq) override;
+  // Reads what the replica's Load will get, returning a failed read as an error (a node's start
+  // calls it before making the replica, so a failed read refuses the start instead of stopping a
+  // running node). Load then returns what it read, once.
+  Result<Loaded> Read();
   Loaded Load() override;
 
  private:
   void Write(ledger::WriteBatch& batch);
   ledger::KvStore* store_;
-  uint32_t next_index_ = 0;  // appended records get increasing indexes within a seq
+  uint32_t next_index_ = 0;     // appended records get increasing indexes within a seq
+  std::optional<Loaded> read_;  // what Read returned, for the next Load
 };
 
 }  // namespace cl::node

@@ -102,6 +102,7 @@ Status LedgerApp::Initialise() {
   }
   auto latest = blocks_.LatestHeight();
   if (!latest) return std::unexpected(latest.error());
+  LEDGER_TRY(tree_->load_status());  // a failed read is not a version mismatch
   auto tree_version = tree_->LatestVersion();
   if (tree_version && *tree_version > *latest) {
     // The tree's batch of the next block was written, the block's was not (see the header).

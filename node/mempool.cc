@@ -73,9 +73,16 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
         continue;
       }
       if (config_.committed_height) {
-        if (auto committed = config_.committed_height(p->tx_id)) {
+        auto committed = config_.committed_height(p->tx_id);
+        if (!committed) {
+          results[i].status = AdmitStatus::kRejected;
+          results[i].reason =
+              "cannot check whether it was committed already: " + committed.error().message;
+          continue;
+        }
+        if (committed->has_value()) {
           results[i].status = AdmitStatus::kDuplicate;
-          results[i].reason = "already committed at height " + std::to_string(*committed);
+          results[i].reason = "already committed at height " + std::to_string(**committed);
           continue;
         }
       }

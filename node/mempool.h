@@ -38,8 +38,9 @@ struct MempoolConfig {
   size_t max_txs = 100'000;
   size_t max_bytes = 256u << 20;
   // The height at which a transaction id was committed, if it was: such a transaction is a
-  // duplicate, never admitted again. Empty: no committed-transaction check.
-  std::function<std::optional<uint64_t>(const Hash32& tx_id)> committed_height;
+  // duplicate, never admitted again. An error (the lookup could not read) refuses the transaction:
+  // it may have been committed. Empty: no committed-transaction check.
+  std::function<Result<std::optional<uint64_t>>(const Hash32& tx_id)> committed_height;
   // Monotonic milliseconds, for the age of pooled transactions. Empty: the system's clock.
   std::function<uint64_t()> now_ms = nullptr;
 };

@@ -153,14 +153,64 @@ Status Node::Init() {
   app_ = std::move(*app);
   verifier_ = std::make_unique<crypto::ParallelVerifier>();
   MempoolConfig mempool_config{genesis_.chain_id, config_.mempool_max_txs, 256u << 20, {}};
-  mempool_config.committed_height = [app =
-                                         app_.get()](const Hash32& id) -> std::optional<uint64_t> {
+  mempool_config.committed_height =
+      [app = app_.get()](const Hash32& id) -> Result<std::optional<uint64_t>> {
     auto location = app->blocks().FindTx(id);
-    if (!location || !location->has_value()) return std::nullopt;
-    return (*location)->height();
+    if (!location) return std::unexpected(location.error());
+    if (!location->has_value()) return std::optional<uint64_t>();
+    return std::optional<uint64_t>((*location)->height());
   };
   mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
   return OkStatus();
+}
+
+// At a validator's start: the consensus store's checkpoint goes into the block store if it is
+// missing there (the replica writes it to the consensus store first, and a stop before the block
+// store's write would lose it for good: the restarted replica treats that height as done), and
+// what the application executed last, for the replica to sign its execution vote again.
+Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
+  // Read here, before the replica is made, so a failed read refuses the start (exit 2) like every
+  // other startup refusal; the replica's Load gets what was read.
+  auto loaded = consensus_store_->Read();
+  if (!loaded)
+    return MakeError(loaded.error().code, "reading consensus state: " + loaded.error().message);
+  const std::string checkpoint = loaded->checkpoint;
+  if (!checkpoint.empty()) {
+    consensus::pb::ExecutionCertificate cert;
+    auto fields = cert.ParseFromString(checkpoint)
+                      ? consensus::DecodeExecutionVoteBody(cert.body())
+                      : MakeError(ErrorCode::kCorruption, "unparsable checkpoint certificate");
+    if (!fields)
+      return MakeError(fields.error().code,
+                       "chain database " + config_.data_dir.string() +
+                           ": consensus checkpoint: " + fields.error().message);
+    if (fields->height <= app_->height()) {
+      auto stored = app_->blocks().GetExecutionCertificate(fields->height);
+      if (!stored) return std::unexpected(stored.error());
+      if (!stored->has_value())
+        LEDGER_TRY(app_->StoreExecutionCertificate(fields->height, AsSpan(checkpoint)));
+    }
+  }
+  consensus::ExecutedTip tip;
+  tip.height = app_->height();
+  if (tip.height == 0) return tip;
+  auto executed = app_->blocks().GetExecuted(tip.height);
+  if (!executed) return std::unexpected(executed.error());
+  if (!executed->has_value())
+    return MakeError(ErrorCode::kCorruption, "chain database " + config_.data_dir.string() +
+                                                 ": block " + std::to_string(tip.height) +
+                                                 " has no execution record");
+  auto digest = Hash32::FromSpan(AsSpan((*executed)->header_hash()));
+  auto state_root = Hash32::FromSpan(AsSpan((*executed)->state_root()));
+  auto receipt_root = Hash32::FromSpan(AsSpan((*executed)->receipt_root()));
+  if (!digest || !state_root || !receipt_root)
+    return MakeError(ErrorCode::kCorruption, "chain database " + config_.data_dir.string() +
+                                                 ": the execution record of block " +
+                                                 std::to_string(tip.height) + " is malformed");
+  tip.digest = *digest;
+  tip.state_root = *state_root;
+  tip.result_root = *receipt_root;
+  return tip;
 }
 
 uint64_t Node::MonotonicMs() const {
@@ -196,8 +246,10 @@ Status Node::Start() {
     rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
     rc.seed = validator_index_ + 1;
     rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
+    auto tip = RestoreExecutionState();
+    if (!tip) return std::unexpected(tip.error());
     replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
-                                                    consensus_store_.get(), app_->height(), now);
+                                                    consensus_store_.get(), *tip, now);
   }
 
   std::set<crypto::PublicKey> members;
@@ -670,13 +722,15 @@ void Node::ExecuteDelivered() {
       Fatal("executing block " + std::to_string(block.height) + ": " + result.error().message);
       break;
     }
-    AfterCommit(*result);
+    // The execution vote goes out before AfterCommit's prune: a prune that fails stops the process,
+    // and a vote not sent then is one the certificate of this height may lack.
     if (replica_) {
       consensus::Effects effects = replica_->OnExecuted(MonotonicMs(), result->height,
                                                         result->state_root, result->receipt_root);
       // Effects of OnExecuted carry no deliveries; apply them without recursion on the queue.
       ApplyEffects(std::move(effects));
     }
+    AfterCommit(*result);
   }
   executing_ = false;
 }

@@ -150,6 +150,7 @@ class Node {
   Node(NodeConfig config, genesis::Genesis genesis, crypto::PrivateKey key);
   Status Init();
 
+  Result<consensus::ExecutedTip> RestoreExecutionState();
   void DriverLoop();
   void HandleMessage(const InboundMessage& message, uint64_t now_ms);
   void ApplyEffects(consensus::Effects effects);

@@ -114,10 +114,17 @@ std::expected<std::vector<Bytes>, RpcError> TxList(const json::object& params) {
   return out;
 }
 
-json::object RenderBlockSummary(const Node& node, uint64_t height) {
+// A failed read of the node's own database is an internal error, never a wrong answer ("no such
+// block", "unknown", a field left out): docs/rpc.md, docs/operations.md "Storage failures".
+RpcError ReadFailed(const Error& error) {
+  return RpcError{kRpcInternalError, error.message, nullptr};
+}
+
+std::expected<json::object, RpcError> RenderBlockSummary(const Node& node, uint64_t height) {
   json::object out{{"height", height}};
   auto executed = node.ledger().blocks().GetExecuted(height);
-  if (executed && executed->has_value()) {
+  if (!executed) return std::unexpected(ReadFailed(executed.error()));
+  if (executed->has_value()) {
     const auto& e = **executed;
     out["digest"] = Hex(e.header_hash());
     out["state_root"] = Hex(e.state_root());
@@ -224,15 +231,17 @@ RpcHandler ReadById(const Node& node, Bytes (*key)(std::string_view),
 // against the transaction id: the id covers the body, not the signatures, so a refused copy (for
 // example one with a bad signature, sent by anyone) says nothing about the transaction itself,
 // which may still commit.
-json::object TxStatus(const Node& node, const Hash32& id) {
+std::expected<json::object, RpcError> TxStatus(const Node& node, const Hash32& id) {
   json::object out{{"tx_id", id.ToHex()}};
   auto location = node.ledger().blocks().FindTx(id);
-  if (location && location->has_value()) {
+  if (!location) return std::unexpected(ReadFailed(location.error()));
+  if (location->has_value()) {
     auto receipts = node.ledger().blocks().GetReceipts((*location)->height());
+    if (!receipts) return std::unexpected(ReadFailed(receipts.error()));
     out["status"] = "committed";
     out["height"] = (*location)->height();
     out["index"] = (*location)->index();
-    if (receipts && receipts->has_value() &&
+    if (receipts->has_value() &&
         (*location)->index() < static_cast<uint32_t>((**receipts).receipts_size()))
       out["receipt"] = RenderReceipt((**receipts).receipts((*location)->index()));
     return out;
@@ -313,9 +322,9 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                if (!p) return std::unexpected(p.error());
                auto id_bytes = HexParam(**p, "tx_id", 32);
                if (!id_bytes) return std::unexpected(id_bytes.error());
-               auto location = node.ledger().blocks().FindTx(*Hash32::FromSpan(*id_bytes));
-               if (!location) return RpcFail(kRpcInternalError, location.error().message);
-               return TxStatus(node, *Hash32::FromSpan(*id_bytes));
+               auto status = TxStatus(node, *Hash32::FromSpan(*id_bytes));
+               if (!status) return std::unexpected(status.error());
+               return *status;
              }});
 
   d.Register("get_block", {[&node](const json::value& params, RpcCallContext&) -> RpcResult {
@@ -325,10 +334,12 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                if (!height) return std::unexpected(height.error());
                if (*height == 0) return RpcFail(kRpcNotFound, "height 0 is genesis");
                const ledger::BlockStore& blocks = node.ledger().blocks();
-               json::object out = RenderBlockSummary(node, *height);
+               auto summary = RenderBlockSummary(node, *height);
+               if (!summary) return std::unexpected(summary.error());
+               json::object out = std::move(*summary);
                auto payload = blocks.GetBlock(*height);
-               if (!payload || !payload->has_value())
-                 return RpcFail(kRpcNotFound, "no block at that height");
+               if (!payload) return std::unexpected(ReadFailed(payload.error()));
+               if (!payload->has_value()) return RpcFail(kRpcNotFound, "no block at that height");
                auto decoded = ledger::DecodeBlock(**payload, node.ledger().chain_id());
                out["null_block"] = !decoded.has_value();
                if (decoded) {
@@ -346,9 +357,11 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                  out["tx_ids"] = std::move(ids);
                }
                auto commit = blocks.GetCommitCertificate(*height);
-               if (commit && commit->has_value()) out["commit_certificate"] = ToHex(**commit);
+               if (!commit) return std::unexpected(ReadFailed(commit.error()));
+               if (commit->has_value()) out["commit_certificate"] = ToHex(**commit);
                auto exec = blocks.GetExecutionCertificate(*height);
-               if (exec && exec->has_value()) out["execution_certificate"] = ToHex(**exec);
+               if (!exec) return std::unexpected(ReadFailed(exec.error()));
+               if (exec->has_value()) out["execution_certificate"] = ToHex(**exec);
                return out;
              }});
 
@@ -428,12 +441,16 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
         if (!bytes) return std::nullopt;
         auto id = Hash32::FromSpan(*bytes);
         if (!id) return std::nullopt;
-        return json::value(TxStatus(node, *id));
+        auto status = TxStatus(node, *id);
+        if (!status) return std::nullopt;  // the client asks get_tx, which reports the error
+        return json::value(std::move(*status));
       });
 }
 
 void PublishCommit(RpcServer& server, const Node& node, const CommitResult& result) {
-  json::object block = RenderBlockSummary(node, result.height);
+  auto summary = RenderBlockSummary(node, result.height);
+  if (!summary) return;  // subscribers are told nothing rather than something wrong
+  json::object block = std::move(*summary);
   block["tx_count"] = result.tx_ids.size();
   block["null_block"] = result.null_block;
   server.Publish("blocks", block);

@@ -9,7 +9,7 @@
 namespace cl::node {
 
 bool IsStorageFailure(const Error& error) {
-  return error.code == ErrorCode::kIoError || error.code == ErrorCode::kCorruption;
+  return error.storage_failure;
 }
 
 void StopOnStorageFailure(std::string_view operation, const Error& error) {

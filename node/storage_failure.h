@@ -18,9 +18,10 @@ namespace cl::node {
 // ledgerd's exit code after a storage failure (2: configuration or startup, 1: other fatal).
 inline constexpr int kStorageFailureExitCode = 3;
 
-// A failure of the storage itself: an I/O error from the operating system or data on disk that
-// fails its checks. Anything else (an execution that differs from the certified one, a broken
-// invariant) is not.
+// A failure of the storage itself, as the disk-backed store marked it (Error::storage_failure): an
+// I/O error from the operating system or data on disk that fails its checks. Anything else (an
+// execution that differs from the certified one, a kCorruption from a logical check, a broken
+// invariant) is not, whatever its code.
 bool IsStorageFailure(const Error& error);
 
 // Logs one line, "storage failure while <operation>: <error>" (the error names the database and

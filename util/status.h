@@ -33,6 +33,11 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // Set only by a disk-backed store (ledger/leveldb_store.h) for a failure of the storage itself:
+  // the operating system refused, or bytes on disk fail their checks. The node stops on these
+  // (node/storage_failure.h); a kCorruption from a logical check (the executor, the state tree's
+  // invariants) leaves it false and takes the ordinary fatal path.
+  bool storage_failure = false;
 
   // "invalid_argument: what went wrong"
   std::string ToString() const;

@@ -71,7 +71,7 @@ class App final : public Application {
 class Cluster {
  public:
   explicit Cluster(uint32_t n, PlantedBugs bugs = {})
-      : n_(n), bugs_(bugs), storage_(n), apps_(n), down_(n, false), cut_(n, false) {
+      : n_(n), bugs_(bugs), storage_(n), apps_(n), down_(n, false), cut_(n, false), certified_(n) {
     for (uint32_t i = 0; i < n; ++i)
       keys_.push_back(KeyFor(i).GetPublicKey());
     for (uint32_t i = 0; i < n; ++i)
@@ -91,6 +91,31 @@ class Cluster {
                                      now_);
   }
 
+  // A restart that hands the replica what its application executed last.
+  std::unique_ptr<Replica> Restart(uint32_t i) {
+    ReplicaConfig cfg;
+    cfg.chain_id = kChain;
+    cfg.validators = keys_;
+    cfg.self = i;
+    cfg.key = KeyFor(i);
+    cfg.window_seqs = 8;
+    cfg.view_timeout_ms = 1000;
+    cfg.bugs = bugs_;
+    const App& app = apps_[i];
+    ExecutedTip tip;
+    tip.height = app.executed;
+    if (tip.height > 0) {
+      const CommittedBlock& last = app.blocks[tip.height - 1];
+      tip.digest = last.digest;
+      tip.state_root = tip.result_root = RootOf(last);
+    }
+    return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+  }
+
+  static Hash32 RootOf(const CommittedBlock& block) {
+    return crypto::Sha256Of(AsSpan(ToString(block.payload)));
+  }
+
   void Apply(uint32_t from, Effects fx) {
     for (auto& m : fx.messages) {
       for (uint32_t to = 0; to < n_; ++to) {
@@ -98,10 +123,13 @@ class Cluster {
         if (to != from && (m.to == kBroadcast || m.to == to)) queue_.push_back({to, m.bytes});
       }
     }
+    for (const pb::ExecutionCertificate& cert : fx.execution_certs) {
+      if (auto ef = DecodeExecutionVoteBody(cert.body())) certified_[from].insert(ef->height);
+    }
     App& app = apps_[from];
     while (app.executed < app.blocks.size()) {
       uint64_t h = ++app.executed;
-      Hash32 root = crypto::Sha256Of(AsSpan(ToString(app.blocks[h - 1].payload)));
+      Hash32 root = RootOf(app.blocks[h - 1]);
       Apply(from, replicas_[from]->OnExecuted(now_, h, root, root));
     }
   }
@@ -113,6 +141,9 @@ class Cluster {
       if (down_[to]) continue;
       pb::Envelope env;
       if (env.ParseFromString(bytes) && dropped_types_.contains(env.type())) continue;
+      if (env.type() == pb::EXECUTION_VOTE && drop_exec_votes_of_ &&
+          (*drop_exec_votes_of_ == env.sender() || *drop_exec_votes_of_ == to))
+        continue;
       if (drop_commits_of_view_ && env.type() == pb::COMMIT) {
         auto vf = DecodeVoteBody(env.body());
         if (vf && vf->view == *drop_commits_of_view_) continue;
@@ -142,6 +173,7 @@ class Cluster {
   PlantedBugs bugs_;
   std::set<int> dropped_types_;
   std::optional<uint64_t> drop_commits_of_view_;
+  std::optional<uint32_t> drop_exec_votes_of_;  // execution votes it sends or is sent
   uint64_t now_ = 0;
   std::vector<crypto::PublicKey> keys_;
   std::vector<MemStorage> storage_;
@@ -150,6 +182,7 @@ class Cluster {
   std::vector<bool> down_;  // receives nothing and gets no ticks (crashed or paused)
   std::vector<bool> cut_;   // runs, but the network drops everything it sends or is sent
   std::deque<std::pair<uint32_t, std::string>> queue_;
+  std::vector<std::set<uint64_t>> certified_;  // per replica: heights of the certificates it formed
 };
 
 TEST(Replica, NormalCaseCommitsTheSameBlocksInOrderEverywhere) {
@@ -344,6 +377,67 @@ TEST(Replica, RestartedReplicaNeverPreparesAConflictingBlock) {
     }
   }
   EXPECT_EQ(c.replicas_[1]->drops().conflicting, 1u);
+}
+
+// A replica restarted at executed height 5 signs its execution vote for 5 again and sends it at
+// once: it may never have sent it (the process stopped between the commit and the vote).
+TEST(Replica, RestartedReplicaSendsItsExecutionVoteForTheExecutedHeight) {
+  Cluster c(4);
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_ = {pb::EXECUTION_VOTE};  // height 5 is not certified when it restarts
+  c.Propose("block-4");
+  ASSERT_EQ(c.apps_[1].executed, 5u);
+  c.replicas_[1] = c.Restart(1);
+  const Hash32 root = Cluster::RootOf(c.apps_[1].blocks[4]);
+  std::vector<Outbound> sent = c.replicas_[1]->Start(c.now_).messages;
+  for (uint64_t t = 50; t <= 250; t += 50) {  // retransmit_ms
+    Effects fx = c.replicas_[1]->Tick(c.now_ + t);
+    sent.insert(sent.end(), fx.messages.begin(), fx.messages.end());
+  }
+  bool found = false;
+  for (const Outbound& m : sent) {
+    pb::Envelope e;
+    ASSERT_TRUE(e.ParseFromString(m.bytes));
+    if (e.type() != pb::EXECUTION_VOTE) continue;
+    EXPECT_TRUE(VerifyEnvelope(ValidatorSet(c.keys_), kChain, e, DefaultVerifier()));
+    auto ef = DecodeExecutionVoteBody(e.body());
+    ASSERT_TRUE(ef.has_value());
+    if (ef->height != 5) continue;
+    EXPECT_EQ(e.sender(), 1u);
+    EXPECT_EQ(ef->block_digest, c.apps_[1].blocks[4].digest);
+    EXPECT_EQ(ef->state_root, root);
+    EXPECT_EQ(ef->result_root, root);
+    found = true;
+  }
+  EXPECT_TRUE(found) << "no execution vote for the restored height 5 within retransmit_ms";
+}
+
+// The review's scenario: one validator is down and another restarts right after executing
+// height 5, before its execution vote went out. Height 5 must still get its certificate
+// (without the restarted vote only two of the three needed exist, and the chain moves on past it,
+// so observers' sync stops below it for good).
+TEST(Replica, HeightExecutedJustBeforeARestartIsStillCertified) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;  // it stops before its vote for 5 goes out (and others' come in)
+  c.Propose("block-4");
+  for (uint32_t r = 0; r < 3; ++r) {
+    ASSERT_EQ(c.apps_[r].executed, 5u);
+    ASSERT_FALSE(c.certified_[r].contains(5));
+  }
+  c.drop_exec_votes_of_.reset();
+  c.replicas_[2] = c.Restart(2);
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(3000);  // the others retransmit; the primary proposes more (empty) blocks
+  EXPECT_GT(c.apps_[0].blocks.size(), 5u) << "the chain went on";
+  // The restarted replica itself may learn the certificate of a later height first; the other two
+  // (which observers sync from) must form height 5's.
+  for (uint32_t r = 0; r < 2; ++r)
+    EXPECT_TRUE(c.certified_[r].contains(5)) << "replica " << r << " never certified height 5";
 }
 
 TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {

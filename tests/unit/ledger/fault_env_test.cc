@@ -204,5 +204,35 @@ TEST(LevelDbStoreUnderFaults, AFailedBackgroundCompactionFailsTheWritesAfterIt) 
   }
 }
 
+// A read of a table file that fails (an I/O error, or a block whose checksum does not match) is a
+// storage failure naming the database and the file, never "absent"; the next read works again.
+TEST(LevelDbStoreUnderFaults, AFailedReadOfATableIsAnErrorNamingTheDatabase) {
+  for (FaultKind kind : {FaultKind::kReadError, FaultKind::kReadCorruption}) {
+    SCOPED_TRACE(std::string(FaultKindName(kind)));
+    TempDir dir;
+    FaultEnv env;
+    for (int round = 0; round < 2; ++round) {  // the data ends in a table file, not yet opened
+      auto store = OpenStore(dir.path(), &env);
+      ASSERT_NE(store, nullptr);
+      if (round == 0) {
+        ASSERT_TRUE(Put(*store, "key").has_value());
+      }
+    }
+    auto store = OpenStore(dir.path(), &env);
+    ASSERT_NE(store, nullptr);
+    env.Arm(kind, 0, 0, ".ldb");
+    auto value = store->Get(AsSpan("key"));
+    ASSERT_TRUE(env.fired());
+    ASSERT_FALSE(value.has_value()) << "a failed read was answered";
+    EXPECT_TRUE(value.error().storage_failure);
+    EXPECT_EQ(value.error().code,
+              kind == FaultKind::kReadError ? ErrorCode::kIoError : ErrorCode::kCorruption)
+        << value.error().message;
+    EXPECT_NE(value.error().message.find("test database"), std::string::npos);
+    EXPECT_NE(value.error().message.find("injected fault"), std::string::npos);
+    EXPECT_TRUE(Has(*store, "key"));
+  }
+}
+
 }  // namespace
 }  // namespace cl::ledger

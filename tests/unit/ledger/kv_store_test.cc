@@ -318,6 +318,30 @@ TEST(LevelDbStore, GarbageOverTableFileIsAnErrorNotACrash) {
   EXPECT_EQ(scan.error().code, ErrorCode::kCorruption) << scan.error().ToString();
 }
 
+// LevelDB reports a table file that is gone (ENOENT) as NotFound with the file's name; only a
+// key that is not there is absent. The read of a key in the lost table is an error (it was
+// answered as "absent": a block, a transaction or a balance silently missing).
+TEST(LevelDbStore, AReadFromATableFileThatIsGoneIsAnErrorNotAbsent) {
+  TempDir dir;
+  const fs::path db = dir.path() / "db";
+  FillAndClose(db);
+  auto store = LevelDbStore::Open(db, LevelDbOptions{});  // opens no table yet
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  int tables = 0;
+  for (const auto& entry : fs::directory_iterator(db)) {
+    if (entry.path().extension() == ".ldb") {
+      fs::remove(entry.path());
+      ++tables;
+    }
+  }
+  ASSERT_GT(tables, 0);
+  auto value = (*store)->Get(AsSpan(Numbered("key", 1)));
+  ASSERT_FALSE(value.has_value()) << "a key in a lost table file was answered as absent";
+  EXPECT_EQ(value.error().code, ErrorCode::kIoError) << value.error().ToString();
+  EXPECT_TRUE(value.error().storage_failure);
+  EXPECT_NE(value.error().message.find(".ldb"), std::string::npos) << value.error().message;
+}
+
 TEST(LevelDbStore, ReopenWithoutCreateFindsData) {
   TempDir dir;
   const fs::path db = dir.path() / "db";

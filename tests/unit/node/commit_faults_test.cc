@@ -5,8 +5,8 @@
 // the commit runs once per (fault kind, occurrence) and the test checks that
 //   - the commit is not reported as committed (an error; the height stays),
 //   - it is a storage failure (the node stops on it at once: node/storage_failure.h), and nothing
-//     runs on: the block committed again is refused, and no byte reaches either database after the
-//     fault,
+//     runs on: the block committed again is refused, the database whose write failed refuses a
+//     plain write too, and no byte reaches either database after the fault,
 //   - reopening both databases with the real Env gives the block either whole (its state root, its
 //     execution record) or not at all (the previous height and root), and the chain goes on from
 //     there with the same roots and receipts as a node that never failed.
@@ -229,6 +229,16 @@ TEST_F(CommitFaultsTest, EveryFaultAtEveryWriteOfACommitLeavesTheBlockWholeOrAbs
         // either database after the fault.
         if (kind == FaultKind::kDiskFull) env.Arm(FaultKind::kNone, 0);  // space freed
         EXPECT_FALSE(CommitOn(*stores.app, 3, Block(3)).has_value());
+        // The store whose write failed refuses any later write itself (LevelDbStore; LevelDB
+        // alone does so only after a failed fsync). The block again above is refused earlier, by
+        // the state tree, so it does not show this.
+        const bool state_failed =
+            failed.error().message.find("state database") != std::string::npos;
+        ledger::LevelDbStore& faulted = state_failed ? *stores.state : *stores.chain;
+        ledger::WriteBatch probe;
+        probe.Put(ToBytes("probe"), ToBytes("after the fault"));
+        EXPECT_FALSE(faulted.Write(probe, /*sync=*/true).has_value())
+            << (state_failed ? "state" : "chain") << " database took a write after its failed one";
         EXPECT_EQ(env.counts().changes_after_fault, 0u)
             << "bytes reached a database after the failed write";
         EXPECT_EQ(stores.app->height(), 2u);

@@ -15,6 +15,7 @@
 #include "ledger/fault_env.h"
 #include "ledger/leveldb_store.h"
 #include "node/storage_failure.h"
+#include "tests/unit/ledger/hooked_store.h"
 
 namespace cl::node {
 namespace {
@@ -88,6 +89,31 @@ TEST(ConsensusStoreDeathTest, AFailedWriteStopsTheProcessWithOneLineNamingTheDat
         "checkpoint\\): chain database /[^ ]*consensus_store_test[^ ]*: write failed: IO error: "
         "[^ ]*: injected fault");
   }
+}
+
+// At a node's start the consensus state is read before the replica is made (Node::Start), so a
+// failed read is a refusal to start (exit 2, like every other startup refusal) with the error,
+// not a stop while running (exit 3); what Read returned is what the replica's Load gets.
+TEST(ConsensusStoreTest, AFailedReadAtStartIsReturnedAndLoadGetsWhatReadReturned) {
+  ledger::testing::HookedStore kv;
+  {
+    ConsensusStore store(&kv);
+    store.PutCheckpoint("cert");
+    store.PutViewRecord("view");
+  }
+  ConsensusStore store(&kv);
+  kv.read_error = Error{ErrorCode::kIoError, "chain database /d: read failed: IO error: EIO"};
+  auto failed = store.Read();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().message, "chain database /d: read failed: IO error: EIO");
+  kv.read_error.reset();
+  auto read = store.Read();
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_EQ(read->checkpoint, "cert");
+  kv.read_error = Error{ErrorCode::kIoError, "not read again"};
+  consensus::Storage::Loaded loaded = store.Load();
+  EXPECT_EQ(loaded.checkpoint, "cert");
+  EXPECT_EQ(loaded.view_record, "view");
 }
 
 }  // namespace

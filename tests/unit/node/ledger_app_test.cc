@@ -286,5 +286,22 @@ TEST_F(TwoStoreTest, TreeBehindTheChainIsReportedAsCorruption) {
   EXPECT_EQ(reopened.error().code, ErrorCode::kCorruption);
 }
 
+// A failed read of the tree's last key at start is reported as that read's error (it was reported
+// as "state tree version (none) does not match the block store's height", losing the I/O error).
+TEST_F(TwoStoreTest, AFailedReadOfTheTreesLastKeyIsReportedAsItsError) {
+  ledger::MemoryStore chain;
+  ledger::testing::HookedStore state;
+  {
+    auto app = LedgerApp::Open(&chain, &state, genesis_);
+    ASSERT_TRUE(app.has_value()) << app.error().message;
+  }
+  state.last_key_error = Error{ErrorCode::kIoError, "state database: read failed: IO error: EIO"};
+  auto reopened = LedgerApp::Open(&chain, &state, genesis_);
+  ASSERT_FALSE(reopened.has_value());
+  EXPECT_EQ(reopened.error().code, ErrorCode::kIoError) << reopened.error().message;
+  EXPECT_NE(reopened.error().message.find("read failed: IO error: EIO"), std::string::npos)
+      << reopened.error().message;
+}
+
 }  // namespace
 }  // namespace cl::node

@@ -161,9 +161,9 @@ TEST_F(MempoolTest, CommittedTransactionsAreDuplicatesNotAdmittedAgain) {
   Bytes tx = MakeTx(9);
   Hash32 committed_id = ledger::ParseTransaction(tx, kChain)->tx_id;
   MempoolConfig config{kChain, 100, 1u << 20, {}};
-  config.committed_height = [committed_id](const Hash32& id) -> std::optional<uint64_t> {
-    if (id == committed_id) return 42;
-    return std::nullopt;
+  config.committed_height = [committed_id](const Hash32& id) -> Result<std::optional<uint64_t>> {
+    if (id == committed_id) return std::optional<uint64_t>(42);
+    return std::optional<uint64_t>();
   };
   Mempool pool(std::move(config), &verifier_);
   auto r = Admit(pool, {tx, MakeTx(10)});
@@ -178,6 +178,20 @@ TEST_F(MempoolTest, CommittedTransactionsAreDuplicatesNotAdmittedAgain) {
 
 namespace cl::node {
 namespace {
+
+// A committed-transaction lookup that cannot read refuses the transaction (it was admitted again:
+// the failed lookup counted as "never committed").
+TEST_F(MempoolTest, AFailedCommittedLookupRefusesTheTransaction) {
+  MempoolConfig config{kChain, 100, 1u << 20, {}};
+  config.committed_height = [](const Hash32&) -> Result<std::optional<uint64_t>> {
+    return MakeError(ErrorCode::kIoError, "chain database /d: read failed: IO error");
+  };
+  Mempool pool(std::move(config), &verifier_);
+  auto r = Admit(pool, {MakeTx(11)});
+  EXPECT_EQ(r[0].status, AdmitStatus::kRejected);
+  EXPECT_NE(r[0].reason.find("read failed: IO error"), std::string::npos) << r[0].reason;
+  EXPECT_EQ(pool.size(), 0u);
+}
 
 // A gossiped transaction whose signature does not verify marks its sender as faulty (node.cc
 // ignores that peer's gossip for a while); other refusals do not (issue 14, defect 14).

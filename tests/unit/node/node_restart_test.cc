@@ -1,0 +1,166 @@
+// A validator restarted after a stop between two writes of an execution certificate: the replica
+// writes the certificate it formed to the consensus store (its checkpoint) before the node writes
+// it to the block store. A stop in between lost the block store's copy for good (the restarted
+// replica treats the height as done and never forms or stores that certificate again), and
+// observers, which sync only certified blocks, stalled below that height.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "consensus/consensus.pb.h"
+#include "consensus/messages.h"
+#include "crypto/keystore.h"
+#include "genesis/genesis.h"
+#include "ledger/fault_env.h"
+#include "ledger/leveldb_store.h"
+#include "node/config.h"
+#include "node/node.h"
+#include "node/rpc_dispatch.h"
+#include "node/rpc_methods.h"
+#include "tools/localnet.h"
+
+namespace cl::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadLine(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+class NodeRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "node_restart_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    tools::LocalnetOptions options;
+    options.dir = dir_;
+    options.chain_id = "node-restart-test";
+    options.observers = 0;
+    ASSERT_TRUE(tools::InitLocalnet(options));
+    for (const auto& entry : fs::directory_iterator(dir_))
+      if (fs::exists(entry.path() / "config.toml")) homes_.push_back(entry.path());
+    std::sort(homes_.begin(), homes_.end());
+    ASSERT_EQ(homes_.size(), 4u);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<Node> OpenAndStart(const fs::path& home, ledger::FaultEnv* env = nullptr) {
+    auto config = LoadNodeConfig(home);
+    EXPECT_TRUE(config.has_value());
+    if (!config) return nullptr;
+    config->storage_env = env;
+    auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
+    auto key = crypto::ReadKeystoreFile(config->key_file, ReadLine(config->passphrase_file));
+    EXPECT_TRUE(genesis && key);
+    if (!genesis || !key) return nullptr;
+    auto node = Node::Open(*config, std::move(*genesis), std::move(*key));
+    EXPECT_TRUE(node.has_value()) << (node ? "" : node.error().message);
+    if (!node) return nullptr;
+    auto started = (*node)->Start();
+    EXPECT_TRUE(started.has_value()) << (started ? "" : started.error().message);
+    if (!started) return nullptr;
+    return std::move(*node);
+  }
+
+  fs::path dir_;
+  std::vector<fs::path> homes_;
+};
+
+TEST_F(NodeRestartTest, TheCheckpointCertificateMissingFromTheBlockStoreIsStoredAtStart) {
+  {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (nodes[0]->GetStatus().height < 3) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& node : nodes)
+      node->Stop();
+  }
+  // The stop between the two writes: bank-1's block store loses its checkpoint's certificate.
+  auto config = LoadNodeConfig(homes_[0]);
+  ASSERT_TRUE(config.has_value());
+  std::string checkpoint;
+  uint64_t height = 0;
+  {
+    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    auto value = (*store)->Get(ToBytes("csC"));
+    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
+    checkpoint = ToString(**value);
+    consensus::pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(checkpoint));
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    ASSERT_TRUE(fields.has_value());
+    height = fields->height;
+    ASSERT_GT(height, 0u);
+    Bytes key = ToBytes("bkE");
+    AppendU64BE(key, height);
+    ledger::WriteBatch batch;
+    batch.Delete(key);
+    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
+  }
+  auto node = OpenAndStart(homes_[0]);
+  ASSERT_NE(node, nullptr);
+  auto stored = node->ledger().blocks().GetExecutionCertificate(height);
+  node->Stop();
+  ASSERT_TRUE(stored.has_value()) << stored.error().message;
+  ASSERT_TRUE(stored->has_value()) << "block " << height << " has no execution certificate";
+  EXPECT_EQ(ToString(**stored), checkpoint);
+}
+
+// A read of the chain database that fails while answering get_block is the internal error with the
+// read's message (it was "no block at that height", or an answer without the summary fields).
+TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
+  {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (nodes[0]->GetStatus().height < 3) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& node : nodes)
+      node->Stop();
+  }
+  // Reopened (alone), its blocks are in a table file, read when asked for.
+  ledger::FaultEnv env;
+  auto node = OpenAndStart(homes_[0], &env);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  env.Arm(ledger::FaultKind::kReadError, 0, 0, ".ldb");
+  RpcCallContext context;
+  const std::string answer = dispatcher.HandleText(
+      R"({"jsonrpc":"2.0","id":1,"method":"get_block","params":{"height":1}})", context);
+  node->Stop();
+  ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+  EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+}
+
+}  // namespace
+}  // namespace cl::node
