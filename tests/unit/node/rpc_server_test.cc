@@ -374,6 +374,47 @@ TEST_F(RpcServerTest, SlowReadersTogetherStayWithinTheTotalBound) {
   EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":3,"method":"echo"})").result(), http::status::ok);
 }
 
+// Review finding: the total bound closed whichever session the next message was for when its queue
+// was not empty, and the message being written counts as queued. So while non-reading sessions held
+// the total above its bound, a reader that keeps up was closed as soon as two notifications came
+// back to back. Only a session holding more than its share of the total is closed for it.
+TEST_F(RpcServerTest, AReaderThatKeepsUpIsNotClosedWhileOthersHoldTheTotal) {
+  RpcServerConfig config;
+  config.max_queued_bytes_per_session = 1u << 20;
+  config.max_queued_bytes_total = 2u << 20;
+  StartServer(config);
+  auto subscribe = [&](websocket::stream<tcp::socket>& ws, const std::string& topic) {
+    ws.write(net::buffer(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":")" +
+                         topic + R"("}})"));
+    beast::flat_buffer buffer;
+    ws.read(buffer);
+  };
+  // Two sessions that never read, each sent one message far larger than the kernel buffers, so its
+  // write stays in flight and the total stays past its bound.
+  std::vector<std::unique_ptr<websocket::stream<tcp::socket>>> hogs;
+  for (int i = 0; i < 2; ++i) {
+    hogs.push_back(std::make_unique<websocket::stream<tcp::socket>>(ioc_));
+    ConnectWs(*hogs.back());
+    subscribe(*hogs.back(), "account:hog");
+  }
+  server_->Publish("account:hog", json::value(std::string(size_t{32} << 20, 'h')));
+  ASSERT_TRUE(WaitFor([&] { return server_->queued_bytes() > config.max_queued_bytes_total; }));
+  websocket::stream<tcp::socket> reader(ioc_);
+  ConnectWs(reader);
+  subscribe(reader, "blocks");
+  for (int i = 0; i < 3; ++i)
+    server_->Publish("blocks", json::value(i));
+  for (int i = 0; i < 3; ++i) {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    reader.read(buffer, ec);
+    ASSERT_FALSE(ec) << "notification " << i << ": " << ec.message();
+    auto note = json::parse(beast::buffers_to_string(buffer.data()));
+    EXPECT_EQ(note.at("params").at("result"), json::value(i)) << json::serialize(note);
+  }
+  EXPECT_EQ(server_->connection_count(), 3u);
+}
+
 TEST_F(RpcServerTest, SubscribeOverHttpIsRefused) {
   StartServer();
   auto res = Post(R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"blocks"}})");
