@@ -186,12 +186,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     const size_t limit = state_->config.max_queued_bytes_per_session;
     // One message larger than the bound is still sent when nothing else waits (a large response);
     // anything that would queue past the bound means the reader cannot keep up.
-    // The same for all sessions together: the session that adds to a backlog past the total is
-    // closed.
-    if (!queue_.empty() &&
-        (queued_bytes_ + text.size() > limit ||
-         state_->queued_bytes.load() + text.size() > state_->config.max_queued_bytes_total ||
-         queue_.size() >= kMaxQueuedNotificationsPerSession)) {
+    // The same for all sessions together: past the total, a session is closed when it holds more
+    // than its share of the total (total / max_connections, the message being written included).
+    // A reader that keeps up holds a few small messages and is never closed for what others hold.
+    const size_t share =
+        state_->config.max_queued_bytes_total / std::max<size_t>(1, state_->config.max_connections);
+    const bool over_total =
+        state_->queued_bytes.load() + text.size() > state_->config.max_queued_bytes_total &&
+        queued_bytes_ + text.size() > share;
+    if (!queue_.empty() && (queued_bytes_ + text.size() > limit || over_total ||
+                            queue_.size() >= kMaxQueuedNotificationsPerSession)) {
       CloseSlowReader();
       return;
     }

@@ -38,9 +38,10 @@ inline constexpr size_t kMaxQueuedNotificationsPerSession = 4096;
 inline constexpr size_t kDefaultMaxQueuedBytesPerSession = 16u << 20;
 // Bytes queued for all WebSocket sessions together: without it the bound was max_connections
 // times the per-session one (4 GiB with the defaults). A message that would go past it closes the
-// session it is for as a slow reader, unless that session has nothing queued (a reader that keeps
-// up is not closed for the others' backlog), so the total exceeds it by at most one message per
-// session.
+// session it is for as a slow reader when that session already has something queued and holds more
+// than its share (this total / max_connections: 256 KiB with the defaults), so a reader that keeps
+// up is not closed for the others' backlog. The total exceeds the bound by at most one share plus
+// one message per session (128 MiB plus one message per session with the defaults).
 inline constexpr size_t kDefaultMaxQueuedBytesTotal = 64u << 20;
 // How long a session closed as a slow reader may take to finish its pending write and close
 // handshake before its socket is closed outright.
