@@ -17,6 +17,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "tests/integration/harness.h"
@@ -39,6 +42,24 @@ TEST(RpcTimeout, CallToAPausedNodeReturnsWithinItsTimeout) {
 
   const pid_t pid = c.member(0).pid;
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // kill returns before every thread has stopped: wait until the kernel reports each of the
+  // process's threads stopped (state T in /proc/PID/task/TID/stat), or one still running may
+  // answer the call.
+  ASSERT_TRUE(WaitUntil(
+      [pid] {
+        std::error_code ec;
+        for (const auto& task :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+          std::ifstream stat(task.path() / "stat");
+          std::string text((std::istreambuf_iterator<char>(stat)),
+                           std::istreambuf_iterator<char>());
+          const size_t paren = text.rfind(')');
+          if (paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'T')
+            return false;
+        }
+        return !ec;
+      },
+      5'000, "the node to stop"));
   std::atomic<bool> done{false};
   std::thread resume([&] {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kResumeAfterMs);
