@@ -83,6 +83,8 @@ const char* StatusName(AdmitStatus s) {
       return "rejected";
     case AdmitStatus::kFull:
       return "mempool_full";
+    case AdmitStatus::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }
@@ -301,6 +303,8 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
                                return RpcFail(kRpcTxRejected, r.reason, RenderAdmit(r));
                              if (r.status == AdmitStatus::kFull)
                                return RpcFail(kRpcMempoolFull, r.reason, RenderAdmit(r));
+                             if (r.status == AdmitStatus::kUnavailable)
+                               return RpcFail(kRpcInternalError, r.reason, RenderAdmit(r));
                              return RenderAdmit(r);
                            },
                            true});
@@ -448,12 +452,14 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
 }
 
 void PublishCommit(RpcServer& server, const Node& node, const CommitResult& result) {
-  auto summary = RenderBlockSummary(node, result.height);
-  if (!summary) return;  // subscribers are told nothing rather than something wrong
-  json::object block = std::move(*summary);
-  block["tx_count"] = result.tx_ids.size();
-  block["null_block"] = result.null_block;
-  server.Publish("blocks", block);
+  // A block summary that cannot be read is not published (subscribers are told nothing rather than
+  // something wrong); the tx notifications below need no read and still go out.
+  if (auto summary = RenderBlockSummary(node, result.height)) {
+    json::object block = std::move(*summary);
+    block["tx_count"] = result.tx_ids.size();
+    block["null_block"] = result.null_block;
+    server.Publish("blocks", block);
+  }
   // The same shape as get_tx's committed answer (and a tx subscription's first notification).
   for (int i = 0; i < result.receipts.receipts_size(); ++i) {
     const ledger::pb::Receipt& r = result.receipts.receipts(i);
