@@ -75,7 +75,7 @@ std::vector<AdmitResult> Mempool::Admit(std::span<const ByteSpan> envelopes, uin
       if (config_.committed_height) {
         auto committed = config_.committed_height(p->tx_id);
         if (!committed) {
-          results[i].status = AdmitStatus::kRejected;
+          results[i].status = AdmitStatus::kUnavailable;
           results[i].reason =
               "cannot check whether it was committed already: " + committed.error().message;
           continue;

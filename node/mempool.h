@@ -54,9 +54,10 @@ struct PooledTx {
 
 enum class AdmitStatus {
   kAdmitted,
-  kDuplicate,  // already pooled (or committed and still remembered)
-  kRejected,   // invalid: reason says why; retrying the same bytes cannot succeed
-  kFull,       // the pool is at a limit; retry later
+  kDuplicate,    // already pooled (or committed and still remembered)
+  kRejected,     // invalid: reason says why; retrying the same bytes cannot succeed
+  kFull,         // the pool is at a limit; retry later
+  kUnavailable,  // the node could not check it (a failed read); retry later
 };
 
 struct AdmitResult {
