@@ -187,8 +187,23 @@ Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
     if (fields->height <= app_->height()) {
       auto stored = app_->blocks().GetExecutionCertificate(fields->height);
       if (!stored) return std::unexpected(stored.error());
-      if (!stored->has_value())
+      if (!stored->has_value()) {
+        // Stored only when it certifies what this node executed at that height (the replica
+        // verified its signatures before it wrote it; a mismatch means a damaged database).
+        auto executed = app_->blocks().GetExecuted(fields->height);
+        if (!executed) return std::unexpected(executed.error());
+        const bool matches = executed->has_value() &&
+                             ToString(fields->block_digest.span()) == (*executed)->header_hash() &&
+                             ToString(fields->state_root.span()) == (*executed)->state_root() &&
+                             ToString(fields->result_root.span()) == (*executed)->receipt_root();
+        if (!matches)
+          return MakeError(ErrorCode::kCorruption,
+                           "chain database " + config_.data_dir.string() +
+                               ": the consensus checkpoint certificate of block " +
+                               std::to_string(fields->height) +
+                               " does not match the block's execution record");
         LEDGER_TRY(app_->StoreExecutionCertificate(fields->height, AsSpan(checkpoint)));
+      }
     }
   }
   consensus::ExecutedTip tip;

@@ -78,48 +78,59 @@ class NodeRestartTest : public ::testing::Test {
     return std::move(*node);
   }
 
+  // Runs the consortium to height 3, stops it, and deletes bank-1's execution certificate of its
+  // consensus checkpoint from its block store (the stop between the two writes). With
+  // `state_root`, the checkpoint certificate in the consensus store is rewritten to certify that
+  // state root instead. Returns the checkpoint certificate as stored and its height.
+  void CommitThenLoseTheCheckpointCertificate(std::string* checkpoint, uint64_t* height,
+                                              const Hash32* state_root = nullptr) {
+    {
+      std::vector<std::unique_ptr<Node>> nodes;
+      for (const fs::path& home : homes_) {
+        nodes.push_back(OpenAndStart(home));
+        ASSERT_NE(nodes.back(), nullptr);
+      }
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (nodes[0]->GetStatus().height < 3) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      for (auto& node : nodes)
+        node->Stop();
+    }
+    auto config = LoadNodeConfig(homes_[0]);
+    ASSERT_TRUE(config.has_value());
+    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    auto value = (*store)->Get(ToBytes("csC"));
+    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
+    consensus::pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(ToString(**value)));
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    ASSERT_TRUE(fields.has_value());
+    *height = fields->height;
+    ASSERT_GT(*height, 0u);
+    ledger::WriteBatch batch;
+    if (state_root != nullptr) {
+      cert.set_body(consensus::EncodeExecutionVoteBody(fields->height, fields->block_digest,
+                                                       *state_root, fields->result_root));
+      batch.Put(ToBytes("csC"), ToBytes(cert.SerializeAsString()));
+    }
+    *checkpoint = cert.SerializeAsString();
+    Bytes key = ToBytes("bkE");
+    AppendU64BE(key, *height);
+    batch.Delete(key);
+    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
+  }
+
   fs::path dir_;
   std::vector<fs::path> homes_;
 };
 
 TEST_F(NodeRestartTest, TheCheckpointCertificateMissingFromTheBlockStoreIsStoredAtStart) {
-  {
-    std::vector<std::unique_ptr<Node>> nodes;
-    for (const fs::path& home : homes_) {
-      nodes.push_back(OpenAndStart(home));
-      ASSERT_NE(nodes.back(), nullptr);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (nodes[0]->GetStatus().height < 3) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    for (auto& node : nodes)
-      node->Stop();
-  }
-  // The stop between the two writes: bank-1's block store loses its checkpoint's certificate.
-  auto config = LoadNodeConfig(homes_[0]);
-  ASSERT_TRUE(config.has_value());
   std::string checkpoint;
   uint64_t height = 0;
-  {
-    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    auto value = (*store)->Get(ToBytes("csC"));
-    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
-    checkpoint = ToString(**value);
-    consensus::pb::ExecutionCertificate cert;
-    ASSERT_TRUE(cert.ParseFromString(checkpoint));
-    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
-    ASSERT_TRUE(fields.has_value());
-    height = fields->height;
-    ASSERT_GT(height, 0u);
-    Bytes key = ToBytes("bkE");
-    AppendU64BE(key, height);
-    ledger::WriteBatch batch;
-    batch.Delete(key);
-    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
-  }
+  ASSERT_NO_FATAL_FAILURE(CommitThenLoseTheCheckpointCertificate(&checkpoint, &height));
   auto node = OpenAndStart(homes_[0]);
   ASSERT_NE(node, nullptr);
   auto stored = node->ledger().blocks().GetExecutionCertificate(height);
@@ -127,6 +138,35 @@ TEST_F(NodeRestartTest, TheCheckpointCertificateMissingFromTheBlockStoreIsStored
   ASSERT_TRUE(stored.has_value()) << stored.error().message;
   ASSERT_TRUE(stored->has_value()) << "block " << height << " has no execution certificate";
   EXPECT_EQ(ToString(**stored), checkpoint);
+}
+
+// A checkpoint certificate that certifies something other than what the node executed at its
+// height is not copied into the block store (observers would be served a certificate that
+// contradicts the block): the start is refused naming the chain database (review finding).
+TEST_F(NodeRestartTest, ACheckpointCertificateThatContradictsTheExecutionRecordRefusesTheStart) {
+  std::string checkpoint;
+  uint64_t height = 0;
+  Hash32 other_root;
+  other_root.bytes.fill(0x5a);
+  ASSERT_NO_FATAL_FAILURE(
+      CommitThenLoseTheCheckpointCertificate(&checkpoint, &height, &other_root));
+  auto config = LoadNodeConfig(homes_[0]);
+  ASSERT_TRUE(config.has_value());
+  auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
+  auto key = crypto::ReadKeystoreFile(config->key_file, ReadLine(config->passphrase_file));
+  ASSERT_TRUE(genesis && key);
+  auto node = Node::Open(*config, std::move(*genesis), std::move(*key));
+  ASSERT_TRUE(node.has_value()) << node.error().message;
+  auto started = (*node)->Start();
+  ASSERT_FALSE(started.has_value()) << "a contradicting checkpoint certificate was taken";
+  EXPECT_NE(started.error().message.find("does not match the block's execution record"),
+            std::string::npos)
+      << started.error().message;
+  EXPECT_NE(started.error().message.find(config->data_dir.string()), std::string::npos)
+      << started.error().message;
+  auto stored = (*node)->ledger().blocks().GetExecutionCertificate(height);
+  ASSERT_TRUE(stored.has_value()) << stored.error().message;
+  EXPECT_FALSE(stored->has_value()) << "the contradicting certificate was stored";
 }
 
 // A read of the chain database that fails while answering get_block is the internal error with the
