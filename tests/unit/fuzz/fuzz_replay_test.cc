@@ -15,6 +15,12 @@
 #include "tests/fuzz/fuzz_fixture.h"
 
 namespace cl::fuzz {
+
+// For gtest's listing (and CTest's test names): the target's name, not its bytes.
+void PrintTo(const Target& target, std::ostream* os) {
+  *os << target.name;
+}
+
 namespace {
 
 constexpr uint32_t kSeed = 20261207;  // printed on failure; change to explore
