@@ -543,8 +543,17 @@ class Simulation {
     cfg.verifier = verifier_.get();
     cfg.signer = nd.signer.get();
     cfg.bugs = opt_.bugs;
-    nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage,
-                                                      nd.app.blocks.size(), now_);
+    // As the node does (Node::RestoreExecutionState): the application's last executed block, whose
+    // execution vote a restarted replica signs again (it may have crashed before sending it).
+    consensus::ExecutedTip tip;
+    tip.height = nd.app.blocks.size();
+    if (tip.height > 0) {
+      tip.digest = nd.app.digests.back();
+      tip.state_root = nd.app.roots.back();
+      tip.result_root = nd.app.ResultRoot(tip.height);
+    }
+    nd.replica =
+        std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage, tip, now_);
     nd.up = true;
     nd.tick_at = UINT64_MAX;
     Apply(nd, nd.replica->Start(now_));
