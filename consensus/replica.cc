@@ -140,6 +140,13 @@ struct Replica::Impl {
   // per peer, so at most n entries). A STATE_REPLY is taken only from a peer asked, starting at the
   // height asked (issue 14, defect 10: a sync reply's sender and request are checked).
   std::map<uint32_t, uint64_t> state_requests;
+  // Heights at or below the checkpoint, executed here, whose certificate was never formed here:
+  // this replica's own execution vote body for each (OweSkippedCerts). A peer's stored certificate
+  // is taken for one only if it verifies and certifies exactly that body (HandleOwedCertReply).
+  std::map<uint64_t, std::string> owed_certs;
+  std::optional<std::pair<uint32_t, uint64_t>> owed_request;  // peer asked, from_height asked
+  uint64_t owed_request_deadline = 0;
+  uint32_t owed_rr = 0;
   uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
   std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
@@ -499,6 +506,7 @@ struct Replica::Impl {
 
   void AdvanceCheckpoint(uint64_t height, const pb::ExecutionCertificate& cert) {
     if (height <= low) return;
+    OweSkippedCerts(height);
     low = height;
     stable_cert = cert;
     if (restored_exec_height <= low) restored_exec_env.clear();
@@ -517,6 +525,73 @@ struct Replica::Impl {
     }
     fx.execution_certs.push_back(cert);
     TryPropose();
+  }
+
+  // Executed heights between the old checkpoint and `height` still hold this replica's own vote
+  // body: their certificate was never formed here (one is formed for every height the checkpoint
+  // reaches in order), and once the checkpoint passes them their votes are stale, so without this
+  // the block store would lack their certificate for good while the other validators have it.
+  void OweSkippedCerts(uint64_t height) {
+    for (auto it = own_exec_body.upper_bound(low); it != own_exec_body.end() && it->first < height;
+         ++it) {
+      LEDGER_ASSERT(it->first <= executed);
+      owed_certs.insert_or_assign(it->first, it->second);
+    }
+    while (owed_certs.size() > kMaxOwedCertificates)
+      owed_certs.erase(owed_certs.begin());
+  }
+
+  // Asks one peer (round robin) per base view timeout for the blocks from the lowest owed height:
+  // its state reply carries the execution certificates of its block store.
+  void MaybeRequestOwedCerts() {
+    if (owed_certs.empty() || now < owed_request_deadline || n < 2) return;
+    owed_request_deadline = now + cfg.view_timeout_ms;
+    uint32_t p = owed_rr % n;
+    if (p == self) p = (p + 1) % n;
+    owed_rr = p + 1;
+    const uint64_t from = owed_certs.begin()->first;
+    const uint64_t span = owed_certs.rbegin()->first - from + 1;
+    owed_request = {p, from};
+    pb::StateRequestBody body;
+    body.set_from_height(from);
+    body.set_max_blocks(static_cast<uint32_t>(std::min<uint64_t>(span, kMaxBlocksPerStateReply)));
+    pb::Envelope env =
+        SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
+    Send(p, env.SerializeAsString());
+  }
+
+  // A state reply to MaybeRequestOwedCerts: only from the peer asked, starting at the height asked.
+  // A block's execution certificate is stored only if it verifies against the validator set and
+  // certifies exactly this replica's own execution of that height; a verified one for another
+  // result means this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
+  void HandleOwedCertReply(const pb::Envelope& env, const pb::StateReplyBody& body) {
+    if (!owed_request || owed_request->first != env.sender() ||
+        owed_request->second != body.blocks(0).height()) {
+      ++drops.unsolicited;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    owed_request.reset();
+    for (const pb::CertifiedBlock& b : body.blocks()) {
+      auto owed = owed_certs.find(b.height());
+      if (owed == owed_certs.end() || !b.has_exec_cert()) continue;
+      LEDGER_ASSERT(owed->first <= low && owed->first <= executed);
+      auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
+      if (!ef || ef->height != owed->first) {
+        ++drops.bad_certificate;
+        continue;
+      }
+      if (b.exec_cert().body() != owed->second) {
+        halted = true;
+        fx.halted = true;
+        return;
+      }
+      fx.execution_certs.push_back(b.exec_cert());
+      owed_certs.erase(owed);
+    }
   }
 
   // ---- view change --------------------------------------------------------------------------
@@ -981,6 +1056,10 @@ struct Replica::Impl {
       ++drops.malformed;
       return;
     }
+    if (body.blocks_size() > 0 && body.blocks(0).height() <= low) {
+      HandleOwedCertReply(env, body);
+      return;
+    }
     if (body.blocks_size() == 0 || body.blocks(0).height() != delivered + 1) {
       ++drops.stale;
       return;
@@ -1377,6 +1456,7 @@ struct Replica::Impl {
     MaybeReadmit();
     TryPropose();
     if (now >= retransmit_deadline) Retransmit();
+    MaybeRequestOwedCerts();
   }
 
   Effects Finish() {

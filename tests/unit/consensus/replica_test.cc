@@ -61,10 +61,14 @@ class App final : public Application {
     b.set_height(height);
     b.set_payload(ToString(blocks[height - 1].payload));
     *b.mutable_commit_cert() = blocks[height - 1].commit_cert;
+    if (auto it = exec_certs.find(height); it != exec_certs.end())
+      *b.mutable_exec_cert() = it->second;
     return b;
   }
   std::vector<CommittedBlock> blocks;
   size_t executed = 0;
+  // The block store's execution certificates, as the node keeps them: only for executed heights.
+  std::map<uint64_t, pb::ExecutionCertificate> exec_certs;
 };
 
 // n replicas with instant, lossless delivery; `down` replicas receive nothing.
@@ -124,7 +128,10 @@ class Cluster {
       }
     }
     for (const pb::ExecutionCertificate& cert : fx.execution_certs) {
-      if (auto ef = DecodeExecutionVoteBody(cert.body())) certified_[from].insert(ef->height);
+      auto ef = DecodeExecutionVoteBody(cert.body());
+      if (!ef) continue;
+      certified_[from].insert(ef->height);
+      if (ef->height <= apps_[from].executed) apps_[from].exec_certs[ef->height] = cert;
     }
     App& app = apps_[from];
     while (app.executed < app.blocks.size()) {
@@ -438,6 +445,44 @@ TEST(Replica, HeightExecutedJustBeforeARestartIsStillCertified) {
   // (which observers sync from) must form height 5's.
   for (uint32_t r = 0; r < 2; ++r)
     EXPECT_TRUE(c.certified_[r].contains(5)) << "replica " << r << " never certified height 5";
+}
+
+// Review finding: in the scenario above the restarted replica formed the certificate of a later
+// height before enough votes for height 5 reached it; its checkpoint moved past 5, the votes for 5
+// were stale from then on, and height 5 had no certificate in its block store (the others had
+// one), so its get_block, proof bundles and observer sync lacked it. Every height at or below its
+// checkpoint must end with a stored certificate that verifies and is its own execution result.
+TEST(Replica, RestartedReplicaStoresTheCertificateOfItsRevotedHeightWhenALaterOneFormsFirst) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-4");
+  ASSERT_EQ(c.apps_[2].executed, 5u);
+  ASSERT_FALSE(c.certified_[2].contains(5));
+  c.drop_exec_votes_of_.reset();
+  c.replicas_[2] = c.Restart(2);
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(3000);
+  const uint64_t low = c.replicas_[2]->status().low_watermark;
+  ASSERT_GT(low, 5u) << "the restarted replica's checkpoint did not move past height 5";
+  for (uint32_t r = 0; r < 3; ++r) {
+    const uint64_t r_low = c.replicas_[r]->status().low_watermark;
+    for (uint64_t h = 1; h <= r_low; ++h) {
+      auto it = c.apps_[r].exec_certs.find(h);
+      ASSERT_NE(it, c.apps_[r].exec_certs.end())
+          << "replica " << r << " stored no certificate for height " << h << " (low " << r_low
+          << ")";
+      auto ef =
+          VerifyExecutionCertificate(ValidatorSet(c.keys_), kChain, it->second, DefaultVerifier());
+      ASSERT_TRUE(ef.has_value()) << "replica " << r << " height " << h;
+      EXPECT_EQ(ef->height, h);
+      EXPECT_EQ(ef->block_digest, c.apps_[r].blocks[h - 1].digest);
+      EXPECT_EQ(ef->state_root, Cluster::RootOf(c.apps_[r].blocks[h - 1]));
+    }
+  }
 }
 
 TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {
