@@ -279,11 +279,10 @@ Status Node::Start() {
   p2p::TransportHandlers handlers;
   handlers.on_message = [this](const crypto::PublicKey& peer, ByteSpan message) {
     std::lock_guard lock(mu_);
-    if (inbound_.size() >= kMaxDriverQueue) {
+    if (!inbound_.Push(peer, message)) {
       inbound_dropped_++;
       return;
     }
-    inbound_.push_back({peer, Bytes(message.begin(), message.end())});
     cv_.notify_one();
   };
   handlers.on_peer_up = [this](const crypto::PublicKey& peer) {
@@ -600,7 +599,7 @@ void Node::DriverLoop() {
       cv_.wait_for(lock, std::chrono::milliseconds(wake_at - now),
                    [this] { return stopping_ || !inbound_.empty() || wake_; });
       if (stopping_) break;
-      batch.swap(inbound_);
+      batch = inbound_.TakeAll();
       wake_ = false;
     }
     const uint64_t now = MonotonicMs();
