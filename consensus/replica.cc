@@ -116,10 +116,9 @@ struct Replica::Impl {
   std::vector<ExecVote> latest_exec_vote;                       // per sender, any height
   std::map<uint64_t, std::string> own_exec_body;
   std::string own_exec_env;
-  // The vote re-signed at a restart for the restored executed height (RestoreOwnExecVote), kept
-  // for retransmission until that height is certified.
-  uint64_t restored_exec_height = 0;
-  std::string restored_exec_env;
+  // The votes re-signed at a restart for restored executed heights (RestoreOwnExecVote), kept for
+  // retransmission until the checkpoint reaches them.
+  std::map<uint64_t, std::string> restored_exec_envs;  // height -> envelope, above low
   uint64_t known_certified = 0;
   std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
 
@@ -435,15 +434,16 @@ struct Replica::Impl {
     }
   }
 
-  // After a restart: the vote for the executed height is signed again (the process may have
-  // stopped before it went out, and peers whose checkpoint moved on no longer take theirs, so
-  // without it the height may never be certified). Sent at Start, retransmitted until certified.
+  // After a restart: the votes for the executed heights above the checkpoint are signed again
+  // (the process may have stopped before they went out, and peers whose checkpoint moved on no
+  // longer take theirs, so without them a height may never be certified). Called in ascending
+  // height order; sent at Start, retransmitted until certified (or passed by the checkpoint).
   void RestoreOwnExecVote(const ExecutedTip& tip) {
-    if (tip.height == 0 || tip.height != executed || tip.height <= low) return;
+    if (tip.height == 0 || tip.height > executed || tip.height <= low) return;
+    LEDGER_ASSERT(restored_exec_envs.empty() || restored_exec_envs.rbegin()->first < tip.height);
     SignOwnExecVote(tip.height, EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
                                                         tip.result_root));
-    restored_exec_height = tip.height;
-    restored_exec_env = own_exec_env;
+    restored_exec_envs[tip.height] = own_exec_env;
   }
 
   // A verified execution certificate learnt from a peer (view change, new view, state reply).
@@ -509,7 +509,7 @@ struct Replica::Impl {
     OweSkippedCerts(height);
     low = height;
     stable_cert = cert;
-    if (restored_exec_height <= low) restored_exec_env.clear();
+    restored_exec_envs.erase(restored_exec_envs.begin(), restored_exec_envs.upper_bound(low));
     storage->PutCheckpoint(cert.SerializeAsString());
     storage->DropRecordsUpTo(height);
     slots.erase(slots.begin(), slots.upper_bound(height));
@@ -1418,8 +1418,9 @@ struct Replica::Impl {
       RequestMissingPayloads();
     }
     if (!own_exec_env.empty()) Send(kBroadcast, own_exec_env);
-    if (!restored_exec_env.empty() && restored_exec_env != own_exec_env)
-      Send(kBroadcast, restored_exec_env);
+    for (const auto& [height, env] : restored_exec_envs) {
+      if (env != own_exec_env) Send(kBroadcast, env);
+    }
     MaybeRequestState();
   }
 
@@ -1591,7 +1592,16 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint6
 Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
                  const ExecutedTip& executed, uint64_t now_ms)
     : Replica(std::move(config), app, storage, executed.height, now_ms) {
-  impl_->RestoreOwnExecVote(executed);
+  if (executed.height == impl_->executed) impl_->RestoreOwnExecVote(executed);
+}
+
+Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
+                 const std::vector<ExecutedTip>& executed, uint64_t now_ms)
+    : Replica(std::move(config), app, storage, executed.empty() ? 0 : executed.back().height,
+              now_ms) {
+  LEDGER_ASSERT(executed.size() <= kMaxOwedCertificates + 1);
+  for (const ExecutedTip& tip : executed)
+    impl_->RestoreOwnExecVote(tip);
 }
 
 Replica::~Replica() = default;
@@ -1600,7 +1610,8 @@ Effects Replica::Start(uint64_t now_ms) {
   impl_->now = std::max(impl_->now, now_ms);
   if (impl_->in_vc && !impl_->own_vc.empty()) impl_->Send(kBroadcast, impl_->own_vc);
   if (!impl_->own_nv.empty()) impl_->Send(kBroadcast, impl_->own_nv);
-  if (!impl_->restored_exec_env.empty()) impl_->Send(kBroadcast, impl_->restored_exec_env);
+  for (const auto& [height, env] : impl_->restored_exec_envs)
+    impl_->Send(kBroadcast, env);
   impl_->TryPropose();
   return impl_->Finish();
 }

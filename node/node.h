@@ -151,7 +151,8 @@ class Node {
   Node(NodeConfig config, genesis::Genesis genesis, crypto::PrivateKey key);
   Status Init();
 
-  Result<consensus::ExecutedTip> RestoreExecutionState();
+  Result<std::vector<consensus::ExecutedTip>> RestoreExecutionState();
+  Result<consensus::ExecutedTip> ReadExecutedTip(uint64_t height);  // from the execution record
   void DriverLoop();
   void HandleMessage(const InboundMessage& message, uint64_t now_ms);
   void ApplyEffects(consensus::Effects effects);
