@@ -116,10 +116,9 @@ struct Replica::Impl {
   std::vector<ExecVote> latest_exec_vote;                       // per sender, any height
   std::map<uint64_t, std::string> own_exec_body;
   std::string own_exec_env;
-  // The vote re-signed at a restart for the restored executed height (RestoreOwnExecVote), kept
-  // for retransmission until that height is certified.
-  uint64_t restored_exec_height = 0;
-  std::string restored_exec_env;
+  // The votes re-signed at a restart for restored executed heights (RestoreOwnExecVote), kept for
+  // retransmission until the checkpoint reaches them.
+  std::map<uint64_t, std::string> restored_exec_envs;  // height -> envelope, above low
   uint64_t known_certified = 0;
   std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
 
@@ -140,6 +139,13 @@ struct Replica::Impl {
   // per peer, so at most n entries). A STATE_REPLY is taken only from a peer asked, starting at the
   // height asked (issue 14, defect 10: a sync reply's sender and request are checked).
   std::map<uint32_t, uint64_t> state_requests;
+  // Heights at or below the checkpoint, executed here, whose certificate was never formed here:
+  // this replica's own execution vote body for each (OweSkippedCerts). A peer's stored certificate
+  // is taken for one only if it verifies and certifies exactly that body (HandleOwedCertReply).
+  std::map<uint64_t, std::string> owed_certs;
+  std::optional<std::pair<uint32_t, uint64_t>> owed_request;  // peer asked, from_height asked
+  uint64_t owed_request_deadline = 0;
+  uint32_t owed_rr = 0;
   uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
   std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
@@ -428,15 +434,16 @@ struct Replica::Impl {
     }
   }
 
-  // After a restart: the vote for the executed height is signed again (the process may have
-  // stopped before it went out, and peers whose checkpoint moved on no longer take theirs, so
-  // without it the height may never be certified). Sent at Start, retransmitted until certified.
+  // After a restart: the votes for the executed heights above the checkpoint are signed again
+  // (the process may have stopped before they went out, and peers whose checkpoint moved on no
+  // longer take theirs, so without them a height may never be certified). Called in ascending
+  // height order; sent at Start, retransmitted until certified (or passed by the checkpoint).
   void RestoreOwnExecVote(const ExecutedTip& tip) {
-    if (tip.height == 0 || tip.height != executed || tip.height <= low) return;
+    if (tip.height == 0 || tip.height > executed || tip.height <= low) return;
+    LEDGER_ASSERT(restored_exec_envs.empty() || restored_exec_envs.rbegin()->first < tip.height);
     SignOwnExecVote(tip.height, EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
                                                         tip.result_root));
-    restored_exec_height = tip.height;
-    restored_exec_env = own_exec_env;
+    restored_exec_envs[tip.height] = own_exec_env;
   }
 
   // A verified execution certificate learnt from a peer (view change, new view, state reply).
@@ -499,9 +506,10 @@ struct Replica::Impl {
 
   void AdvanceCheckpoint(uint64_t height, const pb::ExecutionCertificate& cert) {
     if (height <= low) return;
+    OweSkippedCerts(height);
     low = height;
     stable_cert = cert;
-    if (restored_exec_height <= low) restored_exec_env.clear();
+    restored_exec_envs.erase(restored_exec_envs.begin(), restored_exec_envs.upper_bound(low));
     storage->PutCheckpoint(cert.SerializeAsString());
     storage->DropRecordsUpTo(height);
     slots.erase(slots.begin(), slots.upper_bound(height));
@@ -517,6 +525,73 @@ struct Replica::Impl {
     }
     fx.execution_certs.push_back(cert);
     TryPropose();
+  }
+
+  // Executed heights between the old checkpoint and `height` still hold this replica's own vote
+  // body: their certificate was never formed here (one is formed for every height the checkpoint
+  // reaches in order), and once the checkpoint passes them their votes are stale, so without this
+  // the block store would lack their certificate for good while the other validators have it.
+  void OweSkippedCerts(uint64_t height) {
+    for (auto it = own_exec_body.upper_bound(low); it != own_exec_body.end() && it->first < height;
+         ++it) {
+      LEDGER_ASSERT(it->first <= executed);
+      owed_certs.insert_or_assign(it->first, it->second);
+    }
+    while (owed_certs.size() > kMaxOwedCertificates)
+      owed_certs.erase(owed_certs.begin());
+  }
+
+  // Asks one peer (round robin) per base view timeout for the blocks from the lowest owed height:
+  // its state reply carries the execution certificates of its block store.
+  void MaybeRequestOwedCerts() {
+    if (owed_certs.empty() || now < owed_request_deadline || n < 2) return;
+    owed_request_deadline = now + cfg.view_timeout_ms;
+    uint32_t p = owed_rr % n;
+    if (p == self) p = (p + 1) % n;
+    owed_rr = p + 1;
+    const uint64_t from = owed_certs.begin()->first;
+    const uint64_t span = owed_certs.rbegin()->first - from + 1;
+    owed_request = {p, from};
+    pb::StateRequestBody body;
+    body.set_from_height(from);
+    body.set_max_blocks(static_cast<uint32_t>(std::min<uint64_t>(span, kMaxBlocksPerStateReply)));
+    pb::Envelope env =
+        SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
+    Send(p, env.SerializeAsString());
+  }
+
+  // A state reply to MaybeRequestOwedCerts: only from the peer asked, starting at the height asked.
+  // A block's execution certificate is stored only if it verifies against the validator set and
+  // certifies exactly this replica's own execution of that height; a verified one for another
+  // result means this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
+  void HandleOwedCertReply(const pb::Envelope& env, const pb::StateReplyBody& body) {
+    if (!owed_request || owed_request->first != env.sender() ||
+        owed_request->second != body.blocks(0).height()) {
+      ++drops.unsolicited;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    owed_request.reset();
+    for (const pb::CertifiedBlock& b : body.blocks()) {
+      auto owed = owed_certs.find(b.height());
+      if (owed == owed_certs.end() || !b.has_exec_cert()) continue;
+      LEDGER_ASSERT(owed->first <= low && owed->first <= executed);
+      auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
+      if (!ef || ef->height != owed->first) {
+        ++drops.bad_certificate;
+        continue;
+      }
+      if (b.exec_cert().body() != owed->second) {
+        halted = true;
+        fx.halted = true;
+        return;
+      }
+      fx.execution_certs.push_back(b.exec_cert());
+      owed_certs.erase(owed);
+    }
   }
 
   // ---- view change --------------------------------------------------------------------------
@@ -981,6 +1056,10 @@ struct Replica::Impl {
       ++drops.malformed;
       return;
     }
+    if (body.blocks_size() > 0 && body.blocks(0).height() <= low) {
+      HandleOwedCertReply(env, body);
+      return;
+    }
     if (body.blocks_size() == 0 || body.blocks(0).height() != delivered + 1) {
       ++drops.stale;
       return;
@@ -1339,8 +1418,9 @@ struct Replica::Impl {
       RequestMissingPayloads();
     }
     if (!own_exec_env.empty()) Send(kBroadcast, own_exec_env);
-    if (!restored_exec_env.empty() && restored_exec_env != own_exec_env)
-      Send(kBroadcast, restored_exec_env);
+    for (const auto& [height, env] : restored_exec_envs) {
+      if (env != own_exec_env) Send(kBroadcast, env);
+    }
     MaybeRequestState();
   }
 
@@ -1377,6 +1457,7 @@ struct Replica::Impl {
     MaybeReadmit();
     TryPropose();
     if (now >= retransmit_deadline) Retransmit();
+    MaybeRequestOwedCerts();
   }
 
   Effects Finish() {
@@ -1511,7 +1592,16 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage, uint6
 Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
                  const ExecutedTip& executed, uint64_t now_ms)
     : Replica(std::move(config), app, storage, executed.height, now_ms) {
-  impl_->RestoreOwnExecVote(executed);
+  if (executed.height == impl_->executed) impl_->RestoreOwnExecVote(executed);
+}
+
+Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
+                 const std::vector<ExecutedTip>& executed, uint64_t now_ms)
+    : Replica(std::move(config), app, storage, executed.empty() ? 0 : executed.back().height,
+              now_ms) {
+  LEDGER_ASSERT(executed.size() <= kMaxOwedCertificates + 1);
+  for (const ExecutedTip& tip : executed)
+    impl_->RestoreOwnExecVote(tip);
 }
 
 Replica::~Replica() = default;
@@ -1520,7 +1610,8 @@ Effects Replica::Start(uint64_t now_ms) {
   impl_->now = std::max(impl_->now, now_ms);
   if (impl_->in_vc && !impl_->own_vc.empty()) impl_->Send(kBroadcast, impl_->own_vc);
   if (!impl_->own_nv.empty()) impl_->Send(kBroadcast, impl_->own_nv);
-  if (!impl_->restored_exec_env.empty()) impl_->Send(kBroadcast, impl_->restored_exec_env);
+  for (const auto& [height, env] : impl_->restored_exec_envs)
+    impl_->Send(kBroadcast, env);
   impl_->TryPropose();
   return impl_->Finish();
 }

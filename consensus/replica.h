@@ -39,6 +39,11 @@ inline constexpr uint64_t kMaxBufferedBytesPerPeer = uint64_t{32} << 20;  // one
 inline constexpr uint64_t kMaxBufferedBytesTotal = uint64_t{96} << 20;
 inline constexpr size_t kMaxPendingPayloads = 256;  // queued payloads to propose
 inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
+// Executed heights whose execution certificate this replica never formed before its checkpoint
+// moved past them on a later certificate (a restarted replica whose re-signed vote was not yet
+// matched by enough others, votes lost or late): it asks peers for their stored certificate of
+// each, one request per base view timeout. Beyond this many the lowest are given up.
+inline constexpr size_t kMaxOwedCertificates = 2 * kMaxWindowSeqs;
 // A state reply holds whole blocks up to this many bytes in all, at least one block: one block of
 // kMaxPayloadBytes always fits (messages.h), so the reply never exceeds kMaxConsensusMessageBytes.
 inline constexpr uint64_t kMaxStateReplyBytes = kMaxConsensusMessageBytes - 1024;
@@ -201,6 +206,12 @@ class Replica {
   // and retransmitted until that height is certified.
   Replica(ReplicaConfig config, Application* app, Storage* storage, const ExecutedTip& executed,
           uint64_t now_ms);
+  // The same for several heights: the application's records of executed heights above the
+  // checkpoint whose certificate it lacks, ascending, the last being the executed height (at most
+  // kMaxOwedCertificates + 1). Each vote is signed again and retransmitted until its height is
+  // certified, and each height the checkpoint then passes uncertified is owed (replica.cc).
+  Replica(ReplicaConfig config, Application* app, Storage* storage,
+          const std::vector<ExecutedTip>& executed, uint64_t now_ms);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;

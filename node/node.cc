@@ -167,14 +167,16 @@ Status Node::Init() {
 // At a validator's start: the consensus store's checkpoint goes into the block store if it is
 // missing there (the replica writes it to the consensus store first, and a stop before the block
 // store's write would lose it for good: the restarted replica treats that height as done), and
-// what the application executed last, for the replica to sign its execution vote again.
-Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
+// what the application executed above the checkpoint without a stored certificate, for the replica
+// to sign those execution votes again.
+Result<std::vector<consensus::ExecutedTip>> Node::RestoreExecutionState() {
   // Read here, before the replica is made, so a failed read refuses the start (exit 2) like every
   // other startup refusal; the replica's Load gets what was read.
   auto loaded = consensus_store_->Read();
   if (!loaded)
     return MakeError(loaded.error().code, "reading consensus state: " + loaded.error().message);
   const std::string checkpoint = loaded->checkpoint;
+  uint64_t checkpoint_height = 0;
   if (!checkpoint.empty()) {
     consensus::pb::ExecutionCertificate cert;
     auto fields = cert.ParseFromString(checkpoint)
@@ -184,6 +186,7 @@ Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
       return MakeError(fields.error().code,
                        "chain database " + config_.data_dir.string() +
                            ": consensus checkpoint: " + fields.error().message);
+    checkpoint_height = fields->height;
     if (fields->height <= app_->height()) {
       auto stored = app_->blocks().GetExecutionCertificate(fields->height);
       if (!stored) return std::unexpected(stored.error());
@@ -206,9 +209,34 @@ Result<consensus::ExecutedTip> Node::RestoreExecutionState() {
       }
     }
   }
+  // The executed heights above the checkpoint whose certificate the block store lacks (the
+  // replica may never have sent their votes), and the executed height in any case: at most
+  // kMaxOwedCertificates + 1, the highest.
+  const uint64_t executed_height = app_->height();
+  std::vector<consensus::ExecutedTip> tips;
+  if (executed_height == 0) return tips;
+  uint64_t from = checkpoint_height + 1;
+  if (from > executed_height) {
+    from = executed_height;  // the replica ignores a height at or below its checkpoint
+  } else if (executed_height - from > consensus::kMaxOwedCertificates) {
+    from = executed_height - consensus::kMaxOwedCertificates;
+  }
+  for (uint64_t height = from; height <= executed_height; ++height) {
+    if (height < executed_height) {
+      auto stored = app_->blocks().GetExecutionCertificate(height);
+      if (!stored) return std::unexpected(stored.error());
+      if (stored->has_value()) continue;
+    }
+    auto tip = ReadExecutedTip(height);
+    if (!tip) return std::unexpected(tip.error());
+    tips.push_back(*tip);
+  }
+  return tips;
+}
+
+Result<consensus::ExecutedTip> Node::ReadExecutedTip(uint64_t height) {
   consensus::ExecutedTip tip;
-  tip.height = app_->height();
-  if (tip.height == 0) return tip;
+  tip.height = height;
   auto executed = app_->blocks().GetExecuted(tip.height);
   if (!executed) return std::unexpected(executed.error());
   if (!executed->has_value())
@@ -279,11 +307,10 @@ Status Node::Start() {
   p2p::TransportHandlers handlers;
   handlers.on_message = [this](const crypto::PublicKey& peer, ByteSpan message) {
     std::lock_guard lock(mu_);
-    if (inbound_.size() >= kMaxDriverQueue) {
+    if (!inbound_.Push(peer, message)) {
       inbound_dropped_++;
       return;
     }
-    inbound_.push_back({peer, Bytes(message.begin(), message.end())});
     cv_.notify_one();
   };
   handlers.on_peer_up = [this](const crypto::PublicKey& peer) {
@@ -600,7 +627,7 @@ void Node::DriverLoop() {
       cv_.wait_for(lock, std::chrono::milliseconds(wake_at - now),
                    [this] { return stopping_ || !inbound_.empty() || wake_; });
       if (stopping_) break;
-      batch.swap(inbound_);
+      batch = inbound_.TakeAll();
       wake_ = false;
     }
     const uint64_t now = MonotonicMs();

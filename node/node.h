@@ -38,6 +38,7 @@
 #include "ledger/leveldb_store.h"
 #include "node/config.h"
 #include "node/consensus_store.h"
+#include "node/driver_queue.h"
 #include "node/ledger_app.h"
 #include "node/mempool.h"
 #include "node/observer_sync.h"
@@ -48,7 +49,12 @@
 namespace cl::node {
 
 // Limits of the driver.
-inline constexpr size_t kMaxDriverQueue = 65'536;  // inbound p2p messages; more are dropped
+// Inbound p2p messages waiting for the driver (DriverQueue): a message that would pass either
+// limit is dropped and counted. The count alone allowed 65,536 messages of up to
+// p2p::kMaxMessageBytes (16 MiB) each, a terabyte; the bytes bound what peers can make us hold.
+inline constexpr size_t kMaxDriverQueue = 65'536;
+inline constexpr uint64_t kMaxDriverQueueBytes = uint64_t{64} << 20;
+static_assert(kMaxDriverQueueBytes >= p2p::kMaxMessageBytes, "one largest message always fits");
 inline constexpr uint32_t kSyncBlocksPerRequest = 16;
 inline constexpr size_t kMaxSyncReplyBytes = 12u << 20;
 inline constexpr uint64_t kSyncRetryMs = 1'000;      // re-ask when a reply does not come
@@ -142,15 +148,11 @@ class Node {
 
  private:
   class App;  // consensus::Application over LedgerApp
-  struct InboundMessage {
-    crypto::PublicKey from;
-    Bytes bytes;
-  };
-
   Node(NodeConfig config, genesis::Genesis genesis, crypto::PrivateKey key);
   Status Init();
 
-  Result<consensus::ExecutedTip> RestoreExecutionState();
+  Result<std::vector<consensus::ExecutedTip>> RestoreExecutionState();
+  Result<consensus::ExecutedTip> ReadExecutedTip(uint64_t height);  // from the execution record
   void DriverLoop();
   void HandleMessage(const InboundMessage& message, uint64_t now_ms);
   void ApplyEffects(consensus::Effects effects);
@@ -248,7 +250,7 @@ class Node {
   // Shared with other threads.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<InboundMessage> inbound_;
+  DriverQueue inbound_{kMaxDriverQueue, kMaxDriverQueueBytes};
   bool wake_ = false;
   bool stopping_ = false;
   std::optional<Error> fatal_;

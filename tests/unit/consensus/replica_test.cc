@@ -61,10 +61,14 @@ class App final : public Application {
     b.set_height(height);
     b.set_payload(ToString(blocks[height - 1].payload));
     *b.mutable_commit_cert() = blocks[height - 1].commit_cert;
+    if (auto it = exec_certs.find(height); it != exec_certs.end())
+      *b.mutable_exec_cert() = it->second;
     return b;
   }
   std::vector<CommittedBlock> blocks;
   size_t executed = 0;
+  // The block store's execution certificates, as the node keeps them: only for executed heights.
+  std::map<uint64_t, pb::ExecutionCertificate> exec_certs;
 };
 
 // n replicas with instant, lossless delivery; `down` replicas receive nothing.
@@ -91,8 +95,10 @@ class Cluster {
                                      now_);
   }
 
-  // A restart that hands the replica what its application executed last.
-  std::unique_ptr<Replica> Restart(uint32_t i) {
+  // A restart that hands the replica what its application executed last; with first_height, the
+  // records of every executed height from first_height on (as the node does for those whose
+  // certificate its block store lacks).
+  std::unique_ptr<Replica> Restart(uint32_t i, std::optional<uint64_t> first_height = {}) {
     ReplicaConfig cfg;
     cfg.chain_id = kChain;
     cfg.validators = keys_;
@@ -109,7 +115,14 @@ class Cluster {
       tip.digest = last.digest;
       tip.state_root = tip.result_root = RootOf(last);
     }
-    return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    if (!first_height)
+      return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    std::vector<ExecutedTip> tips;
+    for (uint64_t h = *first_height; h <= app.executed; ++h) {
+      const CommittedBlock& block = app.blocks[h - 1];
+      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
+    }
+    return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tips, now_);
   }
 
   static Hash32 RootOf(const CommittedBlock& block) {
@@ -124,7 +137,10 @@ class Cluster {
       }
     }
     for (const pb::ExecutionCertificate& cert : fx.execution_certs) {
-      if (auto ef = DecodeExecutionVoteBody(cert.body())) certified_[from].insert(ef->height);
+      auto ef = DecodeExecutionVoteBody(cert.body());
+      if (!ef) continue;
+      certified_[from].insert(ef->height);
+      if (ef->height <= apps_[from].executed) apps_[from].exec_certs[ef->height] = cert;
     }
     App& app = apps_[from];
     while (app.executed < app.blocks.size()) {
@@ -438,6 +454,79 @@ TEST(Replica, HeightExecutedJustBeforeARestartIsStillCertified) {
   // (which observers sync from) must form height 5's.
   for (uint32_t r = 0; r < 2; ++r)
     EXPECT_TRUE(c.certified_[r].contains(5)) << "replica " << r << " never certified height 5";
+}
+
+// Whether replica r's block store holds, for every height up to its checkpoint, a certificate that
+// verifies against the validator set and certifies that replica's own execution of the height.
+::testing::AssertionResult EveryHeightUpToTheCheckpointHasItsCertificate(Cluster& c, uint32_t r) {
+  const uint64_t low = c.replicas_[r]->status().low_watermark;
+  for (uint64_t h = 1; h <= low; ++h) {
+    auto it = c.apps_[r].exec_certs.find(h);
+    if (it == c.apps_[r].exec_certs.end())
+      return ::testing::AssertionFailure()
+             << "replica " << r << " stored no certificate for height " << h << " (low " << low
+             << ")";
+    auto ef =
+        VerifyExecutionCertificate(ValidatorSet(c.keys_), kChain, it->second, DefaultVerifier());
+    const CommittedBlock& block = c.apps_[r].blocks[h - 1];
+    if (!ef || ef->height != h || ef->block_digest != block.digest ||
+        ef->state_root != Cluster::RootOf(block) || ef->result_root != Cluster::RootOf(block))
+      return ::testing::AssertionFailure()
+             << "replica " << r << ": the certificate stored for height " << h
+             << " does not verify or certifies another result";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Review finding: in the scenario above the restarted replica formed the certificate of a later
+// height before enough votes for height 5 reached it; its checkpoint moved past 5, the votes for 5
+// were stale from then on, and height 5 had no certificate in its block store (the others had
+// one), so its get_block, proof bundles and observer sync lacked it. Every height at or below its
+// checkpoint must end with a stored certificate that verifies and is its own execution result.
+TEST(Replica, RestartedReplicaStoresTheCertificateOfItsRevotedHeightWhenALaterOneFormsFirst) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-4");
+  ASSERT_EQ(c.apps_[2].executed, 5u);
+  ASSERT_FALSE(c.certified_[2].contains(5));
+  c.drop_exec_votes_of_.reset();
+  c.replicas_[2] = c.Restart(2);
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(3000);
+  const uint64_t low = c.replicas_[2]->status().low_watermark;
+  ASSERT_GT(low, 5u) << "the restarted replica's checkpoint did not move past height 5";
+  for (uint32_t r = 0; r < 3; ++r)
+    EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
+}
+
+// The same with two heights executed before the restart whose votes never went out: both are
+// signed again (the node hands over the records of every executed height above its checkpoint
+// whose certificate its block store lacks). With only the last one re-signed, the others formed
+// height 5's certificate and nobody could ever form height 4's.
+TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStored) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-3");
+  c.Propose("block-4");
+  for (uint32_t r = 0; r < 3; ++r) {
+    ASSERT_EQ(c.apps_[r].executed, 5u);
+    ASSERT_EQ(c.replicas_[r]->status().low_watermark, 3u) << "replica " << r;
+  }
+  c.drop_exec_votes_of_.reset();
+  c.replicas_[2] = c.Restart(2, 4);
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(3000);
+  ASSERT_GT(c.replicas_[2]->status().low_watermark, 5u);
+  for (uint32_t r = 0; r < 3; ++r)
+    EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
 }
 
 TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {
