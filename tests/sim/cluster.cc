@@ -528,6 +528,40 @@ class Simulation {
     return {std::min(a, b), std::max(a, b)};
   }
 
+  // What a restarted node hands its replica (Node::RestoreExecutionState): the execution records
+  // of every executed height above the stored checkpoint whose certificate the application lacks,
+  // and of the executed height, at most kMaxOwedCertificates + 1 (the highest). The replica signs
+  // each vote again: the process may have stopped before sending it.
+  static std::vector<consensus::ExecutedTip> RestoredTips(Node& nd) {
+    std::vector<consensus::ExecutedTip> tips;
+    const uint64_t executed = nd.app.blocks.size();
+    if (executed == 0) return tips;
+    uint64_t checkpoint = 0;
+    if (std::string cp = nd.storage.Load().checkpoint; !cp.empty()) {
+      pb::ExecutionCertificate cert;
+      LEDGER_ASSERT(cert.ParseFromString(cp));
+      auto ef = consensus::DecodeExecutionVoteBody(cert.body());
+      LEDGER_ASSERT(ef.has_value());
+      checkpoint = ef->height;
+    }
+    uint64_t from = checkpoint + 1;
+    if (from > executed) {
+      from = executed;  // the replica ignores a height at or below its checkpoint
+    } else if (executed - from > consensus::kMaxOwedCertificates) {
+      from = executed - consensus::kMaxOwedCertificates;
+    }
+    for (uint64_t h = from; h <= executed; ++h) {
+      if (h < executed && nd.app.exec_certs.contains(h)) continue;
+      consensus::ExecutedTip tip;
+      tip.height = h;
+      tip.digest = nd.app.digests[h - 1];
+      tip.state_root = nd.app.roots[h - 1];
+      tip.result_root = nd.app.ResultRoot(h);
+      tips.push_back(tip);
+    }
+    return tips;
+  }
+
   void StartReplica(Node& nd) {
     consensus::ReplicaConfig cfg;
     cfg.chain_id = kChainId;
@@ -543,17 +577,8 @@ class Simulation {
     cfg.verifier = verifier_.get();
     cfg.signer = nd.signer.get();
     cfg.bugs = opt_.bugs;
-    // As the node does (Node::RestoreExecutionState): the application's last executed block, whose
-    // execution vote a restarted replica signs again (it may have crashed before sending it).
-    consensus::ExecutedTip tip;
-    tip.height = nd.app.blocks.size();
-    if (tip.height > 0) {
-      tip.digest = nd.app.digests.back();
-      tip.state_root = nd.app.roots.back();
-      tip.result_root = nd.app.ResultRoot(tip.height);
-    }
-    nd.replica =
-        std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage, tip, now_);
+    nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage,
+                                                      RestoredTips(nd), now_);
     nd.up = true;
     nd.tick_at = UINT64_MAX;
     Apply(nd, nd.replica->Start(now_));
