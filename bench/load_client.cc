@@ -1,8 +1,6 @@
 #include "bench/load_client.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +14,8 @@
 #include <sstream>
 
 #include "ledger/transaction.h"
+#include "tests/support/localnet_members.h"
+#include "tests/support/process.h"
 #include "tools/localnet.h"
 #include "util/hex.h"
 
@@ -23,13 +23,6 @@ namespace cl::bench {
 
 double MsBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // --- Processes -----------------------------------------------------------------------------------
@@ -47,74 +40,27 @@ Consortium::~Consortium() {
 
 Status Consortium::Create(size_t validators, bool keep) {
   keep_ = keep;
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-bench-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-  dir_ = buf.data();
+  auto dir = test_support::MakeTempDir("ledger-bench");
+  if (!dir) return std::unexpected(dir.error());
+  dir_ = *dir;
   tools::LocalnetOptions lo;
   lo.dir = dir_;
   lo.validators = static_cast<uint32_t>(validators);
   lo.observers = 0;
   LEDGER_TRY(tools::InitLocalnet(lo));
   chain_id_ = lo.chain_id;
-  try {
-    json::value localnet = json::parse(ReadFile(dir_ / "localnet.json"));
-    json::value governance = json::parse(ReadFile(dir_ / "governance-keys.json"));
-    for (const json::value& v : localnet.at("members").as_array()) {
-      Member m;
-      m.member_id = static_cast<uint32_t>(v.at("member_id").to_number<uint64_t>());
-      m.name = json::value_to<std::string>(v.at("name"));
-      m.home = json::value_to<std::string>(v.at("home"));
-      auto rpc = tools::ParseRpcUrl(json::value_to<std::string>(v.at("rpc")));
-      if (!rpc) return std::unexpected(rpc.error());
-      m.rpc = *rpc;
-      bool found = false;
-      for (const json::value& g : governance.at("members").as_array()) {
-        if (g.at("member_id").to_number<uint64_t>() != m.member_id) continue;
-        auto secret = FromHex(json::value_to<std::string>(g.at("governance_secret")));
-        if (!secret) return std::unexpected(secret.error());
-        auto key = crypto::PrivateKey::FromBytes(*secret);
-        if (!key) return std::unexpected(key.error());
-        m.governance = *key;
-        found = true;
-      }
-      if (!found) return MakeError(ErrorCode::kNotFound, "no governance key for " + m.name);
-      members_.push_back(std::move(m));
-    }
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string("localnet files: ") + e.what());
-  }
+  auto members = test_support::ReadLocalnetMembers(dir_);
+  if (!members) return std::unexpected(members.error());
+  for (test_support::LocalnetMember& l : *members)
+    members_.push_back(Member{std::move(l)});
   return OkStatus();
 }
 
 Status Consortium::StartAll(const std::string& ledgerd) {
   for (Member& m : members_) {
-    const std::string home = m.home.string();
-    const std::string log = (dir_ / (tools::MemberSlug(m.name) + ".log")).string();
-    std::vector<char*> argv{const_cast<char*>(ledgerd.c_str()), const_cast<char*>("--home"),
-                            const_cast<char*>(home.c_str()), nullptr};
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
+    const fs::path log = dir_ / (tools::MemberSlug(m.name) + ".log");
+    pid_t pid = test_support::SpawnLogged({ledgerd, "--home", m.home.string()}, log);
     if (pid < 0) return MakeError(ErrorCode::kIoError, "fork");
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with this client, even on SIGKILL
-      if (::getppid() != parent) ::_exit(127);
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      int in = ::open("/dev/null", O_RDONLY);
-      if (out < 0 || in < 0) ::_exit(126);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::close_range(3, ~0U, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
     m.pid = pid;
   }
   const auto start = Clock::now();
@@ -161,17 +107,7 @@ void Consortium::Stop() {
 // CPU seconds (user + system) used so far by member i, from /proc/<pid>/stat.
 double Consortium::CpuSeconds(size_t i) const {
   if (members_[i].pid <= 0) return 0;
-  std::string stat = ReadFile("/proc/" + std::to_string(members_[i].pid) + "/stat");
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int k = 3; k <= 15 && in >> field; ++k) {
-    if (k == 14) utime = std::strtod(field.c_str(), nullptr);
-    if (k == 15) stime = std::strtod(field.c_str(), nullptr);
-  }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return test_support::ProcCpuSeconds(members_[i].pid);
 }
 
 Status Consortium::Launch(size_t validators, const std::string& ledgerd, bool keep) {

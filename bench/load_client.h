@@ -29,6 +29,7 @@
 
 #include "crypto/keys.h"
 #include "ledger/ledger.pb.h"
+#include "tests/support/localnet_members.h"
 #include "tools/rpc_client.h"
 #include "util/bytes.h"
 #include "util/status.h"
@@ -51,16 +52,11 @@ inline constexpr uint64_t kFundEach = 1'000'000;  // minor units issued to every
 inline constexpr uint64_t kValidUntilHeight = 1'000'000'000;
 
 double MsBetween(Clock::time_point a, Clock::time_point b);
-std::string ReadFile(const fs::path& path);
 
 // --- Processes -----------------------------------------------------------------------------------
 
-struct Member {
-  uint32_t member_id = 0;
-  std::string name;
-  fs::path home;
-  tools::RpcEndpoint rpc;
-  crypto::PrivateKey governance = crypto::PrivateKey::Generate();
+// A member as localnet.json lists it (name, home, rpc, governance key, ...) and its process.
+struct Member : test_support::LocalnetMember {
   pid_t pid = -1;
 };
 

@@ -59,12 +59,21 @@
 
 #include "bench/load_client.h"
 #include "crypto/keys.h"
+#include "tests/support/process.h"
+#include "tests/support/raw_client.h"
 #include "tools/rpc_client.h"
 #include "util/hex.h"
 #include "util/status.h"
 
 namespace cl::bench {
 namespace {
+
+using test_support::ConnectTcp;
+using test_support::KeepAliveClient;
+using test_support::ProcOpenFds;
+using test_support::ProcStatusKb;
+using test_support::SubscribeAndStopReading;
+using test_support::TcpPeerClosed;
 
 // Overload specifics.
 constexpr size_t kValidators = 4;
@@ -98,229 +107,7 @@ struct Options {
   bool keep = false;
 };
 
-// --- Sockets -------------------------------------------------------------------------------------
-
-// A non-blocking TCP connection to host:port, or -1. rcvbuf_bytes > 0 shrinks the receive buffer
-// before connecting, so the window is small from the start (a reader that never reads fills it
-// soon).
-int Connect(const tools::RpcEndpoint& endpoint, int rcvbuf_bytes = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf_bytes > 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(endpoint.port);
-  if (::inet_pton(AF_INET, endpoint.host.c_str(), &addr.sin_addr) != 1 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
-}
-
-// Whether the connection is no longer established (the peer closed or reset it), from the
-// kernel's TCP state: works even when unread data hides the end of stream.
-bool PeerClosed(int fd) {
-  tcp_info info{};
-  socklen_t len = sizeof(info);
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;
-  return info.tcpi_state != TCP_ESTABLISHED;
-}
-
-bool SendAll(int fd, std::string_view data, uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-    if (MsBetween(start, Clock::now()) > timeout_ms) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
-  }
-  return true;
-}
-
-// Reads until done(received) or the timeout; false on timeout, close or error.
-bool ReadUntil(int fd, std::string& received, const std::function<bool(const std::string&)>& done,
-               uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!done(received)) {
-    const double left = timeout_ms - MsBetween(start, Clock::now());
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(std::min(left, 100.0)) + 1);
-    char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n == 0) return false;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-    if (n > 0) received.append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// JSON-RPC over one HTTP/1.1 keep-alive connection, reconnecting after a failure. Not thread-safe:
-// one owner thread.
-class KeepAliveClient {
- public:
-  explicit KeepAliveClient(tools::RpcEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
-  ~KeepAliveClient() { Disconnect(); }
-  KeepAliveClient(const KeepAliveClient&) = delete;
-  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
-
-  // Connects now (before an overload) if not connected.
-  bool EnsureConnected() {
-    if (fd_ < 0) {
-      fd_ = Connect(endpoint_);
-      buffer_.clear();
-      if (fd_ >= 0) ++connects_;
-    }
-    return fd_ >= 0;
-  }
-
-  // The whole response object; an error when the call did not get one (connection refused,
-  // closed, timed out). Error text starts with "connection:" for those.
-  Result<json::value> CallRaw(std::string_view method, const json::value& params,
-                              uint32_t timeout_ms) {
-    if (!EnsureConnected()) return MakeError(ErrorCode::kUnavailable, "connection: refused");
-    const std::string body = json::serialize(
-        json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}});
-    const std::string request =
-        "POST / HTTP/1.1\r\nHost: " + endpoint_.host +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\n\r\n" + body;
-    if (!SendAll(fd_, request, timeout_ms)) {
-      Disconnect();
-      return MakeError(ErrorCode::kUnavailable, "connection: send failed");
-    }
-    size_t body_start = 0, length = 0;
-    auto complete = [&](const std::string& in) {
-      size_t end = in.find("\r\n\r\n");
-      if (end == std::string::npos) return false;
-      std::string headers = in.substr(0, end);
-      std::transform(headers.begin(), headers.end(), headers.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      size_t cl = headers.find("content-length:");
-      if (cl == std::string::npos) return false;
-      body_start = end + 4;
-      length = std::strtoull(headers.c_str() + cl + 15, nullptr, 10);
-      return in.size() >= body_start + length;
-    };
-    if (!ReadUntil(fd_, buffer_, complete, timeout_ms)) {
-      Disconnect();
-      return MakeError(ErrorCode::kUnavailable, "connection: closed or timed out");
-    }
-    boost::system::error_code ec;
-    json::value v = json::parse(std::string_view(buffer_).substr(body_start, length), ec);
-    buffer_.erase(0, body_start + length);
-    if (ec || !v.is_object()) return MakeError(ErrorCode::kInternal, "response is not JSON");
-    return v;
-  }
-
-  // The result, or an error (a JSON-RPC error keeps its message), like tools::RpcCall.
-  Result<json::value> Call(std::string_view method, const json::value& params,
-                           uint32_t timeout_ms) {
-    auto r = CallRaw(method, params, timeout_ms);
-    if (!r) return r;
-    if (const json::value* result = r->as_object().if_contains("result")) return *result;
-    return MakeError(ErrorCode::kFailedPrecondition, json::serialize(*r));
-  }
-
-  size_t connects() const { return connects_; }
-
- private:
-  void Disconnect() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    buffer_.clear();
-  }
-
-  tools::RpcEndpoint endpoint_;
-  int fd_ = -1;
-  std::string buffer_;
-  size_t connects_ = 0;
-};
-
-// A masked client text frame (RFC 6455 section 5.2).
-std::string WsTextFrame(const std::string& payload) {
-  std::string frame;
-  frame.push_back(static_cast<char>(0x81));
-  const uint8_t mask[4] = {0x5a, 0x13, 0xc4, 0x7e};
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(0x80 | payload.size()));
-  } else if (payload.size() <= 0xffff) {
-    frame.push_back(static_cast<char>(0x80 | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xff));
-  } else {
-    frame.push_back(static_cast<char>(0x80 | 127));
-    for (int shift = 56; shift >= 0; shift -= 8)
-      frame.push_back(static_cast<char>((payload.size() >> shift) & 0xff));
-  }
-  frame.append(reinterpret_cast<const char*>(mask), 4);
-  for (size_t i = 0; i < payload.size(); ++i)
-    frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return frame;
-}
-
-// A WebSocket session subscribed to "blocks" and to `accounts`, which reads the upgrade answer and
-// the subscribe answers and then never reads again. Returns the socket, or -1.
-int SubscribeAndStopReading(const tools::RpcEndpoint& endpoint,
-                            const std::vector<std::string>& accounts) {
-  int fd = Connect(endpoint, kSmallRcvbufBytes);
-  if (fd < 0) return -1;
-  const std::string upgrade = "GET / HTTP/1.1\r\nHost: " + endpoint.host +
-                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
-  std::string in;
-  auto headers_done = [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; };
-  json::array batch;
-  batch.push_back(json::object{{"jsonrpc", "2.0"},
-                               {"id", 0},
-                               {"method", "subscribe"},
-                               {"params", json::object{{"topic", "blocks"}}}});
-  for (size_t k = 0; k < accounts.size(); ++k)
-    batch.push_back(
-        json::object{{"jsonrpc", "2.0"},
-                     {"id", k + 1},
-                     {"method", "subscribe"},
-                     {"params", json::object{{"topic", "account"}, {"id", accounts[k]}}}});
-  const std::string last_id = "\"id\":" + std::to_string(accounts.size());
-  auto answered = [&](const std::string& s) { return s.find(last_id) != std::string::npos; };
-  if (!SendAll(fd, upgrade, kRpcTimeoutMs) || !ReadUntil(fd, in, headers_done, kRpcTimeoutMs) ||
-      in.find(" 101 ") == std::string::npos ||
-      !SendAll(fd, WsTextFrame(json::serialize(batch)), kRpcTimeoutMs) ||
-      !ReadUntil(fd, in, answered, kRpcTimeoutMs)) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // --- Overload ------------------------------------------------------------------------------------
-
-uint64_t StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(field + ":"))
-      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
-  return 0;
-}
-
-size_t OpenFds(pid_t pid) {
-  std::error_code ec;
-  size_t n = 0;
-  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-       it.increment(ec))
-    ++n;
-  return n;
-}
 
 // Every node's VmRSS, open descriptors and mempool size (`status` on a kept-alive connection,
 // -1 when it does not answer) every second, from Start until Stop.
@@ -344,8 +131,8 @@ class RssSampler {
       while (!stop_) {
         Sample s{MsBetween(start_, Clock::now()) / 1000.0, {}, {}, {}};
         for (size_t i = 0; i < pids_.size(); ++i) {
-          s.rss_kb.push_back(StatusKb(pids_[i], "VmRSS"));
-          s.fds.push_back(OpenFds(pids_[i]));
+          s.rss_kb.push_back(ProcStatusKb(pids_[i], "VmRSS"));
+          s.fds.push_back(ProcOpenFds(pids_[i]));
           auto st = clients_[i]->Call("status", json::object{}, 2'000);
           s.mempool_txs.push_back(st ? st->at("mempool_txs").to_number<int64_t>() : -1);
         }
@@ -479,7 +266,7 @@ class ConnectionFlood {
         Counts& k = counts_[c.kind];
         if (c.fd < 0) {
           if (now < c.reopen_at) continue;
-          c.fd = Connect(nodes_[c.node], c.kind == kNonReader ? kSmallRcvbufBytes : 0);
+          c.fd = ConnectTcp(nodes_[c.node], c.kind == kNonReader ? kSmallRcvbufBytes : 0);
           if (c.fd < 0) {
             k.connect_failed++;
             c.reopen_at = now + std::chrono::milliseconds(opt_.reconnect_ms);
@@ -491,7 +278,7 @@ class ConnectionFlood {
           c.sent = 0;
           continue;
         }
-        if (PeerClosed(c.fd)) {
+        if (TcpPeerClosed(c.fd)) {
           const double ms = MsBetween(c.opened, now);
           if (ms <= kRefusedWithinMs) {
             k.refused_at_once++;
@@ -768,7 +555,7 @@ int Run(const Options& opt) {
       std::vector<std::string> accounts;
       for (size_t a = 0; a < kAccountTopicsPerSubscriber; ++a)
         accounts.push_back(ToHex(w[(k * kAccountTopicsPerSubscriber + a * 7 + n) % w.size()].id));
-      int fd = SubscribeAndStopReading(members[n].rpc, accounts);
+      int fd = SubscribeAndStopReading(members[n].rpc, accounts, kSmallRcvbufBytes, kRpcTimeoutMs);
       if (fd < 0)
         subscribe_failed++;
       else
@@ -793,7 +580,7 @@ int Run(const Options& opt) {
   const double rss_overload_start_s = rss.Now();
   std::vector<uint64_t> rss_start_kb;
   for (size_t i = 0; i < members.size(); ++i)
-    rss_start_kb.push_back(StatusKb(pids[i], "VmRSS"));
+    rss_start_kb.push_back(ProcStatusKb(pids[i], "VmRSS"));
   const auto overload_start = Clock::now();
   const auto overload_end = overload_start + std::chrono::seconds(opt.duration_s);
   ConnectionFlood flood(endpoints, opt, nonreader_request);
@@ -857,7 +644,7 @@ int Run(const Options& opt) {
       break;
     }
     subscriber_bytes += got;
-    (closed || PeerClosed(fd) ? subscribers_closed : subscribers_open)++;
+    (closed || TcpPeerClosed(fd) ? subscribers_closed : subscribers_open)++;
     ::close(fd);
   }
 
@@ -930,8 +717,8 @@ int Run(const Options& opt) {
         {"overload_end_kb", rss.At(i, rss_overload_end_s)},
         {"max_second_quarter_kb", q2},
         {"max_last_quarter_kb", q4},
-        {"after_kb", StatusKb(pids[i], "VmRSS")},
-        {"peak_hwm_kb", StatusKb(pids[i], "VmHWM")},
+        {"after_kb", ProcStatusKb(pids[i], "VmRSS")},
+        {"peak_hwm_kb", ProcStatusKb(pids[i], "VmHWM")},
         {"plateaued", plateaued},
         {"rss_every_30s_during_mb", series},
         {"cpu_percent_during", Round1(100.0 * (cpu_after[i] - cpu_before[i]) /

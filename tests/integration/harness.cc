@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "ledger/transaction.h"
+#include "tests/support/localnet_members.h"
+#include "tests/support/process.h"
 #include "tools/localnet.h"
 #include "util/assert.h"
 #include "util/hex.h"
@@ -37,20 +39,6 @@ using Clock = std::chrono::steady_clock;
 uint64_t ElapsedMs(Clock::time_point since) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Result<json::value> ParseJsonFile(const fs::path& path) {
-  boost::system::error_code ec;
-  json::value v = json::parse(ReadFile(path), ec);
-  if (ec) return MakeError(ErrorCode::kInvalidArgument, path.string() + ": " + ec.message());
-  return v;
 }
 
 std::string DescribeExit(int status) {
@@ -83,15 +71,10 @@ int RemainingMs(Clock::time_point deadline) {
 // --- Cluster -------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-it-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-
+  auto dir = test_support::MakeTempDir("ledger-it");
+  if (!dir) return std::unexpected(dir.error());
   std::unique_ptr<Cluster> cluster(new Cluster());
-  cluster->dir_ = buf.data();
+  cluster->dir_ = *dir;
   cluster->chain_id_ = options.chain_id;
   tools::LocalnetOptions lo;
   lo.dir = cluster->dir_;
@@ -100,38 +83,19 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
   lo.observers = options.observers;
   LEDGER_TRY(tools::InitLocalnet(lo));
 
-  auto localnet = ParseJsonFile(cluster->dir_ / "localnet.json");
-  if (!localnet) return std::unexpected(localnet.error());
-  auto governance = ParseJsonFile(cluster->dir_ / "governance-keys.json");
-  if (!governance) return std::unexpected(governance.error());
-  try {
-    const json::array& gov = governance->at("members").as_array();
-    for (const json::value& v : localnet->at("members").as_array()) {
-      Member m;
-      m.member_id = static_cast<uint32_t>(v.at("member_id").to_number<uint64_t>());
-      m.name = json::value_to<std::string>(v.at("name"));
-      m.slug = tools::MemberSlug(m.name);
-      m.home = json::value_to<std::string>(v.at("home"));
-      m.validator = v.at("role").as_string() == "validator";
-      m.p2p = json::value_to<std::string>(v.at("p2p"));
-      auto rpc = tools::ParseRpcUrl(json::value_to<std::string>(v.at("rpc")));
-      if (!rpc) return std::unexpected(rpc.error());
-      m.rpc = *rpc;
-      bool found = false;
-      for (const json::value& g : gov) {
-        if (g.at("member_id").to_number<uint64_t>() != m.member_id) continue;
-        auto secret = FromHex(json::value_to<std::string>(g.at("governance_secret")));
-        if (!secret) return std::unexpected(secret.error());
-        auto key = crypto::PrivateKey::FromBytes(*secret);
-        if (!key) return std::unexpected(key.error());
-        m.governance = *key;
-        found = true;
-      }
-      if (!found) return MakeError(ErrorCode::kNotFound, "no governance key for member " + m.name);
-      cluster->members_.push_back(std::move(m));
-    }
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string("localnet files: ") + e.what());
+  auto members = test_support::ReadLocalnetMembers(cluster->dir_);
+  if (!members) return std::unexpected(members.error());
+  for (test_support::LocalnetMember& l : *members) {
+    Member m;
+    m.member_id = l.member_id;
+    m.name = std::move(l.name);
+    m.slug = tools::MemberSlug(m.name);
+    m.home = std::move(l.home);
+    m.validator = l.validator;
+    m.rpc = std::move(l.rpc);
+    m.p2p = std::move(l.p2p);
+    m.governance = l.governance;
+    cluster->members_.push_back(std::move(m));
   }
   return cluster;
 }
@@ -188,45 +152,18 @@ Status Cluster::Spawn(size_t i) {
     std::ofstream log(LogPath(i), std::ios::app);
     log << "===== harness: start " << m.starts << " of " << m.name << " =====\n";
   }
-  // Everything the child needs is prepared before fork: after fork in a threaded process only
-  // async-signal-safe calls are allowed.
-  const std::string binary = LEDGERD_PATH;
-  const std::string home = m.home.string();
-  const std::string log = LogPath(i).string();
-  std::vector<char*> argv{const_cast<char*>(binary.c_str()), const_cast<char*>("--home"),
-                          const_cast<char*>(home.c_str()), nullptr};
+  std::vector<std::string> argv{LEDGERD_PATH, "--home", m.home.string()};
 #if LEDGER_IT_LINE_BUFFERED_LOGS
   // ledgerd logs to stdout; redirected to a file, stdio may buffer it, and a node killed with
   // SIGKILL would lose its last lines, the ones a failing test needs. stdbuf makes stdout
   // line-buffered. (Not in sanitizer builds: its LD_PRELOAD would come before the sanitizer
   // runtime.)
   const std::string stdbuf = "/usr/bin/stdbuf";
-  const std::string line_buffered = "-oL";
-  if (::access(stdbuf.c_str(), X_OK) == 0)
-    argv.insert(argv.begin(),
-                {const_cast<char*>(stdbuf.c_str()), const_cast<char*>(line_buffered.c_str())});
+  if (::access(stdbuf.c_str(), X_OK) == 0) argv.insert(argv.begin(), {stdbuf, "-oL"});
 #endif
-  const std::string program = argv[0];
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
+  // The node dies with the thread that spawned it, even if the test binary is killed.
+  pid_t pid = test_support::SpawnLogged(argv, LogPath(i));
   if (pid < 0) return MakeError(ErrorCode::kIoError, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // The node dies with the thread that spawned it, even if the test binary is killed.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int in = ::open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) ::_exit(126);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    ::close_range(3, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
   m.pid = pid;
   return OkStatus();
 }
