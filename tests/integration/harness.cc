@@ -678,4 +678,94 @@ Result<std::string> Balance(const Cluster& cluster, size_t i, const Bytes& accou
   return json::value_to<std::string>(r->at("balance"));
 }
 
+// --- Payment load --------------------------------------------------------------------------------
+
+::testing::AssertionResult OpenPayersAndPayees(const Cluster& cluster, const TxFactory& factory,
+                                               const std::vector<size_t>& members, uint64_t funding,
+                                               std::vector<Wallet>& payers,
+                                               std::vector<Wallet>& payees,
+                                               std::vector<std::string>& setup_ids) {
+  for (size_t v : members) {
+    const uint32_t bank = cluster.member(v).member_id;
+    payers.push_back(TxFactory::NewWallet(bank));
+    payees.push_back(TxFactory::NewWallet(bank));
+    SignedTx open = factory.OpenAndFund({payers.back()}, cluster.member(v).governance, funding);
+    SignedTx open_payee = factory.OpenAndFund({payees.back()}, cluster.member(v).governance, 0);
+    for (const SignedTx* tx : {&open, &open_payee})
+      if (auto s = Submit(cluster, v, *tx); !s)
+        return ::testing::AssertionFailure()
+               << "opening wallets on " << cluster.member(v).name << ": " << s.error().message;
+    setup_ids.push_back(open.tx_id);
+    setup_ids.push_back(open_payee.tx_id);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+PaymentLoad::PaymentLoad(const Cluster& cluster, const TxFactory& factory,
+                         std::vector<Wallet> payers, std::vector<Wallet> payees)
+    : cluster_(cluster),
+      factory_(factory),
+      payers_(std::move(payers)),
+      payees_(std::move(payees)),
+      alive_(cluster.size()) {
+  for (auto& a : alive_)
+    a = true;
+}
+
+void PaymentLoad::Begin() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void PaymentLoad::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<PaymentLoad::Sent> PaymentLoad::Admitted() const {
+  std::lock_guard lock(mu_);
+  return admitted_;
+}
+
+std::vector<std::string> PaymentLoad::AdmittedIds() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const Sent& s : admitted_)
+    out.push_back(s.tx_id);
+  return out;
+}
+
+std::vector<std::string> PaymentLoad::AdmittedByOthersThan(size_t node) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const Sent& s : admitted_)
+    if (s.node != node) out.push_back(s.tx_id);
+  return out;
+}
+
+void PaymentLoad::Run() {
+  size_t node = 0, payer = 0;
+  while (!stop_) {
+    const size_t target = node++ % cluster_.size();
+    if (!alive_[target]) continue;
+    json::array txs;
+    std::vector<Sent> batch;
+    for (size_t k = 0; k < kBatch; ++k) {
+      const size_t from = payer++ % payers_.size();
+      SignedTx tx = factory_.Pay(payers_[from], payees_[from], 1);
+      txs.push_back(json::value(tx.hex));
+      batch.push_back({tx.tx_id, from, target});
+    }
+    auto r = cluster_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}});
+    if (r) {
+      const json::array& results = r->at("results").as_array();
+      std::lock_guard lock(mu_);
+      for (size_t k = 0; k < results.size() && k < batch.size(); ++k)
+        if (results[k].at("status").as_string() == "admitted") admitted_.push_back(batch[k]);
+    } else {
+      errors_++;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
+  }
+}
+
 }  // namespace cl::integration
