@@ -8,9 +8,8 @@
 // fetches every new height with get_block). Prints one JSON object on stdout; progress goes to
 // stderr. Every ledgerd it starts is killed on exit (PR_SET_PDEATHSIG covers a killed client too).
 //
-// Written for bench/cluster.sh; the process and transaction code follows
-// tests/integration/harness.cc (copied, not shared, so the benchmark does not depend on
-// GoogleTest).
+// Written for bench/cluster.sh; the processes, transactions and block watcher are the load client
+// it shares with bench/overload.cc (bench/load_client.h).
 //
 // Thread safety: the main thread owns the processes; client threads only read the pre-signed
 // transactions and write their own slots; the watcher's maps are guarded by a mutex.
@@ -18,10 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,45 +28,25 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "bench/load_client.h"
 #include "crypto/keys.h"
-#include "ledger/ledger.pb.h"
-#include "ledger/transaction.h"
-#include "tools/localnet.h"
 #include "tools/rpc_client.h"
-#include "util/hex.h"
 #include "util/status.h"
 
 namespace cl::bench {
 namespace {
 
-namespace json = boost::json;
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-// Bounds of every wait.
-constexpr uint32_t kRpcTimeoutMs = 30'000;           // one RPC call (a submit batch under load)
-constexpr uint32_t kStartTimeoutMs = 30'000;         // every node answers status, peers connected
-constexpr uint32_t kSetupCommitTimeoutMs = 120'000;  // the wallet-opening transactions commit
-constexpr uint32_t kStopTimeoutMs = 10'000;          // SIGTERM to exit, then SIGKILL
-constexpr uint32_t kWatchIntervalMs = 10;            // the block watcher's status poll period
-constexpr uint32_t kPollIntervalMs = 50;             // other waits
 constexpr size_t kMaxHttpResponseBytes = 64u << 20;
-constexpr size_t kGetTxChunk = 200;        // get_tx calls per JSON-RPC batch (server limit 256)
-constexpr size_t kWalletsPerSetupTx = 32;  // create_account + issue = 2 ops each; limit 64 ops
-constexpr uint64_t kFundEach = 1'000'000;  // minor units issued to every wallet
-constexpr uint64_t kValidUntilHeight = 1'000'000'000;
+constexpr size_t kGetTxChunk = 200;  // get_tx calls per JSON-RPC batch (server limit 256)
 
 struct Options {
   std::string ledgerd;
@@ -83,17 +59,6 @@ struct Options {
   uint32_t commit_timeout_s = 120;  // after the last submission
   bool keep = false;
 };
-
-double MsBetween(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // --- Raw JSON-RPC batches (tools::RpcCall sends one call per request)
 // -----------------------------
@@ -186,344 +151,6 @@ Result<std::vector<json::value>> BatchCall(const tools::RpcEndpoint& endpoint,
   return out;
 }
 
-// --- Processes -----------------------------------------------------------------------------------
-
-struct Member {
-  uint32_t member_id = 0;
-  std::string name;
-  fs::path home;
-  tools::RpcEndpoint rpc;
-  crypto::PrivateKey governance = crypto::PrivateKey::Generate();
-  pid_t pid = -1;
-};
-
-// Owns the temporary directory and the node processes; the destructor kills and reaps every
-// process and removes the directory (unless kept).
-class Consortium {
- public:
-  Consortium() = default;
-  Consortium(const Consortium&) = delete;
-  Consortium& operator=(const Consortium&) = delete;
-  ~Consortium() {
-    Stop();
-    if (dir_.empty()) return;
-    if (keep_) {
-      std::cerr << "kept " << dir_.string() << "\n";
-    } else {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  Status Create(size_t validators, bool keep) {
-    keep_ = keep;
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-bench-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr)
-      return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-    dir_ = buf.data();
-    tools::LocalnetOptions lo;
-    lo.dir = dir_;
-    lo.validators = static_cast<uint32_t>(validators);
-    lo.observers = 0;
-    LEDGER_TRY(tools::InitLocalnet(lo));
-    chain_id_ = lo.chain_id;
-    try {
-      json::value localnet = json::parse(ReadFile(dir_ / "localnet.json"));
-      json::value governance = json::parse(ReadFile(dir_ / "governance-keys.json"));
-      for (const json::value& v : localnet.at("members").as_array()) {
-        Member m;
-        m.member_id = static_cast<uint32_t>(v.at("member_id").to_number<uint64_t>());
-        m.name = json::value_to<std::string>(v.at("name"));
-        m.home = json::value_to<std::string>(v.at("home"));
-        auto rpc = tools::ParseRpcUrl(json::value_to<std::string>(v.at("rpc")));
-        if (!rpc) return std::unexpected(rpc.error());
-        m.rpc = *rpc;
-        bool found = false;
-        for (const json::value& g : governance.at("members").as_array()) {
-          if (g.at("member_id").to_number<uint64_t>() != m.member_id) continue;
-          auto secret = FromHex(json::value_to<std::string>(g.at("governance_secret")));
-          if (!secret) return std::unexpected(secret.error());
-          auto key = crypto::PrivateKey::FromBytes(*secret);
-          if (!key) return std::unexpected(key.error());
-          m.governance = *key;
-          found = true;
-        }
-        if (!found) return MakeError(ErrorCode::kNotFound, "no governance key for " + m.name);
-        members_.push_back(std::move(m));
-      }
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kInvalidArgument, std::string("localnet files: ") + e.what());
-    }
-    return OkStatus();
-  }
-
-  Status StartAll(const std::string& ledgerd) {
-    for (Member& m : members_) {
-      const std::string home = m.home.string();
-      const std::string log = (dir_ / (tools::MemberSlug(m.name) + ".log")).string();
-      std::vector<char*> argv{const_cast<char*>(ledgerd.c_str()), const_cast<char*>("--home"),
-                              const_cast<char*>(home.c_str()), nullptr};
-      const pid_t parent = ::getpid();
-      pid_t pid = ::fork();
-      if (pid < 0) return MakeError(ErrorCode::kIoError, "fork");
-      if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with this client, even on SIGKILL
-        if (::getppid() != parent) ::_exit(127);
-        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int in = ::open("/dev/null", O_RDONLY);
-        if (out < 0 || in < 0) ::_exit(126);
-        ::dup2(in, 0);
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-        ::close_range(3, ~0U, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      m.pid = pid;
-    }
-    const auto start = Clock::now();
-    for (Member& m : members_) {
-      while (true) {
-        int status = 0;
-        if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {
-          m.pid = -1;
-          return MakeError(ErrorCode::kUnavailable,
-                           m.name + " exited at startup; see its log in " + dir_.string());
-        }
-        auto s = tools::RpcCall(m.rpc, "status", json::object{}, 1'000);
-        if (s && s->at("peers_connected").to_number<int64_t>() + 1 >=
-                     static_cast<int64_t>(members_.size()))
-          break;
-        if (MsBetween(start, Clock::now()) > kStartTimeoutMs)
-          return MakeError(ErrorCode::kUnavailable, m.name + " not up with all peers within " +
-                                                        std::to_string(kStartTimeoutMs) + " ms");
-        std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-      }
-    }
-    return OkStatus();
-  }
-
-  void Stop() {
-    for (Member& m : members_)
-      if (m.pid > 0) ::kill(m.pid, SIGTERM);
-    const auto start = Clock::now();
-    for (Member& m : members_) {
-      if (m.pid <= 0) continue;
-      int status = 0;
-      while (::waitpid(m.pid, &status, WNOHANG) == 0) {
-        if (MsBetween(start, Clock::now()) > kStopTimeoutMs) {
-          ::kill(m.pid, SIGKILL);
-          ::waitpid(m.pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-      }
-      m.pid = -1;
-    }
-  }
-
-  // CPU seconds (user + system) used so far by member i, from /proc/<pid>/stat.
-  double CpuSeconds(size_t i) const {
-    if (members_[i].pid <= 0) return 0;
-    std::string stat = ReadFile("/proc/" + std::to_string(members_[i].pid) + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int k = 3; k <= 15 && in >> field; ++k) {
-      if (k == 14) utime = std::strtod(field.c_str(), nullptr);
-      if (k == 15) stime = std::strtod(field.c_str(), nullptr);
-    }
-    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-
-  // Keeps the directory (node logs) on exit, e.g. after a failure.
-  void set_keep(bool keep) { keep_ = keep; }
-  std::vector<Member>& members() { return members_; }
-  const std::string& chain_id() const { return chain_id_; }
-
- private:
-  fs::path dir_;
-  bool keep_ = false;
-  std::string chain_id_;
-  std::vector<Member> members_;
-};
-
-// --- Transactions --------------------------------------------------------------------------------
-
-struct Wallet {
-  Bytes id;
-  crypto::PrivateKey key;
-  uint32_t custodian = 0;
-};
-
-struct SignedTx {
-  std::string hex;
-  std::string tx_id;
-};
-
-Bytes NewId() {
-  Bytes id(ledger::kIdBytes);
-  do {
-    crypto::RandomBytes(id.data(), id.size());
-    id[0] &= 0x7f;  // never the issuer pattern ff00..
-  } while (std::all_of(id.begin(), id.end(), [](uint8_t b) { return b == 0; }));
-  return id;
-}
-
-Bytes IssuerAccount(uint32_t member_id) {
-  Bytes id(ledger::kIdBytes, 0);
-  id[0] = 0xff;
-  id[15] = static_cast<uint8_t>(member_id);
-  return id;
-}
-
-ledger::pb::Operation TransferOp(const Bytes& debit, const Bytes& credit, uint64_t amount) {
-  ledger::pb::Operation op;
-  auto* t = op.mutable_transfer();
-  t->set_id(ToString(NewId()));
-  t->set_debit_account(ToString(debit));
-  t->set_credit_account(ToString(credit));
-  t->set_amount(amount);
-  return op;
-}
-
-SignedTx Sign(const std::string& chain_id, const std::vector<ledger::pb::Operation>& ops,
-              const crypto::PrivateKey& key) {
-  ledger::pb::TxBody body;
-  body.set_chain_id(chain_id);
-  body.set_valid_until_height(kValidUntilHeight);
-  uint64_t nonce = 0;
-  crypto::RandomBytes(reinterpret_cast<uint8_t*>(&nonce), sizeof(nonce));
-  body.set_nonce(nonce);
-  for (const auto& op : ops)
-    *body.add_operations() = op;
-  std::vector<crypto::PrivateKey> keys{key};
-  Bytes envelope = ledger::SignTransaction(body, keys);
-  auto parsed = ledger::ParseTransaction(envelope, chain_id);
-  if (!parsed) {
-    std::cerr << "cluster_load: cannot parse own transaction: " << parsed.error().message << "\n";
-    std::exit(2);
-  }
-  return SignedTx{ToHex(envelope), parsed->tx_id.ToHex()};
-}
-
-// Opens `wallets` at their custodian and issues kFundEach to each, signed by the custodian's
-// governance key (custodian approval for create_account, controller of the issuer account).
-SignedTx OpenAndFund(const std::string& chain_id, const std::vector<const Wallet*>& wallets,
-                     const crypto::PrivateKey& governance) {
-  std::vector<ledger::pb::Operation> ops;
-  for (const Wallet* w : wallets) {
-    ledger::pb::Operation op;
-    auto* c = op.mutable_create_account();
-    c->set_id(ToString(w->id));
-    c->set_asset("USD." + std::to_string(w->custodian));
-    c->set_custodian(w->custodian);
-    c->mutable_controller()->set_threshold(1);
-    c->mutable_controller()->add_keys(ToString(w->key.GetPublicKey().span()));
-    ops.push_back(std::move(op));
-    ops.push_back(TransferOp(IssuerAccount(w->custodian), w->id, kFundEach));
-  }
-  return Sign(chain_id, ops, governance);
-}
-
-// --- Block watcher -------------------------------------------------------------------------------
-
-struct BlockSeen {
-  uint64_t height = 0;
-  uint64_t timestamp_ms = 0;  // the proposer's header time
-  size_t tx_count = 0;
-  Clock::time_point seen;  // when this client learned of it
-};
-
-// Polls `status` on one node and fetches every new block; remembers when each tx id was seen.
-class BlockWatcher {
- public:
-  explicit BlockWatcher(tools::RpcEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
-  ~BlockWatcher() { StopThread(); }
-
-  void Start() {
-    auto s = tools::RpcCall(endpoint_, "status", json::object{}, kRpcTimeoutMs);
-    next_ = s ? s->at("height").to_number<uint64_t>() + 1 : 1;
-    thread_ = std::thread([this] { Run(); });
-  }
-  void StopThread() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::optional<Clock::time_point> SeenAt(const std::string& tx_id) {
-    std::lock_guard lock(mu_);
-    auto it = seen_.find(tx_id);
-    if (it == seen_.end()) return std::nullopt;
-    return it->second;
-  }
-  size_t CountSeen(const std::vector<SignedTx>& txs) {
-    std::lock_guard lock(mu_);
-    size_t n = 0;
-    for (const SignedTx& t : txs)
-      n += seen_.contains(t.tx_id);
-    return n;
-  }
-  std::vector<BlockSeen> Blocks() {
-    std::lock_guard lock(mu_);
-    return blocks_;
-  }
-  std::string last_error() {
-    std::lock_guard lock(mu_);
-    return last_error_;
-  }
-
- private:
-  void Run() {
-    while (!stop_) {
-      auto s = tools::RpcCall(endpoint_, "status", json::object{}, kRpcTimeoutMs);
-      if (!s) {
-        std::lock_guard lock(mu_);
-        last_error_ = s.error().message;
-      } else {
-        const uint64_t height = s->at("height").to_number<uint64_t>();
-        for (; next_ <= height && !stop_; ++next_) {
-          auto b = tools::RpcCall(endpoint_, "get_block", json::object{{"height", next_}},
-                                  kRpcTimeoutMs);
-          const auto now = Clock::now();
-          if (!b) {
-            std::lock_guard lock(mu_);
-            last_error_ = b.error().message;
-            break;  // retry this height
-          }
-          BlockSeen block{next_, 0, 0, now};
-          std::lock_guard lock(mu_);
-          if (const json::value* t = b->as_object().if_contains("timestamp_ms"))
-            block.timestamp_ms = t->to_number<uint64_t>();
-          if (const json::value* ids = b->as_object().if_contains("tx_ids")) {
-            block.tx_count = ids->as_array().size();
-            for (const json::value& id : ids->as_array())
-              seen_.emplace(json::value_to<std::string>(id), now);
-          }
-          blocks_.push_back(block);
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kWatchIntervalMs));
-    }
-  }
-
-  tools::RpcEndpoint endpoint_;
-  uint64_t next_ = 1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Clock::time_point> seen_;
-  std::vector<BlockSeen> blocks_;
-  std::string last_error_;
-};
-
 // --- Measurements --------------------------------------------------------------------------------
 
 // Single-thread crypto::Verify rate over `count` distinct signatures.
@@ -549,60 +176,6 @@ double VerifyPerSecond(size_t count) {
   return static_cast<double>(count) / seconds;
 }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-json::array LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double a = 0, b = 0, c = 0;
-  in >> a >> b >> c;
-  return json::array{a, b, c};
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(k, v.size() - 1)];
-}
-
-double Round1(double x) {
-  return std::round(x * 10) / 10;
-}
-
-// Submits `txs` (setup) to one node in batches and waits until the watcher has seen them all.
-Status SubmitAndWait(const tools::RpcEndpoint& endpoint, const std::vector<SignedTx>& txs,
-                     size_t batch, BlockWatcher& watcher) {
-  for (size_t off = 0; off < txs.size(); off += batch) {
-    json::array hex;
-    for (size_t k = off; k < std::min(txs.size(), off + batch); ++k)
-      hex.push_back(json::value(txs[k].hex));
-    auto r = tools::RpcCall(endpoint, "submit_txs", json::object{{"txs", hex}}, kRpcTimeoutMs);
-    if (!r) return std::unexpected(r.error());
-    for (const json::value& res : r->at("results").as_array()) {
-      auto status = res.at("status").as_string();
-      if (status != "admitted" && status != "duplicate")
-        return MakeError(ErrorCode::kInternal, "setup tx not admitted: " + json::serialize(res));
-    }
-  }
-  const auto start = Clock::now();
-  while (watcher.CountSeen(txs) < txs.size()) {
-    if (MsBetween(start, Clock::now()) > kSetupCommitTimeoutMs)
-      return MakeError(ErrorCode::kUnavailable,
-                       "setup transactions not committed within " +
-                           std::to_string(kSetupCommitTimeoutMs) + " ms (" +
-                           std::to_string(watcher.CountSeen(txs)) + "/" +
-                           std::to_string(txs.size()) + "; " + watcher.last_error() + ")");
-    std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-  }
-  return OkStatus();
-}
-
 int Usage() {
   std::cerr << "usage: cluster_load --ledgerd PATH [--txs N] [--batch N] [--clients N]\n"
                "                    [--wallets N] [--rate TX_PER_S] [--verify-sigs N]\n"
@@ -620,63 +193,28 @@ int Run(const Options& opt) {
   const double verify_bound = verify_per_s * cores / kValidators;
 
   Consortium net;
-  if (auto s = net.Create(kValidators, opt.keep); !s) {
-    std::cerr << "cluster_load: " << s.error().message << "\n";
-    net.set_keep(true);
-    return 1;
-  }
-  std::cerr << "starting " << kValidators << " validators\n";
-  if (auto s = net.StartAll(opt.ledgerd); !s) {
+  if (auto s = net.Launch(kValidators, opt.ledgerd, opt.keep); !s) {
     std::cerr << "cluster_load: " << s.error().message << "\n";
     net.set_keep(true);
     return 1;
   }
   std::vector<Member>& members = net.members();
   const std::string& chain = net.chain_id();
-  BlockWatcher watcher(members[0].rpc);
+  BlockWatcher watcher(NewConnectionPerCall(members[0].rpc));
   watcher.Start();
 
   // Wallets spread over the banks; wallet 2k pays wallet 2k+1 and back, always at one bank.
   const size_t wallets = std::max<size_t>(2, opt.wallets & ~size_t{1});
-  std::vector<Wallet> w;
-  for (size_t k = 0; k < wallets; ++k)
-    w.push_back(Wallet{NewId(), crypto::PrivateKey::Generate(),
-                       members[(k / 2) % members.size()].member_id});
-  std::vector<SignedTx> setup;
-  for (const Member& m : members) {
-    std::vector<const Wallet*> group;
-    for (const Wallet& x : w) {
-      if (x.custodian != m.member_id) continue;
-      group.push_back(&x);
-      if (group.size() == kWalletsPerSetupTx) {
-        setup.push_back(OpenAndFund(chain, group, m.governance));
-        group.clear();
-      }
-    }
-    if (!group.empty()) setup.push_back(OpenAndFund(chain, group, m.governance));
-  }
-  std::cerr << "opening " << wallets << " wallets in " << setup.size() << " transactions\n";
-  if (auto s = SubmitAndWait(members[0].rpc, setup, opt.batch, watcher); !s) {
-    std::cerr << "cluster_load: " << s.error().message << "\n";
+  auto opened = OpenWallets(net, wallets, opt.batch, watcher);
+  if (!opened) {
+    std::cerr << "cluster_load: " << opened.error().message << "\n";
     net.set_keep(true);
     return 1;
   }
+  const std::vector<Wallet>& w = *opened;
 
   std::cerr << "signing " << opt.txs << " transfers\n";
-  std::vector<SignedTx> txs(opt.txs);
-  {
-    std::vector<std::thread> signers;
-    for (unsigned t = 0; t < cores; ++t)
-      signers.emplace_back([&, t] {
-        for (size_t k = t; k < txs.size(); k += cores) {
-          const Wallet& from = w[k % wallets];
-          const Wallet& to = w[(k % wallets) ^ 1];
-          txs[k] = Sign(chain, {TransferOp(from.id, to.id, 1)}, from.key);
-        }
-      });
-    for (auto& t : signers)
-      t.join();
-  }
+  std::vector<SignedTx> txs = SignTransfers(chain, w, opt.txs, 0);
 
   std::vector<double> cpu_before;
   for (size_t i = 0; i < members.size(); ++i)
@@ -865,31 +403,25 @@ int Run(const Options& opt) {
 
 int main(int argc, char** argv) {
   cl::bench::Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(cl::bench::Usage());
-      }
-      return argv[++i];
-    };
+  cl::bench::Args args(argc, argv, cl::bench::Usage);
+  while (args.Next()) {
+    const std::string& a = args.flag();
     if (a == "--ledgerd") {
-      opt.ledgerd = value();
+      opt.ledgerd = args.Value();
     } else if (a == "--txs") {
-      opt.txs = std::stoul(value());
+      opt.txs = std::stoul(args.Value());
     } else if (a == "--batch") {
-      opt.batch = std::stoul(value());
+      opt.batch = std::stoul(args.Value());
     } else if (a == "--clients") {
-      opt.clients = std::stoul(value());
+      opt.clients = std::stoul(args.Value());
     } else if (a == "--wallets") {
-      opt.wallets = std::stoul(value());
+      opt.wallets = std::stoul(args.Value());
     } else if (a == "--rate") {
-      opt.rate = std::stod(value());
+      opt.rate = std::stod(args.Value());
     } else if (a == "--verify-sigs") {
-      opt.verify_sigs = std::stoul(value());
+      opt.verify_sigs = std::stoul(args.Value());
     } else if (a == "--commit-timeout-s") {
-      opt.commit_timeout_s = static_cast<uint32_t>(std::stoul(value()));
+      opt.commit_timeout_s = static_cast<uint32_t>(std::stoul(args.Value()));
     } else if (a == "--keep") {
       opt.keep = true;
     } else {

@@ -20,8 +20,8 @@
 // connections opened before it, as a settlement system would: a node at its connection limit
 // refuses new connections, not the ones it serves.
 //
-// Written for bench/overload.sh. The process, transaction and watcher code is copied from
-// bench/cluster_load.cc (so each bench stays one file), with the watcher on a kept-alive
+// Written for bench/overload.sh. The processes, transactions and block watcher are the load client
+// it shares with bench/cluster_load.cc (bench/load_client.h), with the watcher on a kept-alive
 // connection.
 //
 // Thread safety: the main thread owns the processes; each submitter thread owns its slice of the
@@ -32,11 +32,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,13 +55,12 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "bench/load_client.h"
 #include "crypto/keys.h"
-#include "ledger/ledger.pb.h"
-#include "ledger/transaction.h"
-#include "tools/localnet.h"
+#include "tests/support/process.h"
+#include "tests/support/raw_client.h"
 #include "tools/rpc_client.h"
 #include "util/hex.h"
 #include "util/status.h"
@@ -72,20 +68,12 @@
 namespace cl::bench {
 namespace {
 
-namespace json = boost::json;
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-// Bounds of every wait.
-constexpr uint32_t kRpcTimeoutMs = 30'000;           // one RPC call (a submit batch under load)
-constexpr uint32_t kStartTimeoutMs = 30'000;         // every node answers status, peers connected
-constexpr uint32_t kSetupCommitTimeoutMs = 120'000;  // the wallet-opening transactions commit
-constexpr uint32_t kStopTimeoutMs = 10'000;          // SIGTERM to exit, then SIGKILL
-constexpr uint32_t kWatchIntervalMs = 10;            // the block watcher's status poll period
-constexpr uint32_t kPollIntervalMs = 50;             // other waits
-constexpr size_t kWalletsPerSetupTx = 32;  // create_account + issue = 2 ops each; limit 64 ops
-constexpr uint64_t kFundEach = 1'000'000;  // minor units issued to every wallet
-constexpr uint64_t kValidUntilHeight = 1'000'000'000;
+using test_support::ConnectTcp;
+using test_support::KeepAliveClient;
+using test_support::ProcOpenFds;
+using test_support::ProcStatusKb;
+using test_support::SubscribeAndStopReading;
+using test_support::TcpPeerClosed;
 
 // Overload specifics.
 constexpr size_t kValidators = 4;
@@ -119,632 +107,7 @@ struct Options {
   bool keep = false;
 };
 
-double MsBetween(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// --- Processes -----------------------------------------------------------------------------------
-
-struct Member {
-  uint32_t member_id = 0;
-  std::string name;
-  fs::path home;
-  tools::RpcEndpoint rpc;
-  crypto::PrivateKey governance = crypto::PrivateKey::Generate();
-  pid_t pid = -1;
-};
-
-// Owns the temporary directory and the node processes; the destructor kills and reaps every
-// process and removes the directory (unless kept).
-class Consortium {
- public:
-  Consortium() = default;
-  Consortium(const Consortium&) = delete;
-  Consortium& operator=(const Consortium&) = delete;
-  ~Consortium() {
-    Stop();
-    if (dir_.empty()) return;
-    if (keep_) {
-      std::cerr << "kept " << dir_.string() << "\n";
-    } else {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  Status Create(size_t validators, bool keep) {
-    keep_ = keep;
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-bench-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr)
-      return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-    dir_ = buf.data();
-    tools::LocalnetOptions lo;
-    lo.dir = dir_;
-    lo.validators = static_cast<uint32_t>(validators);
-    lo.observers = 0;
-    LEDGER_TRY(tools::InitLocalnet(lo));
-    chain_id_ = lo.chain_id;
-    try {
-      json::value localnet = json::parse(ReadFile(dir_ / "localnet.json"));
-      json::value governance = json::parse(ReadFile(dir_ / "governance-keys.json"));
-      for (const json::value& v : localnet.at("members").as_array()) {
-        Member m;
-        m.member_id = static_cast<uint32_t>(v.at("member_id").to_number<uint64_t>());
-        m.name = json::value_to<std::string>(v.at("name"));
-        m.home = json::value_to<std::string>(v.at("home"));
-        auto rpc = tools::ParseRpcUrl(json::value_to<std::string>(v.at("rpc")));
-        if (!rpc) return std::unexpected(rpc.error());
-        m.rpc = *rpc;
-        bool found = false;
-        for (const json::value& g : governance.at("members").as_array()) {
-          if (g.at("member_id").to_number<uint64_t>() != m.member_id) continue;
-          auto secret = FromHex(json::value_to<std::string>(g.at("governance_secret")));
-          if (!secret) return std::unexpected(secret.error());
-          auto key = crypto::PrivateKey::FromBytes(*secret);
-          if (!key) return std::unexpected(key.error());
-          m.governance = *key;
-          found = true;
-        }
-        if (!found) return MakeError(ErrorCode::kNotFound, "no governance key for " + m.name);
-        members_.push_back(std::move(m));
-      }
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kInvalidArgument, std::string("localnet files: ") + e.what());
-    }
-    return OkStatus();
-  }
-
-  Status StartAll(const std::string& ledgerd) {
-    for (Member& m : members_) {
-      const std::string home = m.home.string();
-      const std::string log = (dir_ / (tools::MemberSlug(m.name) + ".log")).string();
-      std::vector<char*> argv{const_cast<char*>(ledgerd.c_str()), const_cast<char*>("--home"),
-                              const_cast<char*>(home.c_str()), nullptr};
-      const pid_t parent = ::getpid();
-      pid_t pid = ::fork();
-      if (pid < 0) return MakeError(ErrorCode::kIoError, "fork");
-      if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with this client, even on SIGKILL
-        if (::getppid() != parent) ::_exit(127);
-        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int in = ::open("/dev/null", O_RDONLY);
-        if (out < 0 || in < 0) ::_exit(126);
-        ::dup2(in, 0);
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-        ::close_range(3, ~0U, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      m.pid = pid;
-    }
-    const auto start = Clock::now();
-    for (Member& m : members_) {
-      while (true) {
-        int status = 0;
-        if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {
-          m.pid = -1;
-          return MakeError(ErrorCode::kUnavailable,
-                           m.name + " exited at startup; see its log in " + dir_.string());
-        }
-        auto s = tools::RpcCall(m.rpc, "status", json::object{}, 1'000);
-        if (s && s->at("peers_connected").to_number<int64_t>() + 1 >=
-                     static_cast<int64_t>(members_.size()))
-          break;
-        if (MsBetween(start, Clock::now()) > kStartTimeoutMs)
-          return MakeError(ErrorCode::kUnavailable, m.name + " not up with all peers within " +
-                                                        std::to_string(kStartTimeoutMs) + " ms");
-        std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-      }
-    }
-    return OkStatus();
-  }
-
-  void Stop() {
-    for (Member& m : members_)
-      if (m.pid > 0) ::kill(m.pid, SIGTERM);
-    const auto start = Clock::now();
-    for (Member& m : members_) {
-      if (m.pid <= 0) continue;
-      int status = 0;
-      while (::waitpid(m.pid, &status, WNOHANG) == 0) {
-        if (MsBetween(start, Clock::now()) > kStopTimeoutMs) {
-          ::kill(m.pid, SIGKILL);
-          ::waitpid(m.pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-      }
-      m.pid = -1;
-    }
-  }
-
-  // CPU seconds (user + system) used so far by member i, from /proc/<pid>/stat.
-  double CpuSeconds(size_t i) const {
-    if (members_[i].pid <= 0) return 0;
-    std::string stat = ReadFile("/proc/" + std::to_string(members_[i].pid) + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int k = 3; k <= 15 && in >> field; ++k) {
-      if (k == 14) utime = std::strtod(field.c_str(), nullptr);
-      if (k == 15) stime = std::strtod(field.c_str(), nullptr);
-    }
-    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-
-  // Keeps the directory (node logs) on exit, e.g. after a failure.
-  void set_keep(bool keep) { keep_ = keep; }
-  std::vector<Member>& members() { return members_; }
-  const std::string& chain_id() const { return chain_id_; }
-
- private:
-  fs::path dir_;
-  bool keep_ = false;
-  std::string chain_id_;
-  std::vector<Member> members_;
-};
-
-// --- Transactions --------------------------------------------------------------------------------
-
-struct Wallet {
-  Bytes id;
-  crypto::PrivateKey key;
-  uint32_t custodian = 0;
-};
-
-struct SignedTx {
-  std::string hex;
-  std::string tx_id;
-};
-
-Bytes NewId() {
-  Bytes id(ledger::kIdBytes);
-  do {
-    crypto::RandomBytes(id.data(), id.size());
-    id[0] &= 0x7f;  // never the issuer pattern ff00..
-  } while (std::all_of(id.begin(), id.end(), [](uint8_t b) { return b == 0; }));
-  return id;
-}
-
-Bytes IssuerAccount(uint32_t member_id) {
-  Bytes id(ledger::kIdBytes, 0);
-  id[0] = 0xff;
-  id[15] = static_cast<uint8_t>(member_id);
-  return id;
-}
-
-ledger::pb::Operation TransferOp(const Bytes& debit, const Bytes& credit, uint64_t amount) {
-  ledger::pb::Operation op;
-  auto* t = op.mutable_transfer();
-  t->set_id(ToString(NewId()));
-  t->set_debit_account(ToString(debit));
-  t->set_credit_account(ToString(credit));
-  t->set_amount(amount);
-  return op;
-}
-
-SignedTx Sign(const std::string& chain_id, const std::vector<ledger::pb::Operation>& ops,
-              const crypto::PrivateKey& key) {
-  ledger::pb::TxBody body;
-  body.set_chain_id(chain_id);
-  body.set_valid_until_height(kValidUntilHeight);
-  uint64_t nonce = 0;
-  crypto::RandomBytes(reinterpret_cast<uint8_t*>(&nonce), sizeof(nonce));
-  body.set_nonce(nonce);
-  for (const auto& op : ops)
-    *body.add_operations() = op;
-  std::vector<crypto::PrivateKey> keys{key};
-  Bytes envelope = ledger::SignTransaction(body, keys);
-  auto parsed = ledger::ParseTransaction(envelope, chain_id);
-  if (!parsed) {
-    std::cerr << "overload: cannot parse own transaction: " << parsed.error().message << "\n";
-    std::exit(2);
-  }
-  return SignedTx{ToHex(envelope), parsed->tx_id.ToHex()};
-}
-
-// Opens `wallets` at their custodian and issues kFundEach to each, signed by the custodian's
-// governance key (custodian approval for create_account, controller of the issuer account).
-SignedTx OpenAndFund(const std::string& chain_id, const std::vector<const Wallet*>& wallets,
-                     const crypto::PrivateKey& governance) {
-  std::vector<ledger::pb::Operation> ops;
-  for (const Wallet* w : wallets) {
-    ledger::pb::Operation op;
-    auto* c = op.mutable_create_account();
-    c->set_id(ToString(w->id));
-    c->set_asset("USD." + std::to_string(w->custodian));
-    c->set_custodian(w->custodian);
-    c->mutable_controller()->set_threshold(1);
-    c->mutable_controller()->add_keys(ToString(w->key.GetPublicKey().span()));
-    ops.push_back(std::move(op));
-    ops.push_back(TransferOp(IssuerAccount(w->custodian), w->id, kFundEach));
-  }
-  return Sign(chain_id, ops, governance);
-}
-
-// --- Sockets -------------------------------------------------------------------------------------
-
-// A non-blocking TCP connection to host:port, or -1. rcvbuf_bytes > 0 shrinks the receive buffer
-// before connecting, so the window is small from the start (a reader that never reads fills it
-// soon).
-int Connect(const tools::RpcEndpoint& endpoint, int rcvbuf_bytes = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf_bytes > 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(endpoint.port);
-  if (::inet_pton(AF_INET, endpoint.host.c_str(), &addr.sin_addr) != 1 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
-}
-
-// Whether the connection is no longer established (the peer closed or reset it), from the
-// kernel's TCP state: works even when unread data hides the end of stream.
-bool PeerClosed(int fd) {
-  tcp_info info{};
-  socklen_t len = sizeof(info);
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;
-  return info.tcpi_state != TCP_ESTABLISHED;
-}
-
-bool SendAll(int fd, std::string_view data, uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-    if (MsBetween(start, Clock::now()) > timeout_ms) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
-  }
-  return true;
-}
-
-// Reads until done(received) or the timeout; false on timeout, close or error.
-bool ReadUntil(int fd, std::string& received, const std::function<bool(const std::string&)>& done,
-               uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!done(received)) {
-    const double left = timeout_ms - MsBetween(start, Clock::now());
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(std::min(left, 100.0)) + 1);
-    char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n == 0) return false;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-    if (n > 0) received.append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// JSON-RPC over one HTTP/1.1 keep-alive connection, reconnecting after a failure. Not thread-safe:
-// one owner thread.
-class KeepAliveClient {
- public:
-  explicit KeepAliveClient(tools::RpcEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
-  ~KeepAliveClient() { Disconnect(); }
-  KeepAliveClient(const KeepAliveClient&) = delete;
-  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
-
-  // Connects now (before an overload) if not connected.
-  bool EnsureConnected() {
-    if (fd_ < 0) {
-      fd_ = Connect(endpoint_);
-      buffer_.clear();
-      if (fd_ >= 0) ++connects_;
-    }
-    return fd_ >= 0;
-  }
-
-  // The whole response object; an error when the call did not get one (connection refused,
-  // closed, timed out). Error text starts with "connection:" for those.
-  Result<json::value> CallRaw(std::string_view method, const json::value& params,
-                              uint32_t timeout_ms) {
-    if (!EnsureConnected()) return MakeError(ErrorCode::kUnavailable, "connection: refused");
-    const std::string body = json::serialize(
-        json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}});
-    const std::string request =
-        "POST / HTTP/1.1\r\nHost: " + endpoint_.host +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\n\r\n" + body;
-    if (!SendAll(fd_, request, timeout_ms)) {
-      Disconnect();
-      return MakeError(ErrorCode::kUnavailable, "connection: send failed");
-    }
-    size_t body_start = 0, length = 0;
-    auto complete = [&](const std::string& in) {
-      size_t end = in.find("\r\n\r\n");
-      if (end == std::string::npos) return false;
-      std::string headers = in.substr(0, end);
-      std::transform(headers.begin(), headers.end(), headers.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      size_t cl = headers.find("content-length:");
-      if (cl == std::string::npos) return false;
-      body_start = end + 4;
-      length = std::strtoull(headers.c_str() + cl + 15, nullptr, 10);
-      return in.size() >= body_start + length;
-    };
-    if (!ReadUntil(fd_, buffer_, complete, timeout_ms)) {
-      Disconnect();
-      return MakeError(ErrorCode::kUnavailable, "connection: closed or timed out");
-    }
-    boost::system::error_code ec;
-    json::value v = json::parse(std::string_view(buffer_).substr(body_start, length), ec);
-    buffer_.erase(0, body_start + length);
-    if (ec || !v.is_object()) return MakeError(ErrorCode::kInternal, "response is not JSON");
-    return v;
-  }
-
-  // The result, or an error (a JSON-RPC error keeps its message), like tools::RpcCall.
-  Result<json::value> Call(std::string_view method, const json::value& params,
-                           uint32_t timeout_ms) {
-    auto r = CallRaw(method, params, timeout_ms);
-    if (!r) return r;
-    if (const json::value* result = r->as_object().if_contains("result")) return *result;
-    return MakeError(ErrorCode::kFailedPrecondition, json::serialize(*r));
-  }
-
-  size_t connects() const { return connects_; }
-
- private:
-  void Disconnect() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    buffer_.clear();
-  }
-
-  tools::RpcEndpoint endpoint_;
-  int fd_ = -1;
-  std::string buffer_;
-  size_t connects_ = 0;
-};
-
-// A masked client text frame (RFC 6455 section 5.2).
-std::string WsTextFrame(const std::string& payload) {
-  std::string frame;
-  frame.push_back(static_cast<char>(0x81));
-  const uint8_t mask[4] = {0x5a, 0x13, 0xc4, 0x7e};
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(0x80 | payload.size()));
-  } else if (payload.size() <= 0xffff) {
-    frame.push_back(static_cast<char>(0x80 | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xff));
-  } else {
-    frame.push_back(static_cast<char>(0x80 | 127));
-    for (int shift = 56; shift >= 0; shift -= 8)
-      frame.push_back(static_cast<char>((payload.size() >> shift) & 0xff));
-  }
-  frame.append(reinterpret_cast<const char*>(mask), 4);
-  for (size_t i = 0; i < payload.size(); ++i)
-    frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return frame;
-}
-
-// A WebSocket session subscribed to "blocks" and to `accounts`, which reads the upgrade answer and
-// the subscribe answers and then never reads again. Returns the socket, or -1.
-int SubscribeAndStopReading(const tools::RpcEndpoint& endpoint,
-                            const std::vector<std::string>& accounts) {
-  int fd = Connect(endpoint, kSmallRcvbufBytes);
-  if (fd < 0) return -1;
-  const std::string upgrade = "GET / HTTP/1.1\r\nHost: " + endpoint.host +
-                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
-  std::string in;
-  auto headers_done = [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; };
-  json::array batch;
-  batch.push_back(json::object{{"jsonrpc", "2.0"},
-                               {"id", 0},
-                               {"method", "subscribe"},
-                               {"params", json::object{{"topic", "blocks"}}}});
-  for (size_t k = 0; k < accounts.size(); ++k)
-    batch.push_back(
-        json::object{{"jsonrpc", "2.0"},
-                     {"id", k + 1},
-                     {"method", "subscribe"},
-                     {"params", json::object{{"topic", "account"}, {"id", accounts[k]}}}});
-  const std::string last_id = "\"id\":" + std::to_string(accounts.size());
-  auto answered = [&](const std::string& s) { return s.find(last_id) != std::string::npos; };
-  if (!SendAll(fd, upgrade, kRpcTimeoutMs) || !ReadUntil(fd, in, headers_done, kRpcTimeoutMs) ||
-      in.find(" 101 ") == std::string::npos ||
-      !SendAll(fd, WsTextFrame(json::serialize(batch)), kRpcTimeoutMs) ||
-      !ReadUntil(fd, in, answered, kRpcTimeoutMs)) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// --- Block watcher -------------------------------------------------------------------------------
-
-struct BlockSeen {
-  uint64_t height = 0;
-  uint64_t timestamp_ms = 0;  // the proposer's header time
-  size_t tx_count = 0;
-  Clock::time_point seen;  // when this client learned of it
-};
-
-// Polls `status` on one node and fetches every new block; remembers when each tx id was seen.
-// Uses one kept-alive connection, so a node at its connection limit still answers it.
-class BlockWatcher {
- public:
-  explicit BlockWatcher(tools::RpcEndpoint endpoint) : client_(std::move(endpoint)) {}
-  ~BlockWatcher() { StopThread(); }
-
-  void Start() {
-    auto s = client_.Call("status", json::object{}, kRpcTimeoutMs);
-    next_ = s ? s->at("height").to_number<uint64_t>() + 1 : 1;
-    thread_ = std::thread([this] { Run(); });
-  }
-  void StopThread() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::optional<Clock::time_point> SeenAt(const std::string& tx_id) {
-    std::lock_guard lock(mu_);
-    auto it = seen_.find(tx_id);
-    if (it == seen_.end()) return std::nullopt;
-    return it->second;
-  }
-  size_t CountSeen(const std::vector<SignedTx>& txs) {
-    std::lock_guard lock(mu_);
-    size_t n = 0;
-    for (const SignedTx& t : txs)
-      n += seen_.contains(t.tx_id);
-    return n;
-  }
-  std::vector<BlockSeen> Blocks() {
-    std::lock_guard lock(mu_);
-    return blocks_;
-  }
-  std::string last_error() {
-    std::lock_guard lock(mu_);
-    return last_error_;
-  }
-
- private:
-  void Run() {
-    while (!stop_) {
-      auto s = client_.Call("status", json::object{}, kRpcTimeoutMs);
-      if (!s) {
-        std::lock_guard lock(mu_);
-        last_error_ = s.error().message;
-      } else {
-        const uint64_t height = s->at("height").to_number<uint64_t>();
-        for (; next_ <= height && !stop_; ++next_) {
-          auto b = client_.Call("get_block", json::object{{"height", next_}}, kRpcTimeoutMs);
-          const auto now = Clock::now();
-          if (!b) {
-            std::lock_guard lock(mu_);
-            last_error_ = b.error().message;
-            break;  // retry this height
-          }
-          BlockSeen block{next_, 0, 0, now};
-          std::lock_guard lock(mu_);
-          if (const json::value* t = b->as_object().if_contains("timestamp_ms"))
-            block.timestamp_ms = t->to_number<uint64_t>();
-          if (const json::value* ids = b->as_object().if_contains("tx_ids")) {
-            block.tx_count = ids->as_array().size();
-            for (const json::value& id : ids->as_array())
-              seen_.emplace(json::value_to<std::string>(id), now);
-          }
-          blocks_.push_back(block);
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kWatchIntervalMs));
-    }
-  }
-
-  KeepAliveClient client_;  // used by the watcher thread only (and Start before it)
-  uint64_t next_ = 1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Clock::time_point> seen_;
-  std::vector<BlockSeen> blocks_;
-  std::string last_error_;
-};
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-json::array LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double a = 0, b = 0, c = 0;
-  in >> a >> b >> c;
-  return json::array{a, b, c};
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(k, v.size() - 1)];
-}
-
-double Round1(double x) {
-  return std::round(x * 10) / 10;
-}
-
-// Submits `txs` (setup) to one node in batches and waits until the watcher has seen them all.
-Status SubmitAndWait(const tools::RpcEndpoint& endpoint, const std::vector<SignedTx>& txs,
-                     size_t batch, BlockWatcher& watcher) {
-  for (size_t off = 0; off < txs.size(); off += batch) {
-    json::array hex;
-    for (size_t k = off; k < std::min(txs.size(), off + batch); ++k)
-      hex.push_back(json::value(txs[k].hex));
-    auto r = tools::RpcCall(endpoint, "submit_txs", json::object{{"txs", hex}}, kRpcTimeoutMs);
-    if (!r) return std::unexpected(r.error());
-    for (const json::value& res : r->at("results").as_array()) {
-      auto status = res.at("status").as_string();
-      if (status != "admitted" && status != "duplicate")
-        return MakeError(ErrorCode::kInternal, "setup tx not admitted: " + json::serialize(res));
-    }
-  }
-  const auto start = Clock::now();
-  while (watcher.CountSeen(txs) < txs.size()) {
-    if (MsBetween(start, Clock::now()) > kSetupCommitTimeoutMs)
-      return MakeError(ErrorCode::kUnavailable,
-                       "setup transactions not committed within " +
-                           std::to_string(kSetupCommitTimeoutMs) + " ms (" +
-                           std::to_string(watcher.CountSeen(txs)) + "/" +
-                           std::to_string(txs.size()) + "; " + watcher.last_error() + ")");
-    std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-  }
-  return OkStatus();
-}
-
 // --- Overload ------------------------------------------------------------------------------------
-
-uint64_t StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(field + ":"))
-      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
-  return 0;
-}
-
-size_t OpenFds(pid_t pid) {
-  std::error_code ec;
-  size_t n = 0;
-  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-       it.increment(ec))
-    ++n;
-  return n;
-}
 
 // Every node's VmRSS, open descriptors and mempool size (`status` on a kept-alive connection,
 // -1 when it does not answer) every second, from Start until Stop.
@@ -768,8 +131,8 @@ class RssSampler {
       while (!stop_) {
         Sample s{MsBetween(start_, Clock::now()) / 1000.0, {}, {}, {}};
         for (size_t i = 0; i < pids_.size(); ++i) {
-          s.rss_kb.push_back(StatusKb(pids_[i], "VmRSS"));
-          s.fds.push_back(OpenFds(pids_[i]));
+          s.rss_kb.push_back(ProcStatusKb(pids_[i], "VmRSS"));
+          s.fds.push_back(ProcOpenFds(pids_[i]));
           auto st = clients_[i]->Call("status", json::object{}, 2'000);
           s.mempool_txs.push_back(st ? st->at("mempool_txs").to_number<int64_t>() : -1);
         }
@@ -903,7 +266,7 @@ class ConnectionFlood {
         Counts& k = counts_[c.kind];
         if (c.fd < 0) {
           if (now < c.reopen_at) continue;
-          c.fd = Connect(nodes_[c.node], c.kind == kNonReader ? kSmallRcvbufBytes : 0);
+          c.fd = ConnectTcp(nodes_[c.node], c.kind == kNonReader ? kSmallRcvbufBytes : 0);
           if (c.fd < 0) {
             k.connect_failed++;
             c.reopen_at = now + std::chrono::milliseconds(opt_.reconnect_ms);
@@ -915,7 +278,7 @@ class ConnectionFlood {
           c.sent = 0;
           continue;
         }
-        if (PeerClosed(c.fd)) {
+        if (TcpPeerClosed(c.fd)) {
           const double ms = MsBetween(c.opened, now);
           if (ms <= kRefusedWithinMs) {
             k.refused_at_once++;
@@ -1070,23 +433,6 @@ json::object CountsJson(const std::map<std::string, size_t>& m) {
   return out;
 }
 
-std::vector<SignedTx> SignTransfers(const std::string& chain, const std::vector<Wallet>& w,
-                                    size_t count, size_t offset) {
-  std::vector<SignedTx> txs(count);
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> signers;
-  for (unsigned t = 0; t < cores; ++t)
-    signers.emplace_back([&, t] {
-      for (size_t k = t; k < count; k += cores) {
-        const size_t a = (k + offset) % w.size();
-        txs[k] = Sign(chain, {TransferOp(w[a].id, w[a ^ 1].id, 1)}, w[a].key);
-      }
-    });
-  for (auto& t : signers)
-    t.join();
-  return txs;
-}
-
 int Usage() {
   std::cerr << "usage: overload --ledgerd PATH [--normal-s N] [--duration-s N] [--factor X]\n"
                "                [--batch N] [--submitters-per-node N] [--wallets N] "
@@ -1120,13 +466,7 @@ int Run(const Options& opt) {
   }
 
   Consortium net;
-  if (auto s = net.Create(kValidators, opt.keep); !s) {
-    std::cerr << "overload: " << s.error().message << "\n";
-    net.set_keep(true);
-    return 1;
-  }
-  std::cerr << "starting " << kValidators << " validators\n";
-  if (auto s = net.StartAll(opt.ledgerd); !s) {
+  if (auto s = net.Launch(kValidators, opt.ledgerd, opt.keep); !s) {
     std::cerr << "overload: " << s.error().message << "\n";
     net.set_keep(true);
     return 1;
@@ -1141,34 +481,23 @@ int Run(const Options& opt) {
   }
   RssSampler rss(pids, endpoints);
   rss.Start();
-  BlockWatcher watcher(members[0].rpc);
+  // One kept-alive connection, so a node at its connection limit still answers the watcher.
+  auto watch_client = std::make_shared<KeepAliveClient>(members[0].rpc);
+  BlockWatcher watcher(
+      [watch_client](std::string_view method, const json::value& params, uint32_t timeout_ms) {
+        return watch_client->Call(method, params, timeout_ms);
+      });
   watcher.Start();
 
   // Wallets spread over the banks; wallet 2k pays wallet 2k+1 and back, always at one bank.
   const size_t wallets = std::max<size_t>(2, opt.wallets & ~size_t{1});
-  std::vector<Wallet> w;
-  for (size_t k = 0; k < wallets; ++k)
-    w.push_back(Wallet{NewId(), crypto::PrivateKey::Generate(),
-                       members[(k / 2) % members.size()].member_id});
-  std::vector<SignedTx> setup;
-  for (const Member& m : members) {
-    std::vector<const Wallet*> group;
-    for (const Wallet& x : w) {
-      if (x.custodian != m.member_id) continue;
-      group.push_back(&x);
-      if (group.size() == kWalletsPerSetupTx) {
-        setup.push_back(OpenAndFund(chain, group, m.governance));
-        group.clear();
-      }
-    }
-    if (!group.empty()) setup.push_back(OpenAndFund(chain, group, m.governance));
-  }
-  std::cerr << "opening " << wallets << " wallets in " << setup.size() << " transactions\n";
-  if (auto s = SubmitAndWait(members[0].rpc, setup, 100, watcher); !s) {
-    std::cerr << "overload: " << s.error().message << "\n";
+  auto opened = OpenWallets(net, wallets, 100, watcher);
+  if (!opened) {
+    std::cerr << "overload: " << opened.error().message << "\n";
     net.set_keep(true);
     return 1;
   }
+  const std::vector<Wallet>& w = *opened;
 
   // Normal load: saturating, one call in flight per node.
   const size_t normal_pool_size = static_cast<size_t>(opt.normal_s) * 3'000;
@@ -1226,7 +555,7 @@ int Run(const Options& opt) {
       std::vector<std::string> accounts;
       for (size_t a = 0; a < kAccountTopicsPerSubscriber; ++a)
         accounts.push_back(ToHex(w[(k * kAccountTopicsPerSubscriber + a * 7 + n) % w.size()].id));
-      int fd = SubscribeAndStopReading(members[n].rpc, accounts);
+      int fd = SubscribeAndStopReading(members[n].rpc, accounts, kSmallRcvbufBytes, kRpcTimeoutMs);
       if (fd < 0)
         subscribe_failed++;
       else
@@ -1251,7 +580,7 @@ int Run(const Options& opt) {
   const double rss_overload_start_s = rss.Now();
   std::vector<uint64_t> rss_start_kb;
   for (size_t i = 0; i < members.size(); ++i)
-    rss_start_kb.push_back(StatusKb(pids[i], "VmRSS"));
+    rss_start_kb.push_back(ProcStatusKb(pids[i], "VmRSS"));
   const auto overload_start = Clock::now();
   const auto overload_end = overload_start + std::chrono::seconds(opt.duration_s);
   ConnectionFlood flood(endpoints, opt, nonreader_request);
@@ -1315,7 +644,7 @@ int Run(const Options& opt) {
       break;
     }
     subscriber_bytes += got;
-    (closed || PeerClosed(fd) ? subscribers_closed : subscribers_open)++;
+    (closed || TcpPeerClosed(fd) ? subscribers_closed : subscribers_open)++;
     ::close(fd);
   }
 
@@ -1388,8 +717,8 @@ int Run(const Options& opt) {
         {"overload_end_kb", rss.At(i, rss_overload_end_s)},
         {"max_second_quarter_kb", q2},
         {"max_last_quarter_kb", q4},
-        {"after_kb", StatusKb(pids[i], "VmRSS")},
-        {"peak_hwm_kb", StatusKb(pids[i], "VmHWM")},
+        {"after_kb", ProcStatusKb(pids[i], "VmRSS")},
+        {"peak_hwm_kb", ProcStatusKb(pids[i], "VmHWM")},
         {"plateaued", plateaued},
         {"rss_every_30s_during_mb", series},
         {"cpu_percent_during", Round1(100.0 * (cpu_after[i] - cpu_before[i]) /
@@ -1476,41 +805,35 @@ int Run(const Options& opt) {
 
 int main(int argc, char** argv) {
   cl::bench::Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(cl::bench::Usage());
-      }
-      return argv[++i];
-    };
+  cl::bench::Args args(argc, argv, cl::bench::Usage);
+  while (args.Next()) {
+    const std::string& a = args.flag();
     if (a == "--ledgerd") {
-      opt.ledgerd = value();
+      opt.ledgerd = args.Value();
     } else if (a == "--normal-s") {
-      opt.normal_s = static_cast<uint32_t>(std::stoul(value()));
+      opt.normal_s = static_cast<uint32_t>(std::stoul(args.Value()));
     } else if (a == "--duration-s") {
-      opt.duration_s = static_cast<uint32_t>(std::stoul(value()));
+      opt.duration_s = static_cast<uint32_t>(std::stoul(args.Value()));
     } else if (a == "--factor") {
-      opt.factor = std::stod(value());
+      opt.factor = std::stod(args.Value());
     } else if (a == "--batch") {
-      opt.batch = std::stoul(value());
+      opt.batch = std::stoul(args.Value());
     } else if (a == "--submitters-per-node") {
-      opt.submitters_per_node = std::stoul(value());
+      opt.submitters_per_node = std::stoul(args.Value());
     } else if (a == "--wallets") {
-      opt.wallets = std::stoul(value());
+      opt.wallets = std::stoul(args.Value());
     } else if (a == "--idle-per-node") {
-      opt.idle_per_node = std::stoul(value());
+      opt.idle_per_node = std::stoul(args.Value());
     } else if (a == "--slow-per-node") {
-      opt.slow_per_node = std::stoul(value());
+      opt.slow_per_node = std::stoul(args.Value());
     } else if (a == "--nonreaders-per-node") {
-      opt.nonreaders_per_node = std::stoul(value());
+      opt.nonreaders_per_node = std::stoul(args.Value());
     } else if (a == "--subscribers-per-node") {
-      opt.subscribers_per_node = std::stoul(value());
+      opt.subscribers_per_node = std::stoul(args.Value());
     } else if (a == "--reconnect-ms") {
-      opt.reconnect_ms = static_cast<uint32_t>(std::stoul(value()));
+      opt.reconnect_ms = static_cast<uint32_t>(std::stoul(args.Value()));
     } else if (a == "--max-pool") {
-      opt.max_pool = std::stoul(value());
+      opt.max_pool = std::stoul(args.Value());
     } else if (a == "--keep") {
       opt.keep = true;
     } else {

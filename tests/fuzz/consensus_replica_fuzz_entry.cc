@@ -8,6 +8,7 @@
 #include "crypto/sha256.h"
 #include "tests/fuzz/fuzz_entries.h"
 #include "tests/fuzz/fuzz_fixture.h"
+#include "tests/sim/replica_doubles.h"
 #include "util/assert.h"
 
 namespace cl::fuzz {
@@ -17,31 +18,8 @@ constexpr uint32_t kValidators = 4;
 constexpr uint32_t kTarget = 1;  // a backup in view 0
 constexpr uint64_t kStartMs = 1'000'000;
 constexpr uint64_t kStepMs = 100;
-constexpr size_t kMaxMessages = 256;  // per input
-
-class FuzzStorage final : public consensus::Storage {
- public:
-  void AppendRecord(uint64_t seq, const std::string& record) override {
-    records_.emplace(seq, record);
-  }
-  void PutViewRecord(const std::string& record) override { view_record_ = record; }
-  void PutCheckpoint(const std::string& cert) override { checkpoint_ = cert; }
-  void DropRecordsUpTo(uint64_t seq) override {
-    records_.erase(records_.begin(), records_.upper_bound(seq));
-  }
-  Loaded Load() override {
-    Loaded l;
-    for (const auto& [seq, r] : records_)
-      l.records.push_back(r);
-    l.view_record = view_record_;
-    l.checkpoint = checkpoint_;
-    return l;
-  }
-
- private:
-  std::multimap<uint64_t, std::string> records_;
-  std::string view_record_, checkpoint_;
-};
+constexpr size_t kMaxMessages = 256;             // per input
+constexpr size_t kMaxCachedVerdicts = 1u << 16;  // signature verdicts remembered across inputs
 
 // Accepts every payload; checks that blocks arrive once each, in height order.
 class FuzzApp final : public consensus::Application {
@@ -65,31 +43,10 @@ class FuzzApp final : public consensus::Application {
   uint64_t executed = 0;
 };
 
-// Memoises signature checks across inputs (as the simulator does, tests/sim/cluster.cc): a check is
-// a pure function of (key, digest, signature), and the fuzzer delivers the seeds' signed messages
-// again and again; verifying each once makes the target several times faster. Bounded: cleared
-// at kMaxCachedVerdicts.
-class CachingVerifier final : public consensus::SignatureVerifier {
- public:
-  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
-              const crypto::Signature& sig) override {
-    crypto::Sha256 h;
-    h.Update(key.span()).Update(digest.span()).Update(sig.span());
-    const Hash32 k = h.Final();
-    if (auto it = cache_.find(k); it != cache_.end()) return it->second;
-    const bool ok = crypto::Verify(key, digest, sig);
-    if (cache_.size() >= kMaxCachedVerdicts) cache_.clear();
-    cache_.emplace(k, ok);
-    return ok;
-  }
-
- private:
-  static constexpr size_t kMaxCachedVerdicts = 1u << 16;
-  std::unordered_map<Hash32, bool, Hash32Hasher> cache_;
-};
-
+// Signature checks memoised across inputs (as in the simulator): the fuzzer delivers the seeds'
+// signed messages again and again; verifying each once makes the target several times faster.
 consensus::SignatureVerifier& Verifier() {
-  static CachingVerifier* verifier = new CachingVerifier();
+  static sim::CachingVerifier* verifier = new sim::CachingVerifier(kMaxCachedVerdicts);
   return *verifier;
 }
 
@@ -128,7 +85,7 @@ struct Member {
     }
     return out;
   }
-  FuzzStorage storage;
+  sim::MemStorage storage;
   FuzzApp app;
   consensus::Replica replica;
 };

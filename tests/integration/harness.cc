@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "ledger/transaction.h"
+#include "tests/support/localnet_members.h"
+#include "tests/support/process.h"
 #include "tools/localnet.h"
 #include "util/assert.h"
 #include "util/hex.h"
@@ -37,20 +39,6 @@ using Clock = std::chrono::steady_clock;
 uint64_t ElapsedMs(Clock::time_point since) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Result<json::value> ParseJsonFile(const fs::path& path) {
-  boost::system::error_code ec;
-  json::value v = json::parse(ReadFile(path), ec);
-  if (ec) return MakeError(ErrorCode::kInvalidArgument, path.string() + ": " + ec.message());
-  return v;
 }
 
 std::string DescribeExit(int status) {
@@ -83,15 +71,10 @@ int RemainingMs(Clock::time_point deadline) {
 // --- Cluster -------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-it-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-
+  auto dir = test_support::MakeTempDir("ledger-it");
+  if (!dir) return std::unexpected(dir.error());
   std::unique_ptr<Cluster> cluster(new Cluster());
-  cluster->dir_ = buf.data();
+  cluster->dir_ = *dir;
   cluster->chain_id_ = options.chain_id;
   tools::LocalnetOptions lo;
   lo.dir = cluster->dir_;
@@ -100,38 +83,19 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
   lo.observers = options.observers;
   LEDGER_TRY(tools::InitLocalnet(lo));
 
-  auto localnet = ParseJsonFile(cluster->dir_ / "localnet.json");
-  if (!localnet) return std::unexpected(localnet.error());
-  auto governance = ParseJsonFile(cluster->dir_ / "governance-keys.json");
-  if (!governance) return std::unexpected(governance.error());
-  try {
-    const json::array& gov = governance->at("members").as_array();
-    for (const json::value& v : localnet->at("members").as_array()) {
-      Member m;
-      m.member_id = static_cast<uint32_t>(v.at("member_id").to_number<uint64_t>());
-      m.name = json::value_to<std::string>(v.at("name"));
-      m.slug = tools::MemberSlug(m.name);
-      m.home = json::value_to<std::string>(v.at("home"));
-      m.validator = v.at("role").as_string() == "validator";
-      m.p2p = json::value_to<std::string>(v.at("p2p"));
-      auto rpc = tools::ParseRpcUrl(json::value_to<std::string>(v.at("rpc")));
-      if (!rpc) return std::unexpected(rpc.error());
-      m.rpc = *rpc;
-      bool found = false;
-      for (const json::value& g : gov) {
-        if (g.at("member_id").to_number<uint64_t>() != m.member_id) continue;
-        auto secret = FromHex(json::value_to<std::string>(g.at("governance_secret")));
-        if (!secret) return std::unexpected(secret.error());
-        auto key = crypto::PrivateKey::FromBytes(*secret);
-        if (!key) return std::unexpected(key.error());
-        m.governance = *key;
-        found = true;
-      }
-      if (!found) return MakeError(ErrorCode::kNotFound, "no governance key for member " + m.name);
-      cluster->members_.push_back(std::move(m));
-    }
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string("localnet files: ") + e.what());
+  auto members = test_support::ReadLocalnetMembers(cluster->dir_);
+  if (!members) return std::unexpected(members.error());
+  for (test_support::LocalnetMember& l : *members) {
+    Member m;
+    m.member_id = l.member_id;
+    m.name = std::move(l.name);
+    m.slug = tools::MemberSlug(m.name);
+    m.home = std::move(l.home);
+    m.validator = l.validator;
+    m.rpc = std::move(l.rpc);
+    m.p2p = std::move(l.p2p);
+    m.governance = l.governance;
+    cluster->members_.push_back(std::move(m));
   }
   return cluster;
 }
@@ -188,45 +152,18 @@ Status Cluster::Spawn(size_t i) {
     std::ofstream log(LogPath(i), std::ios::app);
     log << "===== harness: start " << m.starts << " of " << m.name << " =====\n";
   }
-  // Everything the child needs is prepared before fork: after fork in a threaded process only
-  // async-signal-safe calls are allowed.
-  const std::string binary = LEDGERD_PATH;
-  const std::string home = m.home.string();
-  const std::string log = LogPath(i).string();
-  std::vector<char*> argv{const_cast<char*>(binary.c_str()), const_cast<char*>("--home"),
-                          const_cast<char*>(home.c_str()), nullptr};
+  std::vector<std::string> argv{LEDGERD_PATH, "--home", m.home.string()};
 #if LEDGER_IT_LINE_BUFFERED_LOGS
   // ledgerd logs to stdout; redirected to a file, stdio may buffer it, and a node killed with
   // SIGKILL would lose its last lines, the ones a failing test needs. stdbuf makes stdout
   // line-buffered. (Not in sanitizer builds: its LD_PRELOAD would come before the sanitizer
   // runtime.)
   const std::string stdbuf = "/usr/bin/stdbuf";
-  const std::string line_buffered = "-oL";
-  if (::access(stdbuf.c_str(), X_OK) == 0)
-    argv.insert(argv.begin(),
-                {const_cast<char*>(stdbuf.c_str()), const_cast<char*>(line_buffered.c_str())});
+  if (::access(stdbuf.c_str(), X_OK) == 0) argv.insert(argv.begin(), {stdbuf, "-oL"});
 #endif
-  const std::string program = argv[0];
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
+  // The node dies with the thread that spawned it, even if the test binary is killed.
+  pid_t pid = test_support::SpawnLogged(argv, LogPath(i));
   if (pid < 0) return MakeError(ErrorCode::kIoError, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // The node dies with the thread that spawned it, even if the test binary is killed.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int in = ::open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) ::_exit(126);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    ::close_range(3, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
   m.pid = pid;
   return OkStatus();
 }
@@ -739,6 +676,96 @@ Result<std::string> Balance(const Cluster& cluster, size_t i, const Bytes& accou
   auto r = cluster.Call(i, "get_account", json::object{{"id", ToHex(account)}, {"height", height}});
   if (!r) return std::unexpected(r.error());
   return json::value_to<std::string>(r->at("balance"));
+}
+
+// --- Payment load --------------------------------------------------------------------------------
+
+::testing::AssertionResult OpenPayersAndPayees(const Cluster& cluster, const TxFactory& factory,
+                                               const std::vector<size_t>& members, uint64_t funding,
+                                               std::vector<Wallet>& payers,
+                                               std::vector<Wallet>& payees,
+                                               std::vector<std::string>& setup_ids) {
+  for (size_t v : members) {
+    const uint32_t bank = cluster.member(v).member_id;
+    payers.push_back(TxFactory::NewWallet(bank));
+    payees.push_back(TxFactory::NewWallet(bank));
+    SignedTx open = factory.OpenAndFund({payers.back()}, cluster.member(v).governance, funding);
+    SignedTx open_payee = factory.OpenAndFund({payees.back()}, cluster.member(v).governance, 0);
+    for (const SignedTx* tx : {&open, &open_payee})
+      if (auto s = Submit(cluster, v, *tx); !s)
+        return ::testing::AssertionFailure()
+               << "opening wallets on " << cluster.member(v).name << ": " << s.error().message;
+    setup_ids.push_back(open.tx_id);
+    setup_ids.push_back(open_payee.tx_id);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+PaymentLoad::PaymentLoad(const Cluster& cluster, const TxFactory& factory,
+                         std::vector<Wallet> payers, std::vector<Wallet> payees)
+    : cluster_(cluster),
+      factory_(factory),
+      payers_(std::move(payers)),
+      payees_(std::move(payees)),
+      alive_(cluster.size()) {
+  for (auto& a : alive_)
+    a = true;
+}
+
+void PaymentLoad::Begin() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void PaymentLoad::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<PaymentLoad::Sent> PaymentLoad::Admitted() const {
+  std::lock_guard lock(mu_);
+  return admitted_;
+}
+
+std::vector<std::string> PaymentLoad::AdmittedIds() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const Sent& s : admitted_)
+    out.push_back(s.tx_id);
+  return out;
+}
+
+std::vector<std::string> PaymentLoad::AdmittedByOthersThan(size_t node) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const Sent& s : admitted_)
+    if (s.node != node) out.push_back(s.tx_id);
+  return out;
+}
+
+void PaymentLoad::Run() {
+  size_t node = 0, payer = 0;
+  while (!stop_) {
+    const size_t target = node++ % cluster_.size();
+    if (!alive_[target]) continue;
+    json::array txs;
+    std::vector<Sent> batch;
+    for (size_t k = 0; k < kBatch; ++k) {
+      const size_t from = payer++ % payers_.size();
+      SignedTx tx = factory_.Pay(payers_[from], payees_[from], 1);
+      txs.push_back(json::value(tx.hex));
+      batch.push_back({tx.tx_id, from, target});
+    }
+    auto r = cluster_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}});
+    if (r) {
+      const json::array& results = r->at("results").as_array();
+      std::lock_guard lock(mu_);
+      for (size_t k = 0; k < results.size() && k < batch.size(); ++k)
+        if (results[k].at("status").as_string() == "admitted") admitted_.push_back(batch[k]);
+    } else {
+      errors_++;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
+  }
 }
 
 }  // namespace cl::integration

@@ -17,12 +17,15 @@
 #include <sys/types.h>
 
 #include <gtest/gtest.h>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/keys.h"
@@ -232,5 +235,64 @@ int64_t PeersOf(const Cluster& cluster, size_t i);
 // get_account(id) balance (a signed decimal string) on member i at `height`.
 Result<std::string> Balance(const Cluster& cluster, size_t i, const Bytes& account,
                             uint64_t height);
+
+// --- Payment load --------------------------------------------------------------------------------
+
+// One payer (funded with `funding`) and one payee (not funded) at the bank of each listed member,
+// opened through that member; appended to payers and payees, their transaction ids to setup_ids.
+// Does not wait for them to commit.
+::testing::AssertionResult OpenPayersAndPayees(const Cluster& cluster, const TxFactory& factory,
+                                               const std::vector<size_t>& members, uint64_t funding,
+                                               std::vector<Wallet>& payers,
+                                               std::vector<Wallet>& payees,
+                                               std::vector<std::string>& setup_ids);
+
+// Submits payments in small batches (kBatch, kPauseMs apart), round robin over the members marked
+// alive, until stopped: payer k pays payee k one unit. Remembers every admitted transaction with
+// its payer and the member that admitted it. Driven from the test's thread; Admitted and errors
+// may be read while it runs.
+class PaymentLoad {
+ public:
+  static constexpr size_t kBatch = 8;
+  static constexpr uint32_t kPauseMs = 40;
+
+  struct Sent {
+    std::string tx_id;
+    size_t payer;  // index into payers
+    size_t node;   // the member that admitted it
+  };
+
+  PaymentLoad(const Cluster& cluster, const TxFactory& factory, std::vector<Wallet> payers,
+              std::vector<Wallet> payees);
+  ~PaymentLoad() { Stop(); }
+  PaymentLoad(const PaymentLoad&) = delete;
+  PaymentLoad& operator=(const PaymentLoad&) = delete;
+
+  void Begin();
+  void Stop();
+  // A member not marked alive is skipped (e.g. while it is killed).
+  void SetAlive(size_t i, bool alive) { alive_[i] = alive; }
+
+  std::vector<Sent> Admitted() const;
+  std::vector<std::string> AdmittedIds() const;
+  // Those admitted by a member other than `node` (a node that stops loses its mempool: what it
+  // admitted and had not yet forwarded is the client's to resubmit, docs/operations.md).
+  std::vector<std::string> AdmittedByOthersThan(size_t node) const;
+  // submit_txs calls that failed (e.g. the node was killed between the check and the call).
+  size_t errors() const { return errors_; }
+
+ private:
+  void Run();
+
+  const Cluster& cluster_;
+  const TxFactory& factory_;
+  const std::vector<Wallet> payers_, payees_;
+  std::vector<std::atomic<bool>> alive_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> errors_{0};
+  mutable std::mutex mu_;
+  std::vector<Sent> admitted_;
+  std::thread thread_;
+};
 
 }  // namespace cl::integration

@@ -25,10 +25,17 @@
 #include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/support/process.h"
+#include "tests/support/raw_client.h"
 #include "util/hex.h"
 
 namespace cl::integration {
 namespace {
+
+using test_support::KeepAliveClient;
+using test_support::ProcCpuSeconds;
+using test_support::ProcOpenFds;
+using test_support::ProcStatusKb;
 
 using Clock = std::chrono::steady_clock;
 
@@ -72,185 +79,12 @@ void SetConfigValue(const fs::path& file, const std::string& key, const std::str
   std::ofstream(file) << out.str();
 }
 
-uint64_t StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(field + ":"))
-      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
-  return 0;
-}
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int k = 3; k <= 15 && fields >> field; ++k)
-    if (k == 14 || k == 15) ticks += std::strtod(field.c_str(), nullptr);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// A non-blocking TCP connection to 127.0.0.1:port, or -1. rcvbuf_bytes > 0 shrinks the receive
-// buffer (set before connecting, so the window is small from the start).
-int Connect(uint16_t port, int rcvbuf_bytes = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf_bytes > 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
-}
-
-// Whether the peer closed (end of stream or reset), without consuming data.
+// Whether the peer closed (end of stream or reset), without consuming data. (Not
+// test_support::TcpPeerClosed: a connection with unread data the node sent is not closed here.)
 bool PeerClosed(int fd) {
   char byte;
   ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-bool SendAll(int fd, std::string_view data, uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-    if (MsSince(start) > timeout_ms) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
-  }
-  return true;
-}
-
-// Reads until `done(received)` or the timeout; false on timeout or close.
-bool ReadUntil(int fd, std::string& received, const std::function<bool(const std::string&)>& done,
-               uint32_t timeout_ms) {
-  const auto start = Clock::now();
-  while (!done(received)) {
-    if (MsSince(start) > timeout_ms) return false;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, 50);
-    char buf[16384];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n == 0) return false;
-    if (n > 0) received.append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// One HTTP/1.1 keep-alive connection for JSON-RPC calls (the harness opens one per call, which a
-// node at its connection limit refuses).
-class KeepAliveClient {
- public:
-  explicit KeepAliveClient(uint16_t port) : fd_(Connect(port)) {}
-  ~KeepAliveClient() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool connected() const { return fd_ >= 0; }
-
-  Result<json::value> Call(std::string_view method, const json::value& params) {
-    const std::string body = json::serialize(
-        json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}});
-    const std::string request =
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (fd_ < 0 || !SendAll(fd_, request, kRpcTimeoutMs))
-      return MakeError(ErrorCode::kUnavailable, "send failed");
-    size_t body_start = 0, length = 0;
-    auto complete = [&](const std::string& in) {
-      size_t end = in.find("\r\n\r\n");
-      if (end == std::string::npos) return false;
-      std::string headers = in.substr(0, end);
-      std::transform(headers.begin(), headers.end(), headers.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      size_t cl = headers.find("content-length:");
-      if (cl == std::string::npos) return false;
-      body_start = end + 4;
-      length = std::strtoull(headers.c_str() + cl + 15, nullptr, 10);
-      return in.size() >= body_start + length;
-    };
-    if (!ReadUntil(fd_, buffer_, complete, kRpcTimeoutMs))
-      return MakeError(ErrorCode::kUnavailable, "no response");
-    boost::system::error_code ec;
-    json::value v = json::parse(buffer_.substr(body_start, length), ec);
-    buffer_.erase(0, body_start + length);
-    if (ec) return MakeError(ErrorCode::kInternal, "response is not JSON");
-    return v;
-  }
-
- private:
-  int fd_;
-  std::string buffer_;
-};
-
-// A masked client text frame (RFC 6455 5.2); payloads here are under 64 KiB.
-std::string WsTextFrame(const std::string& payload) {
-  std::string frame;
-  frame.push_back(static_cast<char>(0x81));
-  const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(0x80 | payload.size()));
-  } else {
-    frame.push_back(static_cast<char>(0x80 | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xff));
-  }
-  frame.append(reinterpret_cast<const char*>(mask), 4);
-  for (size_t i = 0; i < payload.size(); ++i)
-    frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return frame;
-}
-
-// A WebSocket session subscribed to blocks and to these accounts, which reads the upgrade answer
-// and the subscribe answers and then never reads again (a small receive buffer, so the node's
-// writes to it stall early). Returns the socket, or -1.
-int SubscribeAndStopReading(uint16_t port, const std::vector<Wallet>& accounts) {
-  int fd = Connect(port, /*rcvbuf_bytes=*/4096);
-  if (fd < 0) return -1;
-  const std::string upgrade =
-      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  std::string in;
-  auto headers_done = [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; };
-  if (!SendAll(fd, upgrade, kRpcTimeoutMs) || !ReadUntil(fd, in, headers_done, kRpcTimeoutMs) ||
-      in.find(" 101 ") == std::string::npos) {
-    ::close(fd);
-    return -1;
-  }
-  json::array batch;
-  batch.push_back(json::object{{"jsonrpc", "2.0"},
-                               {"id", 0},
-                               {"method", "subscribe"},
-                               {"params", json::object{{"topic", "blocks"}}}});
-  for (size_t k = 0; k < accounts.size(); ++k)
-    batch.push_back(json::object{
-        {"jsonrpc", "2.0"},
-        {"id", k + 1},
-        {"method", "subscribe"},
-        {"params", json::object{{"topic", "account"}, {"id", ToHex(accounts[k].id)}}}});
-  const std::string last_id = "\"id\":" + std::to_string(accounts.size());
-  auto answered = [&](const std::string& s) { return s.find(last_id) != std::string::npos; };
-  if (!SendAll(fd, WsTextFrame(json::serialize(batch)), kRpcTimeoutMs) ||
-      !ReadUntil(fd, in, answered, kRpcTimeoutMs)) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 class OverloadTest : public ::testing::Test {
@@ -278,7 +112,6 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(/*small_limits=*/true));
   const Cluster& c = *cluster_;
   const Member& node = c.member(0);
-  const uint16_t port = node.rpc.port;
   TxFactory f(c.chain_id());
 
   // Wallets at node 0's bank, funded.
@@ -295,30 +128,34 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
     burst.push_back(f.Pay(wallets[k % kWallets], wallets[(k + 1) % kWallets], 1));
 
   // Subscribers that never read (they hold connection slots before the flood, as a real one would).
+  std::vector<std::string> account_ids;
+  for (const Wallet& w : wallets)
+    account_ids.push_back(ToHex(w.id));
   std::vector<int> subscribers;
   for (size_t k = 0; k < kSubscribers; ++k) {
-    int fd = SubscribeAndStopReading(port, wallets);
+    int fd = test_support::SubscribeAndStopReading(node.rpc, account_ids, /*rcvbuf_bytes=*/4096,
+                                                   kRpcTimeoutMs);
     ASSERT_GE(fd, 0) << "subscriber " << k << " could not subscribe";
     subscribers.push_back(fd);
   }
-  KeepAliveClient submitter(port);
-  ASSERT_TRUE(submitter.connected());
+  KeepAliveClient submitter(node.rpc);
+  ASSERT_TRUE(submitter.EnsureConnected());
 
-  const uint64_t rss_start_kb = StatusKb(node.pid, "VmRSS");
+  const uint64_t rss_start_kb = ProcStatusKb(node.pid, "VmRSS");
   const uint64_t height_start = HeightOf(c, 1);
 
   // The flood: slow senders first (they must be accepted to be slow), then idle connections.
   const auto flood_start = Clock::now();
   std::vector<int> slow;
   for (size_t k = 0; k < kSlowSenders; ++k) {
-    int fd = Connect(port);
+    int fd = test_support::ConnectTcp(node.rpc);
     ASSERT_GE(fd, 0);
     slow.push_back(fd);
   }
   std::vector<int> idle;
   std::vector<Clock::time_point> idle_opened;
   for (size_t k = 0; k < kIdleConnections; ++k) {
-    int fd = Connect(port);
+    int fd = test_support::ConnectTcp(node.rpc);
     if (fd < 0) continue;  // the kernel's backlog may be full too: that is a refusal as well
     idle.push_back(fd);
     idle_opened.push_back(Clock::now());
@@ -333,7 +170,8 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
       json::array txs;
       for (size_t k = 0; k < kBurstBatch; ++k, ++next)
         txs.push_back(json::value(burst[next % burst.size()].hex));
-      auto r = submitter.Call("submit_txs", json::object{{"txs", std::move(txs)}});
+      auto r =
+          submitter.CallRaw("submit_txs", json::object{{"txs", std::move(txs)}}, kRpcTimeoutMs);
       if (!r || !r->as_object().contains("result")) {
         calls_failed++;
         continue;
@@ -343,8 +181,8 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
         if (res.at("status") == "mempool_full") full_statuses++;
       }
       // One single submission per round, for the error code.
-      auto one =
-          submitter.Call("submit_tx", json::object{{"tx", burst[(next * 7) % burst.size()].hex}});
+      auto one = submitter.CallRaw(
+          "submit_tx", json::object{{"tx", burst[(next * 7) % burst.size()].hex}}, kRpcTimeoutMs);
       if (one && one->as_object().contains("error") &&
           one->at("error").at("code").to_number<int64_t>() == kMempoolFull) {
         full_errors++;
@@ -377,7 +215,7 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
         ::send(slow[k], slow_request.data() + slow_sent, 1, MSG_NOSIGNAL);
     }
     if (slow_sent < slow_request.size()) ++slow_sent;
-    rss_max_kb = std::max(rss_max_kb, StatusKb(node.pid, "VmRSS"));
+    rss_max_kb = std::max(rss_max_kb, ProcStatusKb(node.pid, "VmRSS"));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   stop = true;
@@ -449,11 +287,8 @@ TEST_F(OverloadTest, NodeAnswersLimitsKeepsCommittingAndStaysBounded) {
 TEST_F(OverloadTest, AcceptDoesNotSpinWhenDescriptorsRunOut) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(/*small_limits=*/false));
   const pid_t pid = cluster_->member(0).pid;
-  const uint16_t port = cluster_->member(0).rpc.port;
-  size_t open_fds = 0;
-  for ([[maybe_unused]] const auto& entry :
-       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-    ++open_fds;
+  const tools::RpcEndpoint& rpc = cluster_->member(0).rpc;
+  const size_t open_fds = ProcOpenFds(pid);
   rlimit original{};
   ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &original), 0);
   rlimit low = original;
@@ -462,14 +297,14 @@ TEST_F(OverloadTest, AcceptDoesNotSpinWhenDescriptorsRunOut) {
 
   std::vector<int> fds;
   for (int k = 0; k < 32; ++k) {
-    int fd = Connect(port);  // completed by the kernel's backlog, accepted or not
+    int fd = test_support::ConnectTcp(rpc);  // completed by the kernel's backlog, accepted or not
     if (fd >= 0) fds.push_back(fd);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const double cpu_before = CpuSeconds(pid);
+  const double cpu_before = ProcCpuSeconds(pid);
   const auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(2'000));
-  const double cpu_share = (CpuSeconds(pid) - cpu_before) / (MsSince(start) / 1000.0);
+  const double cpu_share = (ProcCpuSeconds(pid) - cpu_before) / (MsSince(start) / 1000.0);
   EXPECT_LT(cpu_share, 0.3) << "ledgerd used " << cpu_share
                             << " of a core while it could not accept";
 

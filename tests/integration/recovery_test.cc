@@ -14,78 +14,7 @@
 namespace cl::integration {
 namespace {
 
-// Submits payments in small batches, round robin over the nodes marked alive, until stopped.
-class Load {
- public:
-  static constexpr size_t kBatch = 8;
-  static constexpr uint32_t kPauseMs = 40;
-
-  Load(const Cluster& c, const TxFactory& f, std::vector<Wallet> payers, std::vector<Wallet> payees)
-      : c_(c), f_(f), payers_(std::move(payers)), payees_(std::move(payees)), alive_(c.size()) {
-    for (auto& a : alive_)
-      a = true;
-  }
-  ~Load() { Stop(); }
-
-  void Begin() {
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  void SetAlive(size_t i, bool alive) { alive_[i] = alive; }
-
-  struct Sent {
-    std::string tx_id;
-    size_t payer;  // index into payers
-  };
-  std::vector<Sent> Admitted() const {
-    std::lock_guard lock(mu_);
-    return admitted_;
-  }
-  size_t errors() const { return errors_; }
-
- private:
-  void Run() {
-    size_t node = 0;
-    size_t payer = 0;
-    while (!stop_) {
-      size_t target = node++ % c_.size();
-      if (!alive_[target]) continue;
-      json::array txs;
-      std::vector<Sent> batch;
-      for (size_t k = 0; k < kBatch; ++k) {
-        const size_t from = payer++ % payers_.size();
-        SignedTx tx = f_.Pay(payers_[from], payees_[from], 1);
-        txs.push_back(json::value(tx.hex));
-        batch.push_back({tx.tx_id, from});
-      }
-      auto r = c_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}});
-      if (r) {
-        const json::array& results = r->at("results").as_array();
-        std::lock_guard lock(mu_);
-        for (size_t k = 0; k < results.size() && k < batch.size(); ++k)
-          if (results[k].at("status").as_string() == "admitted") admitted_.push_back(batch[k]);
-      } else {
-        errors_++;  // e.g. the node was killed between the check and the call
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
-    }
-  }
-
-  const Cluster& c_;
-  const TxFactory& f_;
-  const std::vector<Wallet> payers_, payees_;
-  std::vector<std::atomic<bool>> alive_;
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> errors_{0};
-  mutable std::mutex mu_;
-  std::vector<Sent> admitted_;
-  std::thread thread_;
-};
-
-std::vector<std::string> Ids(const std::vector<Load::Sent>& sent) {
+std::vector<std::string> Ids(const std::vector<PaymentLoad::Sent>& sent) {
   std::vector<std::string> out;
   for (const auto& s : sent)
     out.push_back(s.tx_id);
@@ -104,17 +33,7 @@ TEST(Recovery, KilledValidatorRestartsCatchesUpAndLosesNoCommittedTransaction) {
   constexpr uint64_t kFunding = 1'000'000;
   std::vector<Wallet> payers, payees;
   std::vector<std::string> setup_ids;
-  for (size_t v : validators) {
-    const uint32_t bank = c.member(v).member_id;
-    payers.push_back(TxFactory::NewWallet(bank));
-    payees.push_back(TxFactory::NewWallet(bank));
-    SignedTx open = f.OpenAndFund({payers.back()}, c.member(v).governance, kFunding);
-    SignedTx open_payee = f.OpenAndFund({payees.back()}, c.member(v).governance, 0);
-    IT_ASSERT_OK(Submit(c, v, open));
-    IT_ASSERT_OK(Submit(c, v, open_payee));
-    setup_ids.push_back(open.tx_id);
-    setup_ids.push_back(open_payee.tx_id);
-  }
+  ASSERT_TRUE(OpenPayersAndPayees(c, f, validators, kFunding, payers, payees, setup_ids));
   ASSERT_TRUE(WaitCommitted(c, validators[0], setup_ids));
 
   auto status = c.GetStatus(validators[0]);
@@ -123,16 +42,16 @@ TEST(Recovery, KilledValidatorRestartsCatchesUpAndLosesNoCommittedTransaction) {
   const size_t victim = validators[(primary + 1) % validators.size()];
   const size_t witness = validators[(primary + 2) % validators.size()];
 
-  Load load(c, f, payers, payees);
+  PaymentLoad load(c, f, payers, payees);
   load.Begin();
   // Let some load commit, then record what a client has seen committed.
   ASSERT_TRUE(WaitUntil([&] { return load.Admitted().size() >= 40; }, kCommitTimeoutMs,
                         "40 admitted transactions"));
   std::vector<std::string> acknowledged;
   {
-    std::vector<std::string> ids = Ids(load.Admitted());
+    std::vector<std::string> ids = load.AdmittedIds();
     ASSERT_TRUE(WaitCommitted(c, witness, {ids.begin(), ids.begin() + 20}));
-    ids = Ids(load.Admitted());
+    ids = load.AdmittedIds();
     auto states = GetTxs(c, witness, ids);
     IT_ASSERT_OK(states);
     for (size_t k = 0; k < ids.size(); ++k)
@@ -160,7 +79,7 @@ TEST(Recovery, KilledValidatorRestartsCatchesUpAndLosesNoCommittedTransaction) {
   EXPECT_GT(load.Admitted().size(), acknowledged.size());
 
   // Let the last admitted transactions commit, then compare every height on every node.
-  const std::vector<Load::Sent> sent = load.Admitted();
+  const std::vector<PaymentLoad::Sent> sent = load.Admitted();
   const uint64_t target = HeightOf(c, witness) + 2;
   ASSERT_TRUE(WaitHeight(c, validators, target));
   EXPECT_TRUE(SameChain(c, validators, 1, target))

@@ -75,79 +75,6 @@ size_t FillFileSystem(const fs::path& path) {
   return written;
 }
 
-// Submits payments in small batches, round robin over the nodes marked alive, until stopped.
-class Load {
- public:
-  static constexpr size_t kBatch = 8;
-  static constexpr uint32_t kPauseMs = 40;
-
-  Load(const Cluster& c, const TxFactory& f, std::vector<Wallet> payers, std::vector<Wallet> payees)
-      : c_(c), f_(f), payers_(std::move(payers)), payees_(std::move(payees)), alive_(c.size()) {
-    for (auto& a : alive_)
-      a = true;
-  }
-  ~Load() { Stop(); }
-  void Begin() {
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  void SetAlive(size_t i, bool alive) { alive_[i] = alive; }
-  std::vector<std::string> Admitted() const {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& [id, node] : admitted_)
-      out.push_back(id);
-    return out;
-  }
-  // Those admitted by a node other than `node` (a node that stops loses its mempool: what it
-  // admitted and had not yet forwarded is the client's to resubmit, docs/operations.md).
-  std::vector<std::string> AdmittedByOthersThan(size_t node) const {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& [id, by] : admitted_)
-      if (by != node) out.push_back(id);
-    return out;
-  }
-
- private:
-  void Run() {
-    size_t node = 0, payer = 0;
-    while (!stop_) {
-      const size_t target = node++ % c_.size();
-      if (!alive_[target]) continue;
-      json::array txs;
-      std::vector<std::string> ids;
-      for (size_t k = 0; k < kBatch; ++k) {
-        const size_t from = payer++ % payers_.size();
-        SignedTx tx = f_.Pay(payers_[from], payees_[from], 1);
-        txs.push_back(json::value(tx.hex));
-        ids.push_back(tx.tx_id);
-      }
-      auto r = c_.Call(target, "submit_txs", json::object{{"txs", std::move(txs)}});
-      if (r) {
-        const json::array& results = r->at("results").as_array();
-        std::lock_guard lock(mu_);
-        for (size_t k = 0; k < results.size() && k < ids.size(); ++k)
-          if (results[k].at("status").as_string() == "admitted")
-            admitted_.emplace_back(ids[k], target);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
-    }
-  }
-
-  const Cluster& c_;
-  const TxFactory& f_;
-  const std::vector<Wallet> payers_, payees_;
-  std::vector<std::atomic<bool>> alive_;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::vector<std::pair<std::string, size_t>> admitted_;  // tx id, the node that admitted it
-  std::thread thread_;
-};
-
 // The ids among `ids` that member i reports committed.
 std::vector<std::string> CommittedOn(const Cluster& c, size_t i,
                                      const std::vector<std::string>& ids) {
@@ -179,36 +106,26 @@ TEST(StorageFull, AValidatorOnAFullDiskStopsLosesNothingAndCatchesUpAfterSpaceIs
   TxFactory f(c.chain_id());
   std::vector<Wallet> payers, payees;
   std::vector<std::string> setup_ids;
-  for (size_t v : validators) {
-    const uint32_t bank = c.member(v).member_id;
-    payers.push_back(TxFactory::NewWallet(bank));
-    payees.push_back(TxFactory::NewWallet(bank));
-    SignedTx open = f.OpenAndFund({payers.back()}, c.member(v).governance, 1'000'000);
-    SignedTx open_payee = f.OpenAndFund({payees.back()}, c.member(v).governance, 0);
-    IT_ASSERT_OK(Submit(c, v, open));
-    IT_ASSERT_OK(Submit(c, v, open_payee));
-    setup_ids.push_back(open.tx_id);
-    setup_ids.push_back(open_payee.tx_id);
-  }
+  ASSERT_TRUE(OpenPayersAndPayees(c, f, validators, 1'000'000, payers, payees, setup_ids));
   ASSERT_TRUE(WaitCommitted(c, full, setup_ids));
 
-  Load load(c, f, payers, payees);
+  PaymentLoad load(c, f, payers, payees);
   load.Begin();
-  ASSERT_TRUE(WaitUntil([&] { return load.Admitted().size() >= 40; }, kCommitTimeoutMs,
+  ASSERT_TRUE(WaitUntil([&] { return load.AdmittedIds().size() >= 40; }, kCommitTimeoutMs,
                         "40 admitted transactions"));
   {
-    const std::vector<std::string> admitted = load.Admitted();
+    const std::vector<std::string> admitted = load.AdmittedIds();
     ASSERT_TRUE(WaitCommitted(c, full, {admitted.begin(), admitted.begin() + 20}));
   }
   // What the validator acknowledges as committed, before the fill and until it stops.
-  std::vector<std::string> acknowledged_by_full = CommittedOn(c, full, load.Admitted());
+  std::vector<std::string> acknowledged_by_full = CommittedOn(c, full, load.AdmittedIds());
   ASSERT_GE(acknowledged_by_full.size(), 20u);
 
   const size_t filler_bytes = FillFileSystem(data_dir / "filler");
   ASSERT_GT(filler_bytes, 0u);
   ASSERT_TRUE(WaitUntil(
       [&] {
-        std::vector<std::string> committed = CommittedOn(c, full, load.Admitted());
+        std::vector<std::string> committed = CommittedOn(c, full, load.AdmittedIds());
         if (committed.size() > acknowledged_by_full.size()) acknowledged_by_full = committed;
         return !c.Running(full);
       },

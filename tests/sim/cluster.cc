@@ -14,6 +14,7 @@
 
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
+#include "tests/sim/replica_doubles.h"
 #include "util/assert.h"
 #include "util/quorum.h"
 
@@ -46,26 +47,6 @@ class Rng {
 
  private:
   uint64_t state_;
-};
-
-// Memoises signature checks across the whole simulated cluster: each signature is verified for real
-// once, and the n-1 other replicas that receive the same broadcast reuse the result.
-class CachingVerifier final : public consensus::SignatureVerifier {
- public:
-  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
-              const crypto::Signature& sig) override {
-    crypto::Sha256 h;
-    h.Update(key.span()).Update(digest.span()).Update(sig.span());
-    Hash32 k = h.Final();
-    auto it = cache_.find(k);
-    if (it != cache_.end()) return it->second;
-    bool ok = crypto::Verify(key, digest, sig);
-    cache_.emplace(k, ok);
-    return ok;
-  }
-
- private:
-  std::unordered_map<Hash32, bool, Hash32Hasher> cache_;
 };
 
 // The simulator's signature scheme (the default; --real-crypto uses ECDSA as the node does). A
@@ -144,31 +125,6 @@ bool PayloadWellFormed(ByteSpan p) {
   if (p.size() < 17 || p[0] != 'P') return false;
   return LoadU64BE(p.data() + p.size() - 8) == Fnv(p.first(p.size() - 8));
 }
-
-// Durable storage: every call is "synced" when it returns, as the interface requires.
-class MemStorage final : public consensus::Storage {
- public:
-  void AppendRecord(uint64_t seq, const std::string& record) override {
-    records_.emplace(seq, record);
-  }
-  void PutViewRecord(const std::string& record) override { view_record_ = record; }
-  void PutCheckpoint(const std::string& cert) override { checkpoint_ = cert; }
-  void DropRecordsUpTo(uint64_t seq) override {
-    records_.erase(records_.begin(), records_.upper_bound(seq));
-  }
-  Loaded Load() override {
-    Loaded l;
-    for (const auto& [seq, r] : records_)
-      l.records.push_back(r);
-    l.view_record = view_record_;
-    l.checkpoint = checkpoint_;
-    return l;
-  }
-
- private:
-  std::multimap<uint64_t, std::string> records_;
-  std::string view_record_, checkpoint_;
-};
 
 // The simulated application: state root = hash chain over the full bytes of every committed
 // payload (not over the digest consensus agreed on: execution reads every byte, so a replica that

@@ -15,28 +15,13 @@
 #include <vector>
 
 #include "ledger/leveldb_store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cl::ledger {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fault_env_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::unique_ptr<LevelDbStore> OpenStore(const fs::path& dir, leveldb::Env* env) {
   LevelDbOptions options;

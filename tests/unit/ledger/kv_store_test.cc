@@ -14,29 +14,13 @@
 #include "ledger/kv_store.h"
 #include "ledger/leveldb_store.h"
 #include "ledger/memory_store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cl::ledger {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kv_store_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 // Written with append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + std::string.
 std::string Numbered(std::string_view prefix, int i) {

@@ -15,12 +15,14 @@
 #include "ledger/leveldb_store.h"
 #include "ledger/memory_store.h"
 #include "tests/unit/ledger/hooked_store.h"
+#include "tests/unit/temp_dir.h"
 #include "util/hex.h"
 
 namespace cl::ledger {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::TempDir;
 
 // ---- A deliberately naive reference: the definition of docs/state-tree.md, computed from scratch
 // with plain SHA-256 over concatenated bytes (no helper from the code under test). ----
@@ -70,23 +72,6 @@ struct RefWorld {
       out[RefKeyHash(key)] = RefValueHash(value);
     return out;
   }
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "state_tree_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 std::string KeyName(int i) {

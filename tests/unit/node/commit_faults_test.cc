@@ -27,6 +27,7 @@
 #include "node/ledger_app.h"
 #include "node/storage_failure.h"
 #include "tests/unit/node/test_txs.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cl::node {
 namespace {
@@ -34,27 +35,11 @@ namespace {
 namespace fs = std::filesystem;
 using ledger::FaultEnv;
 using ledger::FaultKind;
+using test_support::TempDir;
 
 constexpr char kChain[] = "commit-faults-test";
 // Enough transactions that block 3's batch spans several 32 KiB log blocks (several appends).
 constexpr uint64_t kTxsInFaultedBlock = 120;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "commit_faults_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 Result<std::vector<ledger::VerifiedTx>> VerifyAll(const ledger::DecodedBlock& block) {
   std::vector<ledger::VerifiedTx> txs;

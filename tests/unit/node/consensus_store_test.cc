@@ -16,28 +16,13 @@
 #include "ledger/leveldb_store.h"
 #include "node/storage_failure.h"
 #include "tests/unit/ledger/hooked_store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace cl::node {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "consensus_store_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::unique_ptr<ledger::LevelDbStore> OpenChain(const fs::path& dir, leveldb::Env* env) {
   ledger::LevelDbOptions options;
