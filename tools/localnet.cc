@@ -47,6 +47,8 @@ Result<bool> CanBind(const std::string& host, uint16_t port) {
   return ok;
 }
 
+}  // namespace
+
 // A port free now (see kLocalnetPortLow) and not in `taken` (the ports already handed to this
 // consortium: none is bound yet, so CanBind alone would hand one out twice), which it joins.
 // Another process may still take it before the node binds it; the node then fails with a clear
@@ -68,8 +70,6 @@ Result<uint16_t> FreePort(const std::string& host, std::set<uint16_t>& taken) {
                                             std::to_string(kLocalnetPortLow) + "-" +
                                             std::to_string(kLocalnetPortHigh));
 }
-
-}  // namespace
 
 std::string MemberSlug(const std::string& name) {
   std::string out;

@@ -82,17 +82,23 @@ int RemainingMs(Clock::time_point deadline) {
 
 // --- Cluster -------------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
+Result<std::unique_ptr<Cluster>> Cluster::CreateEmpty(std::string chain_id) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ledger-it-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr)
     return MakeError(ErrorCode::kIoError, "mkdtemp " + pattern + ": " + std::strerror(errno));
-
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->dir_ = buf.data();
-  cluster->chain_id_ = options.chain_id;
+  cluster->chain_id_ = std::move(chain_id);
+  return cluster;
+}
+
+Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
+  auto created = CreateEmpty(options.chain_id);
+  if (!created) return std::unexpected(created.error());
+  std::unique_ptr<Cluster> cluster = std::move(*created);
   tools::LocalnetOptions lo;
   lo.dir = cluster->dir_;
   lo.chain_id = options.chain_id;

@@ -1,0 +1,303 @@
+// docs/operations.md, "Forming a consortium on several machines", followed with the real ledgerctl
+// and ledgerd: five directories stand in for five machines (4 banks that validate, 1 partner that
+// observes). Each member runs `member init` in its own directory; a coordinator directory that
+// receives only copies of the member.json files assembles genesis from them and the docs' own
+// consortium.toml; each founder inspects its copy of genesis and all hashes agree; each member runs
+// `node init` from its own directory plus the distributed genesis and peers file; the five nodes
+// start, report that genesis hash, and a transfer submitted with `ledgerctl tx transfer --key
+// governance.key` commits on every node with the same state root.
+//
+// No step reads another member's directory: while a member (or the coordinator) runs a command,
+// every other member's machine directory is renamed away, so a command that reached into one would
+// fail.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
+
+#include "tests/integration/harness.h"
+#include "tools/localnet.h"
+#include "util/hex.h"
+
+#ifndef LEDGERCTL_PATH
+#error "LEDGERCTL_PATH must name the ledgerctl binary (tests/integration/CMakeLists.txt)"
+#endif
+
+namespace cl::integration {
+namespace {
+
+constexpr uint32_t kCommandTimeoutMs = 60'000;  // one ledgerctl run (scrypt at full cost included)
+constexpr char kTreasury[] = "0a000000000000000000000000000001";
+constexpr char kIssuerAccount[] = "ff000000000000000000000000000001";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs ledgerctl with `args` in `cwd` (stdin /dev/null), bounded by kCommandTimeoutMs.
+CommandResult RunLedgerctl(const fs::path& cwd, const std::vector<std::string>& args) {
+  const std::string binary = LEDGERCTL_PATH;
+  std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string out_file = (cwd / ".ledgerctl.out").string();
+  const std::string err_file = (cwd / ".ledgerctl.err").string();
+  const std::string dir = cwd.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || out < 0 || err < 0 || ::chdir(dir.c_str()) != 0) ::_exit(126);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::close_range(3, ~0U, 0);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  CommandResult r;
+  if (pid < 0) return r;
+  int status = 0;
+  bool exited = WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
+                          kCommandTimeoutMs, "ledgerctl exits");
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  r.exit_code = exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out_file);
+  r.err = ReadFile(err_file);
+  fs::remove(out_file);
+  fs::remove(err_file);
+  return r;
+}
+
+::testing::AssertionResult Succeeded(const CommandResult& r, const std::string& what) {
+  if (r.exit_code == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": exit " << r.exit_code << ", stderr: " << r.err;
+}
+
+// The consortium.toml the docs show, taken from the docs so the example is the one that works.
+std::string DocsParams(const std::string& docs) {
+  const std::string start = "```toml\n# consortium.toml\n";
+  const size_t from = docs.find(start);
+  if (from == std::string::npos) return "";
+  const size_t body = from + std::string("```toml\n").size();
+  const size_t end = docs.find("```", body);
+  return docs.substr(body, end - body);
+}
+
+// One member's machine: a directory of its own.
+struct Machine {
+  std::string name;
+  std::string slug;   // bank-a
+  std::string roles;  // as for member init --roles
+  fs::path dir;       // root/<slug>: /srv/ledger in the docs
+  uint16_t p2p = 0, rpc = 0;
+};
+
+// Renames every machine directory but `keep` away for the life of the guard (keep = -1: all).
+class OthersAway {
+ public:
+  OthersAway(const std::vector<Machine>& machines, int keep) {
+    for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
+      if (i == keep) continue;
+      const fs::path away = machines[i].dir.string() + ".away";
+      fs::rename(machines[i].dir, away);
+      moved_.emplace_back(away, machines[i].dir);
+    }
+  }
+  ~OthersAway() {
+    for (const auto& [away, back] : moved_)
+      fs::rename(away, back);
+  }
+
+ private:
+  std::vector<std::pair<fs::path, fs::path>> moved_;
+};
+
+TEST(ConsortiumFormation, MembersFormAConsortiumFromPublicDescriptorsFollowingTheDocs) {
+  const fs::path repo = fs::path(LEDGER_VECTORS_DIR).parent_path().parent_path();
+  const std::string docs = ReadFile(repo / "docs" / "operations.md");
+  const std::string params = DocsParams(docs);
+  ASSERT_FALSE(params.empty()) << "docs/operations.md: no ```toml block '# consortium.toml'";
+  for (const char* command :
+       {"ledgerctl member init --name \"Bank A\" --roles validator,issuer --dir /srv/ledger/member",
+        "ledgerctl genesis assemble --members bank-a.json bank-b.json bank-c.json bank-d.json "
+        "partner-e.json \\\n  --params consortium.toml --out genesis.json --peers-out peers.toml",
+        "ledgerctl genesis inspect genesis.json",
+        "ledgerctl node init --home /srv/ledger/node --member-dir /srv/ledger/member --genesis "
+        "genesis.json \\\n  --peers peers.toml --passphrase-file /srv/ledger/passphrase "
+        "--rpc-listen 127.0.0.1:8545",
+        "--key /srv/ledger/member/governance.key --passphrase-file /srv/ledger/passphrase"})
+    ASSERT_NE(docs.find(command), std::string::npos) << "docs/operations.md lost: " << command;
+
+  auto created = Cluster::CreateEmpty("eurobank-net");
+  IT_ASSERT_OK(created);
+  Cluster& cluster = **created;
+  const fs::path root = cluster.dir();
+  std::vector<Machine> machines;
+  for (const auto& [name, slug, roles] :
+       {std::tuple{"Bank A", "bank-a", "validator,issuer"},
+        std::tuple{"Bank B", "bank-b", "validator"}, std::tuple{"Bank C", "bank-c", "validator"},
+        std::tuple{"Bank D", "bank-d", "validator"},
+        std::tuple{"Partner E", "partner-e", "observer"}}) {
+    Machine m;
+    m.name = name;
+    m.slug = slug;
+    m.roles = roles;
+    machines.push_back(m);
+  }
+  std::set<uint16_t> taken;
+  for (Machine& m : machines) {
+    m.dir = root / m.slug;
+    fs::create_directories(m.dir);
+    auto p2p = tools::FreePort("127.0.0.1", taken);
+    auto rpc = tools::FreePort("127.0.0.1", taken);
+    IT_ASSERT_OK(p2p);
+    IT_ASSERT_OK(rpc);
+    m.p2p = *p2p;
+    m.rpc = *rpc;
+  }
+
+  // 1. Each member, on its own machine: keys and descriptor.
+  for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
+    const Machine& m = machines[i];
+    OthersAway away(machines, i);
+    WriteFile(m.dir / "passphrase", "a long passphrase of " + m.name + "\n");
+    auto r = RunLedgerctl(m.dir, {"member", "init", "--name", m.name, "--roles", m.roles, "--dir",
+                                  "member", "--p2p-address", "127.0.0.1:" + std::to_string(m.p2p),
+                                  "--passphrase-file", "passphrase"});
+    ASSERT_TRUE(Succeeded(r, m.name + ": member init"));
+    EXPECT_EQ(r.out, ReadFile(m.dir / "member" / "member.json"));
+  }
+
+  // 2. The coordinator: only the descriptors reach it.
+  const fs::path coordinator = root / "coordinator";
+  fs::create_directories(coordinator);
+  std::vector<std::string> assemble = {"genesis", "assemble", "--members"};
+  for (const Machine& m : machines) {
+    fs::copy_file(m.dir / "member" / "member.json", coordinator / (m.slug + ".json"));
+    assemble.push_back(m.slug + ".json");
+  }
+  WriteFile(coordinator / "consortium.toml", params);
+  for (const char* more :
+       {"--params", "consortium.toml", "--out", "genesis.json", "--peers-out", "peers.toml"})
+    assemble.push_back(more);
+  std::string assembled_hash;
+  {
+    OthersAway away(machines, -1);
+    auto r = RunLedgerctl(coordinator, assemble);
+    ASSERT_TRUE(Succeeded(r, "genesis assemble"));
+    boost::system::error_code ec;
+    json::value out = json::parse(r.out, ec);
+    ASSERT_FALSE(ec) << r.out;
+    assembled_hash = std::string(out.at("genesis_hash").as_string());
+    EXPECT_EQ(out.at("validators").as_int64(), 4);
+  }
+
+  // 3. Every founder inspects its own copy; the hashes read out of band agree.
+  for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
+    const Machine& m = machines[i];
+    fs::copy_file(coordinator / "genesis.json", m.dir / "genesis.json");
+    fs::copy_file(coordinator / "peers.toml", m.dir / "peers.toml");
+    OthersAway away(machines, i);
+    auto r = RunLedgerctl(m.dir, {"genesis", "inspect", "genesis.json"});
+    ASSERT_TRUE(Succeeded(r, m.name + ": genesis inspect"));
+    EXPECT_NE(r.out.find("genesis hash          " + assembled_hash + "\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("validator set (4 validators; tolerates f = 1; quorum 3)"),
+              std::string::npos);
+    // Its own entry shows the keys of its own descriptor.
+    const std::string own = ReadFile(m.dir / "member" / "member.json");
+    const size_t key_at = own.find("\"node_key\": \"") + 13;
+    EXPECT_NE(r.out.find("node key    " + own.substr(key_at, 66)), std::string::npos) << m.name;
+  }
+
+  // 4. Each member: the node's home, from its own directory and the distributed files.
+  for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
+    const Machine& m = machines[i];
+    OthersAway away(machines, i);
+    auto r = RunLedgerctl(
+        m.dir, {"node", "init", "--home", "node", "--member-dir", "member", "--genesis",
+                "genesis.json", "--peers", "peers.toml", "--passphrase-file", "passphrase",
+                "--rpc-listen", "127.0.0.1:" + std::to_string(m.rpc)});
+    ASSERT_TRUE(Succeeded(r, m.name + ": node init"));
+  }
+
+  // 5. Start the five nodes: each reports the genesis hash the founders compared.
+  std::vector<size_t> all;
+  for (size_t i = 0; i < machines.size(); ++i) {
+    Member member;
+    member.member_id = static_cast<uint32_t>(i + 1);
+    member.name = machines[i].name;
+    member.slug = machines[i].slug;
+    member.home = machines[i].dir / "node";
+    member.validator = machines[i].roles != "observer";
+    member.p2p = "127.0.0.1:" + std::to_string(machines[i].p2p);
+    member.rpc.host = "127.0.0.1";
+    member.rpc.port = machines[i].rpc;
+    all.push_back(cluster.AddMember(std::move(member)));
+  }
+  IT_ASSERT_OK(cluster.StartAll());
+  for (size_t i : all) {
+    auto status = cluster.GetStatus(i);
+    IT_ASSERT_OK(status);
+    EXPECT_EQ(status->at("genesis_hash").as_string(), assembled_hash) << machines[i].name;
+    EXPECT_EQ(status->at("role").as_string(), i < 4 ? "validator" : "observer");
+  }
+  ASSERT_TRUE(WaitPeers(cluster, all, 4));
+
+  // A first transaction, as the docs show it: Bank A issues into its treasury with its
+  // governance key, through its own node.
+  const Machine& bank_a = machines[0];
+  auto r = RunLedgerctl(
+      bank_a.dir,
+      {"tx", "transfer", "--debit", kIssuerAccount, "--credit", kTreasury, "--amount", "100000",
+       "--key", "member/governance.key", "--passphrase-file", "passphrase", "--rpc",
+       "http://127.0.0.1:" + std::to_string(bank_a.rpc), "--submit", "--wait"});
+  ASSERT_TRUE(Succeeded(r, "tx transfer"));
+  boost::system::error_code ec;
+  json::value receipt = json::parse(r.out, ec);
+  ASSERT_FALSE(ec) << r.out;
+  const uint64_t height = receipt.at("height").to_number<uint64_t>();
+  const std::string tx_id(receipt.at("tx_id").as_string());
+  ASSERT_TRUE(WaitHeight(cluster, all, height));
+  for (size_t i : all) {
+    ASSERT_TRUE(WaitCommitted(cluster, i, {tx_id})) << machines[i].name;
+    auto balance = Balance(cluster, i, *FromHex(kTreasury), height);
+    IT_ASSERT_OK(balance);
+    EXPECT_EQ(*balance, "100000") << machines[i].name;
+  }
+  ASSERT_TRUE(SameChain(cluster, all, 1, height));
+}
+
+}  // namespace
+}  // namespace cl::integration
