@@ -33,10 +33,12 @@ Result<std::string> ReadHiddenLine(const char* prompt) {
   termios quiet = saved;
   quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
   quiet.c_lflag |= ECHONL;
-  std::fputs(prompt, stderr);
-  std::fflush(stderr);
+  // Echo goes off (dropping anything typed ahead, which was echoed) before the prompt shows, so
+  // nothing typed after the prompt is ever echoed.
   if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
     return MakeError(ErrorCode::kIoError, "cannot turn the terminal's echo off");
+  std::fputs(prompt, stderr);
+  std::fflush(stderr);
   std::string line;
   const bool read = static_cast<bool>(std::getline(std::cin, line));
   ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);

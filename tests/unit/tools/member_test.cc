@@ -4,9 +4,13 @@
 #include "tools/member.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include <iostream>
+#include <thread>
 
 #include "crypto/keystore.h"
 #include "tests/unit/tools/consortium_fixture.h"
@@ -214,6 +218,78 @@ TEST(Passphrase, WithoutAFileAndWithoutATerminalItRefuses) {
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().message,
             "stdin is not a terminal: give the passphrase with --passphrase-file FILE");
+}
+
+// A pseudo-terminal stands in for the operator's: the passphrase is asked twice on stderr, typed
+// with echo off (nothing typed comes back), and two different answers are refused.
+class TerminalPrompt : public ::testing::Test {
+ protected:
+  static constexpr int kOperatorWaitMs = 5'000;
+
+  void SetUp() override {
+    master_ = ::posix_openpt(O_RDWR | O_NOCTTY);
+    ASSERT_GE(master_, 0);
+    ASSERT_EQ(::grantpt(master_), 0);
+    ASSERT_EQ(::unlockpt(master_), 0);
+    const int slave = ::open(::ptsname(master_), O_RDWR | O_NOCTTY);
+    ASSERT_GE(slave, 0);
+    saved_in_ = ::dup(STDIN_FILENO);
+    saved_err_ = ::dup(STDERR_FILENO);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(slave, STDERR_FILENO);
+    ::close(slave);
+  }
+  void TearDown() override {
+    ::dup2(saved_in_, STDIN_FILENO);
+    ::dup2(saved_err_, STDERR_FILENO);
+    ::close(saved_in_);
+    ::close(saved_err_);
+    ::close(master_);
+    std::cin.clear();
+  }
+
+  // Plays the operator: answers each prompt with the next line, and records everything the
+  // terminal shows.
+  std::string Operator(const std::vector<std::string>& answers) {
+    std::string shown;
+    size_t answered = 0;
+    const std::vector<std::string> prompts = {"passphrase: ", "passphrase again: "};
+    char buf[256];
+    while (answered < answers.size()) {
+      pollfd readable{master_, POLLIN, 0};
+      if (::poll(&readable, 1, kOperatorWaitMs) != 1) break;  // no prompt came: give up
+      const ssize_t n = ::read(master_, buf, sizeof(buf));
+      if (n <= 0) break;
+      shown.append(buf, static_cast<size_t>(n));
+      if (shown.ends_with(prompts[answered])) {
+        const std::string line = answers[answered++] + "\n";
+        if (::write(master_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) break;
+      }
+    }
+    return shown;
+  }
+
+  int master_ = -1;
+  int saved_in_ = -1;
+  int saved_err_ = -1;
+};
+
+TEST_F(TerminalPrompt, AsksTwiceWithoutEcho) {
+  std::string shown;
+  std::thread op([&] { shown = Operator({"s3cret words", "s3cret words"}); });
+  auto p = GetPassphrase("", /*confirm=*/true);
+  op.join();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+  EXPECT_EQ(shown.find("s3cret"), std::string::npos) << "echoed: " << shown;
+}
+
+TEST_F(TerminalPrompt, RefusesTwoDifferentAnswers) {
+  std::thread op([&] { Operator({"s3cret words", "s3cret wordz"}); });
+  auto p = PromptPassphrase(/*confirm=*/true);
+  op.join();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().message, "the two passphrases differ; nothing written");
 }
 
 }  // namespace
