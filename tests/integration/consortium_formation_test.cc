@@ -18,7 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -199,6 +201,24 @@ TEST(ConsortiumFormation, MembersFormAConsortiumFromPublicDescriptorsFollowingTh
     EXPECT_EQ(r.out, ReadFile(m.dir / "member" / "member.json"));
   }
 
+  // The descriptor the docs show has the fields, in the order, that member init writes.
+  {
+    const size_t example = docs.find("```json\n{\n  \"format\": 1,");
+    ASSERT_NE(example, std::string::npos) << "docs/operations.md: no member.json example";
+    const size_t body = example + 8;
+    boost::system::error_code ec;
+    json::value documented = json::parse(docs.substr(body, docs.find("```", body) - body), ec);
+    ASSERT_FALSE(ec) << "docs/operations.md: the member.json example is not JSON";
+    json::value written = json::parse(ReadFile(machines[0].dir / "member" / "member.json"));
+    std::vector<std::string> documented_keys, written_keys;
+    for (const auto& kv : documented.as_object())
+      documented_keys.emplace_back(kv.key());
+    for (const auto& kv : written.as_object())
+      written_keys.emplace_back(kv.key());
+    EXPECT_EQ(documented_keys, written_keys);
+    EXPECT_EQ(documented.at("roles"), written.at("roles"));
+  }
+
   // 2. The coordinator: only the descriptors reach it.
   const fs::path coordinator = root / "coordinator";
   fs::create_directories(coordinator);
@@ -297,6 +317,106 @@ TEST(ConsortiumFormation, MembersFormAConsortiumFromPublicDescriptorsFollowingTh
     EXPECT_EQ(*balance, "100000") << machines[i].name;
   }
   ASSERT_TRUE(SameChain(cluster, all, 1, height));
+}
+
+// Every refusal of the three commands, through the real binary: one line on stderr naming what is
+// wrong, and a non-zero exit.
+::testing::AssertionResult RefusedWithOneLine(const CommandResult& r, const std::string& expected) {
+  const std::string prefix = "ledgerctl: ";
+  if (r.exit_code == 0) return ::testing::AssertionFailure() << "accepted: " << r.out;
+  if (r.exit_code < 0) return ::testing::AssertionFailure() << "did not exit: " << r.err;
+  if (!r.err.starts_with(prefix) || !r.err.ends_with("\n") ||
+      std::count(r.err.begin(), r.err.end(), '\n') != 1)
+    return ::testing::AssertionFailure() << "not one line: " << r.err;
+  if (r.err.find(expected) == std::string::npos)
+    return ::testing::AssertionFailure() << "'" << expected << "' not in: " << r.err;
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
+  auto created = Cluster::CreateEmpty("refusals");
+  IT_ASSERT_OK(created);
+  const fs::path root = (**created).dir();
+  WriteFile(root / "passphrase", "a long passphrase\n");
+  const std::vector<std::string> names = {"A", "B", "C", "D", "E"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto r = RunLedgerctl(
+        root, {"member", "init", "--name", "Bank " + names[i], "--roles",
+               i == 0  ? "validator,issuer"
+               : i < 4 ? "validator"
+                       : "observer",
+               "--dir", names[i], "--p2p-address", "127.0.0.1:" + std::to_string(26001 + i),
+               "--passphrase-file", "passphrase"});
+    ASSERT_TRUE(Succeeded(r, "member init " + names[i]));
+    fs::copy_file(root / names[i] / "member.json", root / (names[i] + ".json"));
+  }
+  const std::string params =
+      "chain_id = \"refusals\"\ngenesis_time = 2026-12-07T17:00:00Z\n"
+      "governance_threshold = 3\n";
+  WriteFile(root / "consortium.toml", params);
+  auto assemble = [&](std::vector<std::string> members, const std::string& params_file) {
+    std::vector<std::string> args = {"genesis", "assemble", "--members"};
+    args.insert(args.end(), members.begin(), members.end());
+    for (const char* more :
+         {"--params", params_file.c_str(), "--out", "genesis.json", "--peers-out", "peers.toml"})
+      args.push_back(more);
+    return RunLedgerctl(root, args);
+  };
+
+  // member init
+  EXPECT_TRUE(RefusedWithOneLine(
+      RunLedgerctl(root,
+                   {"member", "init", "--name", "Bank A", "--roles", "validator", "--dir", "A",
+                    "--p2p-address", "127.0.0.1:26001", "--passphrase-file", "passphrase"}),
+      "A: exists and is not empty; choose a new directory"));
+  EXPECT_TRUE(RefusedWithOneLine(
+      RunLedgerctl(root, {"member", "init", "--name", "Bank F", "--roles", "validator", "--dir",
+                          "F", "--p2p-address", "127.0.0.1:26006"}),
+      "stdin is not a terminal: give the passphrase with --passphrase-file FILE"));
+  EXPECT_FALSE(fs::exists(root / "F"));
+
+  // genesis assemble
+  WriteFile(root / "bad-key.json",
+            std::regex_replace(ReadFile(root / "E.json"), std::regex("\"node_key\": \"[0-9a-f]+\""),
+                               "\"node_key\": \"02abcd\""));
+  EXPECT_TRUE(RefusedWithOneLine(
+      assemble({"A.json", "B.json", "C.json", "D.json", "bad-key.json"}, "consortium.toml"),
+      "bad-key.json: node_key: not a 33-byte compressed secp256k1 public key in hex"));
+  EXPECT_TRUE(RefusedWithOneLine(
+      assemble({"A.json", "B.json", "C.json", "D.json", "A.json"}, "consortium.toml"),
+      "A.json: name: 'Bank A' is also the name in A.json"));
+  EXPECT_TRUE(
+      RefusedWithOneLine(assemble({"A.json", "B.json", "C.json", "E.json"}, "consortium.toml"),
+                         "--members: 3 validators (Bank A, Bank B, Bank C) among 4 members"));
+  WriteFile(root / "typo.toml", params + "[consensus]\nblock_interval = 200\n");
+  EXPECT_TRUE(RefusedWithOneLine(assemble({"A.json", "B.json", "C.json", "D.json"}, "typo.toml"),
+                                 "typo.toml: consensus.block_interval: unknown field"));
+  EXPECT_TRUE(RefusedWithOneLine(
+      assemble({"A.json", "B.json", "C.json", "D.json", "nobody.json"}, "consortium.toml"),
+      "nobody.json: no such file"));
+  EXPECT_TRUE(RefusedWithOneLine(assemble({"A.json", "B.json", "C.json", "D.json"}, "none.toml"),
+                                 "none.toml: no such file"));
+  EXPECT_FALSE(fs::exists(root / "genesis.json"));
+  EXPECT_TRUE(RefusedWithOneLine(RunLedgerctl(root, {"genesis", "inspect", "nothing.json"}),
+                                 "nothing.json: no such file"));
+
+  // node init: Bank A's directory holding Bank B's node key; a wrong passphrase.
+  ASSERT_TRUE(Succeeded(
+      assemble({"A.json", "B.json", "C.json", "D.json", "E.json"}, "consortium.toml"), "assemble"));
+  auto node_init = [&](const std::string& member_dir, const std::string& passphrase_file) {
+    return RunLedgerctl(
+        root, {"node", "init", "--home", "home", "--member-dir", member_dir, "--genesis",
+               "genesis.json", "--peers", "peers.toml", "--passphrase-file", passphrase_file});
+  };
+  WriteFile(root / "wrong", "not the passphrase\n");
+  EXPECT_TRUE(RefusedWithOneLine(node_init("A", "wrong"),
+                                 "A/node.key: wrong passphrase or corrupted key file"));
+  fs::copy_file(root / "B" / "node.key", root / "A" / "node.key",
+                fs::copy_options::overwrite_existing);
+  EXPECT_TRUE(RefusedWithOneLine(node_init("A", "passphrase"), "A/node.key: holds node key "));
+  EXPECT_TRUE(RefusedWithOneLine(node_init("A", "passphrase"), "but genesis.json gives 'Bank A'"));
+  EXPECT_FALSE(fs::exists(root / "home"));
+  ASSERT_TRUE(Succeeded(node_init("B", "passphrase"), "node init B"));
 }
 
 }  // namespace
