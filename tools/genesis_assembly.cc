@@ -1,6 +1,7 @@
 #include "tools/genesis_assembly.h"
 
 #include <toml++/toml.h>
+#include <charconv>
 #include <chrono>
 #include <map>
 
@@ -344,8 +345,10 @@ Error MapGenesisError(const Error& error, const std::vector<DescriptorFile>& mem
   constexpr std::string_view kMember = "members[";
   if (message.starts_with(kMember)) {
     const size_t close = message.find(']');
-    const size_t index = std::stoul(std::string(message.substr(kMember.size(), close)));
-    std::string_view rest = message.substr(close + 1);
+    size_t index = members.size();
+    const char* digits = message.data() + kMember.size();
+    std::from_chars(digits, message.data() + std::min(close, message.size()), index);
+    std::string_view rest = close == std::string_view::npos ? "" : message.substr(close + 1);
     if (rest.starts_with(".")) rest.remove_prefix(1);
     if (index < members.size())
       return Error{error.code, members[index].file + ": " + std::string(rest)};

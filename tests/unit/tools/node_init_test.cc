@@ -138,6 +138,27 @@ TEST_F(NodeInit, RefusesAGenesisAssembledFromAnotherDescriptor) {
                             genesis_file().string());
 }
 
+TEST_F(NodeInit, RefusesAGenesisThatGivesTheMemberOtherRolesOrGovernanceKeys) {
+  // The coordinator's copy of Partner 1's descriptor was changed before assembly.
+  auto members = members_.descriptors;
+  members[4].descriptor.roles = {"observer", "compliance"};
+  auto params = ParseConsortiumParams(kParams, "consortium.toml");
+  WriteFile(genesis_file(), *AssembleGenesis(members, *params, "consortium.toml"));
+  const std::string descriptor = (members_.dirs[4] / kMemberDescriptorFile).string();
+  EXPECT_EQ(Refusal(Options(4)), descriptor +
+                                     ": roles: observer differ from the roles genesis gives "
+                                     "'Partner 1' (observer, compliance) in " +
+                                     genesis_file().string());
+  members = members_.descriptors;
+  members[4].descriptor.governance_keys = {members_.descriptors[3].descriptor.node_key};
+  members[3].descriptor.node_key = crypto::PrivateKey::Generate().GetPublicKey();
+  WriteFile(genesis_file(), *AssembleGenesis(members, *params, "consortium.toml"));
+  EXPECT_EQ(Refusal(Options(4)), descriptor +
+                                     ": governance: differs from the governance keys genesis "
+                                     "gives 'Partner 1' in " +
+                                     genesis_file().string());
+}
+
 TEST_F(NodeInit, RefusesAMemberGenesisDoesNotList) {
   const fs::path stranger = tmp_.path() / "bank-9";
   ASSERT_TRUE(InitMember(MemberOptions(stranger, "Bank 9", "validator", 26009)).has_value());
