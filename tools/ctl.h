@@ -23,5 +23,7 @@ void RegisterBasicCommands(CLI::App& app, CtlContext& context);
 // Building, signing and submitting transactions, and queries.
 void RegisterTxCommands(CLI::App& app, CtlContext& context);
 void RegisterProofCommands(CLI::App& app, CtlContext& context);  // proof (tools/ctl_proof.cc)
+// member init, genesis assemble|inspect, node init (tools/ctl_consortium.cc).
+void RegisterConsortiumCommands(CLI::App& app, CtlContext& context);
 
 }  // namespace cl::tools

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   cl::tools::RegisterBasicCommands(app, context);
   cl::tools::RegisterTxCommands(app, context);
   cl::tools::RegisterProofCommands(app, context);
+  cl::tools::RegisterConsortiumCommands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,6 +13,7 @@
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
 #include "node/config.h"
+#include "tools/files.h"
 #include "util/hex.h"
 
 namespace cl::tools {
@@ -46,6 +47,8 @@ Result<bool> CanBind(const std::string& host, uint16_t port) {
   return ok;
 }
 
+}  // namespace
+
 // A port free now (see kLocalnetPortLow) and not in `taken` (the ports already handed to this
 // consortium: none is bound yet, so CanBind alone would hand one out twice), which it joins.
 // Another process may still take it before the node binds it; the node then fails with a clear
@@ -67,19 +70,6 @@ Result<uint16_t> FreePort(const std::string& host, std::set<uint16_t>& taken) {
                                             std::to_string(kLocalnetPortLow) + "-" +
                                             std::to_string(kLocalnetPortHigh));
 }
-
-Status WriteFile(const fs::path& path, const std::string& text, fs::perms perms) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return MakeError(ErrorCode::kIoError, path.string() + ": cannot write");
-  std::error_code ec;
-  fs::permissions(path, perms, ec);
-  if (ec) return MakeError(ErrorCode::kIoError, path.string() + ": cannot set permissions");
-  return OkStatus();
-}
-
-}  // namespace
 
 std::string MemberSlug(const std::string& name) {
   std::string out;
@@ -112,9 +102,9 @@ Status InitLocalnet(const LocalnetOptions& o) {
                                               .count());
   auto consortium = genesis::GenerateLocalConsortium(o.chain_id, o.validators, o.observers, now_ms);
   if (!consortium) return std::unexpected(consortium.error());
-  LEDGER_TRY(WriteFile(o.dir / "genesis.json", consortium->genesis_json,
-                       fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                           fs::perms::others_read));
+  LEDGER_TRY(WriteTextFile(o.dir / "genesis.json", consortium->genesis_json,
+                           fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                               fs::perms::others_read));
 
   struct Member {
     std::string name, slug;
@@ -156,16 +146,16 @@ Status InitLocalnet(const LocalnetOptions& o) {
       crypto::RandomBytes(random, sizeof(random));
       passphrase = ToHex(ByteSpan(random, sizeof(random)));
     }
-    LEDGER_TRY(WriteFile(home / "passphrase", passphrase + "\n",
-                         fs::perms::owner_read | fs::perms::owner_write));
+    LEDGER_TRY(WriteTextFile(home / "passphrase", passphrase + "\n",
+                             fs::perms::owner_read | fs::perms::owner_write));
     auto node_key = crypto::PrivateKey::FromBytes(keys.node_secret);
     if (!node_key) return std::unexpected(node_key.error());
     crypto::KeystoreWriteOptions key_options;
     key_options.scrypt.n = o.scrypt_n;
     LEDGER_TRY(crypto::WriteKeystoreFile(home / "node.key", *node_key, passphrase, key_options));
-    LEDGER_TRY(WriteFile(home / "genesis.json", consortium->genesis_json,
-                         fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                             fs::perms::others_read));
+    LEDGER_TRY(WriteTextFile(home / "genesis.json", consortium->genesis_json,
+                             fs::perms::owner_read | fs::perms::owner_write |
+                                 fs::perms::group_read | fs::perms::others_read));
 
     node::NodeConfig config;
     config.home = home;
@@ -180,8 +170,9 @@ Status InitLocalnet(const LocalnetOptions& o) {
       if (j == i || !members[j].validator) continue;
       config.peers.push_back({members[j].name, {o.host, members[j].p2p}});
     }
-    LEDGER_TRY(WriteFile(home / "config.toml", node::RenderNodeConfig(config),
-                         fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+    LEDGER_TRY(
+        WriteTextFile(home / "config.toml", node::RenderNodeConfig(config),
+                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
 
     summary.push_back(json::object{{"member_id", keys.member_id},
                                    {"name", m.name},
@@ -193,17 +184,17 @@ Status InitLocalnet(const LocalnetOptions& o) {
                                       {"name", m.name},
                                       {"governance_secret", ToHex(keys.governance_secret)}});
   }
-  LEDGER_TRY(WriteFile(
+  LEDGER_TRY(WriteTextFile(
       o.dir / "localnet.json",
       json::serialize(json::object{{"chain_id", o.chain_id}, {"members", std::move(summary)}}) +
           "\n",
       fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
           fs::perms::others_read));
-  LEDGER_TRY(WriteFile(o.dir / "governance-keys.json",
-                       json::serialize(json::object{{"warning", "development only"},
-                                                    {"members", std::move(governance)}}) +
-                           "\n",
-                       fs::perms::owner_read | fs::perms::owner_write));
+  LEDGER_TRY(WriteTextFile(o.dir / "governance-keys.json",
+                           json::serialize(json::object{{"warning", "development only"},
+                                                        {"members", std::move(governance)}}) +
+                               "\n",
+                           fs::perms::owner_read | fs::perms::owner_write));
   return OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "util/status.h"
@@ -26,6 +27,10 @@ struct LocalnetOptions {
 };
 
 Status InitLocalnet(const LocalnetOptions& options);
+
+// A port on `host` (an IPv4 address) that can be bound now, below the kernel's ephemeral range and
+// not in `taken`, which it joins. Another process may still take it before it is bound.
+Result<uint16_t> FreePort(const std::string& host, std::set<uint16_t>& taken);
 
 // "Bank 1" -> "bank-1".
 std::string MemberSlug(const std::string& name);

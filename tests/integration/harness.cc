@@ -70,12 +70,19 @@ int RemainingMs(Clock::time_point deadline) {
 
 // --- Cluster -------------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
+Result<std::unique_ptr<Cluster>> Cluster::CreateEmpty(std::string chain_id) {
   auto dir = test_support::MakeTempDir("ledger-it");
   if (!dir) return std::unexpected(dir.error());
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->dir_ = *dir;
-  cluster->chain_id_ = options.chain_id;
+  cluster->chain_id_ = std::move(chain_id);
+  return cluster;
+}
+
+Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
+  auto created = CreateEmpty(options.chain_id);
+  if (!created) return std::unexpected(created.error());
+  std::unique_ptr<Cluster> cluster = std::move(*created);
   tools::LocalnetOptions lo;
   lo.dir = cluster->dir_;
   lo.chain_id = options.chain_id;

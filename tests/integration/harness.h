@@ -86,6 +86,9 @@ class Cluster {
  public:
   // Writes a fresh local consortium into a new temporary directory. Nothing is started.
   static Result<std::unique_ptr<Cluster>> Create(ClusterOptions options);
+  // A new temporary directory and no members: the test writes the homes itself (e.g. with
+  // `ledgerctl node init`) and adds each with AddMember. Removed like Create's.
+  static Result<std::unique_ptr<Cluster>> CreateEmpty(std::string chain_id);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;

@@ -1,0 +1,296 @@
+// `ledgerctl member init` and the member descriptor (tools/member.h): the keys stay in DIR in
+// keystores, the descriptor holds only public material, and every malformed descriptor or option
+// is refused with one line naming the file and field.
+#include "tools/member.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <thread>
+
+#include "crypto/keystore.h"
+#include "tests/unit/tools/consortium_fixture.h"
+#include "tools/passphrase.h"
+#include "util/hex.h"
+
+namespace cl::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::kTestPassphrase;
+using testing::MemberOptions;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+constexpr char kKeyA[] = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+constexpr char kKeyB[] = "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5";
+constexpr char kKeyC[] = "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9";
+
+// A valid descriptor with one field replaced (or removed, when value is empty).
+std::string Descriptor(const std::string& field = "", const std::string& value = "") {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"format", "1"},
+      {"name", "\"Bank A\""},
+      {"roles", "[\"validator\", \"issuer\"]"},
+      {"node_key", std::string("\"") + kKeyA + "\""},
+      {"governance", std::string("{\"threshold\": 1, \"keys\": [\"") + kKeyB + "\"]}"},
+      {"p2p_address", "\"10.0.0.1:26656\""}};
+  std::string out = "{";
+  bool replaced = false;
+  for (const auto& [key, v] : fields) {
+    const std::string text = key == field ? value : v;
+    replaced = replaced || key == field;
+    if (text.empty()) continue;
+    out += (out.size() > 1 ? ", " : "") + ("\"" + key + "\": ") + text;
+  }
+  if (!replaced && !field.empty()) out += ", \"" + field + "\": " + value;
+  return out + "}";
+}
+
+std::string ParseError(const std::string& text) {
+  auto d = ParseMemberDescriptor(text, "a.json");
+  return d ? std::string("(accepted)") : d.error().message;
+}
+
+TEST(Member, InitWritesKeystoresAndADescriptorWithNoSecret) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "bank-a";
+  auto d = InitMember(MemberOptions(dir, "Bank A", "issuer,validator", 26656));
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->roles, (std::vector<std::string>{"validator", "issuer"}));
+
+  auto node_key = crypto::ReadKeystoreFile(dir / kNodeKeyFile, kTestPassphrase);
+  auto gov_key = crypto::ReadKeystoreFile(dir / kGovernanceKeyFile, kTestPassphrase);
+  ASSERT_TRUE(node_key.has_value()) << node_key.error().message;
+  ASSERT_TRUE(gov_key.has_value()) << gov_key.error().message;
+  EXPECT_EQ(node_key->GetPublicKey(), d->node_key);
+  ASSERT_EQ(d->governance_keys.size(), 1u);
+  EXPECT_EQ(gov_key->GetPublicKey(), d->governance_keys[0]);
+  EXPECT_NE(d->node_key, d->governance_keys[0]);
+
+  const std::string text = ReadFile(dir / kMemberDescriptorFile);
+  EXPECT_EQ(text, RenderMemberDescriptor(*d));
+  EXPECT_EQ(text.find(ToHex(node_key->secret())), std::string::npos);
+  EXPECT_EQ(text.find(ToHex(gov_key->secret())), std::string::npos);
+  auto parsed = ParseMemberDescriptor(text, "member.json");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(parsed->name, "Bank A");
+  EXPECT_EQ(parsed->node_key, d->node_key);
+  EXPECT_EQ(parsed->governance_keys, d->governance_keys);
+  EXPECT_EQ(parsed->p2p_address.ToString(), "127.0.0.1:26656");
+  EXPECT_EQ(fs::status(dir / kNodeKeyFile).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all);
+}
+
+TEST(Member, InitRefusesANonEmptyDirectoryAndLeavesItAlone) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "bank-a";
+  fs::create_directories(dir);
+  WriteFile(dir / "node.key", "old key");
+  auto d = InitMember(MemberOptions(dir, "Bank A", "validator", 26656));
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message, dir.string() + ": exists and is not empty; choose a new directory");
+  EXPECT_EQ(ReadFile(dir / "node.key"), "old key");
+  EXPECT_FALSE(fs::exists(dir / kMemberDescriptorFile));
+}
+
+TEST(Member, InitAcceptsAnEmptyDirectory) {
+  TempDir tmp;
+  auto d = InitMember(MemberOptions(tmp.path(), "Bank A", "observer", 26656));
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_FALSE(d->validator());
+}
+
+TEST(Member, InitRefusesBadOptionsBeforeWritingAnything) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  auto refusal = [&](MemberInitOptions o) {
+    auto d = InitMember(o);
+    EXPECT_FALSE(fs::exists(dir));
+    return d ? std::string("(accepted)") : d.error().message;
+  };
+  EXPECT_EQ(refusal(MemberOptions(dir, "", "validator", 1)), "--name: must be 1..64 bytes");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank\nA", "validator", 1)),
+            "--name: must not contain control characters");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank A", "validator,observer", 1)),
+            "--roles: exactly one of validator and observer is required");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank A", "issuer", 1)),
+            "--roles: exactly one of validator and observer is required");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank A", "validator,banker", 1)),
+            "--roles: unknown role 'banker' (validator or observer, plus issuer, compliance)");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank A", "validator,issuer,issuer", 1)),
+            "--roles: role 'issuer' given twice");
+  EXPECT_EQ(refusal(MemberOptions(dir, "Bank A", "validator", 0)),
+            "--p2p-address: the port must not be 0");
+  auto no_port = MemberOptions(dir, "Bank A", "validator", 1);
+  no_port.p2p_address = "10.0.0.1";
+  EXPECT_EQ(refusal(no_port), "--p2p-address: expected host:port, got '10.0.0.1'");
+}
+
+TEST(Member, DescriptorRefusesABadKey) {
+  EXPECT_EQ(ParseError(Descriptor()), "(accepted)");
+  // Not on the curve (x = 5 has no point), too short, not hex, uncompressed prefix.
+  EXPECT_EQ(ParseError(Descriptor("node_key", "\"02" + std::string(63, '0') + "5\"")),
+            "a.json: node_key: not a 33-byte compressed secp256k1 public key in hex");
+  EXPECT_EQ(ParseError(Descriptor("node_key", "\"02abcd\"")),
+            "a.json: node_key: not a 33-byte compressed secp256k1 public key in hex");
+  EXPECT_EQ(ParseError(Descriptor("node_key", "\"zz\"")),
+            "a.json: node_key: not a 33-byte compressed secp256k1 public key in hex");
+  EXPECT_EQ(ParseError(Descriptor("node_key", std::string("\"04") + (kKeyA + 2) + "\"")),
+            "a.json: node_key: not a 33-byte compressed secp256k1 public key in hex");
+  EXPECT_EQ(ParseError(Descriptor("node_key", "7")), "a.json: node_key: must be a hex string");
+  EXPECT_EQ(ParseError(Descriptor("governance", "{\"threshold\": 1, \"keys\": [\"02abcd\"]}")),
+            "a.json: governance.keys[0]: not a 33-byte compressed secp256k1 public key in hex");
+}
+
+TEST(Member, DescriptorRefusesAKeyUsedTwice) {
+  EXPECT_EQ(
+      ParseError(Descriptor("governance",
+                            std::string("{\"threshold\": 1, \"keys\": [\"") + kKeyA + "\"]}")),
+      std::string("a.json: governance.keys: the node key ") + kKeyA + " is also a governance key");
+  EXPECT_EQ(ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"keys\": [\"") +
+                                                    kKeyB + "\", \"" + kKeyB + "\"]}")),
+            "a.json: governance.keys[1]: duplicate key");
+}
+
+TEST(Member, DescriptorIsStrict) {
+  EXPECT_EQ(ParseError(Descriptor("secret", "\"00\"")), "a.json: secret: unknown field");
+  EXPECT_EQ(ParseError(Descriptor("p2p_address", "")), "a.json: p2p_address: missing");
+  EXPECT_EQ(ParseError(Descriptor("format", "2")),
+            "a.json: format: must be 1 (a member descriptor of another version of ledgerctl?)");
+  EXPECT_EQ(ParseError(Descriptor("roles", "[\"validator\", \"observer\"]")),
+            "a.json: roles: exactly one of validator and observer is required");
+  EXPECT_EQ(ParseError(Descriptor(
+                "governance", std::string("{\"threshold\": 2, \"keys\": [\"") + kKeyB + "\"]}")),
+            "a.json: governance.threshold: must be between 1 and the number of keys");
+  EXPECT_EQ(ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"keys\": [\"") +
+                                                    kKeyB + "\"], \"extra\": 1}")),
+            "a.json: governance.extra: unknown field");
+  EXPECT_EQ(ParseError(Descriptor("name", "\"\"")), "a.json: name: must be 1..64 bytes");
+  EXPECT_EQ(ParseError(Descriptor("p2p_address", "\"10.0.0.1:0\"")),
+            "a.json: p2p_address: the port must not be 0");
+  EXPECT_EQ(ParseError("{\"format\": 1,"), "a.json: $: not valid JSON: incomplete JSON");
+  // Several governance keys with a threshold (e.g. keys kept in an HSM) are accepted.
+  auto d = ParseMemberDescriptor(
+      Descriptor("governance", std::string("{\"threshold\": 2, \"keys\": [\"") + kKeyB + "\", \"" +
+                                   kKeyC + "\"]}"),
+      "a.json");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->governance_threshold, 2u);
+  EXPECT_EQ(ParseMemberDescriptor(RenderMemberDescriptor(*d), "b.json")->governance_keys,
+            d->governance_keys);
+}
+
+TEST(Member, ReadingAMissingDescriptorNamesIt) {
+  auto d = ReadMemberDescriptor("/nonexistent/member.json");
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(d.error().message, "/nonexistent/member.json: no such file");
+}
+
+TEST(Passphrase, FileMustHoldANonEmptyFirstLine) {
+  TempDir tmp;
+  WriteFile(tmp.path() / "p", "s3cret\nignored\n");
+  EXPECT_EQ(*ReadPassphraseFile(tmp.path() / "p"), "s3cret");
+  WriteFile(tmp.path() / "empty", "\n");
+  EXPECT_EQ(ReadPassphraseFile(tmp.path() / "empty").error().message,
+            (tmp.path() / "empty").string() + ": empty passphrase");
+  EXPECT_EQ(ReadPassphraseFile(tmp.path() / "missing").error().message,
+            (tmp.path() / "missing").string() + ": no such file");
+}
+
+TEST(Passphrase, WithoutAFileAndWithoutATerminalItRefuses) {
+  const int saved = ::dup(STDIN_FILENO);
+  const int null = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(null, 0);
+  ::dup2(null, STDIN_FILENO);
+  auto p = GetPassphrase("", /*confirm=*/true);
+  ::dup2(saved, STDIN_FILENO);
+  ::close(null);
+  ::close(saved);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().message,
+            "stdin is not a terminal: give the passphrase with --passphrase-file FILE");
+}
+
+// A pseudo-terminal stands in for the operator's: the passphrase is asked twice on stderr, typed
+// with echo off (nothing typed comes back), and two different answers are refused.
+class TerminalPrompt : public ::testing::Test {
+ protected:
+  static constexpr int kOperatorWaitMs = 5'000;
+
+  void SetUp() override {
+    master_ = ::posix_openpt(O_RDWR | O_NOCTTY);
+    ASSERT_GE(master_, 0);
+    ASSERT_EQ(::grantpt(master_), 0);
+    ASSERT_EQ(::unlockpt(master_), 0);
+    const int slave = ::open(::ptsname(master_), O_RDWR | O_NOCTTY);
+    ASSERT_GE(slave, 0);
+    saved_in_ = ::dup(STDIN_FILENO);
+    saved_err_ = ::dup(STDERR_FILENO);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(slave, STDERR_FILENO);
+    ::close(slave);
+  }
+  void TearDown() override {
+    ::dup2(saved_in_, STDIN_FILENO);
+    ::dup2(saved_err_, STDERR_FILENO);
+    ::close(saved_in_);
+    ::close(saved_err_);
+    ::close(master_);
+    std::cin.clear();
+  }
+
+  // Plays the operator: answers each prompt with the next line, and records everything the
+  // terminal shows.
+  std::string Operator(const std::vector<std::string>& answers) {
+    std::string shown;
+    size_t answered = 0;
+    const std::vector<std::string> prompts = {"passphrase: ", "passphrase again: "};
+    char buf[256];
+    while (answered < answers.size()) {
+      pollfd readable{master_, POLLIN, 0};
+      if (::poll(&readable, 1, kOperatorWaitMs) != 1) break;  // no prompt came: give up
+      const ssize_t n = ::read(master_, buf, sizeof(buf));
+      if (n <= 0) break;
+      shown.append(buf, static_cast<size_t>(n));
+      if (shown.ends_with(prompts[answered])) {
+        const std::string line = answers[answered++] + "\n";
+        if (::write(master_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) break;
+      }
+    }
+    return shown;
+  }
+
+  int master_ = -1;
+  int saved_in_ = -1;
+  int saved_err_ = -1;
+};
+
+TEST_F(TerminalPrompt, AsksTwiceWithoutEcho) {
+  std::string shown;
+  std::thread op([&] { shown = Operator({"s3cret words", "s3cret words"}); });
+  auto p = GetPassphrase("", /*confirm=*/true);
+  op.join();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+  EXPECT_EQ(shown.find("s3cret"), std::string::npos) << "echoed: " << shown;
+}
+
+TEST_F(TerminalPrompt, RefusesTwoDifferentAnswers) {
+  std::thread op([&] { Operator({"s3cret words", "s3cret wordz"}); });
+  auto p = PromptPassphrase(/*confirm=*/true);
+  op.join();
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().message, "the two passphrases differ; nothing written");
+}
+
+}  // namespace
+}  // namespace cl::tools

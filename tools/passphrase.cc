@@ -1,0 +1,79 @@
+#include "tools/passphrase.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "crypto/keystore.h"
+#include "tools/files.h"
+
+namespace cl::tools {
+namespace {
+
+// A passphrase file holds one line; anything much larger is not one.
+inline constexpr size_t kMaxPassphraseFileBytes = 2 * crypto::kMaxPassphraseBytes;
+
+Status CheckPassphrase(const std::string& passphrase, const std::string& where) {
+  if (passphrase.empty())
+    return MakeError(ErrorCode::kInvalidArgument, where + ": empty passphrase");
+  if (passphrase.size() > crypto::kMaxPassphraseBytes)
+    return MakeError(ErrorCode::kInvalidArgument, where + ": passphrase longer than " +
+                                                      std::to_string(crypto::kMaxPassphraseBytes) +
+                                                      " bytes");
+  return OkStatus();
+}
+
+// Reads one line from the terminal on stdin with echo off; restores the terminal afterwards.
+Result<std::string> ReadHiddenLine(const char* prompt) {
+  termios saved{};
+  if (::tcgetattr(STDIN_FILENO, &saved) != 0)
+    return MakeError(ErrorCode::kIoError, "cannot read the terminal's settings");
+  termios quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  quiet.c_lflag |= ECHONL;
+  // Echo goes off (dropping anything typed ahead, which was echoed) before the prompt shows, so
+  // nothing typed after the prompt is ever echoed.
+  if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
+    return MakeError(ErrorCode::kIoError, "cannot turn the terminal's echo off");
+  std::fputs(prompt, stderr);
+  std::fflush(stderr);
+  std::string line;
+  const bool read = static_cast<bool>(std::getline(std::cin, line));
+  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  if (!read) return MakeError(ErrorCode::kIoError, "no passphrase read from the terminal");
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> ReadPassphraseFile(const std::filesystem::path& file) {
+  auto text = ReadTextFile(file, kMaxPassphraseFileBytes);
+  if (!text) return std::unexpected(text.error());
+  std::string passphrase = text->substr(0, text->find('\n'));
+  LEDGER_TRY(CheckPassphrase(passphrase, file.string()));
+  return passphrase;
+}
+
+Result<std::string> PromptPassphrase(bool confirm) {
+  if (::isatty(STDIN_FILENO) == 0)
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "stdin is not a terminal: give the passphrase with --passphrase-file FILE");
+  auto first = ReadHiddenLine("passphrase: ");
+  if (!first) return std::unexpected(first.error());
+  LEDGER_TRY(CheckPassphrase(*first, "terminal"));
+  if (!confirm) return first;
+  auto second = ReadHiddenLine("passphrase again: ");
+  if (!second) return std::unexpected(second.error());
+  if (*first != *second)
+    return MakeError(ErrorCode::kInvalidArgument, "the two passphrases differ; nothing written");
+  return first;
+}
+
+Result<std::string> GetPassphrase(const std::string& file, bool confirm) {
+  if (!file.empty()) return ReadPassphraseFile(file);
+  return PromptPassphrase(confirm);
+}
+
+}  // namespace cl::tools

@@ -1,0 +1,27 @@
+// Where an operator command gets the passphrase of the keystores it writes or opens: the first line
+// of --passphrase-file, or typed at the terminal with echo off. Without a file and without a
+// terminal on stdin the command refuses: a passphrase piped in by accident (or an empty one) must
+// not end up protecting a bank's keys.
+//
+// Thread safety: PromptPassphrase changes the terminal's echo setting; call it from one thread.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "util/status.h"
+
+namespace cl::tools {
+
+// The first line of `file` (without its newline); refused when empty or longer than
+// crypto::kMaxPassphraseBytes.
+Result<std::string> ReadPassphraseFile(const std::filesystem::path& file);
+
+// Reads a passphrase from the terminal on stdin, echo off, prompting on stderr; with `confirm` it
+// asks twice and refuses two different answers. kFailedPrecondition when stdin is not a terminal.
+Result<std::string> PromptPassphrase(bool confirm);
+
+// ReadPassphraseFile(file) when a file is given, else PromptPassphrase(confirm).
+Result<std::string> GetPassphrase(const std::string& file, bool confirm);
+
+}  // namespace cl::tools
