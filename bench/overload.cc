@@ -718,6 +718,10 @@ int Run(const Options& opt) {
         {"max_second_quarter_kb", q2},
         {"max_last_quarter_kb", q4},
         {"after_kb", ProcStatusKb(pids[i], "VmRSS")},
+        // VmRSS = anonymous memory (the heap, with the pages jemalloc keeps) + file pages mapped
+        // (LevelDB reads its table files through mmap: page cache the kernel can reclaim).
+        {"after_anon_kb", ProcStatusKb(pids[i], "RssAnon")},
+        {"after_file_kb", ProcStatusKb(pids[i], "RssFile")},
         {"peak_hwm_kb", ProcStatusKb(pids[i], "VmHWM")},
         {"plateaued", plateaued},
         {"rss_every_30s_during_mb", series},
