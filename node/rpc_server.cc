@@ -601,9 +601,14 @@ void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolv
             // Read after the subscription exists, so a change between the two is not
             // missed (it may be notified twice).
             if (snapshot) {
-              if (std::optional<json::value> current = snapshot(*topic)) {
-                out["current"] = *current;
-                if (context.notify) context.notify(*id, *topic, std::move(*current));
+              auto current = snapshot(*topic);
+              if (!current) {
+                if (context.unsubscribe) context.unsubscribe(*id);
+                return std::unexpected(current.error());
+              }
+              if (current->has_value()) {
+                out["current"] = **current;
+                if (context.notify) context.notify(*id, *topic, std::move(**current));
               }
             }
             return out;

@@ -105,13 +105,17 @@ class RpcServer {
 // Maps "subscribe" params to a canonical topic string, or an error for the caller.
 using TopicResolver = std::function<std::expected<std::string, RpcError>(const json::value&)>;
 
-// The current state of a topic, sent to a new subscriber at once (e.g. a transaction's status), or
-// nothing for topics that only announce events.
-using TopicSnapshot = std::function<std::optional<json::value>(const std::string& topic)>;
+// The current state of a topic, sent to a new subscriber at once (e.g. a transaction's status),
+// nothing for topics that only announce events, or the error to answer when that state cannot be
+// read (then the subscription is not kept: a client told "subscribed" without the state would wait
+// for a notification that may already have gone out).
+using TopicSnapshot =
+    std::function<std::expected<std::optional<json::value>, RpcError>(const std::string& topic)>;
 
 // Registers "subscribe" (WebSocket only; returns {"subscription": id, "topic": topic}, plus
-// "current" when the topic has a snapshot, which is then also sent as the first notification)
-// and "unsubscribe" ({"subscription": id}; returns true/false).
+// "current" when the topic has a snapshot, which is then also sent as the first notification; the
+// snapshot's error, with no subscription kept, when it fails) and "unsubscribe"
+// ({"subscription": id}; returns true/false).
 void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve,
                                  TopicSnapshot snapshot = nullptr);
 

@@ -244,10 +244,11 @@ TEST_F(RpcServerTest, WebSocketSubscriptionReceivesPublishedNotifications) {
 // A tx subscription opened after the event must not wait forever (issue 14, defect 3): the reply
 // carries the topic's current state, which is also sent as the first notification.
 TEST_F(RpcServerTest, SubscribeAnswersWithTheTopicsCurrentStateAtOnce) {
-  StartServer({}, [](const std::string& topic) -> std::optional<json::value> {
-    if (topic != "tx:done") return std::nullopt;
-    return json::value(json::object{{"status", "committed"}});
-  });
+  StartServer({},
+              [](const std::string& topic) -> std::expected<std::optional<json::value>, RpcError> {
+                if (topic != "tx:done") return std::nullopt;
+                return json::value(json::object{{"status", "committed"}});
+              });
   websocket::stream<tcp::socket> ws(ioc_);
   ConnectWs(ws);
   ws.write(net::buffer(std::string(
@@ -271,6 +272,26 @@ TEST_F(RpcServerTest, SubscribeAnswersWithTheTopicsCurrentStateAtOnce) {
                    .at("result")
                    .as_object()
                    .contains("current"));
+  ws.close(websocket::close_code::normal);
+}
+
+// A topic whose current state cannot be read: the subscribe call answers the snapshot's error and
+// keeps no subscription (it answered success and the client waited for nothing).
+TEST_F(RpcServerTest, SubscribeWhoseSnapshotFailsAnswersTheErrorAndKeepsNoSubscription) {
+  StartServer({}, [](const std::string&) -> std::expected<std::optional<json::value>, RpcError> {
+    return std::unexpected(RpcError{kRpcInternalError, "read failed", nullptr});
+  });
+  websocket::stream<tcp::socket> ws(ioc_);
+  ConnectWs(ws);
+  ws.write(net::buffer(std::string(
+      R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tx:unreadable"}})")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  auto reply = json::parse(beast::buffers_to_string(buffer.data()));
+  ASSERT_TRUE(reply.as_object().contains("error")) << reply;
+  EXPECT_EQ(reply.at("error").at("code").as_int64(), kRpcInternalError);
+  EXPECT_EQ(reply.at("error").at("message"), "read failed");
+  EXPECT_FALSE(server_->HasSubscribers("tx:"));
   ws.close(websocket::close_code::normal);
 }
 
