@@ -261,7 +261,9 @@ std::expected<json::object, RpcError> TxStatus(const Node& node, const Hash32& i
 
 void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
   d.Register("status", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
-               NodeStatus s = node.GetStatus();
+               auto status = node.GetStatus();
+               if (!status) return std::unexpected(ReadFailed(status.error()));
+               const NodeStatus& s = *status;
                json::object out{
                    {"chain_id", node.ledger().chain_id()},
                    {"member", s.member},

@@ -105,7 +105,7 @@ class NodeRestartTest : public ::testing::Test {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (true) {
         auto location = nodes[0]->ledger().blocks().FindTx(*tx_id);
-        if (nodes[0]->GetStatus().height >= 3 && location && location->has_value()) break;
+        if (nodes[0]->ledger().height() >= 3 && location && location->has_value()) break;
         if (std::chrono::steady_clock::now() > deadline) {
           ADD_FAILURE() << "the transaction did not commit";
           return nullptr;
@@ -131,7 +131,7 @@ class NodeRestartTest : public ::testing::Test {
         ASSERT_NE(nodes.back(), nullptr);
       }
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (nodes[0]->GetStatus().height < 3) {
+      while (nodes[0]->ledger().height() < 3) {
         ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
@@ -219,7 +219,7 @@ TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
       ASSERT_NE(nodes.back(), nullptr);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (nodes[0]->GetStatus().height < 3) {
+    while (nodes[0]->ledger().height() < 3) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -275,6 +275,37 @@ TEST_F(NodeRestartTest, SubscribeToATxUnderAFailedReadAnswersTheInternalErrorAnd
   EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
   EXPECT_EQ(subscribed, unsubscribed) << "a subscription was kept: " << answer;
   EXPECT_TRUE(notified.empty()) << answer;
+}
+
+// `status` under a failed read showed a zero state_root (the state database) or view 0 (the last
+// block's commit certificate, in the chain database) as if they were true. Each is the internal
+// error with the read's message.
+TEST_F(NodeRestartTest, StatusUnderAFailedReadAnswersTheInternalError) {
+  ledger::FaultEnv env;
+  Hash32 tx_id;
+  auto node = CommitATxThenReopenAlone(&env, &tx_id);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  // "/state/": the state database's tables; "data/0": the chain database's (DIR/data/NNNNNN.ldb).
+  for (const char* filter : {"/state/", "data/0"}) {
+    SCOPED_TRACE(filter);
+    env.Arm(ledger::FaultKind::kReadError, 0, 0, filter);
+    RpcCallContext context;
+    const std::string answer =
+        dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"status","params":{}})", context);
+    ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+    EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+  }
+  // Once reads work again, the answer is whole.
+  env.Arm(ledger::FaultKind::kNone, 0);
+  RpcCallContext context;
+  const std::string answer =
+      dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"status","params":{}})", context);
+  node->Stop();
+  EXPECT_NE(answer.find("\"state_root\""), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("\"error\""), std::string::npos) << answer;
 }
 
 }  // namespace
