@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -442,8 +443,12 @@ bool AcceptOutOfResources(const beast::error_code& ec) {
 struct RpcServer::Impl {
   ServerState state;
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_retry{ioc};
+  // The acceptor, its retry timer and accept_starved are used only on this strand (their
+  // handlers run on it, and Stop closes the acceptor on it): with several io threads, a close from
+  // elsewhere raced the accept handler that starts the next accept.
+  net::strand<net::io_context::executor_type> accept_strand = net::make_strand(ioc);
+  tcp::acceptor acceptor{accept_strand};
+  net::steady_timer accept_retry{accept_strand};
   bool accept_starved = false;  // logged once per run of failures
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -526,11 +531,17 @@ Status RpcServer::Start() {
 void RpcServer::Stop() {
   if (!impl_->running) return;
   impl_->running = false;
-  net::post(impl_->ioc, [this] {
+  // Closed on the acceptor's strand, and waited for: posted to the context and followed at once by
+  // stop(), the close raced an accept handler on another io thread, or never ran and left the port
+  // listening after Stop returned. The io threads run until stop(), so the handler runs.
+  std::promise<void> closed;
+  net::dispatch(impl_->accept_strand, [this, &closed] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->accept_retry.cancel();
+    closed.set_value();
   });
+  closed.get_future().wait();
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads)
     t.join();

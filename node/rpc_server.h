@@ -83,7 +83,8 @@ class RpcServer {
 
   // Binds and starts serving; an address that cannot be bound is an error naming it.
   Status Start();
-  // Stops accepting, closes every session, joins the threads. Idempotent.
+  // Stops accepting (the listening socket is closed, on the acceptor's strand, before it returns),
+  // closes every session, joins the threads. Idempotent. Not from an io thread of this server.
   void Stop();
   uint16_t port() const;
   size_t connection_count() const;
