@@ -322,6 +322,7 @@ Status Node::Start() {
   rpc_config.port = config_.rpc_listen.port;
   rpc_config.max_body_bytes = config_.rpc_max_body_bytes;
   rpc_config.max_connections = config_.rpc_max_connections;
+  rpc_config.max_connections_per_address = config_.rpc_max_connections_per_address;
   rpc_config.idle_timeout_ms = config_.rpc_idle_timeout_ms;
   rpc_config.bearer_tokens = config_.rpc_bearer_tokens;
   rpc_ = std::make_unique<RpcServer>(rpc_config, *dispatcher_);

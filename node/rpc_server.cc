@@ -39,24 +39,52 @@ struct ServerState {
   RpcServerConfig config;
   const RpcDispatcher* dispatcher = nullptr;
   std::atomic<size_t> connections{0};
+  // Connections by remote address (those over a limit too, until they are closed): at most
+  // max_connections entries plus one per io thread.
+  std::mutex by_address_mu;
+  std::map<net::ip::address, size_t> connections_by_address;
   std::atomic<size_t> queued_bytes{0};  // all WebSocket sessions
   SubscriptionHub hub;
 };
 
-// Holds one of the server's connection slots for the life of a session.
+// Holds one of the server's connection slots, and one of its remote address's, for the life of a
+// session. Taken for every accepted connection; one over either limit is closed at once.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(ServerState* state) : state_(state) {}
-  ConnectionSlot(ConnectionSlot&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  ConnectionSlot(ServerState* state, const net::ip::address& address)
+      : state_(state), address_(address) {
+    total_ = state_->connections.fetch_add(1) + 1;
+    std::lock_guard lock(state_->by_address_mu);
+    from_address_ = ++state_->connections_by_address[address_];
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)),
+        address_(other.address_),
+        total_(other.total_),
+        from_address_(other.from_address_) {}
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(ConnectionSlot&&) = delete;
   ~ConnectionSlot() {
-    if (state_ != nullptr) state_->connections.fetch_sub(1);
+    if (state_ == nullptr) return;
+    state_->connections.fetch_sub(1);
+    std::lock_guard lock(state_->by_address_mu);
+    auto it = state_->connections_by_address.find(address_);
+    LEDGER_ASSERT(it != state_->connections_by_address.end() && it->second > 0);
+    if (--it->second == 0) state_->connections_by_address.erase(it);
+  }
+
+  // Whether taking this slot went past max_connections or max_connections_per_address.
+  bool OverLimit() const {
+    return total_ > state_->config.max_connections ||
+           from_address_ > state_->config.max_connections_per_address;
   }
 
  private:
   ServerState* state_;
+  net::ip::address address_;
+  size_t total_ = 0;         // connections when this one was accepted, itself included
+  size_t from_address_ = 0;  // the same, from its address
 };
 
 bool Authorized(const ServerState& state, const http::request<http::string_body>& req) {
@@ -478,9 +506,16 @@ struct RpcServer::Impl {
         spdlog::info("rpc: accepting connections again");
         accept_starved = false;
       }
-      size_t now = state.connections.fetch_add(1) + 1;
-      ConnectionSlot slot(&state);
-      if (now > state.config.max_connections) {
+      beast::error_code endpoint_ec;
+      const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
+      if (endpoint_ec) {  // already reset by the client: nothing to serve
+        beast::error_code ignored;
+        socket.close(ignored);
+        DoAccept();
+        return;
+      }
+      ConnectionSlot slot(&state, remote.address());
+      if (slot.OverLimit()) {
         beast::error_code ignored;
         socket.close(ignored);  // the slot is released by its destructor
       } else {

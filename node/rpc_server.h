@@ -30,6 +30,11 @@ namespace cl::node {
 
 inline constexpr size_t kDefaultMaxBodyBytes = 8u << 20;
 inline constexpr size_t kDefaultMaxConnections = 256;
+// Connections from one remote IP address (loopback included), so that one client cannot hold all
+// of max_connections; past it a connection from that address is accepted and closed at once, like
+// one past max_connections. Per address, not per network: an IPv6 client with a whole prefix, or
+// many clients behind one NAT address, count as many or as one.
+inline constexpr size_t kDefaultMaxConnectionsPerAddress = 64;
 inline constexpr size_t kMaxHeaderBytes = 16u << 10;
 inline constexpr size_t kMaxSubscriptionsPerSession = 64;
 inline constexpr size_t kMaxQueuedNotificationsPerSession = 4096;
@@ -65,6 +70,7 @@ struct RpcServerConfig {
   size_t threads = 2;
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   size_t max_connections = kDefaultMaxConnections;
+  size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;
   uint32_t idle_timeout_ms = kDefaultIdleTimeoutMs;
   size_t max_queued_bytes_per_session = kDefaultMaxQueuedBytesPerSession;
   size_t max_queued_bytes_total = kDefaultMaxQueuedBytesTotal;

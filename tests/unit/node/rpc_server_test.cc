@@ -280,6 +280,60 @@ TEST(RpcServerStop, StopDuringAConnectionStormClosesThePortAndReturns) {
   }
 }
 
+// One client could hold every one of max_connections. Connections from one address beyond
+// max_connections_per_address are accepted and closed at once; another address (127.0.0.2, also
+// loopback) is still served, and the address's slots come back when its connections close.
+TEST_F(RpcServerTest, ConnectionsFromOneAddressBeyondItsLimitAreClosed) {
+  RpcServerConfig config;
+  config.max_connections = 10;
+  config.max_connections_per_address = 2;
+  StartServer(config);
+  const tcp::endpoint server(net::ip::make_address("127.0.0.1"), server_->port());
+  net::io_context ioc;
+  auto connect_from = [&](const char* source) {
+    auto socket = std::make_unique<tcp::socket>(ioc);
+    socket->open(tcp::v4());
+    socket->bind(tcp::endpoint(net::ip::make_address(source), 0));
+    socket->connect(server);
+    return socket;
+  };
+  // Whether the server closes the socket at once (it reads end of stream or a reset).
+  auto closed_by_server = [](tcp::socket& socket) {
+    socket.non_blocking(true);
+    char byte;
+    for (int i = 0; i < 100; ++i) {
+      beast::error_code ec;
+      socket.read_some(net::buffer(&byte, 1), ec);
+      if (ec && ec != net::error::would_block) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  std::vector<std::unique_ptr<tcp::socket>> held;
+  for (int i = 0; i < 2; ++i)
+    held.push_back(connect_from("127.0.0.1"));
+  ASSERT_TRUE(WaitFor([&] { return server_->connection_count() == 2; }));
+  auto third = connect_from("127.0.0.1");
+  EXPECT_TRUE(closed_by_server(*third)) << "a third connection from 127.0.0.1 was kept";
+  auto other = connect_from("127.0.0.2");
+  EXPECT_FALSE(closed_by_server(*other)) << "another address was refused";
+  // Answered too.
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 52\r\n\r\n"
+      R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[]})";
+  other->non_blocking(false);
+  net::write(*other, net::buffer(request));
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(*other, buffer, res);
+  EXPECT_EQ(res.result(), http::status::ok);
+  // Its slots come back once its connections close.
+  held.clear();
+  ASSERT_TRUE(WaitFor([&] { return server_->connection_count() == 1; }));
+  auto again = connect_from("127.0.0.1");
+  EXPECT_FALSE(closed_by_server(*again)) << "the address's slots did not come back";
+}
+
 TEST_F(RpcServerTest, WebSocketSubscriptionReceivesPublishedNotifications) {
   StartServer();
   net::io_context ioc;
