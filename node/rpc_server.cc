@@ -39,8 +39,8 @@ struct ServerState {
   RpcServerConfig config;
   const RpcDispatcher* dispatcher = nullptr;
   std::atomic<size_t> connections{0};
-  // Connections by remote address (those over a limit too, until they are closed): at most
-  // max_connections entries plus one per io thread.
+  // Connections by remote address, for max_connections_per_address (one over a limit counts until
+  // it is closed, in the accept handler that took it): at most max_connections + 1 entries.
   std::mutex by_address_mu;
   std::map<net::ip::address, size_t> connections_by_address;
   std::atomic<size_t> queued_bytes{0};  // all WebSocket sessions
