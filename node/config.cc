@@ -161,7 +161,9 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   LEDGER_TRY(r.CheckKnown({
       {"node", {"member", "genesis", "key_file", "passphrase_file", "data_dir"}},
       {"p2p", {"listen", "peers"}},
-      {"rpc", {"listen", "max_body_bytes", "max_connections", "idle_timeout_ms", "bearer_tokens"}},
+      {"rpc",
+       {"listen", "max_body_bytes", "max_connections", "max_connections_per_address",
+        "idle_timeout_ms", "bearer_tokens"}},
       {"mempool", {"max_txs"}},
       {"consensus", {"max_block_delay_ms", "view_timeout_ms"}},
       {"storage", {"retain_versions"}},
@@ -207,6 +209,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
   LEDGER_TRY(r.Address("rpc", "listen", &c.rpc_listen));
   LEDGER_TRY(r.Unsigned("rpc", "max_body_bytes", &c.rpc_max_body_bytes, 1024, 64u << 20));
   LEDGER_TRY(r.Unsigned("rpc", "max_connections", &c.rpc_max_connections, 1, 100'000));
+  LEDGER_TRY(r.Unsigned("rpc", "max_connections_per_address", &c.rpc_max_connections_per_address, 1,
+                        100'000));
   LEDGER_TRY(r.Unsigned("rpc", "idle_timeout_ms", &c.rpc_idle_timeout_ms, 100, 3'600'000));
   LEDGER_TRY(r.StringList("rpc", "bearer_tokens", &c.rpc_bearer_tokens, kMaxBearerTokens));
   LEDGER_TRY(r.Unsigned("mempool", "max_txs", &c.mempool_max_txs, 1, 10'000'000));
@@ -257,6 +261,7 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       << "listen = " << Quote(c.rpc_listen.ToString()) << "\n"
       << "max_body_bytes = " << c.rpc_max_body_bytes << "\n"
       << "max_connections = " << c.rpc_max_connections << "\n"
+      << "max_connections_per_address = " << c.rpc_max_connections_per_address << "\n"
       << "idle_timeout_ms = " << c.rpc_idle_timeout_ms << "\n"
       << "bearer_tokens = [";
   for (size_t i = 0; i < c.rpc_bearer_tokens.size(); ++i)

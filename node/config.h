@@ -63,6 +63,7 @@ struct NodeConfig {
   HostPort rpc_listen{"127.0.0.1", 8545};
   size_t rpc_max_body_bytes = 8u << 20;
   size_t rpc_max_connections = 256;
+  size_t rpc_max_connections_per_address = 64;  // from one remote IP address, loopback included
   uint32_t rpc_idle_timeout_ms = 60'000;  // an HTTP request (and its answer) must complete in it
   std::vector<std::string> rpc_bearer_tokens;
 

@@ -349,6 +349,7 @@ Status Node::Start() {
   rpc_config.port = config_.rpc_listen.port;
   rpc_config.max_body_bytes = config_.rpc_max_body_bytes;
   rpc_config.max_connections = config_.rpc_max_connections;
+  rpc_config.max_connections_per_address = config_.rpc_max_connections_per_address;
   rpc_config.idle_timeout_ms = config_.rpc_idle_timeout_ms;
   rpc_config.bearer_tokens = config_.rpc_bearer_tokens;
   rpc_ = std::make_unique<RpcServer>(rpc_config, *dispatcher_);
@@ -449,15 +450,18 @@ void Node::SendToValidator(size_t index, p2p::Priority priority, const std::stri
                  ShortKey(validator_keys_[index]));
 }
 
-NodeStatus Node::GetStatus() const {
+Result<NodeStatus> Node::GetStatus() const {
   NodeStatus s;
   s.member = config_.member;
   s.role = role_;
   s.height = app_->height();
   s.last_block_digest = app_->last_digest();
   s.last_block_time_ms = app_->last_timestamp_ms();
+  // A read that fails is the caller's error (RPC: -32603), never a zero root or view 0 shown as
+  // true.
   auto root = app_->tree().Root(s.height);
-  if (root) s.state_root = *root;
+  if (!root) return std::unexpected(root.error());
+  s.state_root = *root;
   s.mempool_txs = mempool_->size();
   s.oldest_pending_ms = mempool_->OldestAgeMs();
   s.peers_connected = peers_connected_.load();
@@ -467,11 +471,16 @@ NodeStatus Node::GetStatus() const {
   // validator and on an observer (which runs no replica).
   if (s.height > 0) {
     auto cert_bytes = app_->blocks().GetCommitCertificate(s.height);
+    if (!cert_bytes) return std::unexpected(cert_bytes.error());
     consensus::pb::CommitCertificate cert;
-    if (cert_bytes && cert_bytes->has_value() &&
-        cert.ParseFromArray((*cert_bytes)->data(), static_cast<int>((*cert_bytes)->size()))) {
-      if (auto vote = consensus::DecodeVoteBody(cert.body())) s.committed_view = vote->view;
-    }
+    if (!cert_bytes->has_value() ||
+        !cert.ParseFromArray((*cert_bytes)->data(), static_cast<int>((*cert_bytes)->size())))
+      return MakeError(ErrorCode::kCorruption, "the commit certificate of block " +
+                                                   std::to_string(s.height) +
+                                                   " is missing or does not parse");
+    auto vote = consensus::DecodeVoteBody(cert.body());
+    if (!vote) return std::unexpected(vote.error());
+    s.committed_view = vote->view;
   }
   s.committed_primary = n == 0 ? 0 : consensus::PrimaryOf(s.committed_view, n);
   std::lock_guard lock(mu_);
@@ -482,6 +491,11 @@ NodeStatus Node::GetStatus() const {
   }
   s.halted = fatal_.has_value();
   return s;
+}
+
+bool Node::halted() const {
+  std::lock_guard lock(mu_);
+  return fatal_.has_value();
 }
 
 void Node::LogReplicaChanges(const consensus::ReplicaStatus& st) {

@@ -134,7 +134,11 @@ class Node {
   // Admits transactions and forwards those admitted to the validators.
   std::vector<AdmitResult> Submit(std::span<const ByteSpan> envelopes);
 
-  NodeStatus GetStatus() const;
+  // The node's status; a read of its databases that fails (the state root, the last block's
+  // commit certificate) is the error, never a zero or default value.
+  Result<NodeStatus> GetStatus() const;
+  // Whether the node stopped on a fatal error (reads nothing).
+  bool halted() const;
   const LedgerApp& ledger() const { return *app_; }
   const Mempool& mempool() const { return *mempool_; }
   Role role() const { return role_; }

@@ -261,7 +261,9 @@ std::expected<json::object, RpcError> TxStatus(const Node& node, const Hash32& i
 
 void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
   d.Register("status", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
-               NodeStatus s = node.GetStatus();
+               auto status = node.GetStatus();
+               if (!status) return std::unexpected(ReadFailed(status.error()));
+               const NodeStatus& s = *status;
                json::object out{
                    {"chain_id", node.ledger().chain_id()},
                    {"member", s.member},
@@ -438,7 +440,8 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
       },
       // A tx subscription answers with the transaction's current status at once, so a client that
       // subscribes after the commit is not left waiting for a notification that already went out.
-      [&node](const std::string& topic) -> std::optional<json::value> {
+      // A status that cannot be read is the internal error (the subscription is then not kept).
+      [&node](const std::string& topic) -> std::expected<std::optional<json::value>, RpcError> {
         constexpr std::string_view kTxPrefix = "tx:";
         if (!topic.starts_with(kTxPrefix)) return std::nullopt;
         auto bytes = FromHex(std::string_view(topic).substr(kTxPrefix.size()));
@@ -446,7 +449,7 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
         auto id = Hash32::FromSpan(*bytes);
         if (!id) return std::nullopt;
         auto status = TxStatus(node, *id);
-        if (!status) return std::nullopt;  // the client asks get_tx, which reports the error
+        if (!status) return std::unexpected(status.error());
         return json::value(std::move(*status));
       });
 }

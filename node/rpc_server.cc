@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -38,24 +39,52 @@ struct ServerState {
   RpcServerConfig config;
   const RpcDispatcher* dispatcher = nullptr;
   std::atomic<size_t> connections{0};
+  // Connections by remote address, for max_connections_per_address (one over a limit counts until
+  // it is closed, in the accept handler that took it): at most max_connections + 1 entries.
+  std::mutex by_address_mu;
+  std::map<net::ip::address, size_t> connections_by_address;
   std::atomic<size_t> queued_bytes{0};  // all WebSocket sessions
   SubscriptionHub hub;
 };
 
-// Holds one of the server's connection slots for the life of a session.
+// Holds one of the server's connection slots, and one of its remote address's, for the life of a
+// session. Taken for every accepted connection; one over either limit is closed at once.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(ServerState* state) : state_(state) {}
-  ConnectionSlot(ConnectionSlot&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  ConnectionSlot(ServerState* state, const net::ip::address& address)
+      : state_(state), address_(address) {
+    total_ = state_->connections.fetch_add(1) + 1;
+    std::lock_guard lock(state_->by_address_mu);
+    from_address_ = ++state_->connections_by_address[address_];
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)),
+        address_(other.address_),
+        total_(other.total_),
+        from_address_(other.from_address_) {}
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(ConnectionSlot&&) = delete;
   ~ConnectionSlot() {
-    if (state_ != nullptr) state_->connections.fetch_sub(1);
+    if (state_ == nullptr) return;
+    state_->connections.fetch_sub(1);
+    std::lock_guard lock(state_->by_address_mu);
+    auto it = state_->connections_by_address.find(address_);
+    LEDGER_ASSERT(it != state_->connections_by_address.end() && it->second > 0);
+    if (--it->second == 0) state_->connections_by_address.erase(it);
+  }
+
+  // Whether taking this slot went past max_connections or max_connections_per_address.
+  bool OverLimit() const {
+    return total_ > state_->config.max_connections ||
+           from_address_ > state_->config.max_connections_per_address;
   }
 
  private:
   ServerState* state_;
+  net::ip::address address_;
+  size_t total_ = 0;         // connections when this one was accepted, itself included
+  size_t from_address_ = 0;  // the same, from its address
 };
 
 bool Authorized(const ServerState& state, const http::request<http::string_body>& req) {
@@ -442,8 +471,12 @@ bool AcceptOutOfResources(const beast::error_code& ec) {
 struct RpcServer::Impl {
   ServerState state;
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_retry{ioc};
+  // The acceptor, its retry timer and accept_starved are used only on this strand (their
+  // handlers run on it, and Stop closes the acceptor on it): with several io threads, a close from
+  // elsewhere raced the accept handler that starts the next accept.
+  net::strand<net::io_context::executor_type> accept_strand = net::make_strand(ioc);
+  tcp::acceptor acceptor{accept_strand};
+  net::steady_timer accept_retry{accept_strand};
   bool accept_starved = false;  // logged once per run of failures
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -473,9 +506,16 @@ struct RpcServer::Impl {
         spdlog::info("rpc: accepting connections again");
         accept_starved = false;
       }
-      size_t now = state.connections.fetch_add(1) + 1;
-      ConnectionSlot slot(&state);
-      if (now > state.config.max_connections) {
+      beast::error_code endpoint_ec;
+      const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
+      if (endpoint_ec) {  // already reset by the client: nothing to serve
+        beast::error_code ignored;
+        socket.close(ignored);
+        DoAccept();
+        return;
+      }
+      ConnectionSlot slot(&state, remote.address());
+      if (slot.OverLimit()) {
         beast::error_code ignored;
         socket.close(ignored);  // the slot is released by its destructor
       } else {
@@ -526,11 +566,17 @@ Status RpcServer::Start() {
 void RpcServer::Stop() {
   if (!impl_->running) return;
   impl_->running = false;
-  net::post(impl_->ioc, [this] {
+  // Closed on the acceptor's strand, and waited for: posted to the context and followed at once by
+  // stop(), the close raced an accept handler on another io thread, or never ran and left the port
+  // listening after Stop returned. The io threads run until stop(), so the handler runs.
+  std::promise<void> closed;
+  net::dispatch(impl_->accept_strand, [this, &closed] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->accept_retry.cancel();
+    closed.set_value();
   });
+  closed.get_future().wait();
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads)
     t.join();
@@ -601,9 +647,14 @@ void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolv
             // Read after the subscription exists, so a change between the two is not
             // missed (it may be notified twice).
             if (snapshot) {
-              if (std::optional<json::value> current = snapshot(*topic)) {
-                out["current"] = *current;
-                if (context.notify) context.notify(*id, *topic, std::move(*current));
+              auto current = snapshot(*topic);
+              if (!current) {
+                if (context.unsubscribe) context.unsubscribe(*id);
+                return std::unexpected(current.error());
+              }
+              if (current->has_value()) {
+                out["current"] = **current;
+                if (context.notify) context.notify(*id, *topic, std::move(**current));
               }
             }
             return out;

@@ -30,6 +30,11 @@ namespace cl::node {
 
 inline constexpr size_t kDefaultMaxBodyBytes = 8u << 20;
 inline constexpr size_t kDefaultMaxConnections = 256;
+// Connections from one remote IP address (loopback included), so that one client cannot hold all
+// of max_connections; past it a connection from that address is accepted and closed at once, like
+// one past max_connections. Per address, not per network: an IPv6 client with a whole prefix, or
+// many clients behind one NAT address, count as many or as one.
+inline constexpr size_t kDefaultMaxConnectionsPerAddress = 64;
 inline constexpr size_t kMaxHeaderBytes = 16u << 10;
 inline constexpr size_t kMaxSubscriptionsPerSession = 64;
 inline constexpr size_t kMaxQueuedNotificationsPerSession = 4096;
@@ -65,6 +70,7 @@ struct RpcServerConfig {
   size_t threads = 2;
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   size_t max_connections = kDefaultMaxConnections;
+  size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;
   uint32_t idle_timeout_ms = kDefaultIdleTimeoutMs;
   size_t max_queued_bytes_per_session = kDefaultMaxQueuedBytesPerSession;
   size_t max_queued_bytes_total = kDefaultMaxQueuedBytesTotal;
@@ -83,7 +89,8 @@ class RpcServer {
 
   // Binds and starts serving; an address that cannot be bound is an error naming it.
   Status Start();
-  // Stops accepting, closes every session, joins the threads. Idempotent.
+  // Stops accepting (the listening socket is closed, on the acceptor's strand, before it returns),
+  // closes every session, joins the threads. Idempotent. Not from an io thread of this server.
   void Stop();
   uint16_t port() const;
   size_t connection_count() const;
@@ -105,13 +112,17 @@ class RpcServer {
 // Maps "subscribe" params to a canonical topic string, or an error for the caller.
 using TopicResolver = std::function<std::expected<std::string, RpcError>(const json::value&)>;
 
-// The current state of a topic, sent to a new subscriber at once (e.g. a transaction's status), or
-// nothing for topics that only announce events.
-using TopicSnapshot = std::function<std::optional<json::value>(const std::string& topic)>;
+// The current state of a topic, sent to a new subscriber at once (e.g. a transaction's status),
+// nothing for topics that only announce events, or the error to answer when that state cannot be
+// read (then the subscription is not kept: a client told "subscribed" without the state would wait
+// for a notification that may already have gone out).
+using TopicSnapshot =
+    std::function<std::expected<std::optional<json::value>, RpcError>(const std::string& topic)>;
 
 // Registers "subscribe" (WebSocket only; returns {"subscription": id, "topic": topic}, plus
-// "current" when the topic has a snapshot, which is then also sent as the first notification)
-// and "unsubscribe" ({"subscription": id}; returns true/false).
+// "current" when the topic has a snapshot, which is then also sent as the first notification; the
+// snapshot's error, with no subscription kept, when it fails) and "unsubscribe"
+// ({"subscription": id}; returns true/false).
 void RegisterSubscriptionMethods(RpcDispatcher& dispatcher, TopicResolver resolve,
                                  TopicSnapshot snapshot = nullptr);
 

@@ -9,6 +9,7 @@
 // Thread safety: StopOnStorageFailure may be called from any thread; it does not return.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "util/status.h"
@@ -24,8 +25,12 @@ inline constexpr int kStorageFailureExitCode = 3;
 // invariant) is not, whatever its code.
 bool IsStorageFailure(const Error& error);
 
-// Logs one line, "storage failure while <operation>: <error>" (the error names the database and
-// its directory), on the log and on stderr, then ends the process with kStorageFailureExitCode.
+// The line StopOnStorageFailure prints: "storage failure while <operation>: <error>; stopping
+// (<what the operator does>)". The error names the database and its directory.
+std::string StorageFailureLine(std::string_view operation, const Error& error);
+
+// Logs StorageFailureLine on the log and on stderr, then ends the process with
+// kStorageFailureExitCode.
 [[noreturn]] void StopOnStorageFailure(std::string_view operation, const Error& error);
 
 }  // namespace cl::node

@@ -171,9 +171,9 @@ int main(int argc, char** argv) {
       spdlog::info("signal {}: stopping", sig);
       break;
     }
-    if ((*node)->GetStatus().halted) break;
+    if ((*node)->halted()) break;
   }
-  bool halted = (*node)->GetStatus().halted;
+  bool halted = (*node)->halted();
   (*node)->Stop();
   auto result = (*node)->Wait();
   if (halted || !result) {

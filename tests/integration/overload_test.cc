@@ -98,6 +98,10 @@ class OverloadTest : public ::testing::Test {
       ASSERT_NO_FATAL_FAILURE(SetConfigValue(config, "max_txs", std::to_string(kMempoolMaxTxs)));
       ASSERT_NO_FATAL_FAILURE(
           SetConfigValue(config, "max_connections", std::to_string(kMaxConnections)));
+      // All of this test's connections come from 127.0.0.1: the per-address limit is the global
+      // one, so the flood checks rpc.max_connections (the per-address limit has its unit test).
+      ASSERT_NO_FATAL_FAILURE(
+          SetConfigValue(config, "max_connections_per_address", std::to_string(kMaxConnections)));
       ASSERT_NO_FATAL_FAILURE(
           SetConfigValue(config, "idle_timeout_ms", std::to_string(kIdleTimeoutMs)));
     }

@@ -79,6 +79,18 @@ TEST(NodeConfig, ErrorsNameTheFileAndField) {
             "/srv/n1/config.toml: p2p.peers[0].address: missing or not a string");
 }
 
+TEST(NodeConfig, MaxConnectionsPerAddressDefaultsTo64IsCheckedAndRendered) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->rpc_max_connections_per_address, 64u);
+  EXPECT_NE(RenderNodeConfig(*c).find("max_connections_per_address = 64\n"), std::string::npos);
+  auto set = Parse("[node]\nmember = \"a\"\n[rpc]\nmax_connections_per_address = 300\n");
+  ASSERT_TRUE(set.has_value()) << set.error().message;
+  EXPECT_EQ(set->rpc_max_connections_per_address, 300u);
+  EXPECT_EQ(ErrorOf("[node]\nmember = \"a\"\n[rpc]\nmax_connections_per_address = 0\n"),
+            "/srv/n1/config.toml: rpc.max_connections_per_address: must be between 1 and 100000");
+}
+
 TEST(NodeConfig, SyntaxErrorNamesLineAndColumn) {
   std::string e = ErrorOf("[node]\nmember = \n");
   EXPECT_TRUE(e.starts_with("/srv/n1/config.toml:2:")) << e;

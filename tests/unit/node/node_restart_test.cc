@@ -22,10 +22,12 @@
 #include "genesis/genesis.h"
 #include "ledger/fault_env.h"
 #include "ledger/leveldb_store.h"
+#include "ledger/transaction.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "node/rpc_dispatch.h"
 #include "node/rpc_methods.h"
+#include "tests/unit/node/test_txs.h"
 #include "tools/localnet.h"
 
 namespace cl::node {
@@ -79,6 +81,44 @@ class NodeRestartTest : public ::testing::Test {
     return std::move(*node);
   }
 
+  // Runs the consortium until one transaction (an account creation, returned in `tx_id`) has
+  // committed and the height is at least 3, stops it, and reopens bank-1 alone on `env`: its
+  // blocks are then in table files, read (and failed by `env`) when asked for.
+  std::unique_ptr<Node> CommitATxThenReopenAlone(ledger::FaultEnv* env, Hash32* tx_id) {
+    {
+      std::vector<std::unique_ptr<Node>> nodes;
+      for (const fs::path& home : homes_) {
+        nodes.push_back(OpenAndStart(home));
+        if (nodes.back() == nullptr) return nullptr;
+      }
+      const crypto::PrivateKey key = crypto::PrivateKey::Generate();
+      const Bytes envelope =
+          ledger::SignTransaction(testing::CreateAccountBody("node-restart-test", 1, 1'000, key),
+                                  std::span<const crypto::PrivateKey>(&key, 1));
+      const ByteSpan span(envelope);
+      const std::vector<AdmitResult> admitted =
+          nodes[0]->Submit(std::span<const ByteSpan>(&span, 1));
+      if (admitted.size() != 1 || admitted[0].status != AdmitStatus::kAdmitted) {
+        ADD_FAILURE() << "not admitted: " << (admitted.empty() ? "" : admitted[0].reason);
+        return nullptr;
+      }
+      *tx_id = admitted[0].tx_id;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (true) {
+        auto location = nodes[0]->ledger().blocks().FindTx(*tx_id);
+        if (nodes[0]->ledger().height() >= 3 && location && location->has_value()) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          ADD_FAILURE() << "the transaction did not commit";
+          return nullptr;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      for (auto& node : nodes)
+        node->Stop();
+    }
+    return OpenAndStart(homes_[0], env);
+  }
+
   // Runs the consortium to height 3, stops it, and deletes bank-1's execution certificate of its
   // consensus checkpoint from its block store (the stop between the two writes). With
   // `state_root`, the checkpoint certificate in the consensus store is rewritten to certify that
@@ -92,7 +132,7 @@ class NodeRestartTest : public ::testing::Test {
         ASSERT_NE(nodes.back(), nullptr);
       }
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (nodes[0]->GetStatus().height < 3) {
+      while (nodes[0]->ledger().height() < 3) {
         ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
@@ -183,7 +223,7 @@ TEST_F(NodeRestartTest, ExecutedHeightsAboveTheCheckpointWithoutCertificatesGetT
     ASSERT_NE(nodes.back(), nullptr);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (nodes[0]->GetStatus().height < 5) {
+  while (nodes[0]->ledger().height() < 5) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -236,7 +276,7 @@ TEST_F(NodeRestartTest, ExecutedHeightsAboveTheCheckpointWithoutCertificatesGetT
   bool all_stored = false;
   while (!all_stored && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (nodes[0]->GetStatus().height < checkpoint_height + 3) continue;
+    if (nodes[0]->ledger().height() < checkpoint_height + 3) continue;
     all_stored = true;
     for (const auto& [h, body] : removed_bodies) {
       auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
@@ -268,7 +308,7 @@ TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
       ASSERT_NE(nodes.back(), nullptr);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (nodes[0]->GetStatus().height < 3) {
+    while (nodes[0]->ledger().height() < 3) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -289,6 +329,72 @@ TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
   ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
   EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
   EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+}
+
+// A tx subscription whose snapshot (the transaction's status) could not be read answered success,
+// with no "current" and no notification: the client waited for a notification that may already
+// have gone out. It is the internal error with the read's message, and no subscription is kept.
+TEST_F(NodeRestartTest, SubscribeToATxUnderAFailedReadAnswersTheInternalErrorAndKeepsNothing) {
+  ledger::FaultEnv env;
+  Hash32 tx_id;
+  auto node = CommitATxThenReopenAlone(&env, &tx_id);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  std::vector<uint64_t> subscribed, unsubscribed, notified;
+  RpcCallContext context;
+  context.over_websocket = true;
+  context.subscribe = [&](const std::string&) -> std::expected<uint64_t, RpcError> {
+    subscribed.push_back(7);
+    return 7;
+  };
+  context.unsubscribe = [&](uint64_t id) {
+    unsubscribed.push_back(id);
+    return true;
+  };
+  context.notify = [&](uint64_t id, const std::string&, json::value) { notified.push_back(id); };
+  env.Arm(ledger::FaultKind::kReadError, 0, 0, ".ldb");
+  const std::string answer = dispatcher.HandleText(
+      R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tx","tx_id":")" +
+          tx_id.ToHex() + R"("}})",
+      context);
+  node->Stop();
+  ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+  EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+  EXPECT_EQ(subscribed, unsubscribed) << "a subscription was kept: " << answer;
+  EXPECT_TRUE(notified.empty()) << answer;
+}
+
+// `status` under a failed read showed a zero state_root (the state database) or view 0 (the last
+// block's commit certificate, in the chain database) as if they were true. Each is the internal
+// error with the read's message.
+TEST_F(NodeRestartTest, StatusUnderAFailedReadAnswersTheInternalError) {
+  ledger::FaultEnv env;
+  Hash32 tx_id;
+  auto node = CommitATxThenReopenAlone(&env, &tx_id);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  // "/state/": the state database's tables; "data/0": the chain database's (DIR/data/NNNNNN.ldb).
+  for (const char* filter : {"/state/", "data/0"}) {
+    SCOPED_TRACE(filter);
+    env.Arm(ledger::FaultKind::kReadError, 0, 0, filter);
+    RpcCallContext context;
+    const std::string answer =
+        dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"status","params":{}})", context);
+    ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+    EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+  }
+  // Once reads work again, the answer is whole.
+  env.Arm(ledger::FaultKind::kNone, 0);
+  RpcCallContext context;
+  const std::string answer =
+      dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"status","params":{}})", context);
+  node->Stop();
+  EXPECT_NE(answer.find("\"state_root\""), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("\"error\""), std::string::npos) << answer;
 }
 
 }  // namespace

@@ -77,12 +77,12 @@ std::string ReadLine(const fs::path& file) {
   }
   Node& faulty = *nodes[faulty_index];
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (faulty.GetStatus().height < 1) {
+  while (faulty.ledger().height() < 1) {
     if (std::chrono::steady_clock::now() > deadline) std::_Exit(kSetupFailed);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   env.Arm(kind, 0, /*disk_full_fit_bytes=*/5, "/state/");
-  while (!faulty.GetStatus().halted) {
+  while (!faulty.halted()) {
     if (std::chrono::steady_clock::now() > deadline) std::_Exit(kRanOn);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

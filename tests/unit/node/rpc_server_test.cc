@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -218,6 +219,121 @@ TEST_F(RpcServerTest, ConnectionsBeyondLimitAreClosed) {
   EXPECT_EQ(server_->connection_count(), 0u);
 }
 
+// Stop closed the acceptor from a handler posted to the io context and stopped the context at
+// once: the close raced an accept handler running on another io thread (both use the acceptor),
+// or never ran, leaving the port listening after Stop returned. Stop now closes the acceptor on
+// its strand and waits for that. Checked here by stopping during a storm of connections, many
+// times: Stop returns promptly and the port refuses connections once it has returned (run under
+// the sanitizers, the storm also finds a use after free).
+TEST(RpcServerStop, StopDuringAConnectionStormClosesThePortAndReturns) {
+  RpcDispatcher dispatcher;
+  dispatcher.Register(
+      "echo",
+      RpcMethod{[](const json::value& p, RpcCallContext&) -> RpcResult { return p; }, false});
+  constexpr int kRounds = 40;
+  constexpr int kClients = 3;
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 52\r\n\r\n"
+      R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[]})";
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    RpcServerConfig config;
+    config.port = 0;
+    config.threads = 4;
+    config.max_connections = 8;  // most of the storm is accepted and closed at once
+    RpcServer server(config, dispatcher);
+    ASSERT_TRUE(server.Start().has_value());
+    const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), server.port());
+    std::atomic<bool> stop{false};
+    std::atomic<size_t> connected{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c)
+      clients.emplace_back([&] {
+        net::io_context ioc;
+        while (!stop.load()) {
+          tcp::socket socket(ioc);
+          beast::error_code ec;
+          socket.connect(endpoint, ec);
+          if (ec) continue;
+          connected.fetch_add(1);
+          net::write(socket, net::buffer(request), ec);
+        }
+      });
+    while (connected.load() < 20)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(round % 5));
+    const auto before = std::chrono::steady_clock::now();
+    server.Stop();
+    const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - before)
+                             .count();
+    stop.store(true);
+    for (std::thread& t : clients)
+      t.join();
+    EXPECT_LT(stop_ms, 5'000);
+    // Stop returned: nothing listens on the port any more.
+    net::io_context ioc;
+    tcp::socket late(ioc);
+    beast::error_code ec;
+    late.connect(endpoint, ec);
+    EXPECT_EQ(ec, net::error::connection_refused) << "the port still listens after Stop";
+  }
+}
+
+// One client could hold every one of max_connections. Connections from one address beyond
+// max_connections_per_address are accepted and closed at once; another address (127.0.0.2, also
+// loopback) is still served, and the address's slots come back when its connections close.
+TEST_F(RpcServerTest, ConnectionsFromOneAddressBeyondItsLimitAreClosed) {
+  RpcServerConfig config;
+  config.max_connections = 10;
+  config.max_connections_per_address = 2;
+  StartServer(config);
+  const tcp::endpoint server(net::ip::make_address("127.0.0.1"), server_->port());
+  net::io_context ioc;
+  auto connect_from = [&](const char* source) {
+    auto socket = std::make_unique<tcp::socket>(ioc);
+    socket->open(tcp::v4());
+    socket->bind(tcp::endpoint(net::ip::make_address(source), 0));
+    socket->connect(server);
+    return socket;
+  };
+  // Whether the server closes the socket at once (it reads end of stream or a reset).
+  auto closed_by_server = [](tcp::socket& socket) {
+    socket.non_blocking(true);
+    char byte;
+    for (int i = 0; i < 100; ++i) {
+      beast::error_code ec;
+      socket.read_some(net::buffer(&byte, 1), ec);
+      if (ec && ec != net::error::would_block) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  std::vector<std::unique_ptr<tcp::socket>> held;
+  for (int i = 0; i < 2; ++i)
+    held.push_back(connect_from("127.0.0.1"));
+  ASSERT_TRUE(WaitFor([&] { return server_->connection_count() == 2; }));
+  auto third = connect_from("127.0.0.1");
+  EXPECT_TRUE(closed_by_server(*third)) << "a third connection from 127.0.0.1 was kept";
+  auto other = connect_from("127.0.0.2");
+  EXPECT_FALSE(closed_by_server(*other)) << "another address was refused";
+  // Answered too.
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 52\r\n\r\n"
+      R"({"jsonrpc":"2.0","id":1,"method":"echo","params":[]})";
+  other->non_blocking(false);
+  net::write(*other, net::buffer(request));
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(*other, buffer, res);
+  EXPECT_EQ(res.result(), http::status::ok);
+  // Its slots come back once its connections close.
+  held.clear();
+  ASSERT_TRUE(WaitFor([&] { return server_->connection_count() == 1; }));
+  auto again = connect_from("127.0.0.1");
+  EXPECT_FALSE(closed_by_server(*again)) << "the address's slots did not come back";
+}
+
 TEST_F(RpcServerTest, WebSocketSubscriptionReceivesPublishedNotifications) {
   StartServer();
   net::io_context ioc;
@@ -244,10 +360,11 @@ TEST_F(RpcServerTest, WebSocketSubscriptionReceivesPublishedNotifications) {
 // A tx subscription opened after the event must not wait forever (issue 14, defect 3): the reply
 // carries the topic's current state, which is also sent as the first notification.
 TEST_F(RpcServerTest, SubscribeAnswersWithTheTopicsCurrentStateAtOnce) {
-  StartServer({}, [](const std::string& topic) -> std::optional<json::value> {
-    if (topic != "tx:done") return std::nullopt;
-    return json::value(json::object{{"status", "committed"}});
-  });
+  StartServer({},
+              [](const std::string& topic) -> std::expected<std::optional<json::value>, RpcError> {
+                if (topic != "tx:done") return std::nullopt;
+                return json::value(json::object{{"status", "committed"}});
+              });
   websocket::stream<tcp::socket> ws(ioc_);
   ConnectWs(ws);
   ws.write(net::buffer(std::string(
@@ -271,6 +388,26 @@ TEST_F(RpcServerTest, SubscribeAnswersWithTheTopicsCurrentStateAtOnce) {
                    .at("result")
                    .as_object()
                    .contains("current"));
+  ws.close(websocket::close_code::normal);
+}
+
+// A topic whose current state cannot be read: the subscribe call answers the snapshot's error and
+// keeps no subscription (it answered success and the client waited for nothing).
+TEST_F(RpcServerTest, SubscribeWhoseSnapshotFailsAnswersTheErrorAndKeepsNoSubscription) {
+  StartServer({}, [](const std::string&) -> std::expected<std::optional<json::value>, RpcError> {
+    return std::unexpected(RpcError{kRpcInternalError, "read failed", nullptr});
+  });
+  websocket::stream<tcp::socket> ws(ioc_);
+  ConnectWs(ws);
+  ws.write(net::buffer(std::string(
+      R"({"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"tx:unreadable"}})")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  auto reply = json::parse(beast::buffers_to_string(buffer.data()));
+  ASSERT_TRUE(reply.as_object().contains("error")) << reply;
+  EXPECT_EQ(reply.at("error").at("code").as_int64(), kRpcInternalError);
+  EXPECT_EQ(reply.at("error").at("message"), "read failed");
+  EXPECT_FALSE(server_->HasSubscribers("tx:"));
   ws.close(websocket::close_code::normal);
 }
 

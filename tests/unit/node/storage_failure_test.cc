@@ -49,5 +49,54 @@ TEST(StorageFailure, AFailedWriteOfADiskStoreIsAStorageFailureWhateverItsCode) {
   fs::remove_all(pattern, ignored);
 }
 
+// LevelDB reports a process out of descriptors (EMFILE, or ENFILE for the whole system) as an I/O
+// error with the operating system's text. Nothing is wrong with the disk: the line must say to
+// raise the descriptor limit, not to replace the disk (the node still stops: a write may have
+// failed).
+Error DescriptorError(std::string_view os_text) {
+  Error error = MakeError(ErrorCode::kIoError,
+                          "chain database /srv/n1/data: write failed: IO error: "
+                          "/srv/n1/data/000007.ldb: " +
+                              std::string(os_text))
+                    .error();
+  error.storage_failure = true;
+  return error;
+}
+
+TEST(StorageFailure, OutOfFileDescriptorsAdvisesRaisingTheLimitNotReplacingTheDisk) {
+  const std::string line =
+      StorageFailureLine("committing block 812", DescriptorError("Too many open files"));
+  EXPECT_TRUE(
+      line.starts_with("storage failure while committing block 812: chain database "
+                       "/srv/n1/data: write failed"))
+      << line;
+  EXPECT_NE(line.find("the process ran out of file descriptors"), std::string::npos) << line;
+  EXPECT_NE(line.find("ulimit -n"), std::string::npos) << line;
+  EXPECT_NE(line.find("LimitNOFILE"), std::string::npos) << line;
+  EXPECT_EQ(line.find("replace the disk"), std::string::npos) << line;
+}
+
+TEST(StorageFailure, SystemOutOfFileDescriptorsAdvisesTheSystemLimit) {
+  const std::string line =
+      StorageFailureLine("committing block 812", DescriptorError("Too many open files in system"));
+  EXPECT_NE(line.find("the system ran out of file descriptors"), std::string::npos) << line;
+  EXPECT_NE(line.find("fs.file-max"), std::string::npos) << line;
+  EXPECT_EQ(line.find("replace the disk"), std::string::npos) << line;
+}
+
+TEST(StorageFailure, ADiskErrorKeepsTheDiskAdvice) {
+  Error error =
+      MakeError(ErrorCode::kIoError,
+                "chain database /srv/n1/data: write failed: IO error: /srv/n1/data/000005.log: No "
+                "space left on device")
+          .error();
+  error.storage_failure = true;
+  const std::string line = StorageFailureLine("committing block 812", error);
+  EXPECT_EQ(line,
+            "storage failure while committing block 812: chain database /srv/n1/data: write "
+            "failed: IO error: /srv/n1/data/000005.log: No space left on device; stopping (free "
+            "space or replace the disk, then restart the node)");
+}
+
 }  // namespace
 }  // namespace cl::node
