@@ -561,13 +561,15 @@ struct Replica::Impl {
   }
 
   // A state reply to MaybeRequestOwedCerts: only from the peer asked, starting at the height asked.
-  // A block's execution certificate is stored only if it verifies against the validator set and
-  // certifies exactly this replica's own execution of that height; a verified one for another
-  // result means this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
+  // Any other reply starting at or below the checkpoint is stale (a late answer to a catch-up
+  // request another peer's reply already served), as before owed certificates existed. A block's
+  // execution certificate is stored only if it verifies against the validator set and certifies
+  // exactly this replica's own execution of that height; a verified one for another result means
+  // this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
   void HandleOwedCertReply(const pb::Envelope& env, const pb::StateReplyBody& body) {
     if (!owed_request || owed_request->first != env.sender() ||
         owed_request->second != body.blocks(0).height()) {
-      ++drops.unsolicited;
+      ++drops.stale;
       return;
     }
     if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {

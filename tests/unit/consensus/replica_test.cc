@@ -156,6 +156,10 @@ class Cluster {
       queue_.pop_front();
       if (down_[to]) continue;
       pb::Envelope env;
+      if (env.ParseFromString(bytes)) {
+        ++seen_types_[env.type()];
+        seen_bytes_[env.type()] += bytes.size();
+      }
       if (env.ParseFromString(bytes) && dropped_types_.contains(env.type())) continue;
       if (env.type() == pb::EXECUTION_VOTE && drop_exec_votes_of_ &&
           (*drop_exec_votes_of_ == env.sender() || *drop_exec_votes_of_ == to))
@@ -188,6 +192,7 @@ class Cluster {
   uint32_t n_;
   PlantedBugs bugs_;
   std::set<int> dropped_types_;
+  std::map<int, uint64_t> seen_types_, seen_bytes_;
   std::optional<uint64_t> drop_commits_of_view_;
   std::optional<uint32_t> drop_exec_votes_of_;  // execution votes it sends or is sent
   uint64_t now_ = 0;
@@ -527,6 +532,28 @@ TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStor
   ASSERT_GT(c.replicas_[2]->status().low_watermark, 5u);
   for (uint32_t r = 0; r < 3; ++r)
     EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
+}
+
+// Review finding (owed certificates): a late state reply for heights at or below the checkpoint (an
+// answer to a request superseded by another peer's reply) is stale, as it was before owed
+// certificates: not counted as unsolicited, which reads like an attack in the metrics.
+TEST(ReplicaOwed, ALateStateReplyAtOrBelowTheCheckpointIsStale) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  ASSERT_GE(c.replicas_[0]->status().low_watermark, 1u);
+  pb::StateReplyBody reply;
+  auto block = c.apps_[1].LoadBlock(1);
+  ASSERT_TRUE(block.has_value());
+  *reply.add_blocks() = *block;
+  const DropCounters before = c.replicas_[0]->drops();
+  c.replicas_[0]->OnMessage(
+      c.now_,
+      SignEnvelope(pb::STATE_REPLY, 1, reply.SerializeAsString(), KeyFor(1), kChain)
+          .SerializeAsString(),
+      1);
+  EXPECT_EQ(c.replicas_[0]->drops().stale, before.stale + 1);
+  EXPECT_EQ(c.replicas_[0]->drops().unsolicited, before.unsolicited);
 }
 
 TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {
