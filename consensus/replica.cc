@@ -146,7 +146,8 @@ struct Replica::Impl {
   std::optional<std::pair<uint32_t, uint64_t>> owed_request;  // peer asked, from_height asked
   uint64_t owed_request_deadline = 0;
   uint32_t owed_rr = 0;
-  uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
+  uint64_t owed_cursor = 0;  // the next owed request starts at the first owed height from here
+  uint32_t payload_rr = 0;   // whom to ask next for a missing payload
   std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
   std::deque<std::pair<Hash32, Bytes>> pending;
@@ -541,20 +542,27 @@ struct Replica::Impl {
       owed_certs.erase(owed_certs.begin());
   }
 
-  // Asks one peer (round robin) per base view timeout for the blocks from the lowest owed height:
-  // its state reply carries the execution certificates of its block store.
+  // Asks one peer (round robin) per base view timeout for blocks from an owed height: its state
+  // reply carries the execution certificates of its block store. Successive requests rotate through
+  // the owed heights (each starts at the first owed height past the previous request's range,
+  // wrapping around), so an owed height no peer can serve never blocks the ones above it.
   void MaybeRequestOwedCerts() {
     if (owed_certs.empty() || now < owed_request_deadline || n < 2) return;
     owed_request_deadline = now + cfg.view_timeout_ms;
     uint32_t p = owed_rr % n;
     if (p == self) p = (p + 1) % n;
     owed_rr = p + 1;
-    const uint64_t from = owed_certs.begin()->first;
+    auto start = owed_certs.lower_bound(owed_cursor);
+    if (start == owed_certs.end()) start = owed_certs.begin();
+    const uint64_t from = start->first;
     const uint64_t span = owed_certs.rbegin()->first - from + 1;
+    const uint64_t max_blocks = std::min<uint64_t>(span, kMaxBlocksPerStateReply);
+    LEDGER_ASSERT(max_blocks >= 1 && from <= low);
+    owed_cursor = from + max_blocks;
     owed_request = {p, from};
     pb::StateRequestBody body;
     body.set_from_height(from);
-    body.set_max_blocks(static_cast<uint32_t>(std::min<uint64_t>(span, kMaxBlocksPerStateReply)));
+    body.set_max_blocks(static_cast<uint32_t>(max_blocks));
     pb::Envelope env =
         SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
     Send(p, env.SerializeAsString());

@@ -534,6 +534,28 @@ TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStor
     EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
 }
 
+// Review finding (owed certificates): an owed height nobody can serve blocks every owed height more
+// than kMaxBlocksPerStateReply above it (the request always starts at the lowest owed height).
+TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4 certified nowhere
+  c.dropped_types_.clear();
+  for (int i = 4; i < 24; ++i)
+    c.Propose(Name("block-", i));  // heights 5..24
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-24");  // height 25: 0, 1, 3 certify it, 2 does not
+  c.drop_exec_votes_of_.reset();
+  c.Propose("block-25");  // height 26: 2 certifies it, skipping 25
+  ASSERT_EQ(c.replicas_[2]->status().low_watermark, 26u);
+  ASSERT_FALSE(c.certified_[2].contains(25));
+  ASSERT_TRUE(c.certified_[0].contains(25));
+  c.AdvanceTime(30000);
+  EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25's certificate was never fetched";
+}
+
 // Review finding (owed certificates): a late state reply for heights at or below the checkpoint (an
 // answer to a request superseded by another peer's reply) is stale, as it was before owed
 // certificates: not counted as unsolicited, which reads like an attack in the metrics.
