@@ -139,10 +139,23 @@ struct Replica::Impl {
   // per peer, so at most n entries). A STATE_REPLY is taken only from a peer asked, starting at the
   // height asked (issue 14, defect 10: a sync reply's sender and request are checked).
   std::map<uint32_t, uint64_t> state_requests;
-  // Heights at or below the checkpoint, executed here, whose certificate was never formed here:
-  // this replica's own execution vote body for each (OweSkippedCerts). A peer's stored certificate
-  // is taken for one only if it verifies and certifies exactly that body (HandleOwedCertReply).
-  std::map<uint64_t, std::string> owed_certs;
+  // An owed certificate: this replica's own execution vote body for the height, and whom it asked.
+  // A round asks every other validator once; a height is given up when every other validator's
+  // reply held its block without a certificate (none has one: its votes were lost everywhere, and
+  // none can form any more), or after kOwedCertRounds rounds (some never answered), the rounds
+  // kOwedCertRoundBackoffTimeouts base view timeouts apart. A given-up height keeps no certificate.
+  struct OwedCert {
+    std::string body;
+    uint64_t asked = 0;          // bit per peer asked for it in the current round
+    uint64_t answered = 0;       // bit per peer whose reply held its block without a certificate
+    uint32_t rounds = 0;         // rounds completed
+    uint64_t not_before_ms = 0;  // no request starts at it before this (backoff between rounds)
+  };
+  // Heights at or below the checkpoint, executed here, whose certificate was never formed here
+  // (OweSkippedCerts; at a restart, RestoreOwedCert). A peer's stored certificate is taken for one
+  // only if it verifies and certifies exactly its body (HandleOwedCertReply).
+  std::map<uint64_t, OwedCert> owed_certs;  // at most kMaxOwedCertificates
+  uint64_t owed_given_up = 0;
   std::optional<std::pair<uint32_t, uint64_t>> owed_request;  // peer asked, from_height asked
   uint64_t owed_request_deadline = 0;
   uint32_t owed_rr = 0;
@@ -536,24 +549,64 @@ struct Replica::Impl {
     for (auto it = own_exec_body.upper_bound(low); it != own_exec_body.end() && it->first < height;
          ++it) {
       LEDGER_ASSERT(it->first <= executed);
-      owed_certs.insert_or_assign(it->first, it->second);
+      owed_certs.insert_or_assign(it->first, OwedCert{.body = it->second});
     }
-    while (owed_certs.size() > kMaxOwedCertificates)
+    while (owed_certs.size() > kMaxOwedCertificates) {
       owed_certs.erase(owed_certs.begin());
+      ++owed_given_up;
+    }
   }
 
-  // Asks one peer (round robin) per base view timeout for blocks from an owed height: its state
-  // reply carries the execution certificates of its block store. Successive requests rotate through
-  // the owed heights (each starts at the first owed height past the previous request's range,
-  // wrapping around), so an owed height no peer can serve never blocks the ones above it.
+  uint64_t OtherValidatorsMask() const {
+    static_assert(kMaxValidators <= 64);
+    const uint64_t all = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+    return all & ~(uint64_t{1} << self);
+  }
+
+  // Closes the owed heights' rounds that asked every other validator; gives up the heights every
+  // other validator answered without a certificate, and those whose last round is over.
+  void CloseOwedRounds() {
+    const uint64_t others = OtherValidatorsMask();
+    for (auto it = owed_certs.begin(); it != owed_certs.end();) {
+      OwedCert& o = it->second;
+      bool give_up = (o.answered & others) == others;
+      if (!give_up && (o.asked & others) == others) {
+        o.asked = 0;
+        ++o.rounds;
+        o.not_before_ms = now + kOwedCertRoundBackoffTimeouts * cfg.view_timeout_ms;
+        give_up = o.rounds >= kOwedCertRounds;
+      }
+      if (give_up) {
+        ++owed_given_up;
+        it = owed_certs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Asks one peer per base view timeout for blocks from an owed height: its state reply carries
+  // the execution certificates of its block store. Successive requests rotate through the owed
+  // heights not in a backoff (each starts at the first such height past the previous request's
+  // range, wrapping around), so an owed height no peer can serve never blocks the ones above it;
+  // the peer is the next (round robin) not yet asked for that height in its current round.
   void MaybeRequestOwedCerts() {
     if (owed_certs.empty() || now < owed_request_deadline || n < 2) return;
     owed_request_deadline = now + cfg.view_timeout_ms;
-    uint32_t p = owed_rr % n;
-    if (p == self) p = (p + 1) % n;
+    CloseOwedRounds();
+    auto due = [&](const auto& entry) { return entry.second.not_before_ms <= now; };
+    auto start = std::find_if(owed_certs.lower_bound(owed_cursor), owed_certs.end(), due);
+    if (start == owed_certs.end()) start = std::find_if(owed_certs.begin(), owed_certs.end(), due);
+    if (start == owed_certs.end()) return;  // every owed height waits between rounds
+    std::optional<uint32_t> peer;
+    for (uint32_t k = 0; k < n && !peer; ++k) {
+      const uint32_t q = (owed_rr + k) % n;
+      if (q != self && (start->second.asked & (uint64_t{1} << q)) == 0) peer = q;
+    }
+    LEDGER_ASSERT(peer.has_value());  // CloseOwedRounds left no round that asked everyone
+    const uint32_t p = *peer;
     owed_rr = p + 1;
-    auto start = owed_certs.lower_bound(owed_cursor);
-    if (start == owed_certs.end()) start = owed_certs.begin();
+    start->second.asked |= uint64_t{1} << p;
     const uint64_t from = start->first;
     const uint64_t span = owed_certs.rbegin()->first - from + 1;
     const uint64_t max_blocks = std::min<uint64_t>(span, kMaxBlocksPerStateReply);
@@ -585,16 +638,24 @@ struct Replica::Impl {
       return;
     }
     owed_request.reset();
+    LEDGER_ASSERT(env.sender() < n && env.sender() != self);
+    const uint64_t sender_bit = uint64_t{1} << env.sender();
     for (const pb::CertifiedBlock& b : body.blocks()) {
       auto owed = owed_certs.find(b.height());
-      if (owed == owed_certs.end() || !b.has_exec_cert()) continue;
+      if (owed == owed_certs.end()) continue;
       LEDGER_ASSERT(owed->first <= low && owed->first <= executed);
+      owed->second.asked |= sender_bit;  // its block was in the reply: this peer was asked
+      if (!b.has_exec_cert()) {
+        owed->second.answered |= sender_bit;
+        continue;
+      }
       auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
       if (!ef || ef->height != owed->first) {
         ++drops.bad_certificate;
+        owed->second.answered |= sender_bit;
         continue;
       }
-      if (b.exec_cert().body() != owed->second) {
+      if (b.exec_cert().body() != owed->second.body) {
         halted = true;
         fx.halted = true;
         return;
@@ -1675,6 +1736,8 @@ ReplicaStatus Replica::status() const {
   for (const auto& q : impl_->buffered)
     s.buffered_messages += q.size();
   s.buffered_bytes = impl_->buffered_total_bytes;
+  s.owed_certificates = impl_->owed_certs.size();
+  s.owed_certificates_given_up = impl_->owed_given_up;
   return s;
 }
 

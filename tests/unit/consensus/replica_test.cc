@@ -534,6 +534,59 @@ TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStor
     EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
 }
 
+// Review finding (owed certificates): a height whose votes were lost everywhere is certified
+// nowhere; every replica owes it and asks for it once per view timeout forever.
+TEST(ReplicaOwed, AHeightCertifiedNowhereIsNotRequestedForever) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4: every execution vote lost
+  c.dropped_types_.clear();
+  c.Propose("block-4");  // height 5 certified everywhere, 4 nowhere
+  for (uint32_t r = 0; r < 4; ++r) {
+    ASSERT_EQ(c.replicas_[r]->status().low_watermark, 5u);
+    ASSERT_FALSE(c.certified_[r].contains(4));
+  }
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(60000);
+  std::printf("STATE_REQUEST %llu (%llu bytes) STATE_REPLY %llu (%llu bytes) in 60 s\n",
+              (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  EXPECT_LT(c.seen_types_[pb::STATE_REQUEST], 20u) << "owed requests never stop";
+  for (uint32_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(c.replicas_[r]->status().owed_certificates, 0u);
+    EXPECT_EQ(c.replicas_[r]->status().owed_certificates_given_up, 1u);  // height 4
+  }
+}
+
+// An owed height one validator never answers for is asked again after a backoff, and given up after
+// kOwedCertRounds rounds: the requests for it stop.
+TEST(ReplicaOwed, AnOwedHeightIsGivenUpAfterItsRoundsWhenAPeerNeverAnswers) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4: every execution vote lost
+  c.dropped_types_.clear();
+  c.Propose("block-4");  // height 5 certified everywhere, 4 nowhere
+  ASSERT_EQ(c.replicas_[0]->status().owed_certificates, 1u);
+  c.down_[3] = true;  // receives nothing: never answers
+  c.seen_types_.clear();
+  c.AdvanceTime(4000);  // the first round: 1, 2 and 3 asked; 3 never answers
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates, 1u);
+  c.AdvanceTime(60000);  // the backoff, then the second and last round
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates, 0u);
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates_given_up, 1u);
+  const uint64_t requests = c.seen_types_[pb::STATE_REQUEST];
+  EXPECT_LE(requests, 4u * 2 * 3);  // at most two rounds of three requests per replica
+  c.AdvanceTime(60000);
+  EXPECT_EQ(c.seen_types_[pb::STATE_REQUEST], requests) << "requests went on after giving up";
+}
+
 // Review finding (owed certificates): an owed height nobody can serve blocks every owed height more
 // than kMaxBlocksPerStateReply above it (the request always starts at the lowest owed height).
 TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
