@@ -120,7 +120,10 @@ struct Replica::Impl {
   // retransmission until the checkpoint reaches them.
   std::map<uint64_t, std::string> restored_exec_envs;  // height -> envelope, above low
   uint64_t known_certified = 0;
-  std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
+  // Verified certificates of heights not yet executed here (state replies, view changes), each
+  // applied once its height is executed, in height order: at most kMaxBlocksPerStateReply, the
+  // highest kept, so a state reply's certificates all reach the block store.
+  std::map<uint64_t, pb::ExecutionCertificate> pending_certs;  // above executed
 
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
@@ -431,10 +434,10 @@ struct Replica::Impl {
     SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root));
     Send(kBroadcast, own_exec_env);
     CheckExecCert(height);
-    if (pending_cert && pending_cert->first <= executed) {
-      auto [h, cert] = std::move(*pending_cert);
-      pending_cert.reset();
-      ApplyVerifiedCert(h, cert);
+    while (!pending_certs.empty() && pending_certs.begin()->first <= executed && !halted) {
+      auto entry = pending_certs.extract(pending_certs.begin());
+      LEDGER_ASSERT(entry.key() == executed);  // each was above executed, which grows by one
+      ApplyVerifiedCert(entry.key(), entry.mapped());
     }
   }
 
@@ -466,8 +469,11 @@ struct Replica::Impl {
     if (height <= low) return;
     if (height <= executed) {
       ApplyVerifiedCert(height, cert);
-    } else if (!pending_cert || pending_cert->first < height) {
-      pending_cert = {height, cert};
+    } else {
+      pending_certs.insert_or_assign(height, cert);
+      if (pending_certs.size() > kMaxBlocksPerStateReply)
+        pending_certs.erase(pending_certs.begin());
+      LEDGER_ASSERT(pending_certs.size() <= kMaxBlocksPerStateReply);
     }
   }
 

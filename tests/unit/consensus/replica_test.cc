@@ -609,6 +609,37 @@ TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
   EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25's certificate was never fetched";
 }
 
+// Review finding (owed certificates): a state-transfer catch-up keeps only the highest verified
+// certificate of each reply (pending_cert); the heights below become owed and their blocks are
+// downloaded a second time.
+TEST(ReplicaOwed, StateTransferCatchUpStoresTheCertificatesOfItsReplies) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 200; ++i)
+    c.Propose(Name("s", i));
+  c.down_[3] = false;
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(6000);
+  ASSERT_GE(c.apps_[3].blocks.size(), 200u);
+  std::printf(
+      "after catch-up: low %llu, stored certs %zu; STATE_REQUEST %llu STATE_REPLY %llu (%llu "
+      "bytes)\n",
+      (unsigned long long)c.replicas_[3]->status().low_watermark, c.apps_[3].exec_certs.size(),
+      (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+      (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+      (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(60000);
+  std::printf("60 s later: stored certs %zu; STATE_REQUEST %llu STATE_REPLY %llu (%llu bytes)\n",
+              c.apps_[3].exec_certs.size(), (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, 3));
+  EXPECT_EQ(c.seen_types_[pb::STATE_REQUEST], 0u) << "blocks downloaded again for certificates";
+}
+
 // Review finding (owed certificates): a late state reply for heights at or below the checkpoint (an
 // answer to a request superseded by another peer's reply) is stale, as it was before owed
 // certificates: not counted as unsolicited, which reads like an attack in the metrics.
