@@ -463,6 +463,23 @@ struct Replica::Impl {
     restored_exec_envs[tip.height] = own_exec_env;
   }
 
+  // After a restart: an executed height at or below the checkpoint whose certificate the
+  // application lacks is owed again (owed_certs is not durable). Nothing is signed: the body,
+  // rebuilt from the application's durable execution record (the one this replica's vote for that
+  // height was signed over), only decides which peer certificate is taken. Called in ascending
+  // height order, before RestoreOwnExecVote; at most kMaxOwedCertificates are kept (the highest).
+  void RestoreOwedCert(const ExecutedTip& tip) {
+    if (tip.height == 0 || tip.height > low || tip.height > executed) return;
+    LEDGER_ASSERT(owed_certs.empty() || owed_certs.rbegin()->first < tip.height);
+    LEDGER_ASSERT(restored_exec_envs.empty());
+    owed_certs[tip.height] = OwedCert{
+        .body = EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root, tip.result_root)};
+    while (owed_certs.size() > kMaxOwedCertificates) {
+      owed_certs.erase(owed_certs.begin());
+      ++owed_given_up;
+    }
+  }
+
   // A verified execution certificate learnt from a peer (view change, new view, state reply).
   void NoteVerifiedCert(uint64_t height, const pb::ExecutionCertificate& cert) {
     known_certified = std::max(known_certified, height);
@@ -1676,9 +1693,14 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
                  const std::vector<ExecutedTip>& executed, uint64_t now_ms)
     : Replica(std::move(config), app, storage, executed.empty() ? 0 : executed.back().height,
               now_ms) {
-  LEDGER_ASSERT(executed.size() <= kMaxOwedCertificates + 1);
-  for (const ExecutedTip& tip : executed)
-    impl_->RestoreOwnExecVote(tip);
+  LEDGER_ASSERT(executed.size() <= 2 * kMaxOwedCertificates + 1);
+  for (const ExecutedTip& tip : executed) {
+    if (tip.height <= impl_->low) {
+      impl_->RestoreOwedCert(tip);
+    } else {
+      impl_->RestoreOwnExecVote(tip);
+    }
+  }
 }
 
 Replica::~Replica() = default;

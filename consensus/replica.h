@@ -215,10 +215,12 @@ class Replica {
   // and retransmitted until that height is certified.
   Replica(ReplicaConfig config, Application* app, Storage* storage, const ExecutedTip& executed,
           uint64_t now_ms);
-  // The same for several heights: the application's records of executed heights above the
-  // checkpoint whose certificate it lacks, ascending, the last being the executed height (at most
-  // kMaxOwedCertificates + 1). Each vote is signed again and retransmitted until its height is
-  // certified, and each height the checkpoint then passes uncertified is owed (replica.cc).
+  // The same for several heights: the application's records of executed heights whose certificate
+  // it lacks, ascending, the last being the executed height: at or below the checkpoint (at most
+  // kMaxOwedCertificates), each is owed again and its certificate fetched from peers, nothing
+  // signed; above it (at most kMaxOwedCertificates + 1), each vote is signed again and
+  // retransmitted until its height is certified, and each height the checkpoint then passes
+  // uncertified is owed (replica.cc).
   Replica(ReplicaConfig config, Application* app, Storage* storage,
           const std::vector<ExecutedTip>& executed, uint64_t now_ms);
   ~Replica();

@@ -97,7 +97,7 @@ class Cluster {
 
   // A restart that hands the replica what its application executed last; with first_height, the
   // records of every executed height from first_height on (as the node does for those whose
-  // certificate its block store lacks).
+  // certificate its block store lacks); and those at or below its checkpoint lacking one.
   std::unique_ptr<Replica> Restart(uint32_t i, std::optional<uint64_t> first_height = {}) {
     ReplicaConfig cfg;
     cfg.chain_id = kChain;
@@ -115,10 +115,24 @@ class Cluster {
       tip.digest = last.digest;
       tip.state_root = tip.result_root = RootOf(last);
     }
-    if (!first_height)
-      return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    // As the node does: the executed heights at or below the checkpoint without a stored
+    // certificate (the last kMaxOwedCertificates), which the replica owes again.
+    uint64_t checkpoint = 0;
+    if (pb::ExecutionCertificate cert; cert.ParseFromString(storage_[i].checkpoint)) {
+      if (auto ef = DecodeExecutionVoteBody(cert.body())) checkpoint = ef->height;
+    }
     std::vector<ExecutedTip> tips;
-    for (uint64_t h = *first_height; h <= app.executed; ++h) {
+    const uint64_t owed_top = std::min<uint64_t>(checkpoint, app.executed);
+    for (uint64_t h = owed_top > kMaxOwedCertificates ? owed_top - kMaxOwedCertificates + 1 : 1;
+         h <= owed_top && (first_height ? h < *first_height : true); ++h) {
+      if (app.exec_certs.contains(h)) continue;
+      const CommittedBlock& block = app.blocks[h - 1];
+      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
+    }
+    if (!first_height && tips.empty())
+      return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    if (!first_height && (tips.empty() || tips.back().height != tip.height)) tips.push_back(tip);
+    for (uint64_t h = first_height.value_or(app.executed + 1); h <= app.executed; ++h) {
       const CommittedBlock& block = app.blocks[h - 1];
       tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
     }
@@ -607,6 +621,25 @@ TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
   ASSERT_TRUE(c.certified_[0].contains(25));
   c.AdvanceTime(30000);
   EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25's certificate was never fetched";
+}
+
+// Review finding (owed certificates): what is owed lives only in memory; a restart forgets it, and
+// the node hands the replica nothing at or below its checkpoint.
+TEST(ReplicaOwed, AnOwedCertificateIsStillFetchedAfterARestart) {
+  Cluster c(4);
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-4");  // height 5: 2 does not certify it
+  c.drop_exec_votes_of_.reset();
+  c.Propose("block-5");  // height 6: 2 certifies it, skipping 5 (no tick yet: nothing asked)
+  ASSERT_GT(c.replicas_[2]->status().low_watermark, 5u);
+  ASSERT_FALSE(c.apps_[2].exec_certs.contains(5));
+  c.replicas_[2] = c.Restart(2);  // before the owed request went out
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(10000);
+  EXPECT_TRUE(c.apps_[2].exec_certs.contains(5)) << "the owed certificate was forgotten at restart";
 }
 
 // Review finding (owed certificates): a state-transfer catch-up keeps only the highest verified
