@@ -549,7 +549,8 @@ TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStor
 }
 
 // Review finding (owed certificates): a height whose votes were lost everywhere is certified
-// nowhere; every replica owes it and asks for it once per view timeout forever.
+// nowhere; every replica owed it and asked for it once per view timeout forever. It is given up
+// once every other validator answered without a certificate.
 TEST(ReplicaOwed, AHeightCertifiedNowhereIsNotRequestedForever) {
   Cluster c(4);
   for (int i = 0; i < 3; ++i)
@@ -602,7 +603,7 @@ TEST(ReplicaOwed, AnOwedHeightIsGivenUpAfterItsRoundsWhenAPeerNeverAnswers) {
 }
 
 // Review finding (owed certificates): an owed height nobody can serve blocks every owed height more
-// than kMaxBlocksPerStateReply above it (the request always starts at the lowest owed height).
+// than kMaxBlocksPerStateReply above it when every request starts at the lowest owed height.
 TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
   Cluster c(4);
   for (int i = 0; i < 3; ++i)
@@ -623,8 +624,9 @@ TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
   EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25's certificate was never fetched";
 }
 
-// Review finding (owed certificates): what is owed lives only in memory; a restart forgets it, and
-// the node hands the replica nothing at or below its checkpoint.
+// Review finding (owed certificates): what is owed lives only in memory; a restart forgot it, as
+// the node handed the replica nothing at or below its checkpoint (now it hands the heights there
+// without a stored certificate, as Cluster::Restart does).
 TEST(ReplicaOwed, AnOwedCertificateIsStillFetchedAfterARestart) {
   Cluster c(4);
   for (int i = 0; i < 4; ++i)
@@ -642,9 +644,9 @@ TEST(ReplicaOwed, AnOwedCertificateIsStillFetchedAfterARestart) {
   EXPECT_TRUE(c.apps_[2].exec_certs.contains(5)) << "the owed certificate was forgotten at restart";
 }
 
-// Review finding (owed certificates): a state-transfer catch-up keeps only the highest verified
-// certificate of each reply (pending_cert); the heights below become owed and their blocks are
-// downloaded a second time.
+// Review finding (owed certificates): a state-transfer catch-up kept only the highest verified
+// certificate of each reply; the heights below became owed and their blocks were downloaded a
+// second time. Every certificate of a reply is now stored once its height is executed.
 TEST(ReplicaOwed, StateTransferCatchUpStoresTheCertificatesOfItsReplies) {
   Cluster c(4);
   c.down_[3] = true;
