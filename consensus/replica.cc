@@ -120,7 +120,10 @@ struct Replica::Impl {
   // retransmission until the checkpoint reaches them.
   std::map<uint64_t, std::string> restored_exec_envs;  // height -> envelope, above low
   uint64_t known_certified = 0;
-  std::optional<std::pair<uint64_t, pb::ExecutionCertificate>> pending_cert;  // above executed
+  // Verified certificates of heights not yet executed here (state replies, view changes), each
+  // applied once its height is executed, in height order: at most kMaxBlocksPerStateReply, the
+  // highest kept, so a state reply's certificates all reach the block store.
+  std::map<uint64_t, pb::ExecutionCertificate> pending_certs;  // above executed
 
   std::map<uint32_t, ViewChangeInfo> vc_latest;
   std::string own_vc, own_nv;
@@ -139,14 +142,28 @@ struct Replica::Impl {
   // per peer, so at most n entries). A STATE_REPLY is taken only from a peer asked, starting at the
   // height asked (issue 14, defect 10: a sync reply's sender and request are checked).
   std::map<uint32_t, uint64_t> state_requests;
-  // Heights at or below the checkpoint, executed here, whose certificate was never formed here:
-  // this replica's own execution vote body for each (OweSkippedCerts). A peer's stored certificate
-  // is taken for one only if it verifies and certifies exactly that body (HandleOwedCertReply).
-  std::map<uint64_t, std::string> owed_certs;
+  // An owed certificate: this replica's own execution vote body for the height, and whom it asked.
+  // A round asks every other validator once; a height is given up when every other validator's
+  // reply held its block without a certificate (none has one: its votes were lost everywhere, and
+  // none can form any more), or after kOwedCertRounds rounds (some never answered), the rounds
+  // kOwedCertRoundBackoffTimeouts base view timeouts apart. A given-up height keeps no certificate.
+  struct OwedCert {
+    std::string body;
+    uint64_t asked = 0;          // bit per peer asked for it in the current round
+    uint64_t answered = 0;       // bit per peer whose reply held its block without a certificate
+    uint32_t rounds = 0;         // rounds completed
+    uint64_t not_before_ms = 0;  // no request starts at it before this (backoff between rounds)
+  };
+  // Heights at or below the checkpoint, executed here, whose certificate was never formed here
+  // (OweSkippedCerts; at a restart, RestoreOwedCert). A peer's stored certificate is taken for one
+  // only if it verifies and certifies exactly its body (HandleOwedCertReply).
+  std::map<uint64_t, OwedCert> owed_certs;  // at most kMaxOwedCertificates
+  uint64_t owed_given_up = 0;
   std::optional<std::pair<uint32_t, uint64_t>> owed_request;  // peer asked, from_height asked
   uint64_t owed_request_deadline = 0;
   uint32_t owed_rr = 0;
-  uint32_t payload_rr = 0;                       // whom to ask next for a missing payload
+  uint64_t owed_cursor = 0;  // the next owed request starts at the first owed height from here
+  uint32_t payload_rr = 0;   // whom to ask next for a missing payload
   std::vector<uint64_t> payload_reply_after_ms;  // per peer: no payload sent to it before this
 
   std::deque<std::pair<Hash32, Bytes>> pending;
@@ -417,10 +434,10 @@ struct Replica::Impl {
     SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root));
     Send(kBroadcast, own_exec_env);
     CheckExecCert(height);
-    if (pending_cert && pending_cert->first <= executed) {
-      auto [h, cert] = std::move(*pending_cert);
-      pending_cert.reset();
-      ApplyVerifiedCert(h, cert);
+    while (!pending_certs.empty() && pending_certs.begin()->first <= executed && !halted) {
+      auto entry = pending_certs.extract(pending_certs.begin());
+      LEDGER_ASSERT(entry.key() == executed);  // each was above executed, which grows by one
+      ApplyVerifiedCert(entry.key(), entry.mapped());
     }
   }
 
@@ -446,14 +463,34 @@ struct Replica::Impl {
     restored_exec_envs[tip.height] = own_exec_env;
   }
 
+  // After a restart: an executed height at or below the checkpoint whose certificate the
+  // application lacks is owed again (owed_certs is not durable). Nothing is signed: the body,
+  // rebuilt from the application's durable execution record (the one this replica's vote for that
+  // height was signed over), only decides which peer certificate is taken. Called in ascending
+  // height order, before RestoreOwnExecVote; at most kMaxOwedCertificates are kept (the highest).
+  void RestoreOwedCert(const ExecutedTip& tip) {
+    if (tip.height == 0 || tip.height > low || tip.height > executed) return;
+    LEDGER_ASSERT(owed_certs.empty() || owed_certs.rbegin()->first < tip.height);
+    LEDGER_ASSERT(restored_exec_envs.empty());
+    owed_certs[tip.height] = OwedCert{
+        .body = EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root, tip.result_root)};
+    while (owed_certs.size() > kMaxOwedCertificates) {
+      owed_certs.erase(owed_certs.begin());
+      ++owed_given_up;
+    }
+  }
+
   // A verified execution certificate learnt from a peer (view change, new view, state reply).
   void NoteVerifiedCert(uint64_t height, const pb::ExecutionCertificate& cert) {
     known_certified = std::max(known_certified, height);
     if (height <= low) return;
     if (height <= executed) {
       ApplyVerifiedCert(height, cert);
-    } else if (!pending_cert || pending_cert->first < height) {
-      pending_cert = {height, cert};
+    } else {
+      pending_certs.insert_or_assign(height, cert);
+      if (pending_certs.size() > kMaxBlocksPerStateReply)
+        pending_certs.erase(pending_certs.begin());
+      LEDGER_ASSERT(pending_certs.size() <= kMaxBlocksPerStateReply);
     }
   }
 
@@ -535,39 +572,88 @@ struct Replica::Impl {
     for (auto it = own_exec_body.upper_bound(low); it != own_exec_body.end() && it->first < height;
          ++it) {
       LEDGER_ASSERT(it->first <= executed);
-      owed_certs.insert_or_assign(it->first, it->second);
+      owed_certs.insert_or_assign(it->first, OwedCert{.body = it->second});
     }
-    while (owed_certs.size() > kMaxOwedCertificates)
+    while (owed_certs.size() > kMaxOwedCertificates) {
       owed_certs.erase(owed_certs.begin());
+      ++owed_given_up;
+    }
   }
 
-  // Asks one peer (round robin) per base view timeout for the blocks from the lowest owed height:
-  // its state reply carries the execution certificates of its block store.
+  uint64_t OtherValidatorsMask() const {
+    static_assert(kMaxValidators <= 64);
+    const uint64_t all = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+    return all & ~(uint64_t{1} << self);
+  }
+
+  // Closes the owed heights' rounds that asked every other validator; gives up the heights every
+  // other validator answered without a certificate, and those whose last round is over.
+  void CloseOwedRounds() {
+    const uint64_t others = OtherValidatorsMask();
+    for (auto it = owed_certs.begin(); it != owed_certs.end();) {
+      OwedCert& o = it->second;
+      bool give_up = (o.answered & others) == others;
+      if (!give_up && (o.asked & others) == others) {
+        o.asked = 0;
+        ++o.rounds;
+        o.not_before_ms = now + kOwedCertRoundBackoffTimeouts * cfg.view_timeout_ms;
+        give_up = o.rounds >= kOwedCertRounds;
+      }
+      if (give_up) {
+        ++owed_given_up;
+        it = owed_certs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Asks one peer per base view timeout for blocks from an owed height: its state reply carries
+  // the execution certificates of its block store. Successive requests rotate through the owed
+  // heights not in a backoff (each starts at the first such height past the previous request's
+  // range, wrapping around), so an owed height no peer can serve never blocks the ones above it;
+  // the peer is the next (round robin) not yet asked for that height in its current round.
   void MaybeRequestOwedCerts() {
     if (owed_certs.empty() || now < owed_request_deadline || n < 2) return;
     owed_request_deadline = now + cfg.view_timeout_ms;
-    uint32_t p = owed_rr % n;
-    if (p == self) p = (p + 1) % n;
+    CloseOwedRounds();
+    auto due = [&](const auto& entry) { return entry.second.not_before_ms <= now; };
+    auto start = std::find_if(owed_certs.lower_bound(owed_cursor), owed_certs.end(), due);
+    if (start == owed_certs.end()) start = std::find_if(owed_certs.begin(), owed_certs.end(), due);
+    if (start == owed_certs.end()) return;  // every owed height waits between rounds
+    std::optional<uint32_t> peer;
+    for (uint32_t k = 0; k < n && !peer; ++k) {
+      const uint32_t q = (owed_rr + k) % n;
+      if (q != self && (start->second.asked & (uint64_t{1} << q)) == 0) peer = q;
+    }
+    LEDGER_ASSERT(peer.has_value());  // CloseOwedRounds left no round that asked everyone
+    const uint32_t p = *peer;
     owed_rr = p + 1;
-    const uint64_t from = owed_certs.begin()->first;
+    start->second.asked |= uint64_t{1} << p;
+    const uint64_t from = start->first;
     const uint64_t span = owed_certs.rbegin()->first - from + 1;
+    const uint64_t max_blocks = std::min<uint64_t>(span, kMaxBlocksPerStateReply);
+    LEDGER_ASSERT(max_blocks >= 1 && from <= low);
+    owed_cursor = from + max_blocks;
     owed_request = {p, from};
     pb::StateRequestBody body;
     body.set_from_height(from);
-    body.set_max_blocks(static_cast<uint32_t>(std::min<uint64_t>(span, kMaxBlocksPerStateReply)));
+    body.set_max_blocks(static_cast<uint32_t>(max_blocks));
     pb::Envelope env =
         SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
     Send(p, env.SerializeAsString());
   }
 
   // A state reply to MaybeRequestOwedCerts: only from the peer asked, starting at the height asked.
-  // A block's execution certificate is stored only if it verifies against the validator set and
-  // certifies exactly this replica's own execution of that height; a verified one for another
-  // result means this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
+  // Any other reply starting at or below the checkpoint is stale (a late answer to a catch-up
+  // request another peer's reply already served), as before owed certificates existed. A block's
+  // execution certificate is stored only if it verifies against the validator set and certifies
+  // exactly this replica's own execution of that height; a verified one for another result means
+  // this replica's execution disagrees with a quorum (halt, as in ApplyVerifiedCert).
   void HandleOwedCertReply(const pb::Envelope& env, const pb::StateReplyBody& body) {
     if (!owed_request || owed_request->first != env.sender() ||
         owed_request->second != body.blocks(0).height()) {
-      ++drops.unsolicited;
+      ++drops.stale;
       return;
     }
     if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
@@ -575,16 +661,24 @@ struct Replica::Impl {
       return;
     }
     owed_request.reset();
+    LEDGER_ASSERT(env.sender() < n && env.sender() != self);
+    const uint64_t sender_bit = uint64_t{1} << env.sender();
     for (const pb::CertifiedBlock& b : body.blocks()) {
       auto owed = owed_certs.find(b.height());
-      if (owed == owed_certs.end() || !b.has_exec_cert()) continue;
+      if (owed == owed_certs.end()) continue;
       LEDGER_ASSERT(owed->first <= low && owed->first <= executed);
+      owed->second.asked |= sender_bit;  // its block was in the reply: this peer was asked
+      if (!b.has_exec_cert()) {
+        owed->second.answered |= sender_bit;
+        continue;
+      }
       auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
       if (!ef || ef->height != owed->first) {
         ++drops.bad_certificate;
+        owed->second.answered |= sender_bit;
         continue;
       }
-      if (b.exec_cert().body() != owed->second) {
+      if (b.exec_cert().body() != owed->second.body) {
         halted = true;
         fx.halted = true;
         return;
@@ -1599,9 +1693,14 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
                  const std::vector<ExecutedTip>& executed, uint64_t now_ms)
     : Replica(std::move(config), app, storage, executed.empty() ? 0 : executed.back().height,
               now_ms) {
-  LEDGER_ASSERT(executed.size() <= kMaxOwedCertificates + 1);
-  for (const ExecutedTip& tip : executed)
-    impl_->RestoreOwnExecVote(tip);
+  LEDGER_ASSERT(executed.size() <= 2 * kMaxOwedCertificates + 1);
+  for (const ExecutedTip& tip : executed) {
+    if (tip.height <= impl_->low) {
+      impl_->RestoreOwedCert(tip);
+    } else {
+      impl_->RestoreOwnExecVote(tip);
+    }
+  }
 }
 
 Replica::~Replica() = default;
@@ -1665,6 +1764,8 @@ ReplicaStatus Replica::status() const {
   for (const auto& q : impl_->buffered)
     s.buffered_messages += q.size();
   s.buffered_bytes = impl_->buffered_total_bytes;
+  s.owed_certificates = impl_->owed_certs.size();
+  s.owed_certificates_given_up = impl_->owed_given_up;
   return s;
 }
 

@@ -44,6 +44,12 @@ inline constexpr uint32_t kMaxBlocksPerStateReply = 16;
 // matched by enough others, votes lost or late): it asks peers for their stored certificate of
 // each, one request per base view timeout. Beyond this many the lowest are given up.
 inline constexpr size_t kMaxOwedCertificates = 2 * kMaxWindowSeqs;
+// An owed height is asked of every other validator once per round, for at most this many rounds,
+// this many base view timeouts apart; it is given up sooner when every other validator answered
+// with its block but no certificate (none was formed anywhere). A given-up height keeps no
+// execution certificate on this replica (ReplicaStatus::owed_certificates_given_up counts them).
+inline constexpr uint32_t kOwedCertRounds = 2;
+inline constexpr uint64_t kOwedCertRoundBackoffTimeouts = 16;
 // A state reply holds whole blocks up to this many bytes in all, at least one block: one block of
 // kMaxPayloadBytes always fits (messages.h), so the reply never exceeds kMaxConsensusMessageBytes.
 inline constexpr uint64_t kMaxStateReplyBytes = kMaxConsensusMessageBytes - 1024;
@@ -185,6 +191,9 @@ struct ReplicaStatus {
   bool halted = false;
   size_t buffered_messages = 0;  // future-view votes waiting (all senders)
   uint64_t buffered_bytes = 0;   // their bytes, at most kMaxBufferedBytesTotal
+  size_t owed_certificates = 0;  // heights whose certificate is being fetched from peers
+  // Owed heights given up (no peer served a certificate): they keep none on this replica.
+  uint64_t owed_certificates_given_up = 0;
 };
 
 // What the application executed last, from its own durable record: a restarted replica signs its
@@ -206,10 +215,12 @@ class Replica {
   // and retransmitted until that height is certified.
   Replica(ReplicaConfig config, Application* app, Storage* storage, const ExecutedTip& executed,
           uint64_t now_ms);
-  // The same for several heights: the application's records of executed heights above the
-  // checkpoint whose certificate it lacks, ascending, the last being the executed height (at most
-  // kMaxOwedCertificates + 1). Each vote is signed again and retransmitted until its height is
-  // certified, and each height the checkpoint then passes uncertified is owed (replica.cc).
+  // The same for several heights: the application's records of executed heights whose certificate
+  // it lacks, ascending, the last being the executed height: at or below the checkpoint (at most
+  // kMaxOwedCertificates), each is owed again and its certificate fetched from peers, nothing
+  // signed; above it (at most kMaxOwedCertificates + 1), each vote is signed again and
+  // retransmitted until its height is certified, and each height the checkpoint then passes
+  // uncertified is owed (replica.cc).
   Replica(ReplicaConfig config, Application* app, Storage* storage,
           const std::vector<ExecutedTip>& executed, uint64_t now_ms);
   ~Replica();

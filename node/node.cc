@@ -209,12 +209,31 @@ Result<std::vector<consensus::ExecutedTip>> Node::RestoreExecutionState() {
       }
     }
   }
-  // The executed heights above the checkpoint whose certificate the block store lacks (the
+  // The executed heights at or below the checkpoint whose certificate the block store lacks (the
+  // replica owed them before the stop, or would have: it owes them again and fetches them from its
+  // peers, signing nothing), the last kMaxOwedCertificates of them; then those above it (the
   // replica may never have sent their votes), and the executed height in any case: at most
-  // kMaxOwedCertificates + 1, the highest.
+  // kMaxOwedCertificates + 1, the highest. At most 2 * kMaxOwedCertificates + 1 in all.
   const uint64_t executed_height = app_->height();
   std::vector<consensus::ExecutedTip> tips;
   if (executed_height == 0) return tips;
+  const uint64_t owed_top = std::min(checkpoint_height, executed_height);
+  const uint64_t owed_from = owed_top > consensus::kMaxOwedCertificates
+                                 ? owed_top - consensus::kMaxOwedCertificates + 1
+                                 : 1;
+  for (uint64_t height = owed_from; height <= owed_top; ++height) {
+    auto stored = app_->blocks().GetExecutionCertificate(height);
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->has_value()) continue;
+    auto executed = app_->blocks().GetExecuted(height);
+    if (!executed) return std::unexpected(executed.error());
+    if (!executed->has_value()) continue;  // no record to compare a certificate with
+    auto tip = ReadExecutedTip(height);
+    if (!tip) return std::unexpected(tip.error());
+    tips.push_back(*tip);
+  }
+  LEDGER_ASSERT(tips.size() <= consensus::kMaxOwedCertificates);
+  if (!tips.empty() && tips.back().height == executed_height) return tips;  // checkpoint above it
   uint64_t from = checkpoint_height + 1;
   if (from > executed_height) {
     from = executed_height;  // the replica ignores a height at or below its checkpoint

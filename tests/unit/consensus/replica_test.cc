@@ -97,7 +97,7 @@ class Cluster {
 
   // A restart that hands the replica what its application executed last; with first_height, the
   // records of every executed height from first_height on (as the node does for those whose
-  // certificate its block store lacks).
+  // certificate its block store lacks); and those at or below its checkpoint lacking one.
   std::unique_ptr<Replica> Restart(uint32_t i, std::optional<uint64_t> first_height = {}) {
     ReplicaConfig cfg;
     cfg.chain_id = kChain;
@@ -115,10 +115,24 @@ class Cluster {
       tip.digest = last.digest;
       tip.state_root = tip.result_root = RootOf(last);
     }
-    if (!first_height)
-      return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    // As the node does: the executed heights at or below the checkpoint without a stored
+    // certificate (the last kMaxOwedCertificates), which the replica owes again.
+    uint64_t checkpoint = 0;
+    if (pb::ExecutionCertificate cert; cert.ParseFromString(storage_[i].checkpoint)) {
+      if (auto ef = DecodeExecutionVoteBody(cert.body())) checkpoint = ef->height;
+    }
     std::vector<ExecutedTip> tips;
-    for (uint64_t h = *first_height; h <= app.executed; ++h) {
+    const uint64_t owed_top = std::min<uint64_t>(checkpoint, app.executed);
+    for (uint64_t h = owed_top > kMaxOwedCertificates ? owed_top - kMaxOwedCertificates + 1 : 1;
+         h <= owed_top && (first_height ? h < *first_height : true); ++h) {
+      if (app.exec_certs.contains(h)) continue;
+      const CommittedBlock& block = app.blocks[h - 1];
+      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
+    }
+    if (!first_height && tips.empty())
+      return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
+    if (!first_height && (tips.empty() || tips.back().height != tip.height)) tips.push_back(tip);
+    for (uint64_t h = first_height.value_or(app.executed + 1); h <= app.executed; ++h) {
       const CommittedBlock& block = app.blocks[h - 1];
       tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
     }
@@ -156,6 +170,10 @@ class Cluster {
       queue_.pop_front();
       if (down_[to]) continue;
       pb::Envelope env;
+      if (env.ParseFromString(bytes)) {
+        ++seen_types_[env.type()];
+        seen_bytes_[env.type()] += bytes.size();
+      }
       if (env.ParseFromString(bytes) && dropped_types_.contains(env.type())) continue;
       if (env.type() == pb::EXECUTION_VOTE && drop_exec_votes_of_ &&
           (*drop_exec_votes_of_ == env.sender() || *drop_exec_votes_of_ == to))
@@ -188,6 +206,7 @@ class Cluster {
   uint32_t n_;
   PlantedBugs bugs_;
   std::set<int> dropped_types_;
+  std::map<int, uint64_t> seen_types_, seen_bytes_;
   std::optional<uint64_t> drop_commits_of_view_;
   std::optional<uint32_t> drop_exec_votes_of_;  // execution votes it sends or is sent
   uint64_t now_ = 0;
@@ -527,6 +546,155 @@ TEST(Replica, EveryUncertifiedHeightRestoredAtARestartEndsWithItsCertificateStor
   ASSERT_GT(c.replicas_[2]->status().low_watermark, 5u);
   for (uint32_t r = 0; r < 3; ++r)
     EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, r));
+}
+
+// Review finding (owed certificates): a height whose votes were lost everywhere is certified
+// nowhere; every replica owed it and asked for it once per view timeout forever. It is given up
+// once every other validator answered without a certificate.
+TEST(ReplicaOwed, AHeightCertifiedNowhereIsNotRequestedForever) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4: every execution vote lost
+  c.dropped_types_.clear();
+  c.Propose("block-4");  // height 5 certified everywhere, 4 nowhere
+  for (uint32_t r = 0; r < 4; ++r) {
+    ASSERT_EQ(c.replicas_[r]->status().low_watermark, 5u);
+    ASSERT_FALSE(c.certified_[r].contains(4));
+  }
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(60000);
+  std::printf("STATE_REQUEST %llu (%llu bytes) STATE_REPLY %llu (%llu bytes) in 60 s\n",
+              (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  EXPECT_LT(c.seen_types_[pb::STATE_REQUEST], 20u) << "owed requests never stop";
+  for (uint32_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(c.replicas_[r]->status().owed_certificates, 0u);
+    EXPECT_EQ(c.replicas_[r]->status().owed_certificates_given_up, 1u);  // height 4
+  }
+}
+
+// An owed height one validator never answers for is asked again after a backoff, and given up after
+// kOwedCertRounds rounds: the requests for it stop.
+TEST(ReplicaOwed, AnOwedHeightIsGivenUpAfterItsRoundsWhenAPeerNeverAnswers) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4: every execution vote lost
+  c.dropped_types_.clear();
+  c.Propose("block-4");  // height 5 certified everywhere, 4 nowhere
+  ASSERT_EQ(c.replicas_[0]->status().owed_certificates, 1u);
+  c.down_[3] = true;  // receives nothing: never answers
+  c.seen_types_.clear();
+  c.AdvanceTime(4000);  // the first round: 1, 2 and 3 asked; 3 never answers
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates, 1u);
+  c.AdvanceTime(60000);  // the backoff, then the second and last round
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates, 0u);
+  EXPECT_EQ(c.replicas_[0]->status().owed_certificates_given_up, 1u);
+  const uint64_t requests = c.seen_types_[pb::STATE_REQUEST];
+  EXPECT_LE(requests, 4u * 2 * 3);  // at most two rounds of three requests per replica
+  c.AdvanceTime(60000);
+  EXPECT_EQ(c.seen_types_[pb::STATE_REQUEST], requests) << "requests went on after giving up";
+}
+
+// Review finding (owed certificates): an owed height nobody can serve blocks every owed height more
+// than kMaxBlocksPerStateReply above it when every request starts at the lowest owed height.
+TEST(ReplicaOwed, AnUnobtainableOwedHeightDoesNotBlockALaterOne) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4 certified nowhere
+  c.dropped_types_.clear();
+  for (int i = 4; i < 24; ++i)
+    c.Propose(Name("block-", i));  // heights 5..24
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-24");  // height 25: 0, 1, 3 certify it, 2 does not
+  c.drop_exec_votes_of_.reset();
+  c.Propose("block-25");  // height 26: 2 certifies it, skipping 25
+  ASSERT_EQ(c.replicas_[2]->status().low_watermark, 26u);
+  ASSERT_FALSE(c.certified_[2].contains(25));
+  ASSERT_TRUE(c.certified_[0].contains(25));
+  c.AdvanceTime(30000);
+  EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25's certificate was never fetched";
+}
+
+// Review finding (owed certificates): what is owed lives only in memory; a restart forgot it, as
+// the node handed the replica nothing at or below its checkpoint (now it hands the heights there
+// without a stored certificate, as Cluster::Restart does).
+TEST(ReplicaOwed, AnOwedCertificateIsStillFetchedAfterARestart) {
+  Cluster c(4);
+  for (int i = 0; i < 4; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-4");  // height 5: 2 does not certify it
+  c.drop_exec_votes_of_.reset();
+  c.Propose("block-5");  // height 6: 2 certifies it, skipping 5 (no tick yet: nothing asked)
+  ASSERT_GT(c.replicas_[2]->status().low_watermark, 5u);
+  ASSERT_FALSE(c.apps_[2].exec_certs.contains(5));
+  c.replicas_[2] = c.Restart(2);  // before the owed request went out
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.AdvanceTime(10000);
+  EXPECT_TRUE(c.apps_[2].exec_certs.contains(5)) << "the owed certificate was forgotten at restart";
+}
+
+// Review finding (owed certificates): a state-transfer catch-up kept only the highest verified
+// certificate of each reply; the heights below became owed and their blocks were downloaded a
+// second time. Every certificate of a reply is now stored once its height is executed.
+TEST(ReplicaOwed, StateTransferCatchUpStoresTheCertificatesOfItsReplies) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 200; ++i)
+    c.Propose(Name("s", i));
+  c.down_[3] = false;
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(6000);
+  ASSERT_GE(c.apps_[3].blocks.size(), 200u);
+  std::printf(
+      "after catch-up: low %llu, stored certs %zu; STATE_REQUEST %llu STATE_REPLY %llu (%llu "
+      "bytes)\n",
+      (unsigned long long)c.replicas_[3]->status().low_watermark, c.apps_[3].exec_certs.size(),
+      (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+      (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+      (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  c.seen_types_.clear();
+  c.seen_bytes_.clear();
+  c.AdvanceTime(60000);
+  std::printf("60 s later: stored certs %zu; STATE_REQUEST %llu STATE_REPLY %llu (%llu bytes)\n",
+              c.apps_[3].exec_certs.size(), (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+              (unsigned long long)c.seen_types_[pb::STATE_REPLY],
+              (unsigned long long)c.seen_bytes_[pb::STATE_REPLY]);
+  EXPECT_TRUE(EveryHeightUpToTheCheckpointHasItsCertificate(c, 3));
+  EXPECT_EQ(c.seen_types_[pb::STATE_REQUEST], 0u) << "blocks downloaded again for certificates";
+}
+
+// Review finding (owed certificates): a late state reply for heights at or below the checkpoint (an
+// answer to a request superseded by another peer's reply) is stale, as it was before owed
+// certificates: not counted as unsolicited, which reads like an attack in the metrics.
+TEST(ReplicaOwed, ALateStateReplyAtOrBelowTheCheckpointIsStale) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  ASSERT_GE(c.replicas_[0]->status().low_watermark, 1u);
+  pb::StateReplyBody reply;
+  auto block = c.apps_[1].LoadBlock(1);
+  ASSERT_TRUE(block.has_value());
+  *reply.add_blocks() = *block;
+  const DropCounters before = c.replicas_[0]->drops();
+  c.replicas_[0]->OnMessage(
+      c.now_,
+      SignEnvelope(pb::STATE_REPLY, 1, reply.SerializeAsString(), KeyFor(1), kChain)
+          .SerializeAsString(),
+      1);
+  EXPECT_EQ(c.replicas_[0]->drops().stale, before.stale + 1);
+  EXPECT_EQ(c.replicas_[0]->drops().unsolicited, before.unsolicited);
 }
 
 TEST(Replica, LaggingReplicaCatchesUpByStateTransfer) {

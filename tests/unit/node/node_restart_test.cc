@@ -298,6 +298,84 @@ TEST_F(NodeRestartTest, ExecutedHeightsAboveTheCheckpointWithoutCertificatesGetT
   }
 }
 
+// Review finding (owed certificates, 3): what a replica owes lives only in memory. Executed heights
+// at or below the checkpoint whose certificate the block store lacks are handed to the replica at a
+// restart, which owes them again and fetches their certificates from its peers.
+TEST_F(NodeRestartTest, CertificatesMissingAtOrBelowTheCheckpointAreFetchedAfterARestart) {
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (const fs::path& home : homes_) {
+    nodes.push_back(OpenAndStart(home));
+    ASSERT_NE(nodes.back(), nullptr);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (nodes[0]->GetStatus().height < 5) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& node : nodes)
+    node->Stop();
+  nodes.clear();
+  // bank-1 as if it stopped while owing the certificates of the two heights below its checkpoint.
+  auto config = LoadNodeConfig(homes_[0]);
+  ASSERT_TRUE(config.has_value());
+  uint64_t checkpoint_height = 0;
+  std::map<uint64_t, std::string> removed_bodies;
+  {
+    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    auto value = (*store)->Get(ToBytes("csC"));
+    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
+    consensus::pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(ToString(**value)));
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    ASSERT_TRUE(fields.has_value());
+    checkpoint_height = fields->height;
+    ASSERT_GE(checkpoint_height, 3u);
+    auto CertKey = [](uint64_t height) {
+      Bytes key = ToBytes("bkE");
+      AppendU64BE(key, height);
+      return key;
+    };
+    ledger::WriteBatch batch;
+    for (uint64_t h = checkpoint_height - 2; h < checkpoint_height; ++h) {
+      auto stored = (*store)->Get(CertKey(h));
+      ASSERT_TRUE(stored.has_value() && stored->has_value()) << "height " << h;
+      consensus::pb::ExecutionCertificate c;
+      ASSERT_TRUE(c.ParseFromString(ToString(**stored)));
+      removed_bodies[h] = c.body();
+      batch.Delete(CertKey(h));
+    }
+    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
+  }
+  for (const fs::path& home : homes_) {
+    nodes.push_back(OpenAndStart(home));
+    ASSERT_NE(nodes.back(), nullptr);
+  }
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool all_stored = false;
+  while (!all_stored && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    all_stored = true;
+    for (const auto& [h, body] : removed_bodies) {
+      auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
+      ASSERT_TRUE(stored.has_value()) << stored.error().message;
+      if (!stored->has_value()) all_stored = false;
+    }
+  }
+  for (auto& node : nodes)
+    node->Stop();
+  ASSERT_TRUE(all_stored) << "bank-1 lacks a certificate of height " << checkpoint_height - 2
+                          << " or " << checkpoint_height - 1 << " after its restart";
+  for (const auto& [h, body] : removed_bodies) {
+    auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
+    ASSERT_TRUE(stored.has_value() && stored->has_value());
+    consensus::pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(ToString(**stored)));
+    EXPECT_EQ(cert.body(), body) << "height " << h;
+    EXPECT_GE(cert.signers_size(), 3) << "height " << h;
+  }
+}
+
 // A read of the chain database that fails while answering get_block is the internal error with the
 // read's message (it was "no block at that height", or an answer without the summary fields).
 TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
