@@ -308,7 +308,7 @@ TEST_F(NodeRestartTest, CertificatesMissingAtOrBelowTheCheckpointAreFetchedAfter
     ASSERT_NE(nodes.back(), nullptr);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (nodes[0]->GetStatus().height < 5) {
+  while (nodes[0]->ledger().height() < 5) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
