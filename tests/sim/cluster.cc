@@ -485,9 +485,11 @@ class Simulation {
   }
 
   // What a restarted node hands its replica (Node::RestoreExecutionState): the execution records
-  // of every executed height above the stored checkpoint whose certificate the application lacks,
-  // and of the executed height, at most kMaxOwedCertificates + 1 (the highest). The replica signs
-  // each vote again: the process may have stopped before sending it.
+  // of the executed heights at or below the stored checkpoint whose certificate the application
+  // lacks (the last kMaxOwedCertificates: owed again, fetched from peers), then of those above it
+  // without one, and of the executed height in any case (at most kMaxOwedCertificates + 1, the
+  // highest). The replica signs the votes above its checkpoint again: the process may have stopped
+  // before sending them.
   static std::vector<consensus::ExecutedTip> RestoredTips(Node& nd) {
     std::vector<consensus::ExecutedTip> tips;
     const uint64_t executed = nd.app.blocks.size();
@@ -500,21 +502,29 @@ class Simulation {
       LEDGER_ASSERT(ef.has_value());
       checkpoint = ef->height;
     }
-    uint64_t from = checkpoint + 1;
-    if (from > executed) {
-      from = executed;  // the replica ignores a height at or below its checkpoint
-    } else if (executed - from > consensus::kMaxOwedCertificates) {
-      from = executed - consensus::kMaxOwedCertificates;
-    }
-    for (uint64_t h = from; h <= executed; ++h) {
-      if (h < executed && nd.app.exec_certs.contains(h)) continue;
+    auto add = [&](uint64_t h) {
       consensus::ExecutedTip tip;
       tip.height = h;
       tip.digest = nd.app.digests[h - 1];
       tip.state_root = nd.app.roots[h - 1];
       tip.result_root = nd.app.ResultRoot(h);
       tips.push_back(tip);
+    };
+    const uint64_t owed_top = std::min(checkpoint, executed);
+    const uint64_t owed_from = owed_top > consensus::kMaxOwedCertificates
+                                   ? owed_top - consensus::kMaxOwedCertificates + 1
+                                   : 1;
+    for (uint64_t h = owed_from; h <= owed_top; ++h)
+      if (!nd.app.exec_certs.contains(h)) add(h);
+    if (!tips.empty() && tips.back().height == executed) return tips;
+    uint64_t from = checkpoint + 1;
+    if (from > executed) {
+      from = executed;  // the replica ignores a height at or below its checkpoint
+    } else if (executed - from > consensus::kMaxOwedCertificates) {
+      from = executed - consensus::kMaxOwedCertificates;
     }
+    for (uint64_t h = from; h <= executed; ++h)
+      if (h == executed || !nd.app.exec_certs.contains(h)) add(h);
     return tips;
   }
 
