@@ -10,6 +10,7 @@
 // error while running is exit code 1.
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -144,6 +145,13 @@ int main(int argc, char** argv) {
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config->member + "] %v");
   spdlog::info("allocator: {}", AllocatorName());
+  // Protobuf logs a line for every string field that is not UTF-8 in the bytes it parses: from
+  // clients' transactions and peers' messages, so any sender could fill the log, one line per
+  // message. Every such refusal is reported by the node's own checks; protobuf's lines go to debug.
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char* file, int line, const std::string& message) {
+        spdlog::debug("protobuf {}:{}: {}", file, line, message);
+      });
 
   auto genesis = genesis::LoadGenesisFile(config->genesis_file.string());
   if (!genesis) ConfigError(config->genesis_file.string() + ": " + genesis.error().message);

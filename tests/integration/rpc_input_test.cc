@@ -205,6 +205,23 @@ TEST(RpcInput, BadInputGetsJsonRpcErrorsAndTheNodeKeepsServing) {
     ASSERT_TRUE(Serving(c, node));
   }
   {
+    // Protobuf logs an error line for each string field that is not UTF-8 when it parses one:
+    // written to the node's log, that would give any client a way to fill the disk, one line per
+    // submission. The node keeps such lines out of its log (debug level only).
+    SCOPED_TRACE("invalid UTF-8 in a transaction's string field, many times");
+    ledger::pb::TxEnvelope env;  // a real signer's key and signature, over another body
+    ASSERT_TRUE(env.ParseFromArray(good.envelope.data(), static_cast<int>(good.envelope.size())));
+    env.set_body(std::string("\x0a\x02\xff\xfe", 4));  // TxBody.chain_id = "\xff\xfe"
+    const Bytes envelope = ToBytes(env.SerializeAsString());
+    for (int k = 0; k < 20; ++k) {
+      EXPECT_TRUE(IsErrorResponse(
+          RawPost(rpc, Request("submit_tx", json::object{{"tx", ToHex(envelope)}})), kTxRejected));
+    }
+    ASSERT_TRUE(Serving(c, node));
+    const std::string log = c.LogTail(node, 1'000'000);
+    EXPECT_EQ(log.find("libprotobuf"), std::string::npos) << log.substr(0, 2000);
+  }
+  {
     SCOPED_TRACE("random bytes as a transaction");
     Bytes junk(300);
     crypto::RandomBytes(junk.data(), junk.size());
