@@ -470,6 +470,9 @@ struct Replica::Impl {
   // height order, before RestoreOwnExecVote; at most kMaxOwedCertificates are kept (the highest).
   void RestoreOwedCert(const ExecutedTip& tip) {
     if (tip.height == 0 || tip.height > low || tip.height > executed) return;
+    // The checkpoint's own certificate is known (stable_cert; the node stores it at start): the
+    // node hands the executed tip also when it is the checkpoint, to give the executed height.
+    if (tip.height == low && stable_cert) return;
     LEDGER_ASSERT(owed_certs.empty() || owed_certs.rbegin()->first < tip.height);
     LEDGER_ASSERT(restored_exec_envs.empty());
     owed_certs[tip.height] = OwedCert{
@@ -488,8 +491,10 @@ struct Replica::Impl {
       ApplyVerifiedCert(height, cert);
     } else {
       pending_certs.insert_or_assign(height, cert);
+      // The lowest are the next to execute: a far certificate (from a view change) gives way to
+      // them, rather than evicting the catch-up's own (whose heights would then be owed).
       if (pending_certs.size() > kMaxBlocksPerStateReply)
-        pending_certs.erase(pending_certs.begin());
+        pending_certs.erase(std::prev(pending_certs.end()));
       LEDGER_ASSERT(pending_certs.size() <= kMaxBlocksPerStateReply);
     }
   }

@@ -175,6 +175,7 @@ class Cluster {
         seen_bytes_[env.type()] += bytes.size();
       }
       if (env.ParseFromString(bytes) && dropped_types_.contains(env.type())) continue;
+      if (vc_only_to_ && to == *vc_only_to_ && env.type() != pb::VIEW_CHANGE) continue;
       if (env.type() == pb::EXECUTION_VOTE && drop_exec_votes_of_ &&
           (*drop_exec_votes_of_ == env.sender() || *drop_exec_votes_of_ == to))
         continue;
@@ -209,6 +210,7 @@ class Cluster {
   std::map<int, uint64_t> seen_types_, seen_bytes_;
   std::optional<uint64_t> drop_commits_of_view_;
   std::optional<uint32_t> drop_exec_votes_of_;  // execution votes it sends or is sent
+  std::optional<uint32_t> vc_only_to_;          // REVIEW: receives VIEW_CHANGE messages only
   uint64_t now_ = 0;
   std::vector<crypto::PublicKey> keys_;
   std::vector<MemStorage> storage_;
@@ -957,6 +959,117 @@ TEST(ValidatorSetQuorum, TwoCommitCertificatesForDifferentBlocksAtOneHeightNever
   ASSERT_FALSE(three.has_value());
   EXPECT_EQ(three.error().message, "not enough signers for a quorum");
   EXPECT_TRUE(VerifyCommitCertificate(ValidatorSet(keys), kChain, CertFrom({2, 3, 4, 5}, b)));
+}
+
+// REVIEW: the node (Node::RestoreExecutionState) always hands the executed tip in the vector, also
+// when the checkpoint is the executed height and its certificate is stored (the usual case). With
+// first_height = executed, Cluster::Restart builds exactly that vector: [tip(executed)].
+TEST(ReplicaOwed, ARestartWithTheCheckpointAtTheExecutedHeightOwesNothing) {
+  Cluster c(4);
+  for (int i = 0; i < 5; ++i)
+    c.Propose(Name("block-", i));
+  ASSERT_EQ(c.replicas_[2]->status().low_watermark, 5u);
+  ASSERT_TRUE(c.apps_[2].exec_certs.contains(5));
+  c.replicas_[2] = c.Restart(2, /*first_height=*/5);
+  EXPECT_EQ(c.replicas_[2]->status().owed_certificates, 0u)
+      << "the checkpoint height, whose certificate is stored, is owed again";
+  // Whole-consortium restart with this node first: nobody answers, the height is "given up".
+  for (uint32_t r = 0; r < 4; ++r)
+    if (r != 2) c.down_[r] = true;
+  c.Apply(2, c.replicas_[2]->Start(c.now_));
+  c.Drain();
+  c.seen_types_.clear();
+  c.AdvanceTime(60000);
+  std::printf("STATE_REQUEST sent: %llu; given up %llu; cert stored %d\n",
+              (unsigned long long)c.seen_types_[pb::STATE_REQUEST],
+              (unsigned long long)c.replicas_[2]->status().owed_certificates_given_up,
+              (int)c.apps_[2].exec_certs.contains(5));
+  EXPECT_EQ(c.replicas_[2]->status().owed_certificates_given_up, 0u)
+      << "a height whose certificate is stored counted as given up";
+}
+
+// REVIEW: a lagging replica that learnt a far certificate (view change / new view) before its
+// catch-up: pending_certs keeps the highest, so the lowest of each state reply is evicted.
+TEST(ReplicaOwed, CatchUpAfterAViewChangeStoresEveryCertificateWithoutRefetching) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 60; ++i)
+    c.Propose(Name("a", i));
+  // A view change among 0, 1, 2 while 3 is down: pre-prepares lost, the primary times out.
+  c.dropped_types_.insert(pb::PRE_PREPARE);
+  c.Propose("stalled");
+  c.AdvanceTime(5000);
+  c.dropped_types_.clear();
+  ASSERT_GE(c.replicas_[1]->status().view, 1u);
+  for (int i = 0; i < 120; ++i)
+    c.Propose(Name("b", i));
+  c.down_[3] = false;
+  c.seen_types_.clear();
+  c.AdvanceTime(20000);
+  std::printf("r3: executed %zu low %llu view %llu certs %zu owed %zu given_up %llu\n",
+              c.apps_[3].executed, (unsigned long long)c.replicas_[3]->status().low_watermark,
+              (unsigned long long)c.replicas_[3]->status().view, c.apps_[3].exec_certs.size(),
+              c.replicas_[3]->status().owed_certificates,
+              (unsigned long long)c.replicas_[3]->status().owed_certificates_given_up);
+  ASSERT_GE(c.apps_[3].executed, 150u);
+  uint64_t low = c.replicas_[3]->status().low_watermark;
+  size_t missing = 0;
+  for (uint64_t h = 1; h <= low; ++h)
+    missing += !c.apps_[3].exec_certs.contains(h);
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(c.replicas_[3]->status().owed_certificates_given_up, 0u);
+}
+
+// REVIEW: AnUnobtainableOwedHeightDoesNotBlockALaterOne passes without the rotation (give-up
+// removes height 4 after 3 requests); this one measures the delay the rotation removes.
+TEST(ReplicaOwed, RotationReachesALaterOwedHeightWithinTwoRequests) {
+  Cluster c(4);
+  for (int i = 0; i < 3; ++i)
+    c.Propose(Name("block-", i));
+  c.dropped_types_.insert(pb::EXECUTION_VOTE);
+  c.Propose("block-3");  // height 4 certified nowhere
+  c.dropped_types_.clear();
+  for (int i = 4; i < 24; ++i)
+    c.Propose(Name("block-", i));
+  c.drop_exec_votes_of_ = 2;
+  c.Propose("block-24");
+  c.drop_exec_votes_of_.reset();
+  c.Propose("block-25");
+  ASSERT_FALSE(c.apps_[2].exec_certs.contains(25));
+  c.AdvanceTime(1500);  // two owed requests (t = 50 ms and 1050 ms)
+  EXPECT_TRUE(c.apps_[2].exec_certs.contains(25)) << "height 25 waited behind height 4";
+}
+
+// REVIEW: a lagging replica holding a far verified certificate from a peer's VIEW_CHANGE while it
+// catches up: pending_certs keeps the highest, so each state reply's lowest certificate is evicted
+// (the far one stays), its height is owed and its block downloaded again.
+TEST(ReplicaOwed, AFarViewChangeCertificateEvictsTheCatchUpCertificates) {
+  Cluster c(4);
+  c.down_[3] = true;
+  for (int i = 0; i < 100; ++i)
+    c.Propose(Name("a", i));
+  c.down_[3] = false;
+  c.vc_only_to_ = 3;
+  c.dropped_types_.insert(pb::PRE_PREPARE);
+  c.Propose("stalled");
+  c.AdvanceTime(4000);
+  c.dropped_types_.clear();
+  c.vc_only_to_.reset();
+  ASSERT_GE(c.replicas_[1]->status().view, 1u);
+  std::printf("r3 before: executed %zu low %llu\n", c.apps_[3].executed,
+              (unsigned long long)c.replicas_[3]->status().low_watermark);
+  uint64_t max_owed = 0;
+  for (int t = 0; t < 200; ++t) {
+    c.AdvanceTime(50);
+    max_owed = std::max<uint64_t>(max_owed, c.replicas_[3]->status().owed_certificates);
+  }
+  std::printf("r3 after: executed %zu low %llu certs %zu owed %zu max_owed %llu given_up %llu\n",
+              c.apps_[3].executed, (unsigned long long)c.replicas_[3]->status().low_watermark,
+              c.apps_[3].exec_certs.size(), c.replicas_[3]->status().owed_certificates,
+              (unsigned long long)max_owed,
+              (unsigned long long)c.replicas_[3]->status().owed_certificates_given_up);
+  ASSERT_GE(c.apps_[3].executed, 100u);
+  EXPECT_EQ(max_owed, 0u) << "catch-up certificates were evicted and became owed";
 }
 
 }  // namespace
