@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "node/toml_text.h"
+
 namespace cl::node {
 namespace {
 
@@ -148,15 +150,9 @@ Result<HostPort> ParseHostPort(std::string_view text) {
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const fs::path& home,
                                    const fs::path& config_file) {
   const std::string file = config_file.string();
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return MakeError(ErrorCode::kInvalidArgument, file + ":" + std::to_string(where.line) + ":" +
-                                                      std::to_string(where.column) + ": " +
-                                                      std::string(e.description()));
-  }
+  auto parsed = ParseTomlText(text, file);
+  if (!parsed) return std::unexpected(parsed.error());
+  const toml::table& root = *parsed;
   ConfigReader r(root, file);
   LEDGER_TRY(r.CheckKnown({
       {"node", {"member", "genesis", "key_file", "passphrase_file", "data_dir"}},

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "node/toml_text.h"
 #include "tools/files.h"
 #include "tools/node_init.h"
 #include "util/assert.h"
@@ -360,16 +361,9 @@ Error MapGenesisError(const Error& error, const std::vector<DescriptorFile>& mem
 
 Result<ConsortiumParams> ParseConsortiumParams(std::string_view text, std::string_view file) {
   if (text.size() > kMaxParamsFileBytes) return Bad(file, "$", "larger than 16 MiB");
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(file) + ":" + std::to_string(where.line) + ":" +
-                         std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  return ParamsFrom(root, file);
+  auto root = node::ParseTomlText(text, std::string(file));
+  if (!root) return std::unexpected(root.error());
+  return ParamsFrom(*root, file);
 }
 
 Result<ConsortiumParams> ReadConsortiumParams(const std::filesystem::path& path) {

@@ -7,6 +7,7 @@
 
 #include "crypto/keystore.h"
 #include "genesis/genesis.h"
+#include "node/toml_text.h"
 #include "tools/files.h"
 #include "util/hex.h"
 
@@ -251,16 +252,9 @@ Status WriteHome(const NodeInitOptions& o, const Inputs& in, const node::NodeCon
 
 Result<std::vector<PeerEntry>> ParsePeersFile(std::string_view text, std::string_view file) {
   if (text.size() > kMaxPeersFileBytes) return Bad(file, "$", "larger than 1 MiB");
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(file) + ":" + std::to_string(where.line) + ":" +
-                         std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  return PeersFrom(root, file);
+  auto root = node::ParseTomlText(text, std::string(file));
+  if (!root) return std::unexpected(root.error());
+  return PeersFrom(*root, file);
 }
 
 std::string RenderPeersFile(const std::vector<MemberDescriptor>& members) {
