@@ -81,6 +81,112 @@ class NodeRestartTest : public ::testing::Test {
     return std::move(*node);
   }
 
+  // Starts every node, waits until bank-1 has committed `height`, and stops them all.
+  void RunUntilHeight(uint64_t height) {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (nodes[0]->ledger().height() < height) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& node : nodes)
+      node->Stop();
+  }
+
+  static Bytes CertKey(uint64_t height) {
+    Bytes key = ToBytes("bkE");
+    AppendU64BE(key, height);
+    return key;
+  }
+
+  // Edits bank-1's stopped store as if it had stopped before the certificates of `offsets` below
+  // its consensus checkpoint (0 = the checkpoint itself) formed there: they leave its block store
+  // (their bodies are returned by height), and with `checkpoint_back` its checkpoint moves that
+  // many heights back. *checkpoint_height is the checkpoint before the edit.
+  std::map<uint64_t, std::string> RemoveCertificates(std::vector<uint64_t> offsets,
+                                                     uint64_t checkpoint_back,
+                                                     uint64_t* checkpoint_height) {
+    std::map<uint64_t, std::string> removed;
+    auto config = LoadNodeConfig(homes_[0]);
+    EXPECT_TRUE(config.has_value());
+    if (!config) return removed;
+    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
+    EXPECT_TRUE(store.has_value()) << (store ? "" : store.error().message);
+    if (!store) return removed;
+    auto value = (*store)->Get(ToBytes("csC"));
+    EXPECT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
+    if (!value || !value->has_value()) return removed;
+    consensus::pb::ExecutionCertificate cert;
+    EXPECT_TRUE(cert.ParseFromString(ToString(**value)));
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    EXPECT_TRUE(fields.has_value());
+    if (!fields) return removed;
+    *checkpoint_height = fields->height;
+    EXPECT_GE(*checkpoint_height, 3u);
+    ledger::WriteBatch batch;
+    if (checkpoint_back > 0) {
+      auto earlier = (*store)->Get(CertKey(*checkpoint_height - checkpoint_back));
+      EXPECT_TRUE(earlier.has_value() && earlier->has_value());
+      if (!earlier || !earlier->has_value()) return removed;
+      batch.Put(ToBytes("csC"), **earlier);
+    }
+    for (uint64_t offset : offsets) {
+      const uint64_t h = *checkpoint_height - offset;
+      auto stored = (*store)->Get(CertKey(h));
+      EXPECT_TRUE(stored.has_value() && stored->has_value()) << "height " << h;
+      if (!stored || !stored->has_value()) return {};
+      consensus::pb::ExecutionCertificate c;
+      EXPECT_TRUE(c.ParseFromString(ToString(**stored)));
+      removed[h] = c.body();
+      batch.Delete(CertKey(h));
+    }
+    EXPECT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
+    return removed;
+  }
+
+  // Restarts every node and waits (30 s at most) until bank-1 has committed `min_height` and
+  // stores a certificate for each removed height; each must certify the removed body (what
+  // bank-1 executed) with a quorum of 3.
+  void ExpectCertificatesStoredAfterRestart(const std::map<uint64_t, std::string>& removed,
+                                            uint64_t min_height) {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool all_stored = false;
+    while (!all_stored && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (nodes[0]->ledger().height() < min_height) continue;
+      all_stored = true;
+      for (const auto& [h, body] : removed) {
+        auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
+        ASSERT_TRUE(stored.has_value()) << stored.error().message;
+        if (!stored->has_value()) all_stored = false;
+      }
+    }
+    for (auto& node : nodes)
+      node->Stop();
+    std::string heights;
+    for (const auto& [h, body] : removed)
+      heights += " " + std::to_string(h);
+    ASSERT_TRUE(all_stored) << "bank-1 lacks a certificate of one of the heights" << heights
+                            << " after its restart";
+    for (const auto& [h, body] : removed) {
+      auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
+      ASSERT_TRUE(stored.has_value() && stored->has_value());
+      consensus::pb::ExecutionCertificate cert;
+      ASSERT_TRUE(cert.ParseFromString(ToString(**stored)));
+      EXPECT_EQ(cert.body(), body) << "height " << h;
+      EXPECT_GE(cert.signers_size(), 3) << "height " << h;
+    }
+  }
+
   // Runs the consortium until one transaction (an account creation, returned in `tx_id`) has
   // committed and the height is at least 3, stops it, and reopens bank-1 alone on `env`: its
   // blocks are then in table files, read (and failed by `env`) when asked for.
@@ -217,163 +323,29 @@ TEST_F(NodeRestartTest, ACheckpointCertificateThatContradictsTheExecutionRecordR
 // height above the checkpoint without a certificate is re-voted, and the ones the checkpoint passes
 // are fetched from peers: each ends with the certificate of what this node executed stored.
 TEST_F(NodeRestartTest, ExecutedHeightsAboveTheCheckpointWithoutCertificatesGetThemAfterARestart) {
-  std::vector<std::unique_ptr<Node>> nodes;
-  for (const fs::path& home : homes_) {
-    nodes.push_back(OpenAndStart(home));
-    ASSERT_NE(nodes.back(), nullptr);
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (nodes[0]->ledger().height() < 5) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  for (auto& node : nodes)
-    node->Stop();
-  nodes.clear();
+  ASSERT_NO_FATAL_FAILURE(RunUntilHeight(5));
   // bank-1 as if it stopped before the certificates of its two checkpoint-most heights formed
   // there: its checkpoint goes back two heights and their certificates leave its block store.
-  auto config = LoadNodeConfig(homes_[0]);
-  ASSERT_TRUE(config.has_value());
   uint64_t checkpoint_height = 0;
-  std::map<uint64_t, std::string> removed_bodies;
-  {
-    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    auto value = (*store)->Get(ToBytes("csC"));
-    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
-    consensus::pb::ExecutionCertificate cert;
-    ASSERT_TRUE(cert.ParseFromString(ToString(**value)));
-    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
-    ASSERT_TRUE(fields.has_value());
-    checkpoint_height = fields->height;
-    ASSERT_GE(checkpoint_height, 3u);
-    auto CertKey = [](uint64_t height) {
-      Bytes key = ToBytes("bkE");
-      AppendU64BE(key, height);
-      return key;
-    };
-    auto earlier = (*store)->Get(CertKey(checkpoint_height - 2));
-    ASSERT_TRUE(earlier.has_value() && earlier->has_value());
-    ledger::WriteBatch batch;
-    batch.Put(ToBytes("csC"), **earlier);
-    for (uint64_t h = checkpoint_height - 1; h <= checkpoint_height; ++h) {
-      auto stored = (*store)->Get(CertKey(h));
-      ASSERT_TRUE(stored.has_value() && stored->has_value()) << "height " << h;
-      consensus::pb::ExecutionCertificate c;
-      ASSERT_TRUE(c.ParseFromString(ToString(**stored)));
-      removed_bodies[h] = c.body();
-      batch.Delete(CertKey(h));
-    }
-    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
-  }
-  for (const fs::path& home : homes_) {
-    nodes.push_back(OpenAndStart(home));
-    ASSERT_NE(nodes.back(), nullptr);
-  }
+  const auto removed = RemoveCertificates({1, 0}, /*checkpoint_back=*/2, &checkpoint_height);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(removed.size(), 2u);
   // The restarted node's checkpoint passes both heights (the others go on committing), and it must
   // then hold both certificates.
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool all_stored = false;
-  while (!all_stored && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (nodes[0]->ledger().height() < checkpoint_height + 3) continue;
-    all_stored = true;
-    for (const auto& [h, body] : removed_bodies) {
-      auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
-      ASSERT_TRUE(stored.has_value()) << stored.error().message;
-      if (!stored->has_value()) all_stored = false;
-    }
-  }
-  for (auto& node : nodes)
-    node->Stop();
-  ASSERT_TRUE(all_stored) << "bank-1 lacks a certificate of height " << checkpoint_height - 1
-                          << " or " << checkpoint_height << " after its restart";
-  for (const auto& [h, body] : removed_bodies) {
-    auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
-    ASSERT_TRUE(stored.has_value() && stored->has_value());
-    consensus::pb::ExecutionCertificate cert;
-    ASSERT_TRUE(cert.ParseFromString(ToString(**stored)));
-    EXPECT_EQ(cert.body(), body) << "height " << h;
-    EXPECT_GE(cert.signers_size(), 3) << "height " << h;
-  }
+  ExpectCertificatesStoredAfterRestart(removed, checkpoint_height + 3);
 }
 
 // Review finding (owed certificates, 3): what a replica owes lives only in memory. Executed heights
 // at or below the checkpoint whose certificate the block store lacks are handed to the replica at a
 // restart, which owes them again and fetches their certificates from its peers.
 TEST_F(NodeRestartTest, CertificatesMissingAtOrBelowTheCheckpointAreFetchedAfterARestart) {
-  std::vector<std::unique_ptr<Node>> nodes;
-  for (const fs::path& home : homes_) {
-    nodes.push_back(OpenAndStart(home));
-    ASSERT_NE(nodes.back(), nullptr);
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (nodes[0]->ledger().height() < 5) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  for (auto& node : nodes)
-    node->Stop();
-  nodes.clear();
+  ASSERT_NO_FATAL_FAILURE(RunUntilHeight(5));
   // bank-1 as if it stopped while owing the certificates of the two heights below its checkpoint.
-  auto config = LoadNodeConfig(homes_[0]);
-  ASSERT_TRUE(config.has_value());
   uint64_t checkpoint_height = 0;
-  std::map<uint64_t, std::string> removed_bodies;
-  {
-    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    auto value = (*store)->Get(ToBytes("csC"));
-    ASSERT_TRUE(value.has_value() && value->has_value()) << "no checkpoint in the consensus store";
-    consensus::pb::ExecutionCertificate cert;
-    ASSERT_TRUE(cert.ParseFromString(ToString(**value)));
-    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
-    ASSERT_TRUE(fields.has_value());
-    checkpoint_height = fields->height;
-    ASSERT_GE(checkpoint_height, 3u);
-    auto CertKey = [](uint64_t height) {
-      Bytes key = ToBytes("bkE");
-      AppendU64BE(key, height);
-      return key;
-    };
-    ledger::WriteBatch batch;
-    for (uint64_t h = checkpoint_height - 2; h < checkpoint_height; ++h) {
-      auto stored = (*store)->Get(CertKey(h));
-      ASSERT_TRUE(stored.has_value() && stored->has_value()) << "height " << h;
-      consensus::pb::ExecutionCertificate c;
-      ASSERT_TRUE(c.ParseFromString(ToString(**stored)));
-      removed_bodies[h] = c.body();
-      batch.Delete(CertKey(h));
-    }
-    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
-  }
-  for (const fs::path& home : homes_) {
-    nodes.push_back(OpenAndStart(home));
-    ASSERT_NE(nodes.back(), nullptr);
-  }
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool all_stored = false;
-  while (!all_stored && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    all_stored = true;
-    for (const auto& [h, body] : removed_bodies) {
-      auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
-      ASSERT_TRUE(stored.has_value()) << stored.error().message;
-      if (!stored->has_value()) all_stored = false;
-    }
-  }
-  for (auto& node : nodes)
-    node->Stop();
-  ASSERT_TRUE(all_stored) << "bank-1 lacks a certificate of height " << checkpoint_height - 2
-                          << " or " << checkpoint_height - 1 << " after its restart";
-  for (const auto& [h, body] : removed_bodies) {
-    auto stored = nodes[0]->ledger().blocks().GetExecutionCertificate(h);
-    ASSERT_TRUE(stored.has_value() && stored->has_value());
-    consensus::pb::ExecutionCertificate cert;
-    ASSERT_TRUE(cert.ParseFromString(ToString(**stored)));
-    EXPECT_EQ(cert.body(), body) << "height " << h;
-    EXPECT_GE(cert.signers_size(), 3) << "height " << h;
-  }
+  const auto removed = RemoveCertificates({2, 1}, /*checkpoint_back=*/0, &checkpoint_height);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(removed.size(), 2u);
+  ExpectCertificatesStoredAfterRestart(removed, /*min_height=*/0);
 }
 
 // A read of the chain database that fails while answering get_block is the internal error with the
