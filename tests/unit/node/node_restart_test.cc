@@ -351,20 +351,7 @@ TEST_F(NodeRestartTest, CertificatesMissingAtOrBelowTheCheckpointAreFetchedAfter
 // A read of the chain database that fails while answering get_block is the internal error with the
 // read's message (it was "no block at that height", or an answer without the summary fields).
 TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
-  {
-    std::vector<std::unique_ptr<Node>> nodes;
-    for (const fs::path& home : homes_) {
-      nodes.push_back(OpenAndStart(home));
-      ASSERT_NE(nodes.back(), nullptr);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (nodes[0]->ledger().height() < 3) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no blocks committed";
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    for (auto& node : nodes)
-      node->Stop();
-  }
+  ASSERT_NO_FATAL_FAILURE(RunUntilHeight(3));
   // Reopened (alone), its blocks are in a table file, read when asked for.
   ledger::FaultEnv env;
   auto node = OpenAndStart(homes_[0], &env);
