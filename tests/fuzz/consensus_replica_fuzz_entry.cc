@@ -19,7 +19,7 @@ constexpr uint32_t kTarget = 1;  // a backup in view 0
 constexpr uint64_t kStartMs = 1'000'000;
 constexpr uint64_t kStepMs = 100;
 constexpr size_t kMaxMessages = 256;             // per input
-constexpr size_t kMaxCachedVerdicts = 1u << 16;  // signature verdicts remembered across inputs
+constexpr size_t kMaxCachedVerdicts = 1u << 16;  // signatures and verdicts kept across inputs
 
 // Accepts every payload; checks that blocks arrive once each, in height order.
 class FuzzApp final : public consensus::Application {
@@ -50,6 +50,33 @@ consensus::SignatureVerifier& Verifier() {
   return *verifier;
 }
 
+// The replica's own signatures memoised on the digest: ECDSA with RFC 6979 nonces is
+// deterministic, so the cached signature is the one KeySigner would make, byte for byte; only the
+// work of making it again (the target re-signs the same votes for every input) is saved.
+class CachingSigner final : public consensus::Signer {
+ public:
+  explicit CachingSigner(const crypto::PrivateKey& key) : key_(key) {}
+  crypto::Signature Sign(const Hash32& digest) override {
+    if (auto it = cache_.find(digest); it != cache_.end()) return it->second;
+    if (cache_.size() >= kMaxCachedVerdicts) cache_.clear();
+    return cache_.emplace(digest, key_.Sign(digest)).first->second;
+  }
+
+ private:
+  const crypto::PrivateKey& key_;
+  std::unordered_map<Hash32, crypto::Signature, Hash32Hasher> cache_;
+};
+
+consensus::Signer& SignerFor(uint32_t self) {
+  static std::vector<CachingSigner>* signers = [] {
+    auto* s = new std::vector<CachingSigner>();
+    for (uint32_t i = 0; i < kValidators; ++i)
+      s->emplace_back(FixedConsortium().node_keys[i]);
+    return s;
+  }();
+  return (*signers)[self];
+}
+
 consensus::ReplicaConfig ConfigFor(uint32_t self) {
   const Consortium& c = FixedConsortium();
   consensus::ReplicaConfig cfg;
@@ -62,6 +89,7 @@ consensus::ReplicaConfig ConfigFor(uint32_t self) {
   cfg.max_block_bytes = 1u << 20;
   cfg.seed = self;
   cfg.verifier = &Verifier();
+  cfg.signer = &SignerFor(self);
   return cfg;
 }
 
