@@ -1,6 +1,4 @@
 // block_cert (fuzz_entries.h): certified blocks from a peer into an observer's ledger.
-#include <unordered_map>
-
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
 #include "ledger/block.h"
@@ -11,24 +9,17 @@
 #include "node/observer_sync.h"
 #include "tests/fuzz/fuzz_entries.h"
 #include "tests/fuzz/fuzz_fixture.h"
-#include "tests/sim/replica_doubles.h"
 #include "util/assert.h"
 
 namespace cl::fuzz {
 namespace {
 
 constexpr uint32_t kMaxBlocksAsked = 16;
-constexpr size_t kMaxCachedVerdicts = 1u << 16;  // signature and envelope verdicts across inputs
+constexpr size_t kEnvelopeMemoSlots = 1u << 12;  // envelope verdicts kept across inputs
 
 // What each input used to redo and now reuses (docs/testing.md, "Fuzzing"). Each is a pure
 // function of its inputs, so reusing it changes no outcome: a mutated signature or envelope is a
 // new key and is checked for real.
-
-// Certificate signatures, memoised on (key, digest, signature) as in the consensus_replica target.
-consensus::SignatureVerifier& CertVerifier() {
-  static sim::CachingVerifier* verifier = new sim::CachingVerifier(kMaxCachedVerdicts);
-  return *verifier;
-}
 
 // The observer's store right after genesis (the genesis state tree and the genesis key), built
 // once; each input starts from a copy of it.
@@ -62,9 +53,9 @@ void CheckBlock(const consensus::pb::CertifiedBlock& block) {
   const consensus::ValidatorSet validators(FixedConsortium().validator_keys);
   const std::string chain(kFuzzChainId);
   auto commit =
-      consensus::VerifyCommitCertificate(validators, chain, block.commit_cert(), CertVerifier());
+      consensus::VerifyCommitCertificate(validators, chain, block.commit_cert(), MemoVerifier());
   auto exec =
-      consensus::VerifyExecutionCertificate(validators, chain, block.exec_cert(), CertVerifier());
+      consensus::VerifyExecutionCertificate(validators, chain, block.exec_cert(), MemoVerifier());
   if (commit && exec && decoded) {
     (void)(commit->digest == decoded->header_hash);
     (void)(exec->block_digest == commit->digest);
@@ -119,7 +110,7 @@ int FuzzBlockCert(const uint8_t* data, size_t size) {
   const node::SyncReplyOutcome outcome = node::ApplySyncReply(
       **app, consensus::ValidatorSet(c.validator_keys), asked ? &request : nullptr,
       c.validator_keys[from], reply, VerifyBlockTxs,
-      [&](const node::CommitResult&) { ++after_commit_calls; }, CertVerifier());
+      [&](const node::CommitResult&) { ++after_commit_calls; }, MemoVerifier());
   LEDGER_ASSERT(outcome.committed == after_commit_calls);
   LEDGER_ASSERT((*app)->height() == outcome.committed);
   LEDGER_ASSERT(asked || outcome.committed == 0);  // nothing unsolicited is ever taken
@@ -130,18 +121,15 @@ Result<std::vector<ledger::VerifiedTx>> VerifyBlockTxs(const ledger::DecodedBloc
   // ledger::VerifyEnvelope is a pure function of the envelope's bytes (the chain id is fixed), so
   // its verdict is memoised on them: every byte of a mutated envelope, signatures included, makes
   // a new key that is verified for real.
-  static auto* verdicts =
-      new std::unordered_map<Hash32, Result<ledger::VerifiedTx>, Hash32Hasher>();
+  static auto* verdicts = new FixedMemo<Result<ledger::VerifiedTx>>(kEnvelopeMemoSlots);
   std::vector<ledger::VerifiedTx> txs;
   for (const Bytes& envelope : block.txs) {
     const Hash32 key = crypto::Sha256Of(envelope);
-    auto it = verdicts->find(key);
-    if (it == verdicts->end()) {
-      if (verdicts->size() >= kMaxCachedVerdicts) verdicts->clear();
-      it = verdicts->emplace(key, ledger::VerifyEnvelope(envelope, kFuzzChainId)).first;
-    }
-    if (!it->second) return std::unexpected(it->second.error());
-    txs.push_back(*it->second);
+    const Result<ledger::VerifiedTx>* verdict = verdicts->Find(key);
+    if (verdict == nullptr)
+      verdict = &verdicts->Put(key, ledger::VerifyEnvelope(envelope, kFuzzChainId));
+    if (!*verdict) return std::unexpected(verdict->error());
+    txs.push_back(**verdict);
   }
   return txs;
 }
