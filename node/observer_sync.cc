@@ -27,7 +27,8 @@ Status MatchSyncReply(const SyncRequestSent* request, const crypto::PublicKey& f
 SyncReplyOutcome ApplySyncReply(LedgerApp& app, const consensus::ValidatorSet& validators,
                                 const SyncRequestSent* request, const crypto::PublicKey& from,
                                 const pb::SyncReply& reply, const TxResolver& resolve,
-                                const std::function<void(const CommitResult&)>& after_commit) {
+                                const std::function<void(const CommitResult&)>& after_commit,
+                                consensus::SignatureVerifier& verifier) {
   SyncReplyOutcome outcome;
   if (auto matched = MatchSyncReply(request, from, reply); !matched) {
     outcome.dropped = matched.error();
@@ -41,8 +42,10 @@ SyncReplyOutcome ApplySyncReply(LedgerApp& app, const consensus::ValidatorSet& v
                                 " does not follow this node's height");
       return outcome;
     }
-    auto commit = consensus::VerifyCommitCertificate(validators, chain_id, block.commit_cert());
-    auto exec = consensus::VerifyExecutionCertificate(validators, chain_id, block.exec_cert());
+    auto commit =
+        consensus::VerifyCommitCertificate(validators, chain_id, block.commit_cert(), verifier);
+    auto exec =
+        consensus::VerifyExecutionCertificate(validators, chain_id, block.exec_cert(), verifier);
     const Hash32 digest = app.Digest(AsSpan(block.payload()));
     if (!commit || commit->seq != height || commit->digest != digest || !exec ||
         exec->height != height || exec->block_digest != digest) {

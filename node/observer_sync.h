@@ -43,10 +43,12 @@ struct SyncReplyOutcome {
 };
 
 // Matches the reply with the request (MatchSyncReply), then verifies and commits its blocks in
-// order, calling after_commit for each; stops at the first that does not verify.
-SyncReplyOutcome ApplySyncReply(LedgerApp& app, const consensus::ValidatorSet& validators,
-                                const SyncRequestSent* request, const crypto::PublicKey& from,
-                                const pb::SyncReply& reply, const TxResolver& resolve,
-                                const std::function<void(const CommitResult&)>& after_commit);
+// order, calling after_commit for each; stops at the first that does not verify. Certificate
+// signatures are checked with `verifier` (the fuzz target passes one that memoises verdicts).
+SyncReplyOutcome ApplySyncReply(
+    LedgerApp& app, const consensus::ValidatorSet& validators, const SyncRequestSent* request,
+    const crypto::PublicKey& from, const pb::SyncReply& reply, const TxResolver& resolve,
+    const std::function<void(const CommitResult&)>& after_commit,
+    consensus::SignatureVerifier& verifier = consensus::DefaultVerifier());
 
 }  // namespace cl::node

@@ -18,8 +18,8 @@ constexpr uint32_t kValidators = 4;
 constexpr uint32_t kTarget = 1;  // a backup in view 0
 constexpr uint64_t kStartMs = 1'000'000;
 constexpr uint64_t kStepMs = 100;
-constexpr size_t kMaxMessages = 256;             // per input
-constexpr size_t kMaxCachedVerdicts = 1u << 16;  // signature verdicts remembered across inputs
+constexpr size_t kMaxMessages = 256;     // per input
+constexpr size_t kMemoSlots = 1u << 14;  // own signatures kept across inputs, per replica
 
 // Accepts every payload; checks that blocks arrive once each, in height order.
 class FuzzApp final : public consensus::Application {
@@ -43,11 +43,30 @@ class FuzzApp final : public consensus::Application {
   uint64_t executed = 0;
 };
 
-// Signature checks memoised across inputs (as in the simulator): the fuzzer delivers the seeds'
-// signed messages again and again; verifying each once makes the target several times faster.
-consensus::SignatureVerifier& Verifier() {
-  static sim::CachingVerifier* verifier = new sim::CachingVerifier(kMaxCachedVerdicts);
-  return *verifier;
+// The replica's own signatures memoised on the digest: ECDSA with RFC 6979 nonces is
+// deterministic, so the remembered signature is the one KeySigner would make, byte for byte; only
+// the work of making it again (each input re-signs the seeds' votes) is saved.
+class MemoSigner final : public consensus::Signer {
+ public:
+  explicit MemoSigner(const crypto::PrivateKey& key) : key_(key) {}
+  crypto::Signature Sign(const Hash32& digest) override {
+    if (const crypto::Signature* sig = signatures_.Find(digest)) return *sig;
+    return signatures_.Put(digest, key_.Sign(digest));
+  }
+
+ private:
+  const crypto::PrivateKey& key_;
+  FixedMemo<crypto::Signature> signatures_{kMemoSlots};
+};
+
+consensus::Signer& SignerFor(uint32_t self) {
+  static std::vector<MemoSigner>* signers = [] {
+    auto* s = new std::vector<MemoSigner>();
+    for (uint32_t i = 0; i < kValidators; ++i)
+      s->emplace_back(FixedConsortium().node_keys[i]);
+    return s;
+  }();
+  return (*signers)[self];
 }
 
 consensus::ReplicaConfig ConfigFor(uint32_t self) {
@@ -61,7 +80,8 @@ consensus::ReplicaConfig ConfigFor(uint32_t self) {
   cfg.view_timeout_ms = 1'000;
   cfg.max_block_bytes = 1u << 20;
   cfg.seed = self;
-  cfg.verifier = &Verifier();
+  cfg.verifier = &MemoVerifier();
+  cfg.signer = &SignerFor(self);
   return cfg;
 }
 

@@ -65,7 +65,27 @@ ledger::pb::TxBody BodyFor(uint64_t nonce) {
   return body;
 }
 
+class MemoisingVerifier final : public consensus::SignatureVerifier {
+ public:
+  bool Verify(const crypto::PublicKey& key, const Hash32& digest,
+              const crypto::Signature& sig) override {
+    crypto::Sha256 h;
+    h.Update(key.span()).Update(digest.span()).Update(sig.span());
+    const Hash32 k = h.Final();
+    if (const bool* ok = verdicts_.Find(k)) return *ok;
+    return verdicts_.Put(k, crypto::Verify(key, digest, sig));
+  }
+
+ private:
+  FixedMemo<bool> verdicts_{1u << 16};
+};
+
 }  // namespace
+
+consensus::SignatureVerifier& MemoVerifier() {
+  static auto* verifier = new MemoisingVerifier();
+  return *verifier;
+}
 
 crypto::PrivateKey FixedKey(std::string_view label, uint32_t index) {
   std::string text(label);

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "consensus/consensus.pb.h"
+#include "consensus/messages.h"
 #include "crypto/keys.h"
 #include "genesis/genesis.h"
 #include "ledger/block.h"
@@ -48,6 +51,44 @@ std::vector<consensus::pb::CertifiedBlock> CertifiedChain();
 
 // Verifies every envelope of a block (a node::TxResolver without a mempool).
 Result<std::vector<ledger::VerifiedTx>> VerifyBlockTxs(const ledger::DecodedBlock& block);
+
+// Remembers values of a pure function across inputs, keyed on a hash of everything the function
+// reads: one slot per key hash modulo the size (a later key evicts an earlier one), allocated at
+// construction. So remembering allocates nothing (for values that hold no heap memory): a run that
+// only fills the memo does not end with more allocations than frees, which would make libFuzzer
+// run the input a second time to look for a leak.
+template <typename V>
+class FixedMemo {
+ public:
+  explicit FixedMemo(size_t slots) : slots_(slots) {}
+  const V* Find(const Hash32& key) const {
+    const Slot& s = slots_[Index(key)];
+    return s.value && s.key == key ? &*s.value : nullptr;
+  }
+  const V& Put(const Hash32& key, V value) {
+    Slot& s = slots_[Index(key)];
+    s.key = key;
+    s.value = std::move(value);
+    return *s.value;
+  }
+
+ private:
+  struct Slot {
+    Hash32 key;
+    std::optional<V> value;
+  };
+  size_t Index(const Hash32& key) const {
+    uint64_t x = 0;
+    std::memcpy(&x, key.data(), sizeof(x));
+    return x % slots_.size();
+  }
+  std::vector<Slot> slots_;
+};
+
+// Signature checks memoised on (key, digest, signature): each distinct signature (a mutated one
+// included) is verified for real once; the fuzzer delivers the seeds' signed messages and
+// certificates again and again. Shared by the block_cert and consensus_replica targets.
+consensus::SignatureVerifier& MemoVerifier();
 
 // Reads a whole file (empty if missing).
 Bytes ReadFileBytes(const std::string& path);
