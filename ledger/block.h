@@ -57,7 +57,10 @@ Bytes EncodeBlock(const pb::BlockHeader& header_without_roots, std::span<const B
 // The header hash of a well-formed block: the block, the header and each envelope parse strictly,
 // the chain id matches, tx_count is the number of envelopes, tx_root is the root over their ids
 // and witness_root the root over their bytes (each envelope's body is hashed, its operations are
-// not parsed, so this is cheap). nullopt for anything else.
+// not parsed, so this is cheap). nullopt for anything else. It checks less than DecodeBlock (no
+// operation is parsed and no signer key is checked to be on the curve): a block DecodeBlock takes
+// is well-formed with the same hash, but a well-formed block may fail DecodeBlock (it then commits
+// as a null block, under its header hash, which commits to every byte of it).
 std::optional<Hash32> WellFormedHeaderHash(ByteSpan bytes, std::string_view chain_id);
 
 // Decodes and checks the structure: strict encoding, sizes, chain id, tx count, tx root and
