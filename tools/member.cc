@@ -7,6 +7,7 @@
 
 #include "ledger/transaction.h"
 #include "tools/files.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -30,6 +31,8 @@ std::unexpected<Error> Bad(std::string_view file, std::string_view field, std::s
 Status CheckName(std::string_view name) {
   if (name.empty() || name.size() > ledger::kMaxMemberNameBytes)
     return MakeError(ErrorCode::kInvalidArgument, "must be 1..64 bytes");
+  // Descriptors and genesis are JSON, whose strings are UTF-8: anything else cannot be read back.
+  if (!IsValidUtf8(name)) return MakeError(ErrorCode::kInvalidArgument, "must be valid UTF-8");
   for (char c : name) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return MakeError(ErrorCode::kInvalidArgument, "must not contain control characters");

@@ -134,6 +134,16 @@ TEST(Member, InitRefusesBadOptionsBeforeWritingAnything) {
   EXPECT_EQ(refusal(no_port), "--p2p-address: expected host:port, got '10.0.0.1'");
 }
 
+// A name that is not UTF-8 would be written into a descriptor no JSON reader accepts.
+TEST(Member, InitRefusesANameThatIsNotUtf8AndCreatesNothing) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  auto d = InitMember(MemberOptions(dir, "Bank \xe9", "validator", 1));
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message, "--name: must be valid UTF-8");
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 TEST(Member, DescriptorRefusesABadKey) {
   EXPECT_EQ(ParseError(Descriptor()), "(accepted)");
   // Not on the curve (x = 5 has no point), too short, not hex, uncompressed prefix.
