@@ -10,8 +10,10 @@
 #include <sstream>
 
 #include "crypto/sha256.h"
+#include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "util/hex.h"
+#include "util/text.h"
 
 namespace cl::genesis {
 namespace json = boost::json;
@@ -140,7 +142,8 @@ struct Parser {
     const auto& arr = v.as_array();
     if (arr.empty() || arr.size() > kMaxMembers)
       return Bad("$.members", "must hold 1..256 members");
-    std::set<std::string> names, node_keys;
+    std::map<std::string, std::pair<uint32_t, std::string>> names;  // key -> id, name
+    std::set<std::string> node_keys;
     std::map<std::string, uint32_t> governance_keys;  // key -> the member it governs
     for (size_t i = 0; i < arr.size(); ++i) {
       std::string path = "$.members[" + std::to_string(i) + "]";
@@ -160,10 +163,14 @@ struct Parser {
       if (!name_v) return std::unexpected(name_v.error());
       auto name = Str(**name_v, path + ".name");
       if (!name) return std::unexpected(name.error());
-      if (name->empty() || name->size() > ledger::kMaxMemberNameBytes) {
-        return Bad(path + ".name", "must be 1..64 bytes");
+      if (auto st = CheckMemberName(*name); !st) return Bad(path + ".name", st.error().message);
+      if (auto [it, fresh] = names.emplace(MemberNameKey(*name), std::make_pair(m.id(), *name));
+          !fresh) {
+        return Bad(path + ".name", "duplicate name (same as member " +
+                                       std::to_string(it->second.first) + "'s '" +
+                                       EscapeText(it->second.second) +
+                                       "' ignoring ASCII case and repeated spaces)");
       }
-      if (!names.insert(*name).second) return Bad(path + ".name", "duplicate name");
       m.set_name(*name);
       auto roles_v = Field(**o, path, "roles");
       if (!roles_v) return std::unexpected(roles_v.error());

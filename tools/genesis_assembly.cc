@@ -5,10 +5,12 @@
 #include <chrono>
 #include <map>
 
+#include "genesis/member_name.h"
 #include "node/toml_text.h"
 #include "tools/files.h"
 #include "tools/node_init.h"
 #include "util/assert.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -221,8 +223,13 @@ Status CheckDistinct(const std::vector<DescriptorFile>& members) {
   std::map<crypto::PublicKey, std::pair<const DescriptorFile*, std::string>> keys;
   for (const DescriptorFile& m : members) {
     const MemberDescriptor& d = m.descriptor;
-    if (auto [it, fresh] = names.emplace(d.name, &m); !fresh)
-      return Bad(m.file, "name", "'" + d.name + "' is also the name in " + it->second->file);
+    if (auto [it, fresh] = names.emplace(genesis::MemberNameKey(d.name), &m); !fresh)
+      return Bad(m.file, "name",
+                 "'" + EscapeText(d.name) + "' is also the name in " + it->second->file +
+                     (it->second->descriptor.name == d.name
+                          ? std::string()
+                          : " ('" + EscapeText(it->second->descriptor.name) +
+                                "'; names are compared ignoring ASCII case and repeated spaces)"));
     const std::string address = d.p2p_address.ToString();
     if (auto [it, fresh] = addresses.emplace(address, &m); !fresh)
       return Bad(m.file, "p2p_address",

@@ -8,6 +8,7 @@
 #include "genesis/genesis.h"
 #include "util/hex.h"
 #include "util/quorum.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -15,8 +16,11 @@ namespace {
 namespace json = boost::json;
 namespace pb = ledger::pb;
 
+// Every character outside printable ASCII as \uXXXX: two names that look alike on a screen (one
+// with a zero-width space, a right-to-left override, a letter from another script) print
+// differently, and nothing from the file reaches the terminal as a control sequence.
 std::string Quoted(const std::string& text) {
-  return json::serialize(json::string(text));
+  return "\"" + EscapeText(text) + "\"";
 }
 
 // "2026-12-07T17:00:00.000Z"

@@ -5,9 +5,9 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "tools/files.h"
-#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -29,15 +29,7 @@ std::unexpected<Error> Bad(std::string_view file, std::string_view field, std::s
 
 // Errors carry no prefix: the caller names the file and field, or the command-line option.
 Status CheckName(std::string_view name) {
-  if (name.empty() || name.size() > ledger::kMaxMemberNameBytes)
-    return MakeError(ErrorCode::kInvalidArgument, "must be 1..64 bytes");
-  // Descriptors and genesis are JSON, whose strings are UTF-8: anything else cannot be read back.
-  if (!IsValidUtf8(name)) return MakeError(ErrorCode::kInvalidArgument, "must be valid UTF-8");
-  for (char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      return MakeError(ErrorCode::kInvalidArgument, "must not contain control characters");
-  }
-  return OkStatus();
+  return genesis::CheckMemberName(name);
 }
 
 Result<node::HostPort> P2pAddress(std::string_view text) {

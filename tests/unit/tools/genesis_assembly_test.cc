@@ -137,6 +137,30 @@ TEST_F(GenesisAssembly, RefusesDuplicateNames) {
             members[2].file + ": name: 'Bank 1' is also the name in " + members[0].file);
 }
 
+// Names are compared after ASCII case folding and space collapsing (review finding 1).
+TEST_F(GenesisAssembly, RefusesNamesThatDifferOnlyInCaseOrSpaces) {
+  auto members = members_.descriptors;
+  members[2].descriptor.name = "BANK  1";
+  EXPECT_EQ(AssemblyError(members),
+            members[2].file + ": name: 'BANK  1' is also the name in " + members[0].file +
+                " ('Bank 1'; names are compared ignoring ASCII case and repeated spaces)");
+}
+
+// Inspect prints every character outside printable ASCII as \uXXXX, so that two names that look
+// alike on a screen are told apart (review finding 1).
+TEST_F(GenesisAssembly, InspectEscapesEveryNonAsciiCharacter) {
+  auto members = members_.descriptors;
+  members[4].descriptor.name = "Caisse d'\xc3\x89pargne \"E\"";
+  auto text = AssembleGenesis(members, Params(), "consortium.toml");
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  auto report = InspectGenesis(*text, "genesis.json");
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_NE(report->find("  member 5  \"Caisse d'\\u00c9pargne \\\"E\\\"\"\n"), std::string::npos)
+      << *report;
+  for (char c : *report)
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << static_cast<int>(c);
+}
+
 TEST_F(GenesisAssembly, RefusesDuplicateKeys) {
   auto members = members_.descriptors;
   members[3].descriptor.node_key = members[1].descriptor.node_key;

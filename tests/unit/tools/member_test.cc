@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <iostream>
 #include <thread>
 
@@ -142,6 +144,46 @@ TEST(Member, InitRefusesANameThatIsNotUtf8AndCreatesNothing) {
   ASSERT_FALSE(d.has_value());
   EXPECT_EQ(d.error().message, "--name: must be valid UTF-8");
   EXPECT_FALSE(fs::exists(dir));
+}
+
+// A name must not pass for another: no invisible characters, no control characters (C0, DEL, C1),
+// no spaces at either end (review finding 1). Neither member init nor a descriptor takes one.
+TEST(Member, NamesThatCouldPassForAnotherAreRefused) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Bank 1\xe2\x80\x8b", "must not contain the invisible character U+200B"},
+      {"\xe2\x80\xae"
+       "1 knaB",
+       "must not contain the invisible character U+202E"},
+      {"Bank\xc2\xad"
+       "1",
+       "must not contain the invisible character U+00AD"},
+      {"\xef\xbb\xbf"
+       "Bank 1",
+       "must not contain the invisible character U+FEFF"},
+      {"Bank\xe2\x81\xa0"
+       "1",
+       "must not contain the invisible character U+2060"},
+      {"Bank\xc2\xa0"
+       "1",
+       "must use only the ASCII space between words"},
+      {"Bank 1\x7f", "must not contain control characters"},
+      {"Bank 1\xc2\x85", "must not contain control characters"},
+      {" Bank 1", "must not begin or end with a space"},
+      {"Bank 1 ", "must not begin or end with a space"},
+  };
+  for (const auto& [name, why] : cases) {
+    auto d = InitMember(MemberOptions(dir, name, "validator", 1));
+    ASSERT_FALSE(d.has_value()) << name;
+    EXPECT_EQ(d.error().message, "--name: " + why);
+    EXPECT_FALSE(fs::exists(dir));
+    EXPECT_EQ(ParseError(Descriptor("name", boost::json::serialize(boost::json::string(name)))),
+              "a.json: name: " + why);
+  }
+  // Letters beyond ASCII are names like any other.
+  auto d = InitMember(MemberOptions(dir, "Caisse d'\xc3\x89pargne", "validator", 1));
+  EXPECT_TRUE(d.has_value()) << d.error().message;
 }
 
 TEST(Member, DescriptorRefusesABadKey) {
