@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "crypto/sha256.h"
+#include "genesis/json_keys.h"
 #include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "util/hex.h"
@@ -441,6 +442,7 @@ Result<Genesis> LoadGenesis(std::string_view text) {
   boost::system::error_code ec;
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return Bad("$", "not valid JSON: " + ec.message());
+  if (auto duplicate = FindDuplicateJsonKey(text)) return Bad(*duplicate, "key given twice");
   auto o = AsObject(root, "$",
                     {"chain_id", "genesis_time_ms", "governance_threshold", "consensus", "members",
                      "assets", "accounts"});

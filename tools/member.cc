@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "genesis/json_keys.h"
 #include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "tools/files.h"
@@ -211,6 +212,8 @@ Result<MemberDescriptor> ParseMemberDescriptor(std::string_view text, std::strin
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return Bad(file, "$", "not valid JSON: " + ec.message());
   if (!root.is_object()) return Bad(file, "$", "must be a JSON object");
+  if (auto duplicate = genesis::FindDuplicateJsonKey(text))
+    return Bad(file, duplicate->substr(2), "field given twice");  // "$.name" -> "name"
   return DescriptorFrom(root.as_object(), file);
 }
 

@@ -219,6 +219,25 @@ TEST(Genesis, RejectsBrokenFilesNamingTheField) {
   EXPECT_NE(not_json.error().message.find("genesis: $: not valid JSON"), std::string::npos);
 }
 
+// A key given twice in one object is refused, naming it: with "last wins", a file could be read
+// (and hashed, and inspected) differently by readers with other rules (review finding 3).
+TEST(Genesis, RefusesAKeyGivenTwice) {
+  const std::string text = ReadSample();
+  ASSERT_TRUE(LoadGenesis(text).has_value());  // "name" in every member is no duplicate
+  auto twice = [&](const std::string& from, const std::string& to) {
+    std::string edited = text;
+    const size_t at = edited.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    auto g = LoadGenesis(edited.replace(at, from.size(), to));
+    return g ? std::string("(accepted)") : g.error().message;
+  };
+  EXPECT_EQ(
+      twice("\"governance_threshold\":", "\"governance_threshold\": 1, \"governance_threshold\":"),
+      "genesis: $.governance_threshold: key given twice");
+  EXPECT_EQ(twice("\"name\": \"Bank B\"", "\"name\": \"Bank B\", \"name\": \"Bank Z\""),
+            "genesis: $.members[1].name: key given twice");
+}
+
 // The consensus limits come from the code's: a block of more transactions or bytes than
 // ledger/block.h allows would make the primary abort (EncodeBlock) or be refused by every backup.
 TEST(Genesis, BlockLimitsAreTheCodesLimitsAtAndJustOver) {

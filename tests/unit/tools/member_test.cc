@@ -240,6 +240,16 @@ TEST(Member, DescriptorIsStrict) {
             d->governance_keys);
 }
 
+// A field given twice is refused, naming it, rather than read as its last value (review finding 3).
+TEST(Member, DescriptorRefusesAFieldGivenTwice) {
+  EXPECT_EQ(ParseError(Descriptor("name", "\"Bank A\", \"name\": \"Bank B\"")),
+            "a.json: name: field given twice");
+  EXPECT_EQ(ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"threshold\": 1, "
+                                                            "\"keys\": [\"") +
+                                                    kKeyB + "\"]}")),
+            "a.json: governance.threshold: field given twice");
+}
+
 TEST(Member, ReadingAMissingDescriptorNamesIt) {
   auto d = ReadMemberDescriptor("/nonexistent/member.json");
   ASSERT_FALSE(d.has_value());
