@@ -191,8 +191,8 @@ struct Parser {
         else if (*role == "compliance")
           roles |= pb::ROLE_COMPLIANCE;
         else
-          return Bad(rpath,
-                     "unknown role '" + *role + "' (validator, observer, issuer, compliance)");
+          return Bad(rpath, "unknown role '" + EscapeText(*role) +
+                                "' (validator, observer, issuer, compliance)");
       }
       if ((roles & pb::ROLE_VALIDATOR) && (roles & pb::ROLE_OBSERVER)) {
         return Bad(path + ".roles", "a member is a validator or an observer, not both");

@@ -213,7 +213,7 @@ Result<ConsortiumParams> ParamsFrom(const toml::table& root, std::string_view fi
 std::string MemberNames(const std::vector<DescriptorFile>& members) {
   std::string out;
   for (const DescriptorFile& m : members)
-    out += (out.empty() ? "" : ", ") + m.descriptor.name;
+    out += (out.empty() ? "" : ", ") + EscapeText(m.descriptor.name);
   return out;
 }
 
@@ -233,8 +233,8 @@ Status CheckDistinct(const std::vector<DescriptorFile>& members) {
     const std::string address = d.p2p_address.ToString();
     if (auto [it, fresh] = addresses.emplace(address, &m); !fresh)
       return Bad(m.file, "p2p_address",
-                 address + " is also the address of '" + it->second->descriptor.name + "' (" +
-                     it->second->file + ")");
+                 address + " is also the address of '" + EscapeText(it->second->descriptor.name) +
+                     "' (" + it->second->file + ")");
     std::vector<std::pair<crypto::PublicKey, std::string>> own = {{d.node_key, "node_key"}};
     for (const crypto::PublicKey& key : d.governance_keys)
       own.emplace_back(key, "governance.keys");
@@ -242,7 +242,8 @@ Status CheckDistinct(const std::vector<DescriptorFile>& members) {
       if (auto [it, fresh] = keys.emplace(key, std::make_pair(&m, field)); !fresh)
         return Bad(m.file, field,
                    key.ToHex() + " is also the " + it->second.second + " of '" +
-                       it->second.first->descriptor.name + "' (" + it->second.first->file + ")");
+                       EscapeText(it->second.first->descriptor.name) + "' (" +
+                       it->second.first->file + ")");
     }
   }
   return OkStatus();
@@ -257,8 +258,8 @@ Result<uint32_t> MemberId(const std::vector<DescriptorFile>& members, const json
     if (members[i].descriptor.name == name->as_string()) return static_cast<uint32_t>(i + 1);
   }
   return Bad(file, field,
-             "'" + std::string(name->as_string()) + "' is not one of the members (" +
-                 MemberNames(members) + ")");
+             "'" + EscapeText(std::string_view(name->as_string())) +
+                 "' is not one of the members (" + MemberNames(members) + ")");
 }
 
 json::object GovernanceJson(const MemberDescriptor& d) {
@@ -294,8 +295,9 @@ Result<json::array> AssetsJson(const std::vector<DescriptorFile>& members,
     if (!issuer) return std::unexpected(issuer.error());
     const DescriptorFile& m = members[*issuer - 1];
     if (!m.descriptor.HasRole("issuer"))
-      return Bad(file, path + ".issuer",
-                 "'" + m.descriptor.name + "' does not have the issuer role in " + m.file);
+      return Bad(
+          file, path + ".issuer",
+          "'" + EscapeText(m.descriptor.name) + "' does not have the issuer role in " + m.file);
     asset["issuer"] = *issuer;
     out.push_back(std::move(asset));
   }
@@ -388,7 +390,7 @@ Status CheckDescriptors(const std::vector<DescriptorFile>& members) {
   size_t count = 0;
   for (const DescriptorFile& m : members) {
     if (!m.descriptor.validator()) continue;
-    validators += (count++ == 0 ? "" : ", ") + m.descriptor.name;
+    validators += (count++ == 0 ? "" : ", ") + EscapeText(m.descriptor.name);
   }
   if (count < genesis::kMinValidators)
     return MakeError(ErrorCode::kInvalidArgument,

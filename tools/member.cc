@@ -9,6 +9,7 @@
 #include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "tools/files.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -190,10 +191,10 @@ Result<std::vector<std::string>> ParseRoles(std::string_view text) {
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     if (std::find(kRoleOrder.begin(), kRoleOrder.end(), role) == kRoleOrder.end())
       return MakeError(ErrorCode::kInvalidArgument,
-                       "unknown role '" + std::string(role) +
+                       "unknown role '" + EscapeText(role) +
                            "' (validator or observer, plus issuer, compliance)");
     if (!given.insert(role).second)
-      return MakeError(ErrorCode::kInvalidArgument, "role '" + std::string(role) + "' given twice");
+      return MakeError(ErrorCode::kInvalidArgument, "role '" + EscapeText(role) + "' given twice");
   }
   if (given.contains("validator") == given.contains("observer"))
     return MakeError(ErrorCode::kInvalidArgument,

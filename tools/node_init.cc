@@ -10,6 +10,7 @@
 #include "node/toml_text.h"
 #include "tools/files.h"
 #include "util/hex.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -67,7 +68,7 @@ Result<std::vector<PeerEntry>> PeersFrom(const toml::table& root, std::string_vi
     auto peer = Peer((*array)[i], file, path);
     if (!peer) return std::unexpected(peer.error());
     if (!names.insert(peer->member).second)
-      return Bad(file, path + ".member", "'" + peer->member + "' is listed twice");
+      return Bad(file, path + ".member", "'" + EscapeText(peer->member) + "' is listed twice");
     peers.push_back(std::move(*peer));
   }
   return peers;
@@ -118,13 +119,13 @@ Status CheckMemberInGenesis(const fs::path& descriptor_file, const fs::path& gen
   const MemberDescriptor& d = in.descriptor;
   std::vector<std::string> names;
   for (const pb::MemberRecord& m : in.genesis.state.members) {
-    names.push_back(m.name());
+    names.push_back(EscapeText(m.name()));
     if (m.name() == d.name) in.member = &m;
   }
   if (in.member == nullptr)
     return Bad(genesis_file.string(), "members",
-               "no member named '" + d.name + "' (members: " + Join(names) + ")");
-  const std::string given = "genesis gives '" + d.name + "' ";
+               "no member named '" + EscapeText(d.name) + "' (members: " + Join(names) + ")");
+  const std::string given = "genesis gives '" + EscapeText(d.name) + "' ";
   if (!SameKey(in.member->node_key(), d.node_key))
     return Bad(descriptor_file.string(), "node_key",
                d.node_key.ToHex() + " differs from the node key " + given +
@@ -153,8 +154,8 @@ Status CheckNodeKeystore(const fs::path& key_file, const std::string& passphrase
   if (!SameKey(in.member->node_key(), pub))
     return MakeError(ErrorCode::kInvalidArgument,
                      key_file.string() + ": holds node key " + pub.ToHex() + ", but " +
-                         genesis_file.string() + " gives '" + in.member->name() + "' node key " +
-                         ToHex(AsSpan(in.member->node_key())));
+                         genesis_file.string() + " gives '" + EscapeText(in.member->name()) +
+                         "' node key " + ToHex(AsSpan(in.member->node_key())));
   return OkStatus();
 }
 
@@ -169,7 +170,8 @@ Status CheckPeers(const fs::path& peers_file, const Inputs& in) {
                     [&](const pb::MemberRecord& m) { return m.name() == p.member; });
     const std::string field = "peers[" + std::to_string(i) + "]";
     if (!member)
-      return Bad(file, field + ".member", "'" + p.member + "' is not a member in genesis");
+      return Bad(file, field + ".member",
+                 "'" + EscapeText(p.member) + "' is not a member in genesis");
     if (p.member == in.descriptor.name &&
         p.address.ToString() != in.descriptor.p2p_address.ToString())
       return Bad(file, field + ".address",
@@ -180,7 +182,7 @@ Status CheckPeers(const fs::path& peers_file, const Inputs& in) {
     const bool listed = std::any_of(in.peers.begin(), in.peers.end(),
                                     [&](const PeerEntry& p) { return p.member == v.name; });
     if (!listed && v.name != in.descriptor.name)
-      return Bad(file, "peers", "no address for the validator '" + v.name + "'");
+      return Bad(file, "peers", "no address for the validator '" + EscapeText(v.name) + "'");
   }
   return OkStatus();
 }

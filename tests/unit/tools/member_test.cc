@@ -250,6 +250,24 @@ TEST(Member, DescriptorRefusesAFieldGivenTwice) {
             "a.json: governance.threshold: field given twice");
 }
 
+// Text from another member's descriptor reaches the terminal only escaped: no ESC sequence, no
+// newline inside the one-line error (review finding 5).
+TEST(Member, DescriptorTextInErrorsIsEscaped) {
+  const std::string address =
+      ParseError(Descriptor("p2p_address", "\"\\u001b]0;pwned\\u0007 10.0.0.4 \\n:26656\""));
+  EXPECT_EQ(address,
+            "a.json: p2p_address: the host must be an IP address or a DNS name (letters, digits, "
+            "hyphens, dots), got '\\u001b]0;pwned\\u0007 10.0.0.4 \\u000a:26656'");
+  const std::string role = ParseError(Descriptor("roles", "[\"\\u001b[31mvalidator\"]"));
+  EXPECT_EQ(role,
+            "a.json: roles: unknown role '\\u001b[31mvalidator' (validator or observer, plus "
+            "issuer, compliance)");
+  for (const std::string& message : {address, role}) {
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
 TEST(Member, ReadingAMissingDescriptorNamesIt) {
   auto d = ReadMemberDescriptor("/nonexistent/member.json");
   ASSERT_FALSE(d.has_value());
