@@ -3,18 +3,45 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/atomic_file.h"
+
 namespace cl::tools {
 
 namespace fs = std::filesystem;
 
-Status WriteTextFile(const fs::path& path, const std::string& text, fs::perms perms) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return MakeError(ErrorCode::kIoError, path.string() + ": cannot write");
+namespace {
+
+std::unexpected<Error> Exists(const fs::path& path) {
+  return MakeError(ErrorCode::kAlreadyExists,
+                   path.string() + ": exists; remove it or choose another path");
+}
+
+}  // namespace
+
+Status WriteTextFile(const fs::path& path, std::string_view text, fs::perms perms) {
+  Status written =
+      WriteFileAtomically(path, text, static_cast<mode_t>(perms & fs::perms::all), false);
+  if (!written && written.error().code == ErrorCode::kAlreadyExists) return Exists(path);
+  return written;
+}
+
+Status WriteNewFiles(const std::vector<NewFile>& files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    Status written = WriteTextFile(files[i].path, files[i].text, files[i].perms);
+    if (written) continue;
+    std::error_code ignored;
+    for (size_t j = 0; j < i; ++j)
+      fs::remove(files[j].path, ignored);
+    return written;
+  }
+  return OkStatus();
+}
+
+Status RefuseExisting(const fs::path& path) {
   std::error_code ec;
-  fs::permissions(path, perms, ec);
-  if (ec) return MakeError(ErrorCode::kIoError, path.string() + ": cannot set permissions");
+  const fs::file_status status = fs::symlink_status(path, ec);
+  if (status.type() != fs::file_type::not_found && status.type() != fs::file_type::none)
+    return Exists(path);
   return OkStatus();
 }
 

@@ -434,11 +434,14 @@ Result<std::string> AssembleGenesis(const std::vector<DescriptorFile>& members,
 namespace cl::tools {
 namespace {
 
-Status RefuseExisting(const std::filesystem::path& path) {
+// --out and --peers-out must be two files: the second write would fail on the first's file.
+Status RefuseOneFileForBoth(const std::filesystem::path& out, const std::filesystem::path& peers) {
   std::error_code ec;
-  if (std::filesystem::exists(path, ec))
-    return MakeError(ErrorCode::kAlreadyExists,
-                     path.string() + ": exists; remove it or choose another path");
+  const auto out_path = std::filesystem::weakly_canonical(std::filesystem::absolute(out), ec);
+  const auto peers_path = std::filesystem::weakly_canonical(std::filesystem::absolute(peers), ec);
+  if (out == peers || (!ec && out_path == peers_path))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--peers-out: " + peers.string() + " is also --out; give two files");
   return OkStatus();
 }
 
@@ -447,6 +450,7 @@ Status RefuseExisting(const std::filesystem::path& path) {
 Result<genesis::Genesis> AssembleGenesisFiles(const AssembleFilesOptions& o) {
   if (o.member_files.empty())
     return MakeError(ErrorCode::kInvalidArgument, "--members: no member descriptors given");
+  if (!o.peers_out.empty()) LEDGER_TRY(RefuseOneFileForBoth(o.out, o.peers_out));
   LEDGER_TRY(RefuseExisting(o.out));
   if (!o.peers_out.empty()) LEDGER_TRY(RefuseExisting(o.peers_out));
   std::vector<DescriptorFile> members;
@@ -463,9 +467,11 @@ Result<genesis::Genesis> AssembleGenesisFiles(const AssembleFilesOptions& o) {
   if (!text) return std::unexpected(text.error());
   auto loaded = genesis::LoadGenesis(*text);
   LEDGER_ASSERT(loaded.has_value());  // AssembleGenesis returns only text that loads
-  LEDGER_TRY(WriteTextFile(o.out, *text, kPublicFileMode));
-  if (!o.peers_out.empty())
-    LEDGER_TRY(WriteTextFile(o.peers_out, RenderPeersFile(descriptors), kPublicFileMode));
+  // Both files or neither: a genesis left behind made the rerun refuse "exists".
+  const std::string peers = RenderPeersFile(descriptors);
+  std::vector<NewFile> outputs = {{o.out, *text, kPublicFileMode}};
+  if (!o.peers_out.empty()) outputs.push_back({o.peers_out, peers, kPublicFileMode});
+  LEDGER_TRY(WriteNewFiles(outputs));
   return std::move(*loaded);
 }
 

@@ -243,11 +243,16 @@ Status WriteHome(const NodeInitOptions& o, const Inputs& in, const node::NodeCon
   if (!reparsed) return std::unexpected(reparsed.error());
   auto key_bytes = ReadTextFile(o.member_dir / kNodeKeyFile, crypto::kMaxKeystoreFileBytes);
   if (!key_bytes) return std::unexpected(key_bytes.error());
+  std::error_code ec;
+  const bool home_existed = fs::exists(fs::symlink_status(config.home, ec));
   LEDGER_TRY(CreateFreshDirectory(config.home));
-  LEDGER_TRY(WriteTextFile(config.key_file, *key_bytes, kSecretFileMode));
-  LEDGER_TRY(WriteTextFile(config.genesis_file, in.genesis_text, kPublicFileMode));
-  LEDGER_TRY(WriteTextFile(config.config_file, rendered, kPublicFileMode));
-  return OkStatus();
+  // All three or none: a half-filled home (with the key in it) is neither usable nor refused by a
+  // rerun as anything but "not empty". The key is created with mode 0600, never through a symlink.
+  Status written = WriteNewFiles({{config.key_file, *key_bytes, kSecretFileMode},
+                                  {config.genesis_file, in.genesis_text, kPublicFileMode},
+                                  {config.config_file, rendered, kPublicFileMode}});
+  if (!written && !home_existed) fs::remove(config.home, ec);  // only when empty: ours
+  return written;
 }
 
 }  // namespace
