@@ -1,5 +1,10 @@
 #include "tools/files.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -47,20 +52,34 @@ Status RefuseExisting(const fs::path& path) {
 
 Result<std::string> ReadTextFile(const fs::path& path, size_t max_bytes) {
   std::error_code ec;
-  if (!fs::exists(path, ec))
+  const fs::file_status status = fs::status(path, ec);
+  if (status.type() == fs::file_type::not_found)
     return MakeError(ErrorCode::kNotFound, path.string() + ": no such file");
-  if (fs::is_directory(path, ec))
+  if (status.type() == fs::file_type::directory)
     return MakeError(ErrorCode::kInvalidArgument, path.string() + ": is a directory, not a file");
-  const auto size = fs::file_size(path, ec);
-  if (ec) return MakeError(ErrorCode::kIoError, path.string() + ": cannot read: " + ec.message());
-  if (size > max_bytes)
+  // Read up to the limit rather than asking for the size first: a pipe (--passphrase-file
+  // <(pass show bank-a)) has none.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return MakeError(ErrorCode::kIoError, path.string() + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  char buffer[64 * 1024];
+  while (text.size() <= max_bytes) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return MakeError(ErrorCode::kIoError, path.string() + ": cannot read: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (text.size() > max_bytes)
     return MakeError(ErrorCode::kInvalidArgument,
                      path.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) return MakeError(ErrorCode::kIoError, path.string() + ": cannot read");
-  return text.str();
+  return text;
 }
 
 Status CreateFreshDirectory(const fs::path& dir) {

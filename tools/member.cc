@@ -9,6 +9,7 @@
 #include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "tools/files.h"
+#include "tools/passphrase.h"
 #include "util/text.h"
 
 namespace cl::tools {
@@ -251,6 +252,11 @@ Result<MemberDescriptor> InitMember(const MemberInitOptions& o) {
   auto address = P2pAddress(o.p2p_address);
   if (!address) return At("--p2p-address", address.error());
   d.p2p_address = *address;
+  if (o.passphrase.size() < kMinNewPassphraseBytes)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "passphrase: " + std::to_string(o.passphrase.size()) +
+                         " bytes; a new keystore's passphrase must be at least " +
+                         std::to_string(kMinNewPassphraseBytes) + " bytes");
   LEDGER_TRY(o.scrypt.Validate());
   LEDGER_TRY(CreateFreshDirectory(o.dir));
   auto written = WriteMemberFiles(o, std::move(d));

@@ -1,5 +1,6 @@
 #include "tools/passphrase.h"
 
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -46,11 +47,25 @@ Result<std::string> ReadHiddenLine(const char* prompt) {
   return line;
 }
 
+// A passphrase file that group or others may read protects nothing from them: say so (one line),
+// and go on, since refusing would only teach people to pass the passphrase some worse way.
+void WarnIfOthersMayRead(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  std::fprintf(stderr,
+               "ledgerctl: warning: %s: the passphrase file has mode %s: group or others may read "
+               "it; chmod 600 it\n",
+               file.c_str(), mode);
+}
+
 }  // namespace
 
 Result<std::string> ReadPassphraseFile(const std::filesystem::path& file) {
   auto text = ReadTextFile(file, kMaxPassphraseFileBytes);
   if (!text) return std::unexpected(text.error());
+  WarnIfOthersMayRead(file);
   std::string passphrase = text->substr(0, text->find('\n'));
   LEDGER_TRY(CheckPassphrase(passphrase, file.string()));
   return passphrase;

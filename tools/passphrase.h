@@ -13,8 +13,13 @@
 
 namespace cl::tools {
 
+// A new keystore's passphrase has at least this many bytes (`member init`); existing keystores are
+// opened with whatever passphrase they were made with.
+inline constexpr size_t kMinNewPassphraseBytes = 12;
+
 // The first line of `file` (without its newline); refused when empty or longer than
-// crypto::kMaxPassphraseBytes.
+// crypto::kMaxPassphraseBytes. The file may be a pipe. When group or others have any access to a
+// regular file, one warning line goes to stderr and the passphrase is used.
 Result<std::string> ReadPassphraseFile(const std::filesystem::path& file);
 
 // Reads a passphrase from the terminal on stdin, echo off, prompting on stderr; with `confirm` it

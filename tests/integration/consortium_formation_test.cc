@@ -53,6 +53,12 @@ void WriteFile(const fs::path& path, const std::string& text) {
   out << text;
 }
 
+// A passphrase file as the docs make it (umask 077): ledgerctl warns about one others may read.
+void WritePassphraseFile(const fs::path& path, const std::string& text) {
+  WriteFile(path, text);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string out, err;
@@ -193,7 +199,7 @@ TEST(ConsortiumFormation, MembersFormAConsortiumFromPublicDescriptorsFollowingTh
   for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
     const Machine& m = machines[i];
     OthersAway away(machines, i);
-    WriteFile(m.dir / "passphrase", "a long passphrase of " + m.name + "\n");
+    WritePassphraseFile(m.dir / "passphrase", "a long passphrase of " + m.name + "\n");
     auto r = RunLedgerctl(m.dir, {"member", "init", "--name", m.name, "--roles", m.roles, "--dir",
                                   "member", "--p2p-address", "127.0.0.1:" + std::to_string(m.p2p),
                                   "--passphrase-file", "passphrase"});
@@ -337,7 +343,7 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
   auto created = Cluster::CreateEmpty("refusals");
   IT_ASSERT_OK(created);
   const fs::path root = (**created).dir();
-  WriteFile(root / "passphrase", "a long passphrase\n");
+  WritePassphraseFile(root / "passphrase", "a long passphrase\n");
   const std::vector<std::string> names = {"A", "B", "C", "D", "E"};
   for (size_t i = 0; i < names.size(); ++i) {
     auto r = RunLedgerctl(
@@ -408,7 +414,7 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
         root, {"node", "init", "--home", "home", "--member-dir", member_dir, "--genesis",
                "genesis.json", "--peers", "peers.toml", "--passphrase-file", passphrase_file});
   };
-  WriteFile(root / "wrong", "not the passphrase\n");
+  WritePassphraseFile(root / "wrong", "not the passphrase\n");
   EXPECT_TRUE(RefusedWithOneLine(node_init("A", "wrong"),
                                  "A/node.key: wrong passphrase or corrupted key file"));
   fs::copy_file(root / "B" / "node.key", root / "A" / "node.key",

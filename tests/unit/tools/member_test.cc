@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 
 #include "crypto/keystore.h"
 #include "tests/unit/tools/consortium_fixture.h"
+#include "tools/files.h"
 #include "tools/passphrase.h"
 #include "util/hex.h"
 
@@ -284,6 +286,65 @@ TEST(Passphrase, FileMustHoldANonEmptyFirstLine) {
             (tmp.path() / "empty").string() + ": empty passphrase");
   EXPECT_EQ(ReadPassphraseFile(tmp.path() / "missing").error().message,
             (tmp.path() / "missing").string() + ": no such file");
+}
+
+// Review finding 6: a passphrase file others can read is used, with a one-line warning; a pipe
+// (--passphrase-file <(pass show bank-a)) is read like a file; new keystores need at least 12
+// bytes of passphrase.
+TEST(Passphrase, AFileOthersCanReadIsUsedWithAOneLineWarning) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "p";
+  WriteFile(file, "s3cret words\n");
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read);
+  ::testing::internal::CaptureStderr();
+  auto p = ReadPassphraseFile(file);
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+  EXPECT_EQ(warned, "ledgerctl: warning: " + file.string() +
+                        ": the passphrase file has mode 0644: group or others may read it; chmod "
+                        "600 it\n");
+  fs::permissions(file, kSecretFileMode);
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(ReadPassphraseFile(file).has_value());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(Passphrase, APipeIsReadLikeAFile) {
+  TempDir tmp;
+  const fs::path fifo = tmp.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    // Non-blocking open fails (ENXIO) until a reader has the pipe open: wait for one, a while.
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; ++i) {
+      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fd < 0) return;  // the reader never opened the pipe
+    const std::string line = "s3cret words\n";
+    EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    ::close(fd);
+  });
+  auto p = ReadPassphraseFile(fifo);
+  writer.join();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+}
+
+TEST(Member, InitRefusesAPassphraseShorterThan12Bytes) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  auto o = MemberOptions(dir, "Bank A", "validator", 1);
+  o.passphrase = "12345678901";
+  auto d = InitMember(o);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message,
+            "passphrase: 11 bytes; a new keystore's passphrase must be at least 12 bytes");
+  EXPECT_FALSE(fs::exists(dir));
+  o.passphrase = "123456789012";
+  EXPECT_TRUE(InitMember(o).has_value());
 }
 
 TEST(Passphrase, WithoutAFileAndWithoutATerminalItRefuses) {
