@@ -73,7 +73,9 @@ void Header(std::ostream& out, const genesis::Genesis& g, std::string_view file,
       << "consensus             max_block_txs " << c.max_block_txs << "\n"
       << "                      max_block_bytes " << c.max_block_bytes << "\n"
       << "                      block_interval_ms " << c.block_interval_ms << "\n"
-      << "                      view_change_timeout_ms " << c.view_change_timeout_ms << "\n";
+      << "                      view_change_timeout_ms " << c.view_change_timeout_ms
+      << " (not used by the nodes: each node's consensus.view_timeout_ms in config.toml is its "
+         "view-change timeout)\n";
 }
 
 void Members(std::ostream& out, const genesis::Genesis& g) {

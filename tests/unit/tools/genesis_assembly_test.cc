@@ -344,7 +344,9 @@ TEST_F(GenesisAssembly, InspectPrintsTheHashMembersValidatorsAndEveryParameter) 
       "max_block_txs 5000\n",
       "max_block_bytes 8388608\n",
       "block_interval_ms 200\n",
-      "view_change_timeout_ms 4000\n",
+      // Checked but not used: each node's consensus.view_timeout_ms is its view-change timeout.
+      "view_change_timeout_ms 4000 (not used by the nodes: each node's consensus.view_timeout_ms "
+      "in config.toml is its view-change timeout)\n",
       "members (5)\n",
       "  member 5  \"Partner 1\"\n    roles       observer\n",
       "validator set (4 validators; tolerates f = 1; quorum 3)\n",
