@@ -93,6 +93,21 @@ Status LoadGenesisInput(const fs::path& path, Inputs& in) {
   return OkStatus();
 }
 
+// The genesis the founders compared (docs/operations.md, step 3) is the one this home gets.
+Status CheckExpectedGenesisHash(const NodeInitOptions& o, const Inputs& in) {
+  if (o.expect_genesis_hash.empty()) return OkStatus();
+  auto expected = Hash32FromHex(o.expect_genesis_hash);
+  if (!expected)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--expect-genesis-hash: must be 64 hex digits (a genesis hash)");
+  if (*expected != in.genesis.hash)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     o.genesis_file.string() + ": genesis hash " + in.genesis.hash.ToHex() +
+                         " is not the expected " + expected->ToHex() +
+                         " (--expect-genesis-hash): this is not the genesis the founders compared");
+  return OkStatus();
+}
+
 std::vector<std::string> RoleNames(uint32_t roles) {
   std::vector<std::string> out;
   const std::pair<uint32_t, const char*> names[] = {{pb::ROLE_VALIDATOR, "validator"},
@@ -194,6 +209,7 @@ Result<Inputs> ReadInputs(const NodeInitOptions& o) {
   if (!descriptor) return std::unexpected(descriptor.error());
   in.descriptor = std::move(*descriptor);
   LEDGER_TRY(LoadGenesisInput(o.genesis_file, in));
+  LEDGER_TRY(CheckExpectedGenesisHash(o, in));
   LEDGER_TRY(CheckMemberInGenesis(descriptor_file, o.genesis_file, in));
   LEDGER_TRY(CheckNodeKeystore(o.member_dir / kNodeKeyFile, o.passphrase, o.genesis_file, in));
   auto peers_text = ReadTextFile(o.peers_file, kMaxPeersFileBytes);

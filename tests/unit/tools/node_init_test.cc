@@ -117,6 +117,26 @@ TEST_F(NodeInit, RefusesAKeystoreWhoseKeyIsNotTheOneGenesisLists) {
                 members_.descriptors[0].descriptor.node_key.ToHex());
 }
 
+// --expect-genesis-hash: the hash the founders compared out of band; a genesis file with another
+// hash is refused before anything is written.
+TEST_F(NodeInit, RefusesAGenesisWhoseHashIsNotTheExpectedOne) {
+  auto g = genesis::LoadGenesisFile(genesis_file().string());
+  ASSERT_TRUE(g.has_value()) << g.error().message;
+  NodeInitOptions o = Options(0);
+  Hash32 other = g->hash;
+  other.bytes[0] ^= 1;
+  o.expect_genesis_hash = other.ToHex();
+  EXPECT_EQ(Refusal(o), genesis_file().string() + ": genesis hash " + g->hash.ToHex() +
+                            " is not the expected " + other.ToHex() +
+                            " (--expect-genesis-hash): this is not the genesis the founders "
+                            "compared");
+  o.expect_genesis_hash = "abcd";
+  EXPECT_EQ(Refusal(o), "--expect-genesis-hash: must be 64 hex digits (a genesis hash)");
+  o.expect_genesis_hash = g->hash.ToHex();
+  auto config = InitNode(o);
+  EXPECT_TRUE(config.has_value()) << config.error().message;
+}
+
 TEST_F(NodeInit, RefusesAWrongPassphrase) {
   NodeInitOptions o = Options(0);
   o.passphrase = "not it";
