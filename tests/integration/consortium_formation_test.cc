@@ -388,6 +388,17 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
   EXPECT_TRUE(RefusedWithOneLine(
       assemble({"A.json", "B.json", "C.json", "D.json", "bad-key.json"}, "consortium.toml"),
       "bad-key.json: node_key: not a 33-byte compressed secp256k1 public key in hex"));
+  // Text from a descriptor reaches the terminal escaped: no ESC, no second line (finding 5).
+  WriteFile(root / "evil.json",
+            std::regex_replace(ReadFile(root / "E.json"), std::regex("\"p2p_address\": \"[^\"]+\""),
+                               R"("p2p_address": "\u001b]0;pwned\u0007 10.0.0.4 \n:26656")"));
+  const CommandResult evil =
+      assemble({"A.json", "B.json", "C.json", "D.json", "evil.json"}, "consortium.toml");
+  EXPECT_TRUE(RefusedWithOneLine(evil,
+                                 "evil.json: p2p_address: the host must be an IP address or "
+                                 "a DNS name (letters, digits, hyphens, dots), got "
+                                 "'\\u001b]0;pwned\\u0007 10.0.0.4 \\u000a:26656'"));
+  EXPECT_EQ(evil.err.find('\x1b'), std::string::npos) << evil.err;
   EXPECT_TRUE(RefusedWithOneLine(
       assemble({"A.json", "B.json", "C.json", "D.json", "A.json"}, "consortium.toml"),
       "A.json: name: 'Bank A' is also the name in A.json"));
