@@ -3,7 +3,9 @@
 // terminal on stdin the command refuses: a passphrase piped in by accident (or an empty one) must
 // not end up protecting a bank's keys.
 //
-// Thread safety: PromptPassphrase changes the terminal's echo setting; call it from one thread.
+// Thread safety: PromptPassphrase changes the terminal's echo setting and, while echo is off, the
+// handlers of SIGINT, SIGTERM, SIGHUP and SIGQUIT (they put the terminal back, then end the process
+// as the signal would have); call it from one thread.
 #pragma once
 
 #include <filesystem>

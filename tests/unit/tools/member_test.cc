@@ -5,7 +5,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -431,6 +434,49 @@ TEST_F(TerminalPrompt, RefusesTwoDifferentAnswers) {
   op.join();
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().message, "the two passphrases differ; nothing written");
+}
+
+// Ctrl-C at the prompt left the terminal with echo off (the shell then showed nothing typed). The
+// prompt, in a child process on a pseudo-terminal, is interrupted: the child dies of SIGINT as
+// before, and the terminal has its echo back.
+TEST(Passphrase, AnInterruptedPromptGivesTheTerminalItsEchoBack) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const std::string slave_name = ::ptsname(master);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setsid();
+    const int slave = ::open(slave_name.c_str(), O_RDWR);
+    if (slave < 0) ::_exit(2);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(slave, STDERR_FILENO);
+    (void)PromptPassphrase(/*confirm=*/false);
+    ::_exit(3);  // the prompt returned: not interrupted
+  }
+  std::string shown;
+  char buf[256];
+  while (!shown.ends_with("passphrase: ")) {
+    pollfd readable{master, POLLIN, 0};
+    if (::poll(&readable, 1, 5'000) != 1) break;
+    const ssize_t n = ::read(master, buf, sizeof(buf));
+    if (n <= 0) break;
+    shown.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(shown.ends_with("passphrase: ")) << shown;
+  ::kill(child, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+  const int slave = ::open(slave_name.c_str(), O_RDWR | O_NOCTTY);
+  ASSERT_GE(slave, 0);
+  termios settings{};
+  ASSERT_EQ(::tcgetattr(slave, &settings), 0);
+  EXPECT_NE(settings.c_lflag & ECHO, 0u) << "the terminal was left with echo off";
+  ::close(slave);
+  ::close(master);
 }
 
 }  // namespace
