@@ -34,7 +34,7 @@ Result<const json::object*> AsObject(const json::value& v, const std::string& pa
   const json::object& o = v.as_object();
   for (const auto& kv : o) {
     if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) == allowed.end()) {
-      return Bad(path + "." + std::string(kv.key()), "unknown field");
+      return Bad(path + "." + EscapeText(kv.key()), "unknown field");
     }
   }
   return &o;
@@ -316,7 +316,8 @@ struct Parser {
       if (!asset) return std::unexpected(asset.error());
       auto it = std::find_if(g.state.assets.begin(), g.state.assets.end(),
                              [&](const pb::AssetRecord& a) { return a.code() == *asset; });
-      if (it == g.state.assets.end()) return Bad(path + ".asset", "unknown asset " + *asset);
+      if (it == g.state.assets.end())
+        return Bad(path + ".asset", "unknown asset " + EscapeText(*asset));
       r.set_asset(*asset);
       r.set_issuer(it->issuer_account() == *id);
       asset_of[*id] = *asset;

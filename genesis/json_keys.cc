@@ -4,6 +4,8 @@
 #include <set>
 #include <vector>
 
+#include "util/text.h"
+
 namespace cl::genesis {
 namespace {
 
@@ -82,7 +84,7 @@ class DuplicateKeyFinder {
   std::string Path() const {
     std::string path = "$";
     for (const Frame& f : frames_)
-      path += f.array ? "[" + std::to_string(f.index) + "]" : "." + f.key;
+      path += f.array ? "[" + std::to_string(f.index) + "]" : "." + EscapeText(f.key);
     return path;
   }
 

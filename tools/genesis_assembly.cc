@@ -65,7 +65,7 @@ Result<json::value> Controller(const toml::node& n, std::string_view file,
     return Bad(file, field, "must be \"governance\", a public key, or { threshold, keys }");
   json::object out;
   for (const auto& [key, value] : *table) {
-    const std::string sub = field + "." + std::string(key.str());
+    const std::string sub = field + "." + EscapeText(key.str());
     if (key.str() == "threshold") {
       const auto* threshold = value.as_integer();
       if (threshold == nullptr || threshold->get() < 0) return Bad(file, sub, "must be an integer");
@@ -113,7 +113,7 @@ Result<json::array> Entries(const toml::node& n, const FieldSpec (&spec)[N], std
     if (table == nullptr) return Bad(file, path, "must be a table");
     json::object entry;
     for (const auto& [key, value] : *table) {
-      const std::string field = path + "." + std::string(key.str());
+      const std::string field = path + "." + EscapeText(key.str());
       const FieldSpec* found = nullptr;
       for (const FieldSpec& f : spec) {
         if (f.name == key.str()) found = &f;
@@ -150,7 +150,7 @@ Status CheckTopLevel(const toml::table& root, std::string_view file) {
     (void)value;
     if (std::find(std::begin(kTopLevelFields), std::end(kTopLevelFields), key.str()) ==
         std::end(kTopLevelFields))
-      return Bad(file, key.str(), "unknown field");
+      return Bad(file, EscapeText(key.str()), "unknown field");
   }
   for (std::string_view required : {"chain_id", "genesis_time", "governance_threshold"}) {
     if (!root.contains(required)) return Bad(file, required, "missing");
@@ -168,7 +168,7 @@ Status Consensus(const toml::node& n, std::string_view file, genesis::ConsensusP
       {"block_interval_ms", &out.block_interval_ms},
       {"view_change_timeout_ms", &out.view_change_timeout_ms}};
   for (const auto& [key, value] : *table) {
-    const std::string field = "consensus." + std::string(key.str());
+    const std::string field = "consensus." + EscapeText(key.str());
     auto it = std::find_if(std::begin(fields), std::end(fields),
                            [&](const auto& f) { return f.first == key.str(); });
     if (it == std::end(fields)) return Bad(file, field, "unknown field");

@@ -74,7 +74,7 @@ Status Governance(const json::value& v, std::string_view file, MemberDescriptor&
   const json::object& o = v.as_object();
   for (const auto& kv : o) {
     if (kv.key() != "threshold" && kv.key() != "keys")
-      return Bad(file, "governance." + std::string(kv.key()), "unknown field");
+      return Bad(file, "governance." + EscapeText(kv.key()), "unknown field");
   }
   const json::value* keys = o.if_contains("keys");
   if (keys == nullptr || !keys->is_array()) return Bad(file, "governance.keys", "must be an array");
@@ -104,7 +104,7 @@ Status CheckFields(const json::object& o, std::string_view file) {
   for (const auto& kv : o) {
     if (std::find(kDescriptorFields.begin(), kDescriptorFields.end(), std::string_view(kv.key())) ==
         kDescriptorFields.end())
-      return Bad(file, std::string(kv.key()), "unknown field");
+      return Bad(file, EscapeText(kv.key()), "unknown field");
   }
   for (std::string_view field : kDescriptorFields) {
     if (!o.contains(field)) return Bad(file, field, "missing");

@@ -39,7 +39,7 @@ Result<PeerEntry> Peer(const toml::node& n, std::string_view file, const std::st
   for (const auto& [key, value] : *table) {
     (void)value;
     if (key.str() != "member" && key.str() != "address")
-      return Bad(file, path + "." + std::string(key.str()), "unknown field");
+      return Bad(file, path + "." + EscapeText(key.str()), "unknown field");
   }
   const auto* member = table->get_as<std::string>("member");
   if (member == nullptr || member->get().empty())
@@ -55,7 +55,7 @@ Result<PeerEntry> Peer(const toml::node& n, std::string_view file, const std::st
 Result<std::vector<PeerEntry>> PeersFrom(const toml::table& root, std::string_view file) {
   for (const auto& [key, value] : root) {
     (void)value;
-    if (key.str() != "peers") return Bad(file, key.str(), "unknown field");
+    if (key.str() != "peers") return Bad(file, EscapeText(key.str()), "unknown field");
   }
   const toml::array* array = root["peers"].as_array();
   if (array == nullptr) return Bad(file, "peers", "missing: expected [[peers]] tables");

@@ -267,7 +267,14 @@ TEST(Member, DescriptorTextInErrorsIsEscaped) {
   EXPECT_EQ(role,
             "a.json: roles: unknown role '\\u001b[31mvalidator' (validator or observer, plus "
             "issuer, compliance)");
-  for (const std::string& message : {address, role}) {
+  // A field name is text from the file too.
+  const std::string field = ParseError(Descriptor("\\u001b[2J", "1"));
+  EXPECT_EQ(field, "a.json: \\u001b[2J: unknown field");
+  const std::string governance =
+      ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"keys\": [\"") + kKeyB +
+                                              "\"], \"\\u009b\": 1}"));
+  EXPECT_EQ(governance, "a.json: governance.\\u009b: unknown field");
+  for (const std::string& message : {address, role, field, governance}) {
     EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   }
