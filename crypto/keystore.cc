@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "util/assert.h"
+#include "util/atomic_file.h"
 #include "util/hex.h"
 
 namespace cl::crypto {
@@ -234,29 +235,6 @@ std::unexpected<Error> IoError(const std::filesystem::path& path, std::string_vi
   return MakeError(code, path.string() + ": " + std::string(what) + ": " + std::strerror(err));
 }
 
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(Error{ErrorCode::kIoError, std::strerror(errno)});
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return OkStatus();
-}
-
-// Moves tmp to path; without allow_overwrite, fails with EEXIST if path exists (atomically).
-int MoveIntoPlace(const std::string& tmp, const std::string& path, bool allow_overwrite) {
-  if (allow_overwrite) return ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return errno;
-  // A filesystem without RENAME_NOREPLACE: link() also refuses to replace.
-  if (::link(tmp.c_str(), path.c_str()) != 0) return errno;
-  ::unlink(tmp.c_str());
-  return 0;
-}
-
 Result<std::string> ReadSmallFile(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -380,7 +358,7 @@ Result<PrivateKey> OpenKeystore(std::string_view contents, std::string_view pass
 
 Status WriteKeystoreFile(const std::filesystem::path& path, const PrivateKey& key,
                          std::string_view passphrase, const KeystoreWriteOptions& options) {
-  // Fail fast before spending scrypt's time; MoveIntoPlace re-checks atomically.
+  // Fail fast before spending scrypt's time; WriteFileAtomically re-checks atomically.
   struct stat existing {};
   if (!options.allow_overwrite && ::lstat(path.c_str(), &existing) == 0)
     return MakeError(ErrorCode::kAlreadyExists,
@@ -388,44 +366,11 @@ Status WriteKeystoreFile(const std::filesystem::path& path, const PrivateKey& ke
   auto contents = SealKeystore(key, passphrase, options.scrypt);
   if (!contents) return std::unexpected(contents.error());
 
-  const std::filesystem::path dir =
-      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::array<uint8_t, 8> suffix{};
-  RandomBytes(suffix.data(), suffix.size());
-  const std::filesystem::path tmp =
-      dir / ("." + path.filename().string() + ".tmp-" + ToHex(suffix));
-
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return IoError(tmp, "cannot create temporary key file", errno);
-  // The umask can only remove bits from 0600, but make the mode explicit all the same.
-  Status written = OkStatus();
-  if (::fchmod(fd, 0600) != 0)
-    written = std::unexpected(Error{ErrorCode::kIoError, std::strerror(errno)});
-  if (written) written = WriteAll(fd, *contents);
-  if (written && ::fsync(fd) != 0)
-    written = std::unexpected(Error{ErrorCode::kIoError, std::strerror(errno)});
-  if (::close(fd) != 0 && written)
-    written = std::unexpected(Error{ErrorCode::kIoError, std::strerror(errno)});
-  if (!written) {
-    ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kIoError,
-                     tmp.string() + ": cannot write key file: " + written.error().message);
-  }
-  if (int err = MoveIntoPlace(tmp.string(), path.string(), options.allow_overwrite); err != 0) {
-    ::unlink(tmp.c_str());
-    if (err == EEXIST)
-      return MakeError(ErrorCode::kAlreadyExists,
-                       path.string() + ": key file already exists (refusing to overwrite)");
-    return IoError(path, "cannot move key file into place", err);
-  }
-  // Make the rename itself durable.
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return IoError(dir, "cannot open directory to sync it", errno);
-  int sync_result = ::fsync(dir_fd);
-  int sync_errno = errno;
-  ::close(dir_fd);
-  if (sync_result != 0) return IoError(dir, "cannot sync directory", sync_errno);
-  return OkStatus();
+  Status written = WriteFileAtomically(path, *contents, 0600, options.allow_overwrite);
+  if (!written && written.error().code == ErrorCode::kAlreadyExists)
+    return MakeError(ErrorCode::kAlreadyExists,
+                     path.string() + ": key file already exists (refusing to overwrite)");
+  return written;
 }
 
 Result<KeystoreInfo> ReadKeystoreInfo(const std::filesystem::path& path) {

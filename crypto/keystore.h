@@ -85,10 +85,10 @@ Result<PrivateKey> OpenKeystore(std::string_view contents, std::string_view pass
 
 // --- Files.
 
-// Writes the key file atomically: a temporary file in the same directory, created with mode 0600,
-// written, fsynced, renamed over path (without replacing an existing file unless allowed), then the
-// directory fsynced. On any error no file is left at path (or the old one is intact) and the
-// temporary file is removed.
+// Writes the key file atomically (util/atomic_file.h): a temporary file in the same directory,
+// created with mode 0600, written, fsynced, renamed over path (without replacing an existing file
+// unless allowed), then the directory fsynced. On any error no file is left at path (or the old one
+// is intact) and the temporary file is removed.
 Status WriteKeystoreFile(const std::filesystem::path& path, const PrivateKey& key,
                          std::string_view passphrase, const KeystoreWriteOptions& options = {});
 Result<KeystoreInfo> ReadKeystoreInfo(const std::filesystem::path& path);

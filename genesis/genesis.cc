@@ -10,8 +10,11 @@
 #include <sstream>
 
 #include "crypto/sha256.h"
+#include "genesis/json_keys.h"
+#include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "util/hex.h"
+#include "util/text.h"
 
 namespace cl::genesis {
 namespace json = boost::json;
@@ -31,7 +34,7 @@ Result<const json::object*> AsObject(const json::value& v, const std::string& pa
   const json::object& o = v.as_object();
   for (const auto& kv : o) {
     if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) == allowed.end()) {
-      return Bad(path + "." + std::string(kv.key()), "unknown field");
+      return Bad(path + "." + EscapeText(kv.key()), "unknown field");
     }
   }
   return &o;
@@ -140,7 +143,8 @@ struct Parser {
     const auto& arr = v.as_array();
     if (arr.empty() || arr.size() > kMaxMembers)
       return Bad("$.members", "must hold 1..256 members");
-    std::set<std::string> names, node_keys;
+    std::map<std::string, std::pair<uint32_t, std::string>> names;  // key -> id, name
+    std::set<std::string> node_keys;
     std::map<std::string, uint32_t> governance_keys;  // key -> the member it governs
     for (size_t i = 0; i < arr.size(); ++i) {
       std::string path = "$.members[" + std::to_string(i) + "]";
@@ -160,10 +164,14 @@ struct Parser {
       if (!name_v) return std::unexpected(name_v.error());
       auto name = Str(**name_v, path + ".name");
       if (!name) return std::unexpected(name.error());
-      if (name->empty() || name->size() > ledger::kMaxMemberNameBytes) {
-        return Bad(path + ".name", "must be 1..64 bytes");
+      if (auto st = CheckMemberName(*name); !st) return Bad(path + ".name", st.error().message);
+      if (auto [it, fresh] = names.emplace(MemberNameKey(*name), std::make_pair(m.id(), *name));
+          !fresh) {
+        return Bad(path + ".name", "duplicate name (same as member " +
+                                       std::to_string(it->second.first) + "'s '" +
+                                       EscapeText(it->second.second) +
+                                       "' ignoring ASCII case and repeated spaces)");
       }
-      if (!names.insert(*name).second) return Bad(path + ".name", "duplicate name");
       m.set_name(*name);
       auto roles_v = Field(**o, path, "roles");
       if (!roles_v) return std::unexpected(roles_v.error());
@@ -183,8 +191,8 @@ struct Parser {
         else if (*role == "compliance")
           roles |= pb::ROLE_COMPLIANCE;
         else
-          return Bad(rpath,
-                     "unknown role '" + *role + "' (validator, observer, issuer, compliance)");
+          return Bad(rpath, "unknown role '" + EscapeText(*role) +
+                                "' (validator, observer, issuer, compliance)");
       }
       if ((roles & pb::ROLE_VALIDATOR) && (roles & pb::ROLE_OBSERVER)) {
         return Bad(path + ".roles", "a member is a validator or an observer, not both");
@@ -308,7 +316,8 @@ struct Parser {
       if (!asset) return std::unexpected(asset.error());
       auto it = std::find_if(g.state.assets.begin(), g.state.assets.end(),
                              [&](const pb::AssetRecord& a) { return a.code() == *asset; });
-      if (it == g.state.assets.end()) return Bad(path + ".asset", "unknown asset " + *asset);
+      if (it == g.state.assets.end())
+        return Bad(path + ".asset", "unknown asset " + EscapeText(*asset));
       r.set_asset(*asset);
       r.set_issuer(it->issuer_account() == *id);
       asset_of[*id] = *asset;
@@ -434,6 +443,7 @@ Result<Genesis> LoadGenesis(std::string_view text) {
   boost::system::error_code ec;
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return Bad("$", "not valid JSON: " + ec.message());
+  if (auto duplicate = FindDuplicateJsonKey(text)) return Bad(*duplicate, "key given twice");
   auto o = AsObject(root, "$",
                     {"chain_id", "genesis_time_ms", "governance_threshold", "consensus", "members",
                      "assets", "accounts"});

@@ -1,5 +1,7 @@
 #include "node/config.h"
 
+#include <arpa/inet.h>
+
 #include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
@@ -7,6 +9,7 @@
 #include <sstream>
 
 #include "node/toml_text.h"
+#include "util/text.h"
 
 namespace cl::node {
 namespace {
@@ -118,23 +121,57 @@ std::string Quote(const std::string& s) {
   return out.str();
 }
 
+bool IsIpv4Literal(std::string_view host) {
+  in_addr addr{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &addr) == 1;
+}
+
+bool IsIpv6Literal(std::string_view host) {
+  in6_addr addr{};
+  return ::inet_pton(AF_INET6, std::string(host).c_str(), &addr) == 1;
+}
+
+// RFC 1123 host names: labels of 1..kMaxDnsLabelBytes letters, digits and hyphens, neither starting
+// nor ending with a hyphen, joined by dots; kMaxDnsNameBytes in all.
+bool IsDnsName(std::string_view host) {
+  constexpr size_t kMaxDnsNameBytes = 253;
+  constexpr size_t kMaxDnsLabelBytes = 63;
+  if (host.empty() || host.size() > kMaxDnsNameBytes) return false;
+  while (true) {
+    const size_t dot = host.find('.');
+    const std::string_view label = host.substr(0, dot);
+    if (label.empty() || label.size() > kMaxDnsLabelBytes || label.front() == '-' ||
+        label.back() == '-')
+      return false;
+    for (char c : label) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    host.remove_prefix(dot + 1);
+  }
+}
+
 }  // namespace
 
 Result<HostPort> ParseHostPort(std::string_view text) {
+  // The text may come from a file another party wrote (a member descriptor, a peers file): it is
+  // echoed only escaped.
+  const std::string shown = "'" + EscapeText(text) + "'";
   std::string_view host;
   std::string_view port;
-  if (text.starts_with("[")) {
+  const bool bracketed = text.starts_with("[");
+  if (bracketed) {
     size_t close = text.find("]:");
     if (close == std::string_view::npos)
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "expected [ipv6]:port, got '" + std::string(text) + "'");
+      return MakeError(ErrorCode::kInvalidArgument, "expected [ipv6]:port, got " + shown);
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos || text.find(':') != colon)
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "expected host:port, got '" + std::string(text) + "'");
+      return MakeError(ErrorCode::kInvalidArgument, "expected host:port, got " + shown);
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
@@ -143,7 +180,12 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   if (host.empty() || port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
       value > 65535)
     return MakeError(ErrorCode::kInvalidArgument,
-                     "expected host:port with a port in 0..65535, got '" + std::string(text) + "'");
+                     "expected host:port with a port in 0..65535, got " + shown);
+  if (bracketed ? !IsIpv6Literal(host) : !IsIpv4Literal(host) && !IsDnsName(host))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the host must be an IP address or a DNS name (letters, digits, hyphens, "
+                     "dots), got " +
+                         shown);
   return HostPort{std::string(host), static_cast<uint16_t>(value)};
 }
 

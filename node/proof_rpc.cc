@@ -4,6 +4,7 @@
 
 #include "ledger/proof_bundle.h"
 #include "node/ledger_app.h"
+#include "node/rpc_methods.h"
 #include "util/hex.h"
 
 namespace cl::node {
@@ -74,7 +75,7 @@ RpcResult GetProof(const Node& node, const json::value& params) {
       return RpcFail(kRpcNotFound, bundle.error().message);
     if (code == ErrorCode::kInvalidArgument)
       return RpcFail(kRpcInvalidParams, bundle.error().message);
-    return RpcFail(kRpcInternalError, bundle.error().message);
+    return std::unexpected(StorageReadFailed(bundle.error()));
   }
   ledger::pb::ProofBundle parsed;
   parsed.ParseFromArray(bundle->data(), static_cast<int>(bundle->size()));

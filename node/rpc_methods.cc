@@ -1,5 +1,8 @@
 #include "node/rpc_methods.h"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -56,9 +59,9 @@ std::expected<std::optional<Record>, RpcError> ReadRecord(const Node& node, cons
                                                           uint64_t height) {
   auto raw = node.ledger().tree().Get(key, height);
   if (!raw)
-    return std::unexpected(
-        RpcError{raw.error().code == ErrorCode::kNotFound ? kRpcNotFound : kRpcInternalError,
-                 raw.error().message, nullptr});
+    return std::unexpected(raw.error().code == ErrorCode::kNotFound
+                               ? RpcError{kRpcNotFound, raw.error().message, nullptr}
+                               : StorageReadFailed(raw.error()));
   if (!raw->has_value()) return std::optional<Record>();
   Record record;
   if (!record.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size())))
@@ -119,7 +122,7 @@ std::expected<std::vector<Bytes>, RpcError> TxList(const json::object& params) {
 // A failed read of the node's own database is an internal error, never a wrong answer ("no such
 // block", "unknown", a field left out): docs/rpc.md, docs/operations.md "Storage failures".
 RpcError ReadFailed(const Error& error) {
-  return RpcError{kRpcInternalError, error.message, nullptr};
+  return StorageReadFailed(error);
 }
 
 std::expected<json::object, RpcError> RenderBlockSummary(const Node& node, uint64_t height) {
@@ -259,6 +262,15 @@ std::expected<json::object, RpcError> TxStatus(const Node& node, const Hash32& i
   return out;
 }
 
+RpcError StorageReadFailed(const Error& error) {
+  // Ids count from 1 in each run of the node; the log line carries the time as well.
+  static std::atomic<uint64_t> last_error_id{0};
+  const uint64_t id = last_error_id.fetch_add(1, std::memory_order_relaxed) + 1;
+  spdlog::error("rpc: storage read failed (error id {}): {}", id, error.message);
+  return RpcError{kRpcInternalError, "storage read failed (error id " + std::to_string(id) + ")",
+                  nullptr};
+}
+
 void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
   d.Register("status", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
                auto status = node.GetStatus();
@@ -292,7 +304,14 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
 
   auto submit = [&node](std::vector<Bytes> txs) {
     std::vector<ByteSpan> spans(txs.begin(), txs.end());
-    return node.Submit(spans);
+    std::vector<AdmitResult> results = node.Submit(spans);
+    // "unavailable" carries the failed read's message, with the data directory's paths: the
+    // client gets the error id, the log the detail.
+    for (AdmitResult& r : results) {
+      if (r.status == AdmitStatus::kUnavailable)
+        r.reason = StorageReadFailed(Error{ErrorCode::kIoError, r.reason}).message;
+    }
+    return results;
   };
 
   d.Register("submit_tx", {[submit](const json::value& params, RpcCallContext&) -> RpcResult {

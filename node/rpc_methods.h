@@ -18,6 +18,12 @@ void RegisterRpcMethods(RpcDispatcher& dispatcher, Node& node);
 // Publishes a committed block to the subscription topics it concerns.
 void PublishCommit(RpcServer& server, const Node& node, const CommitResult& result);
 
+// A failed read of the node's own database, as answered to a client: -32603 "storage read failed
+// (error id N)". The read's message names files under the data directory (absolute paths), which
+// an unauthenticated client has no business seeing; it is logged with the same id, so an operator
+// given the answer finds the detail. Thread-safe.
+RpcError StorageReadFailed(const Error& error);
+
 // Rendering shared with tools.
 json::object RenderAccount(const ledger::pb::AccountRecord& account);
 json::object RenderTransfer(const ledger::pb::TransferRecord& transfer);

@@ -460,12 +460,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
-// Whether an accept failed for want of a resource (descriptors, kernel memory) rather than
-// because of the one connection: the pending connection stays in the backlog, so accepting again
-// at once fails again at once.
-bool AcceptOutOfResources(const beast::error_code& ec) {
-  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
-         ec == net::error::no_memory || ec == beast::errc::too_many_files_open_in_system;
+AcceptNext NextAccept(const beast::error_code& ec, bool acceptor_open) {
+  if (!acceptor_open || ec == net::error::operation_aborted) return AcceptNext::kStop;
+  if (!ec || ec == net::error::connection_aborted || ec == net::error::interrupted ||
+      ec == net::error::try_again || ec == net::error::would_block ||
+      ec == beast::errc::protocol_error)
+    return AcceptNext::kAcceptNow;
+  return AcceptNext::kAcceptAfterDelay;
 }
 
 struct RpcServer::Impl {
@@ -484,21 +485,26 @@ struct RpcServer::Impl {
 
   void DoAccept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (ec == net::error::operation_aborted) return;
-        if (AcceptOutOfResources(ec)) {
-          // Out of descriptors: retrying at once spun an RPC thread at 100% CPU for as long as
-          // the condition lasted (the node's commits competed with it). Wait, then retry.
-          if (!accept_starved)
-            spdlog::warn("rpc: cannot accept connections: {}; retrying every {} ms", ec.message(),
-                         kAcceptRetryDelayMs);
-          accept_starved = true;
-          accept_retry.expires_after(std::chrono::milliseconds(kAcceptRetryDelayMs));
-          accept_retry.async_wait([this](beast::error_code wait_ec) {
-            if (!wait_ec) DoAccept();
-          });
-          return;
-        }
+      // An accept that completed just before Stop closed the acceptor (on this strand) must not
+      // start another: it would fail at once with a bad descriptor, and again, until the context
+      // stopped.
+      const AcceptNext next = NextAccept(ec, acceptor.is_open());
+      if (next == AcceptNext::kStop) return;
+      if (next == AcceptNext::kAcceptAfterDelay) {
+        // Out of descriptors, or any other error that would recur at once: retrying at once spun
+        // an RPC thread at 100% CPU for as long as the condition lasted (the node's commits
+        // competed with it). Wait, then retry.
+        if (!accept_starved)
+          spdlog::warn("rpc: cannot accept connections: {}; retrying every {} ms", ec.message(),
+                       kAcceptRetryDelayMs);
+        accept_starved = true;
+        accept_retry.expires_after(std::chrono::milliseconds(kAcceptRetryDelayMs));
+        accept_retry.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open()) DoAccept();
+        });
+        return;
+      }
+      if (ec) {  // transient: this connection only
         DoAccept();
         return;
       }

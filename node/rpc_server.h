@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/system/error_code.hpp>
+
 #include "node/rpc_dispatch.h"
 #include "util/status.h"
 
@@ -63,6 +65,14 @@ inline constexpr uint32_t kDefaultIdleTimeoutMs = 60'000;
 // When accepting fails for want of descriptors or memory, the server waits this long before
 // accepting again (the refused connection stays queued in the kernel's backlog meanwhile).
 inline constexpr uint32_t kAcceptRetryDelayMs = 100;
+
+// What the accept loop does once an accept has completed with `ec`: stop when the acceptor is
+// closed (Stop) or the accept was cancelled; accept again at once after a connection or after an
+// error accept(2) calls transient (the peer reset the connection, a signal); otherwise (out of
+// descriptors or memory, or an unexpected error) wait kAcceptRetryDelayMs first, since accepting
+// again at once would fail again at once and spin an io thread.
+enum class AcceptNext { kStop, kAcceptNow, kAcceptAfterDelay };
+AcceptNext NextAccept(const boost::system::error_code& ec, bool acceptor_open);
 
 struct RpcServerConfig {
   std::string address = "127.0.0.1";  // loopback unless configured otherwise

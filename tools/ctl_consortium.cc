@@ -109,6 +109,8 @@ void RegisterNodeInit(CLI::App& app, CtlContext& context) {
   init->add_option("--rpc-listen", options.rpc_listen, "host:port for JSON-RPC");
   init->add_option("--p2p-listen", options.p2p_listen,
                    "host:port to listen on for peers (default: the descriptor's p2p_address)");
+  init->add_option("--expect-genesis-hash", options.expect_genesis_hash,
+                   "the genesis hash the founders compared; refuse a genesis file with another");
   init->callback([&context] {
     options.home = home;
     options.member_dir = member_dir;

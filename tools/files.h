@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "util/status.h"
 
@@ -17,9 +19,27 @@ inline constexpr std::filesystem::perms kPublicFileMode =
 inline constexpr std::filesystem::perms kSecretFileMode =
     std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
 
-// Writes `text` to `path` (replacing it) and sets its mode.
-Status WriteTextFile(const std::filesystem::path& path, const std::string& text,
+// Writes `text` to a new file `path` with mode `perms`, atomically (util/atomic_file.h: a
+// temporary file created O_EXCL|O_NOFOLLOW with that mode, fsynced, renamed without replacing).
+// kAlreadyExists "PATH: exists; remove it or choose another path" when something is at `path`,
+// a dangling symlink included: nothing is ever written over a file or through a symlink.
+Status WriteTextFile(const std::filesystem::path& path, std::string_view text,
                      std::filesystem::perms perms);
+
+// One output of a command.
+struct NewFile {
+  std::filesystem::path path;
+  std::string_view text;
+  std::filesystem::perms perms;
+};
+
+// Writes every file as WriteTextFile does, in order; when one fails, the ones this call wrote are
+// removed, so a command leaves all its outputs or none.
+Status WriteNewFiles(const std::vector<NewFile>& files);
+
+// kAlreadyExists "PATH: exists; remove it or choose another path" when anything is at `path`
+// (a symlink counts, even a dangling one).
+Status RefuseExisting(const std::filesystem::path& path);
 
 // Reads a whole file of at most max_bytes: kNotFound "PATH: no such file" when it is missing,
 // kInvalidArgument when it is larger.

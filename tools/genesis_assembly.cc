@@ -5,10 +5,12 @@
 #include <chrono>
 #include <map>
 
+#include "genesis/member_name.h"
 #include "node/toml_text.h"
 #include "tools/files.h"
 #include "tools/node_init.h"
 #include "util/assert.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -63,7 +65,7 @@ Result<json::value> Controller(const toml::node& n, std::string_view file,
     return Bad(file, field, "must be \"governance\", a public key, or { threshold, keys }");
   json::object out;
   for (const auto& [key, value] : *table) {
-    const std::string sub = field + "." + std::string(key.str());
+    const std::string sub = field + "." + EscapeText(key.str());
     if (key.str() == "threshold") {
       const auto* threshold = value.as_integer();
       if (threshold == nullptr || threshold->get() < 0) return Bad(file, sub, "must be an integer");
@@ -111,7 +113,7 @@ Result<json::array> Entries(const toml::node& n, const FieldSpec (&spec)[N], std
     if (table == nullptr) return Bad(file, path, "must be a table");
     json::object entry;
     for (const auto& [key, value] : *table) {
-      const std::string field = path + "." + std::string(key.str());
+      const std::string field = path + "." + EscapeText(key.str());
       const FieldSpec* found = nullptr;
       for (const FieldSpec& f : spec) {
         if (f.name == key.str()) found = &f;
@@ -148,7 +150,7 @@ Status CheckTopLevel(const toml::table& root, std::string_view file) {
     (void)value;
     if (std::find(std::begin(kTopLevelFields), std::end(kTopLevelFields), key.str()) ==
         std::end(kTopLevelFields))
-      return Bad(file, key.str(), "unknown field");
+      return Bad(file, EscapeText(key.str()), "unknown field");
   }
   for (std::string_view required : {"chain_id", "genesis_time", "governance_threshold"}) {
     if (!root.contains(required)) return Bad(file, required, "missing");
@@ -166,7 +168,7 @@ Status Consensus(const toml::node& n, std::string_view file, genesis::ConsensusP
       {"block_interval_ms", &out.block_interval_ms},
       {"view_change_timeout_ms", &out.view_change_timeout_ms}};
   for (const auto& [key, value] : *table) {
-    const std::string field = "consensus." + std::string(key.str());
+    const std::string field = "consensus." + EscapeText(key.str());
     auto it = std::find_if(std::begin(fields), std::end(fields),
                            [&](const auto& f) { return f.first == key.str(); });
     if (it == std::end(fields)) return Bad(file, field, "unknown field");
@@ -211,7 +213,7 @@ Result<ConsortiumParams> ParamsFrom(const toml::table& root, std::string_view fi
 std::string MemberNames(const std::vector<DescriptorFile>& members) {
   std::string out;
   for (const DescriptorFile& m : members)
-    out += (out.empty() ? "" : ", ") + m.descriptor.name;
+    out += (out.empty() ? "" : ", ") + EscapeText(m.descriptor.name);
   return out;
 }
 
@@ -221,13 +223,18 @@ Status CheckDistinct(const std::vector<DescriptorFile>& members) {
   std::map<crypto::PublicKey, std::pair<const DescriptorFile*, std::string>> keys;
   for (const DescriptorFile& m : members) {
     const MemberDescriptor& d = m.descriptor;
-    if (auto [it, fresh] = names.emplace(d.name, &m); !fresh)
-      return Bad(m.file, "name", "'" + d.name + "' is also the name in " + it->second->file);
+    if (auto [it, fresh] = names.emplace(genesis::MemberNameKey(d.name), &m); !fresh)
+      return Bad(m.file, "name",
+                 "'" + EscapeText(d.name) + "' is also the name in " + it->second->file +
+                     (it->second->descriptor.name == d.name
+                          ? std::string()
+                          : " ('" + EscapeText(it->second->descriptor.name) +
+                                "'; names are compared ignoring ASCII case and repeated spaces)"));
     const std::string address = d.p2p_address.ToString();
     if (auto [it, fresh] = addresses.emplace(address, &m); !fresh)
       return Bad(m.file, "p2p_address",
-                 address + " is also the address of '" + it->second->descriptor.name + "' (" +
-                     it->second->file + ")");
+                 address + " is also the address of '" + EscapeText(it->second->descriptor.name) +
+                     "' (" + it->second->file + ")");
     std::vector<std::pair<crypto::PublicKey, std::string>> own = {{d.node_key, "node_key"}};
     for (const crypto::PublicKey& key : d.governance_keys)
       own.emplace_back(key, "governance.keys");
@@ -235,7 +242,8 @@ Status CheckDistinct(const std::vector<DescriptorFile>& members) {
       if (auto [it, fresh] = keys.emplace(key, std::make_pair(&m, field)); !fresh)
         return Bad(m.file, field,
                    key.ToHex() + " is also the " + it->second.second + " of '" +
-                       it->second.first->descriptor.name + "' (" + it->second.first->file + ")");
+                       EscapeText(it->second.first->descriptor.name) + "' (" +
+                       it->second.first->file + ")");
     }
   }
   return OkStatus();
@@ -250,8 +258,8 @@ Result<uint32_t> MemberId(const std::vector<DescriptorFile>& members, const json
     if (members[i].descriptor.name == name->as_string()) return static_cast<uint32_t>(i + 1);
   }
   return Bad(file, field,
-             "'" + std::string(name->as_string()) + "' is not one of the members (" +
-                 MemberNames(members) + ")");
+             "'" + EscapeText(std::string_view(name->as_string())) +
+                 "' is not one of the members (" + MemberNames(members) + ")");
 }
 
 json::object GovernanceJson(const MemberDescriptor& d) {
@@ -287,8 +295,9 @@ Result<json::array> AssetsJson(const std::vector<DescriptorFile>& members,
     if (!issuer) return std::unexpected(issuer.error());
     const DescriptorFile& m = members[*issuer - 1];
     if (!m.descriptor.HasRole("issuer"))
-      return Bad(file, path + ".issuer",
-                 "'" + m.descriptor.name + "' does not have the issuer role in " + m.file);
+      return Bad(
+          file, path + ".issuer",
+          "'" + EscapeText(m.descriptor.name) + "' does not have the issuer role in " + m.file);
     asset["issuer"] = *issuer;
     out.push_back(std::move(asset));
   }
@@ -381,7 +390,7 @@ Status CheckDescriptors(const std::vector<DescriptorFile>& members) {
   size_t count = 0;
   for (const DescriptorFile& m : members) {
     if (!m.descriptor.validator()) continue;
-    validators += (count++ == 0 ? "" : ", ") + m.descriptor.name;
+    validators += (count++ == 0 ? "" : ", ") + EscapeText(m.descriptor.name);
   }
   if (count < genesis::kMinValidators)
     return MakeError(ErrorCode::kInvalidArgument,
@@ -425,11 +434,14 @@ Result<std::string> AssembleGenesis(const std::vector<DescriptorFile>& members,
 namespace cl::tools {
 namespace {
 
-Status RefuseExisting(const std::filesystem::path& path) {
+// --out and --peers-out must be two files: the second write would fail on the first's file.
+Status RefuseOneFileForBoth(const std::filesystem::path& out, const std::filesystem::path& peers) {
   std::error_code ec;
-  if (std::filesystem::exists(path, ec))
-    return MakeError(ErrorCode::kAlreadyExists,
-                     path.string() + ": exists; remove it or choose another path");
+  const auto out_path = std::filesystem::weakly_canonical(std::filesystem::absolute(out), ec);
+  const auto peers_path = std::filesystem::weakly_canonical(std::filesystem::absolute(peers), ec);
+  if (out == peers || (!ec && out_path == peers_path))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--peers-out: " + peers.string() + " is also --out; give two files");
   return OkStatus();
 }
 
@@ -438,6 +450,7 @@ Status RefuseExisting(const std::filesystem::path& path) {
 Result<genesis::Genesis> AssembleGenesisFiles(const AssembleFilesOptions& o) {
   if (o.member_files.empty())
     return MakeError(ErrorCode::kInvalidArgument, "--members: no member descriptors given");
+  if (!o.peers_out.empty()) LEDGER_TRY(RefuseOneFileForBoth(o.out, o.peers_out));
   LEDGER_TRY(RefuseExisting(o.out));
   if (!o.peers_out.empty()) LEDGER_TRY(RefuseExisting(o.peers_out));
   std::vector<DescriptorFile> members;
@@ -454,9 +467,11 @@ Result<genesis::Genesis> AssembleGenesisFiles(const AssembleFilesOptions& o) {
   if (!text) return std::unexpected(text.error());
   auto loaded = genesis::LoadGenesis(*text);
   LEDGER_ASSERT(loaded.has_value());  // AssembleGenesis returns only text that loads
-  LEDGER_TRY(WriteTextFile(o.out, *text, kPublicFileMode));
-  if (!o.peers_out.empty())
-    LEDGER_TRY(WriteTextFile(o.peers_out, RenderPeersFile(descriptors), kPublicFileMode));
+  // Both files or neither: a genesis left behind made the rerun refuse "exists".
+  const std::string peers = RenderPeersFile(descriptors);
+  std::vector<NewFile> outputs = {{o.out, *text, kPublicFileMode}};
+  if (!o.peers_out.empty()) outputs.push_back({o.peers_out, peers, kPublicFileMode});
+  LEDGER_TRY(WriteNewFiles(outputs));
   return std::move(*loaded);
 }
 

@@ -8,6 +8,7 @@
 #include "genesis/genesis.h"
 #include "util/hex.h"
 #include "util/quorum.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -15,8 +16,11 @@ namespace {
 namespace json = boost::json;
 namespace pb = ledger::pb;
 
+// Every character outside printable ASCII as \uXXXX: two names that look alike on a screen (one
+// with a zero-width space, a right-to-left override, a letter from another script) print
+// differently, and nothing from the file reaches the terminal as a control sequence.
 std::string Quoted(const std::string& text) {
-  return json::serialize(json::string(text));
+  return "\"" + EscapeText(text) + "\"";
 }
 
 // "2026-12-07T17:00:00.000Z"
@@ -69,7 +73,9 @@ void Header(std::ostream& out, const genesis::Genesis& g, std::string_view file,
       << "consensus             max_block_txs " << c.max_block_txs << "\n"
       << "                      max_block_bytes " << c.max_block_bytes << "\n"
       << "                      block_interval_ms " << c.block_interval_ms << "\n"
-      << "                      view_change_timeout_ms " << c.view_change_timeout_ms << "\n";
+      << "                      view_change_timeout_ms " << c.view_change_timeout_ms
+      << " (not used by the nodes: each node's consensus.view_timeout_ms in config.toml is its "
+         "view-change timeout)\n";
 }
 
 void Members(std::ostream& out, const genesis::Genesis& g) {

@@ -5,8 +5,12 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "genesis/json_keys.h"
+#include "genesis/member_name.h"
 #include "ledger/transaction.h"
 #include "tools/files.h"
+#include "tools/passphrase.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -28,13 +32,7 @@ std::unexpected<Error> Bad(std::string_view file, std::string_view field, std::s
 
 // Errors carry no prefix: the caller names the file and field, or the command-line option.
 Status CheckName(std::string_view name) {
-  if (name.empty() || name.size() > ledger::kMaxMemberNameBytes)
-    return MakeError(ErrorCode::kInvalidArgument, "must be 1..64 bytes");
-  for (char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      return MakeError(ErrorCode::kInvalidArgument, "must not contain control characters");
-  }
-  return OkStatus();
+  return genesis::CheckMemberName(name);
 }
 
 Result<node::HostPort> P2pAddress(std::string_view text) {
@@ -76,7 +74,7 @@ Status Governance(const json::value& v, std::string_view file, MemberDescriptor&
   const json::object& o = v.as_object();
   for (const auto& kv : o) {
     if (kv.key() != "threshold" && kv.key() != "keys")
-      return Bad(file, "governance." + std::string(kv.key()), "unknown field");
+      return Bad(file, "governance." + EscapeText(kv.key()), "unknown field");
   }
   const json::value* keys = o.if_contains("keys");
   if (keys == nullptr || !keys->is_array()) return Bad(file, "governance.keys", "must be an array");
@@ -106,7 +104,7 @@ Status CheckFields(const json::object& o, std::string_view file) {
   for (const auto& kv : o) {
     if (std::find(kDescriptorFields.begin(), kDescriptorFields.end(), std::string_view(kv.key())) ==
         kDescriptorFields.end())
-      return Bad(file, std::string(kv.key()), "unknown field");
+      return Bad(file, EscapeText(kv.key()), "unknown field");
   }
   for (std::string_view field : kDescriptorFields) {
     if (!o.contains(field)) return Bad(file, field, "missing");
@@ -194,10 +192,10 @@ Result<std::vector<std::string>> ParseRoles(std::string_view text) {
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     if (std::find(kRoleOrder.begin(), kRoleOrder.end(), role) == kRoleOrder.end())
       return MakeError(ErrorCode::kInvalidArgument,
-                       "unknown role '" + std::string(role) +
+                       "unknown role '" + EscapeText(role) +
                            "' (validator or observer, plus issuer, compliance)");
     if (!given.insert(role).second)
-      return MakeError(ErrorCode::kInvalidArgument, "role '" + std::string(role) + "' given twice");
+      return MakeError(ErrorCode::kInvalidArgument, "role '" + EscapeText(role) + "' given twice");
   }
   if (given.contains("validator") == given.contains("observer"))
     return MakeError(ErrorCode::kInvalidArgument,
@@ -216,6 +214,8 @@ Result<MemberDescriptor> ParseMemberDescriptor(std::string_view text, std::strin
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return Bad(file, "$", "not valid JSON: " + ec.message());
   if (!root.is_object()) return Bad(file, "$", "must be a JSON object");
+  if (auto duplicate = genesis::FindDuplicateJsonKey(text))
+    return Bad(file, duplicate->substr(2), "field given twice");  // "$.name" -> "name"
   return DescriptorFrom(root.as_object(), file);
 }
 
@@ -252,6 +252,11 @@ Result<MemberDescriptor> InitMember(const MemberInitOptions& o) {
   auto address = P2pAddress(o.p2p_address);
   if (!address) return At("--p2p-address", address.error());
   d.p2p_address = *address;
+  if (o.passphrase.size() < kMinNewPassphraseBytes)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "passphrase: " + std::to_string(o.passphrase.size()) +
+                         " bytes; a new keystore's passphrase must be at least " +
+                         std::to_string(kMinNewPassphraseBytes) + " bytes");
   LEDGER_TRY(o.scrypt.Validate());
   LEDGER_TRY(CreateFreshDirectory(o.dir));
   auto written = WriteMemberFiles(o, std::move(d));

@@ -10,6 +10,7 @@
 #include "node/toml_text.h"
 #include "tools/files.h"
 #include "util/hex.h"
+#include "util/text.h"
 
 namespace cl::tools {
 namespace {
@@ -38,7 +39,7 @@ Result<PeerEntry> Peer(const toml::node& n, std::string_view file, const std::st
   for (const auto& [key, value] : *table) {
     (void)value;
     if (key.str() != "member" && key.str() != "address")
-      return Bad(file, path + "." + std::string(key.str()), "unknown field");
+      return Bad(file, path + "." + EscapeText(key.str()), "unknown field");
   }
   const auto* member = table->get_as<std::string>("member");
   if (member == nullptr || member->get().empty())
@@ -54,7 +55,7 @@ Result<PeerEntry> Peer(const toml::node& n, std::string_view file, const std::st
 Result<std::vector<PeerEntry>> PeersFrom(const toml::table& root, std::string_view file) {
   for (const auto& [key, value] : root) {
     (void)value;
-    if (key.str() != "peers") return Bad(file, key.str(), "unknown field");
+    if (key.str() != "peers") return Bad(file, EscapeText(key.str()), "unknown field");
   }
   const toml::array* array = root["peers"].as_array();
   if (array == nullptr) return Bad(file, "peers", "missing: expected [[peers]] tables");
@@ -67,7 +68,7 @@ Result<std::vector<PeerEntry>> PeersFrom(const toml::table& root, std::string_vi
     auto peer = Peer((*array)[i], file, path);
     if (!peer) return std::unexpected(peer.error());
     if (!names.insert(peer->member).second)
-      return Bad(file, path + ".member", "'" + peer->member + "' is listed twice");
+      return Bad(file, path + ".member", "'" + EscapeText(peer->member) + "' is listed twice");
     peers.push_back(std::move(*peer));
   }
   return peers;
@@ -89,6 +90,21 @@ Status LoadGenesisInput(const fs::path& path, Inputs& in) {
   if (!g) return MakeError(g.error().code, path.string() + ": " + g.error().message);
   in.genesis_text = std::move(*text);
   in.genesis = std::move(*g);
+  return OkStatus();
+}
+
+// The genesis the founders compared (docs/operations.md, step 3) is the one this home gets.
+Status CheckExpectedGenesisHash(const NodeInitOptions& o, const Inputs& in) {
+  if (o.expect_genesis_hash.empty()) return OkStatus();
+  auto expected = Hash32FromHex(o.expect_genesis_hash);
+  if (!expected)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--expect-genesis-hash: must be 64 hex digits (a genesis hash)");
+  if (*expected != in.genesis.hash)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     o.genesis_file.string() + ": genesis hash " + in.genesis.hash.ToHex() +
+                         " is not the expected " + expected->ToHex() +
+                         " (--expect-genesis-hash): this is not the genesis the founders compared");
   return OkStatus();
 }
 
@@ -118,13 +134,13 @@ Status CheckMemberInGenesis(const fs::path& descriptor_file, const fs::path& gen
   const MemberDescriptor& d = in.descriptor;
   std::vector<std::string> names;
   for (const pb::MemberRecord& m : in.genesis.state.members) {
-    names.push_back(m.name());
+    names.push_back(EscapeText(m.name()));
     if (m.name() == d.name) in.member = &m;
   }
   if (in.member == nullptr)
     return Bad(genesis_file.string(), "members",
-               "no member named '" + d.name + "' (members: " + Join(names) + ")");
-  const std::string given = "genesis gives '" + d.name + "' ";
+               "no member named '" + EscapeText(d.name) + "' (members: " + Join(names) + ")");
+  const std::string given = "genesis gives '" + EscapeText(d.name) + "' ";
   if (!SameKey(in.member->node_key(), d.node_key))
     return Bad(descriptor_file.string(), "node_key",
                d.node_key.ToHex() + " differs from the node key " + given +
@@ -153,8 +169,8 @@ Status CheckNodeKeystore(const fs::path& key_file, const std::string& passphrase
   if (!SameKey(in.member->node_key(), pub))
     return MakeError(ErrorCode::kInvalidArgument,
                      key_file.string() + ": holds node key " + pub.ToHex() + ", but " +
-                         genesis_file.string() + " gives '" + in.member->name() + "' node key " +
-                         ToHex(AsSpan(in.member->node_key())));
+                         genesis_file.string() + " gives '" + EscapeText(in.member->name()) +
+                         "' node key " + ToHex(AsSpan(in.member->node_key())));
   return OkStatus();
 }
 
@@ -169,7 +185,8 @@ Status CheckPeers(const fs::path& peers_file, const Inputs& in) {
                     [&](const pb::MemberRecord& m) { return m.name() == p.member; });
     const std::string field = "peers[" + std::to_string(i) + "]";
     if (!member)
-      return Bad(file, field + ".member", "'" + p.member + "' is not a member in genesis");
+      return Bad(file, field + ".member",
+                 "'" + EscapeText(p.member) + "' is not a member in genesis");
     if (p.member == in.descriptor.name &&
         p.address.ToString() != in.descriptor.p2p_address.ToString())
       return Bad(file, field + ".address",
@@ -180,7 +197,7 @@ Status CheckPeers(const fs::path& peers_file, const Inputs& in) {
     const bool listed = std::any_of(in.peers.begin(), in.peers.end(),
                                     [&](const PeerEntry& p) { return p.member == v.name; });
     if (!listed && v.name != in.descriptor.name)
-      return Bad(file, "peers", "no address for the validator '" + v.name + "'");
+      return Bad(file, "peers", "no address for the validator '" + EscapeText(v.name) + "'");
   }
   return OkStatus();
 }
@@ -192,6 +209,7 @@ Result<Inputs> ReadInputs(const NodeInitOptions& o) {
   if (!descriptor) return std::unexpected(descriptor.error());
   in.descriptor = std::move(*descriptor);
   LEDGER_TRY(LoadGenesisInput(o.genesis_file, in));
+  LEDGER_TRY(CheckExpectedGenesisHash(o, in));
   LEDGER_TRY(CheckMemberInGenesis(descriptor_file, o.genesis_file, in));
   LEDGER_TRY(CheckNodeKeystore(o.member_dir / kNodeKeyFile, o.passphrase, o.genesis_file, in));
   auto peers_text = ReadTextFile(o.peers_file, kMaxPeersFileBytes);
@@ -241,11 +259,16 @@ Status WriteHome(const NodeInitOptions& o, const Inputs& in, const node::NodeCon
   if (!reparsed) return std::unexpected(reparsed.error());
   auto key_bytes = ReadTextFile(o.member_dir / kNodeKeyFile, crypto::kMaxKeystoreFileBytes);
   if (!key_bytes) return std::unexpected(key_bytes.error());
+  std::error_code ec;
+  const bool home_existed = fs::exists(fs::symlink_status(config.home, ec));
   LEDGER_TRY(CreateFreshDirectory(config.home));
-  LEDGER_TRY(WriteTextFile(config.key_file, *key_bytes, kSecretFileMode));
-  LEDGER_TRY(WriteTextFile(config.genesis_file, in.genesis_text, kPublicFileMode));
-  LEDGER_TRY(WriteTextFile(config.config_file, rendered, kPublicFileMode));
-  return OkStatus();
+  // All three or none: a half-filled home (with the key in it) is neither usable nor refused by a
+  // rerun as anything but "not empty". The key is created with mode 0600, never through a symlink.
+  Status written = WriteNewFiles({{config.key_file, *key_bytes, kSecretFileMode},
+                                  {config.genesis_file, in.genesis_text, kPublicFileMode},
+                                  {config.config_file, rendered, kPublicFileMode}});
+  if (!written && !home_existed) fs::remove(config.home, ec);  // only when empty: ours
+  return written;
 }
 
 }  // namespace

@@ -55,6 +55,9 @@ struct NodeInitOptions {
   std::filesystem::path passphrase_file;
   std::string rpc_listen = "127.0.0.1:8545";
   std::string p2p_listen;  // empty: the descriptor's p2p_address
+  // The genesis hash the founders compared out of band (64 hex digits); when set, a genesis file
+  // with another hash is refused before anything is written.
+  std::string expect_genesis_hash;
 };
 
 // Checks everything above, then creates HOME (refusing a non-empty one) and writes it. Returns the

@@ -1,10 +1,13 @@
 #include "tools/passphrase.h"
 
+#include <signal.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 
 #include "crypto/keystore.h"
 #include "tools/files.h"
@@ -25,11 +28,50 @@ Status CheckPassphrase(const std::string& passphrase, const std::string& where) 
   return OkStatus();
 }
 
-// Reads one line from the terminal on stdin with echo off; restores the terminal afterwards.
+// The terminal's settings from before echo went off, for a signal that ends the process while it
+// is off (Ctrl-C at the prompt): the handler puts them back, then dies of the signal as before.
+termios g_terminal_before_prompt{};
+volatile sig_atomic_t g_echo_off = 0;
+constexpr int kFatalSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+extern "C" void RestoreTerminalAndDie(int signal_number) {
+  if (g_echo_off != 0) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_terminal_before_prompt);
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+// Installs RestoreTerminalAndDie for the fatal signals while it lives; puts back the handlers it
+// found.
+class EchoGuard {
+ public:
+  explicit EchoGuard(const termios& saved) {
+    g_terminal_before_prompt = saved;
+    struct sigaction action {};
+    action.sa_handler = RestoreTerminalAndDie;
+    ::sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < std::size(kFatalSignals); ++i)
+      ::sigaction(kFatalSignals[i], &action, &previous_[i]);
+    g_echo_off = 1;
+  }
+  ~EchoGuard() {
+    g_echo_off = 0;
+    for (size_t i = 0; i < std::size(kFatalSignals); ++i)
+      ::sigaction(kFatalSignals[i], &previous_[i], nullptr);
+  }
+  EchoGuard(const EchoGuard&) = delete;
+  EchoGuard& operator=(const EchoGuard&) = delete;
+
+ private:
+  struct sigaction previous_[std::size(kFatalSignals)]{};
+};
+
+// Reads one line from the terminal on stdin with echo off; restores the terminal afterwards, also
+// when a signal ends the process meanwhile.
 Result<std::string> ReadHiddenLine(const char* prompt) {
   termios saved{};
   if (::tcgetattr(STDIN_FILENO, &saved) != 0)
     return MakeError(ErrorCode::kIoError, "cannot read the terminal's settings");
+  const EchoGuard guard(saved);
   termios quiet = saved;
   quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
   quiet.c_lflag |= ECHONL;
@@ -46,11 +88,25 @@ Result<std::string> ReadHiddenLine(const char* prompt) {
   return line;
 }
 
+// A passphrase file that group or others may read protects nothing from them: say so (one line),
+// and go on, since refusing would only teach people to pass the passphrase some worse way.
+void WarnIfOthersMayRead(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  std::fprintf(stderr,
+               "ledgerctl: warning: %s: the passphrase file has mode %s: group or others may read "
+               "it; chmod 600 it\n",
+               file.c_str(), mode);
+}
+
 }  // namespace
 
 Result<std::string> ReadPassphraseFile(const std::filesystem::path& file) {
   auto text = ReadTextFile(file, kMaxPassphraseFileBytes);
   if (!text) return std::unexpected(text.error());
+  WarnIfOthersMayRead(file);
   std::string passphrase = text->substr(0, text->find('\n'));
   LEDGER_TRY(CheckPassphrase(passphrase, file.string()));
   return passphrase;

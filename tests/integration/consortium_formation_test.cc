@@ -53,6 +53,12 @@ void WriteFile(const fs::path& path, const std::string& text) {
   out << text;
 }
 
+// A passphrase file as the docs make it (umask 077): ledgerctl warns about one others may read.
+void WritePassphraseFile(const fs::path& path, const std::string& text) {
+  WriteFile(path, text);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string out, err;
@@ -193,7 +199,7 @@ TEST(ConsortiumFormation, MembersFormAConsortiumFromPublicDescriptorsFollowingTh
   for (int i = 0; i < static_cast<int>(machines.size()); ++i) {
     const Machine& m = machines[i];
     OthersAway away(machines, i);
-    WriteFile(m.dir / "passphrase", "a long passphrase of " + m.name + "\n");
+    WritePassphraseFile(m.dir / "passphrase", "a long passphrase of " + m.name + "\n");
     auto r = RunLedgerctl(m.dir, {"member", "init", "--name", m.name, "--roles", m.roles, "--dir",
                                   "member", "--p2p-address", "127.0.0.1:" + std::to_string(m.p2p),
                                   "--passphrase-file", "passphrase"});
@@ -337,7 +343,7 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
   auto created = Cluster::CreateEmpty("refusals");
   IT_ASSERT_OK(created);
   const fs::path root = (**created).dir();
-  WriteFile(root / "passphrase", "a long passphrase\n");
+  WritePassphraseFile(root / "passphrase", "a long passphrase\n");
   const std::vector<std::string> names = {"A", "B", "C", "D", "E"};
   for (size_t i = 0; i < names.size(); ++i) {
     auto r = RunLedgerctl(
@@ -382,6 +388,17 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
   EXPECT_TRUE(RefusedWithOneLine(
       assemble({"A.json", "B.json", "C.json", "D.json", "bad-key.json"}, "consortium.toml"),
       "bad-key.json: node_key: not a 33-byte compressed secp256k1 public key in hex"));
+  // Text from a descriptor reaches the terminal escaped: no ESC, no second line (finding 5).
+  WriteFile(root / "evil.json",
+            std::regex_replace(ReadFile(root / "E.json"), std::regex("\"p2p_address\": \"[^\"]+\""),
+                               R"("p2p_address": "\u001b]0;pwned\u0007 10.0.0.4 \n:26656")"));
+  const CommandResult evil =
+      assemble({"A.json", "B.json", "C.json", "D.json", "evil.json"}, "consortium.toml");
+  EXPECT_TRUE(RefusedWithOneLine(evil,
+                                 "evil.json: p2p_address: the host must be an IP address or "
+                                 "a DNS name (letters, digits, hyphens, dots), got "
+                                 "'\\u001b]0;pwned\\u0007 10.0.0.4 \\u000a:26656'"));
+  EXPECT_EQ(evil.err.find('\x1b'), std::string::npos) << evil.err;
   EXPECT_TRUE(RefusedWithOneLine(
       assemble({"A.json", "B.json", "C.json", "D.json", "A.json"}, "consortium.toml"),
       "A.json: name: 'Bank A' is also the name in A.json"));
@@ -408,7 +425,7 @@ TEST(ConsortiumFormation, EveryRefusalIsOneLineOnStderrAndANonZeroExit) {
         root, {"node", "init", "--home", "home", "--member-dir", member_dir, "--genesis",
                "genesis.json", "--peers", "peers.toml", "--passphrase-file", passphrase_file});
   };
-  WriteFile(root / "wrong", "not the passphrase\n");
+  WritePassphraseFile(root / "wrong", "not the passphrase\n");
   EXPECT_TRUE(RefusedWithOneLine(node_init("A", "wrong"),
                                  "A/node.key: wrong passphrase or corrupted key file"));
   fs::copy_file(root / "B" / "node.key", root / "A" / "node.key",

@@ -138,6 +138,23 @@ TEST(Genesis, RejectsBrokenFilesNamingTheField) {
       {"issuer without role",
        [&](json::object& g) { g["assets"].as_array()[2].as_object()["issuer"] = 4; },
        "$.assets[2].issuer: member 4 lacks the issuer role"},
+      // Names that could pass for another member's (review finding 1).
+      {"invisible character in a name",
+       [&](json::object& g) { member(g, 1)["name"] = "Bank A\u200b"; },
+       "$.members[1].name: must not contain the invisible character U+200B"},
+      {"right-to-left override in a name",
+       [&](json::object& g) { member(g, 1)["name"] = "\u202eA knaB"; },
+       "$.members[1].name: must not contain the invisible character U+202E"},
+      {"C1 control in a name", [&](json::object& g) { member(g, 1)["name"] = "Bank\u009bB"; },
+       "$.members[1].name: must not contain control characters"},
+      {"DEL in a name", [&](json::object& g) { member(g, 1)["name"] = "Bank B\x7f"; },
+       "$.members[1].name: must not contain control characters"},
+      {"trailing space in a name", [&](json::object& g) { member(g, 1)["name"] = "Bank A "; },
+       "$.members[1].name: must not begin or end with a space"},
+      {"name differing only in case and spaces",
+       [&](json::object& g) { member(g, 1)["name"] = "BANK  a"; },
+       "$.members[1].name: duplicate name (same as member 1's 'Bank A' ignoring ASCII case and "
+       "repeated spaces)"},
       {"threshold above members", [&](json::object& g) { g["governance_threshold"] = 7; },
        "$.governance_threshold: must be at most 6"},
       {"missing chain id", [&](json::object& g) { g.erase("chain_id"); }, "$.chain_id: missing"},
@@ -200,6 +217,25 @@ TEST(Genesis, RejectsBrokenFilesNamingTheField) {
   auto not_json = LoadGenesis("{ not json");
   ASSERT_FALSE(not_json.has_value());
   EXPECT_NE(not_json.error().message.find("genesis: $: not valid JSON"), std::string::npos);
+}
+
+// A key given twice in one object is refused, naming it: with "last wins", a file could be read
+// (and hashed, and inspected) differently by readers with other rules (review finding 3).
+TEST(Genesis, RefusesAKeyGivenTwice) {
+  const std::string text = ReadSample();
+  ASSERT_TRUE(LoadGenesis(text).has_value());  // "name" in every member is no duplicate
+  auto twice = [&](const std::string& from, const std::string& to) {
+    std::string edited = text;
+    const size_t at = edited.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    auto g = LoadGenesis(edited.replace(at, from.size(), to));
+    return g ? std::string("(accepted)") : g.error().message;
+  };
+  EXPECT_EQ(
+      twice("\"governance_threshold\":", "\"governance_threshold\": 1, \"governance_threshold\":"),
+      "genesis: $.governance_threshold: key given twice");
+  EXPECT_EQ(twice("\"name\": \"Bank B\"", "\"name\": \"Bank B\", \"name\": \"Bank Z\""),
+            "genesis: $.members[1].name: key given twice");
 }
 
 // The consensus limits come from the code's: a block of more transactions or bytes than

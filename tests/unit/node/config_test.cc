@@ -111,5 +111,33 @@ TEST(HostPort, ParsesAndRejects) {
   EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
 }
 
+// A host is an IP literal or a DNS hostname (RFC 1123: letters, digits, hyphens, dots; labels of
+// 1..63 characters, not starting or ending with a hyphen; at most 253 in all). Anything else comes
+// from a file someone else wrote and is refused, escaped (review finding 5).
+TEST(HostPort, HostIsAnIpLiteralOrADnsName) {
+  EXPECT_EQ(ParseHostPort("10.0.0.4:26656")->host, "10.0.0.4");
+  EXPECT_EQ(ParseHostPort("bank-a.example.com:1")->host, "bank-a.example.com");
+  EXPECT_EQ(ParseHostPort("[fe80::1]:1")->host, "fe80::1");
+  EXPECT_EQ(ParseHostPort(std::string(63, 'a') + ".b:1")->host.size(), 65u);
+  auto refused = [](const std::string& text) {
+    auto hp = ParseHostPort(text);
+    return hp ? std::string("(accepted)") : hp.error().message;
+  };
+  EXPECT_EQ(refused("bank a:1"),
+            "the host must be an IP address or a DNS name (letters, digits, hyphens, dots), got "
+            "'bank a:1'");
+  EXPECT_NE(refused("-bank.example:1"), "(accepted)");
+  EXPECT_NE(refused("bank-.example:1"), "(accepted)");
+  EXPECT_NE(refused("bank..example:1"), "(accepted)");
+  EXPECT_NE(refused("bank_a:1"), "(accepted)");
+  EXPECT_NE(refused(std::string(64, 'a') + ":1"), "(accepted)");
+  EXPECT_NE(refused(std::string(127, 'a') + "." + std::string(127, 'a') + ":1"), "(accepted)");
+  EXPECT_NE(refused("[bank.example]:1"), "(accepted)");
+  EXPECT_EQ(refused("\x1b]0;pwned\x07 10.0.0.4 \n:26656"),
+            "the host must be an IP address or a DNS name (letters, digits, hyphens, dots), got "
+            "'\\u001b]0;pwned\\u0007 10.0.0.4 \\u000a:26656'");
+  EXPECT_EQ(refused("\x1b[2J"), "expected host:port, got '\\u001b[2J'");
+}
+
 }  // namespace
 }  // namespace cl::node

@@ -29,6 +29,7 @@
 #include "node/rpc_methods.h"
 #include "tests/unit/node/test_txs.h"
 #include "tools/localnet.h"
+#include "util/hex.h"
 
 namespace cl::node {
 namespace {
@@ -44,6 +45,17 @@ std::string ReadLine(const fs::path& file) {
 
 class NodeRestartTest : public ::testing::Test {
  protected:
+  // A failed read answers -32603 "storage read failed (error id N)": the read's own message (with
+  // the data directory's absolute path) goes to the node's log only, never to an unauthenticated
+  // client (review finding 7).
+  void ExpectStorageReadFailed(const std::string& answer) const {
+    EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("\"message\":\"storage read failed (error id "), std::string::npos)
+        << answer;
+    EXPECT_EQ(answer.find(dir_.string()), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("injected fault"), std::string::npos) << answer;
+  }
+
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "node_restart_test.XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -190,7 +202,8 @@ class NodeRestartTest : public ::testing::Test {
   // Runs the consortium until one transaction (an account creation, returned in `tx_id`) has
   // committed and the height is at least 3, stops it, and reopens bank-1 alone on `env`: its
   // blocks are then in table files, read (and failed by `env`) when asked for.
-  std::unique_ptr<Node> CommitATxThenReopenAlone(ledger::FaultEnv* env, Hash32* tx_id) {
+  std::unique_ptr<Node> CommitATxThenReopenAlone(ledger::FaultEnv* env, Hash32* tx_id,
+                                                 Bytes* envelope_out = nullptr) {
     {
       std::vector<std::unique_ptr<Node>> nodes;
       for (const fs::path& home : homes_) {
@@ -209,6 +222,7 @@ class NodeRestartTest : public ::testing::Test {
         return nullptr;
       }
       *tx_id = admitted[0].tx_id;
+      if (envelope_out != nullptr) *envelope_out = envelope;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (true) {
         auto location = nodes[0]->ledger().blocks().FindTx(*tx_id);
@@ -348,8 +362,8 @@ TEST_F(NodeRestartTest, CertificatesMissingAtOrBelowTheCheckpointAreFetchedAfter
   ExpectCertificatesStoredAfterRestart(removed, /*min_height=*/0);
 }
 
-// A read of the chain database that fails while answering get_block is the internal error with the
-// read's message (it was "no block at that height", or an answer without the summary fields).
+// A read of the chain database that fails while answering get_block is the internal error "storage
+// read failed" (it was "no block at that height", or an answer without the summary fields).
 TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
   ASSERT_NO_FATAL_FAILURE(RunUntilHeight(3));
   // Reopened (alone), its blocks are in a table file, read when asked for.
@@ -364,13 +378,12 @@ TEST_F(NodeRestartTest, GetBlockUnderAFailedReadAnswersTheInternalError) {
       R"({"jsonrpc":"2.0","id":1,"method":"get_block","params":{"height":1}})", context);
   node->Stop();
   ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
-  EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
-  EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+  ExpectStorageReadFailed(answer);
 }
 
 // A tx subscription whose snapshot (the transaction's status) could not be read answered success,
 // with no "current" and no notification: the client waited for a notification that may already
-// have gone out. It is the internal error with the read's message, and no subscription is kept.
+// have gone out. It is the internal error "storage read failed", and no subscription is kept.
 TEST_F(NodeRestartTest, SubscribeToATxUnderAFailedReadAnswersTheInternalErrorAndKeepsNothing) {
   ledger::FaultEnv env;
   Hash32 tx_id;
@@ -397,15 +410,38 @@ TEST_F(NodeRestartTest, SubscribeToATxUnderAFailedReadAnswersTheInternalErrorAnd
       context);
   node->Stop();
   ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
-  EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
-  EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+  ExpectStorageReadFailed(answer);
   EXPECT_EQ(subscribed, unsubscribed) << "a subscription was kept: " << answer;
   EXPECT_TRUE(notified.empty()) << answer;
 }
 
+// submit_tx of a transaction whose committed height cannot be read answers -32603 without the
+// read's message (which names the data directory): the detail is in the log only (review finding
+// 7).
+TEST_F(NodeRestartTest, SubmitUnderAFailedReadAnswersStorageReadFailedWithoutPaths) {
+  ledger::FaultEnv env;
+  Hash32 tx_id;
+  Bytes envelope;
+  auto node = CommitATxThenReopenAlone(&env, &tx_id, &envelope);
+  ASSERT_NE(node, nullptr);
+  RpcDispatcher dispatcher;
+  RegisterRpcMethods(dispatcher, *node);
+  env.Arm(ledger::FaultKind::kReadError, 0, 0, ".ldb");
+  RpcCallContext context;
+  context.authorized_for_writes = true;
+  const std::string answer =
+      dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"submit_tx","params":{"tx":")" +
+                                ToHex(envelope) + R"("}})",
+                            context);
+  node->Stop();
+  ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
+  ExpectStorageReadFailed(answer);
+  EXPECT_NE(answer.find("\"status\":\"unavailable\""), std::string::npos) << answer;
+}
+
 // `status` under a failed read showed a zero state_root (the state database) or view 0 (the last
 // block's commit certificate, in the chain database) as if they were true. Each is the internal
-// error with the read's message.
+// error "storage read failed".
 TEST_F(NodeRestartTest, StatusUnderAFailedReadAnswersTheInternalError) {
   ledger::FaultEnv env;
   Hash32 tx_id;
@@ -421,8 +457,7 @@ TEST_F(NodeRestartTest, StatusUnderAFailedReadAnswersTheInternalError) {
     const std::string answer =
         dispatcher.HandleText(R"({"jsonrpc":"2.0","id":1,"method":"status","params":{}})", context);
     ASSERT_TRUE(env.fired()) << "the read did not reach a table file: " << answer;
-    EXPECT_NE(answer.find("\"code\":-32603"), std::string::npos) << answer;
-    EXPECT_NE(answer.find("injected fault"), std::string::npos) << answer;
+    ExpectStorageReadFailed(answer);
   }
   // Once reads work again, the answer is whole.
   env.Arm(ledger::FaultKind::kNone, 0);

@@ -219,6 +219,25 @@ TEST_F(RpcServerTest, ConnectionsBeyondLimitAreClosed) {
   EXPECT_EQ(server_->connection_count(), 0u);
 }
 
+// An accept that completed after Stop closed the acceptor started the next accept, which failed at
+// once (bad descriptor) and started the next, spinning an io thread until the context stopped; any
+// other error but a lack of resources was retried at once as well (review finding 8). The loop
+// stops once the acceptor is closed, retries at once only what accept(2) calls transient (an
+// aborted connection, an interrupted call), and waits kAcceptRetryDelayMs after anything else.
+TEST(RpcServerAccept, StopsWhenClosedAndBacksOffAfterAnyPersistentError) {
+  namespace net = boost::asio;
+  const boost::system::error_code ok;
+  EXPECT_EQ(NextAccept(ok, /*acceptor_open=*/true), AcceptNext::kAcceptNow);
+  EXPECT_EQ(NextAccept(ok, /*acceptor_open=*/false), AcceptNext::kStop);
+  EXPECT_EQ(NextAccept(net::error::bad_descriptor, false), AcceptNext::kStop);
+  EXPECT_EQ(NextAccept(net::error::operation_aborted, true), AcceptNext::kStop);
+  EXPECT_EQ(NextAccept(net::error::connection_aborted, true), AcceptNext::kAcceptNow);
+  EXPECT_EQ(NextAccept(net::error::interrupted, true), AcceptNext::kAcceptNow);
+  EXPECT_EQ(NextAccept(net::error::no_descriptors, true), AcceptNext::kAcceptAfterDelay);
+  EXPECT_EQ(NextAccept(net::error::bad_descriptor, true), AcceptNext::kAcceptAfterDelay);
+  EXPECT_EQ(NextAccept(net::error::access_denied, true), AcceptNext::kAcceptAfterDelay);
+}
+
 // Stop closed the acceptor from a handler posted to the io context and stopped the context at
 // once: the close raced an accept handler running on another io thread (both use the acceptor),
 // or never ran, leaving the port listening after Stop returned. Stop now closes the acceptor on

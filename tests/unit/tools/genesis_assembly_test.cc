@@ -113,6 +113,68 @@ TEST_F(GenesisAssembly, FilesAreAssembledIntoGenesisAndPeers) {
   EXPECT_EQ(again.error().message, o.out.string() + ": exists; remove it or choose another path");
 }
 
+// Outputs are written whole or not at all (review finding 4): a --peers-out that cannot be
+// written leaves no genesis.json behind (a rerun then refused "exists"), the two outputs cannot be
+// one file, and an --out that is a dangling symlink is refused rather than written through.
+class GenesisAssemblyFiles : public GenesisAssembly {
+ protected:
+  AssembleFilesOptions Options() {
+    AssembleFilesOptions o;
+    for (const DescriptorFile& m : members_.descriptors)
+      o.member_files.push_back(m.file);
+    o.params_file = tmp_.path() / "consortium.toml";
+    o.out = tmp_.path() / "genesis.json";
+    o.peers_out = tmp_.path() / "peers.toml";
+    WriteFile(o.params_file, kParams);
+    return o;
+  }
+  std::string Refusal(const AssembleFilesOptions& o) {
+    auto g = AssembleGenesisFiles(o);
+    return g ? std::string("(accepted)") : g.error().message;
+  }
+  // Nothing but the inputs in the directory: no output, no temporary file.
+  void ExpectOnlyInputs() {
+    for (const auto& entry : fs::directory_iterator(tmp_.path())) {
+      const std::string name = entry.path().filename().string();
+      EXPECT_TRUE(name == "consortium.toml" || name == "coordinator" || name.starts_with("bank-") ||
+                  name.starts_with("partner-"))
+          << "left behind: " << name;
+    }
+  }
+};
+
+TEST_F(GenesisAssemblyFiles, APeersFileThatCannotBeWrittenLeavesNoGenesis) {
+  AssembleFilesOptions o = Options();
+  o.peers_out = tmp_.path() / "missing-dir" / "peers.toml";
+  EXPECT_NE(Refusal(o), "(accepted)");
+  EXPECT_FALSE(fs::exists(o.out));
+  ExpectOnlyInputs();
+  o.peers_out = tmp_.path() / "peers.toml";  // the rerun is not refused for a leftover
+  EXPECT_EQ(Refusal(o), "(accepted)");
+}
+
+TEST_F(GenesisAssemblyFiles, RefusesOneFileForBothOutputs) {
+  AssembleFilesOptions o = Options();
+  o.peers_out = o.out;
+  EXPECT_EQ(Refusal(o), "--peers-out: " + o.out.string() + " is also --out; give two files");
+  o.peers_out = tmp_.path() / "coordinator" / ".." / "genesis.json";
+  EXPECT_EQ(Refusal(o), "--peers-out: " + o.peers_out.string() + " is also --out; give two files");
+  ExpectOnlyInputs();
+}
+
+TEST_F(GenesisAssemblyFiles, RefusesADanglingSymlinkAsAnOutput) {
+  AssembleFilesOptions o = Options();
+  const fs::path target = tmp_.path() / "coordinator" / "elsewhere.json";
+  fs::create_symlink(target, o.out);
+  EXPECT_EQ(Refusal(o), o.out.string() + ": exists; remove it or choose another path");
+  EXPECT_FALSE(fs::exists(target));
+  fs::remove(o.out);
+  fs::create_symlink(target, o.peers_out);
+  EXPECT_EQ(Refusal(o), o.peers_out.string() + ": exists; remove it or choose another path");
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_FALSE(fs::exists(o.out));
+}
+
 TEST_F(GenesisAssembly, AMissingFileIsNamed) {
   AssembleFilesOptions o;
   o.member_files = {members_.descriptors[0].file, tmp_.path() / "coordinator" / "nobody.json"};
@@ -135,6 +197,30 @@ TEST_F(GenesisAssembly, RefusesDuplicateNames) {
   members[2].descriptor.name = "Bank 1";
   EXPECT_EQ(AssemblyError(members),
             members[2].file + ": name: 'Bank 1' is also the name in " + members[0].file);
+}
+
+// Names are compared after ASCII case folding and space collapsing (review finding 1).
+TEST_F(GenesisAssembly, RefusesNamesThatDifferOnlyInCaseOrSpaces) {
+  auto members = members_.descriptors;
+  members[2].descriptor.name = "BANK  1";
+  EXPECT_EQ(AssemblyError(members),
+            members[2].file + ": name: 'BANK  1' is also the name in " + members[0].file +
+                " ('Bank 1'; names are compared ignoring ASCII case and repeated spaces)");
+}
+
+// Inspect prints every character outside printable ASCII as \uXXXX, so that two names that look
+// alike on a screen are told apart (review finding 1).
+TEST_F(GenesisAssembly, InspectEscapesEveryNonAsciiCharacter) {
+  auto members = members_.descriptors;
+  members[4].descriptor.name = "Caisse d'\xc3\x89pargne \"E\"";
+  auto text = AssembleGenesis(members, Params(), "consortium.toml");
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  auto report = InspectGenesis(*text, "genesis.json");
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_NE(report->find("  member 5  \"Caisse d'\\u00c9pargne \\\"E\\\"\"\n"), std::string::npos)
+      << *report;
+  for (char c : *report)
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << static_cast<int>(c);
 }
 
 TEST_F(GenesisAssembly, RefusesDuplicateKeys) {
@@ -258,7 +344,9 @@ TEST_F(GenesisAssembly, InspectPrintsTheHashMembersValidatorsAndEveryParameter) 
       "max_block_txs 5000\n",
       "max_block_bytes 8388608\n",
       "block_interval_ms 200\n",
-      "view_change_timeout_ms 4000\n",
+      // Checked but not used: each node's consensus.view_timeout_ms is its view-change timeout.
+      "view_change_timeout_ms 4000 (not used by the nodes: each node's consensus.view_timeout_ms "
+      "in config.toml is its view-change timeout)\n",
       "members (5)\n",
       "  member 5  \"Partner 1\"\n    roles       observer\n",
       "validator set (4 validators; tolerates f = 1; quorum 3)\n",

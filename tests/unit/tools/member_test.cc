@@ -5,15 +5,22 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 #include <iostream>
 #include <thread>
 
 #include "crypto/keystore.h"
 #include "tests/unit/tools/consortium_fixture.h"
+#include "tools/files.h"
 #include "tools/passphrase.h"
 #include "util/hex.h"
 
@@ -134,6 +141,56 @@ TEST(Member, InitRefusesBadOptionsBeforeWritingAnything) {
   EXPECT_EQ(refusal(no_port), "--p2p-address: expected host:port, got '10.0.0.1'");
 }
 
+// A name that is not UTF-8 would be written into a descriptor no JSON reader accepts.
+TEST(Member, InitRefusesANameThatIsNotUtf8AndCreatesNothing) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  auto d = InitMember(MemberOptions(dir, "Bank \xe9", "validator", 1));
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message, "--name: must be valid UTF-8");
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+// A name must not pass for another: no invisible characters, no control characters (C0, DEL, C1),
+// no spaces at either end (review finding 1). Neither member init nor a descriptor takes one.
+TEST(Member, NamesThatCouldPassForAnotherAreRefused) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Bank 1\xe2\x80\x8b", "must not contain the invisible character U+200B"},
+      {"\xe2\x80\xae"
+       "1 knaB",
+       "must not contain the invisible character U+202E"},
+      {"Bank\xc2\xad"
+       "1",
+       "must not contain the invisible character U+00AD"},
+      {"\xef\xbb\xbf"
+       "Bank 1",
+       "must not contain the invisible character U+FEFF"},
+      {"Bank\xe2\x81\xa0"
+       "1",
+       "must not contain the invisible character U+2060"},
+      {"Bank\xc2\xa0"
+       "1",
+       "must use only the ASCII space between words"},
+      {"Bank 1\x7f", "must not contain control characters"},
+      {"Bank 1\xc2\x85", "must not contain control characters"},
+      {" Bank 1", "must not begin or end with a space"},
+      {"Bank 1 ", "must not begin or end with a space"},
+  };
+  for (const auto& [name, why] : cases) {
+    auto d = InitMember(MemberOptions(dir, name, "validator", 1));
+    ASSERT_FALSE(d.has_value()) << name;
+    EXPECT_EQ(d.error().message, "--name: " + why);
+    EXPECT_FALSE(fs::exists(dir));
+    EXPECT_EQ(ParseError(Descriptor("name", boost::json::serialize(boost::json::string(name)))),
+              "a.json: name: " + why);
+  }
+  // Letters beyond ASCII are names like any other.
+  auto d = InitMember(MemberOptions(dir, "Caisse d'\xc3\x89pargne", "validator", 1));
+  EXPECT_TRUE(d.has_value()) << d.error().message;
+}
+
 TEST(Member, DescriptorRefusesABadKey) {
   EXPECT_EQ(ParseError(Descriptor()), "(accepted)");
   // Not on the curve (x = 5 has no point), too short, not hex, uncompressed prefix.
@@ -188,6 +245,41 @@ TEST(Member, DescriptorIsStrict) {
             d->governance_keys);
 }
 
+// A field given twice is refused, naming it, rather than read as its last value (review finding 3).
+TEST(Member, DescriptorRefusesAFieldGivenTwice) {
+  EXPECT_EQ(ParseError(Descriptor("name", "\"Bank A\", \"name\": \"Bank B\"")),
+            "a.json: name: field given twice");
+  EXPECT_EQ(ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"threshold\": 1, "
+                                                            "\"keys\": [\"") +
+                                                    kKeyB + "\"]}")),
+            "a.json: governance.threshold: field given twice");
+}
+
+// Text from another member's descriptor reaches the terminal only escaped: no ESC sequence, no
+// newline inside the one-line error (review finding 5).
+TEST(Member, DescriptorTextInErrorsIsEscaped) {
+  const std::string address =
+      ParseError(Descriptor("p2p_address", "\"\\u001b]0;pwned\\u0007 10.0.0.4 \\n:26656\""));
+  EXPECT_EQ(address,
+            "a.json: p2p_address: the host must be an IP address or a DNS name (letters, digits, "
+            "hyphens, dots), got '\\u001b]0;pwned\\u0007 10.0.0.4 \\u000a:26656'");
+  const std::string role = ParseError(Descriptor("roles", "[\"\\u001b[31mvalidator\"]"));
+  EXPECT_EQ(role,
+            "a.json: roles: unknown role '\\u001b[31mvalidator' (validator or observer, plus "
+            "issuer, compliance)");
+  // A field name is text from the file too.
+  const std::string field = ParseError(Descriptor("\\u001b[2J", "1"));
+  EXPECT_EQ(field, "a.json: \\u001b[2J: unknown field");
+  const std::string governance =
+      ParseError(Descriptor("governance", std::string("{\"threshold\": 1, \"keys\": [\"") + kKeyB +
+                                              "\"], \"\\u009b\": 1}"));
+  EXPECT_EQ(governance, "a.json: governance.\\u009b: unknown field");
+  for (const std::string& message : {address, role, field, governance}) {
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
 TEST(Member, ReadingAMissingDescriptorNamesIt) {
   auto d = ReadMemberDescriptor("/nonexistent/member.json");
   ASSERT_FALSE(d.has_value());
@@ -204,6 +296,65 @@ TEST(Passphrase, FileMustHoldANonEmptyFirstLine) {
             (tmp.path() / "empty").string() + ": empty passphrase");
   EXPECT_EQ(ReadPassphraseFile(tmp.path() / "missing").error().message,
             (tmp.path() / "missing").string() + ": no such file");
+}
+
+// Review finding 6: a passphrase file others can read is used, with a one-line warning; a pipe
+// (--passphrase-file <(pass show bank-a)) is read like a file; new keystores need at least 12
+// bytes of passphrase.
+TEST(Passphrase, AFileOthersCanReadIsUsedWithAOneLineWarning) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "p";
+  WriteFile(file, "s3cret words\n");
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read);
+  ::testing::internal::CaptureStderr();
+  auto p = ReadPassphraseFile(file);
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+  EXPECT_EQ(warned, "ledgerctl: warning: " + file.string() +
+                        ": the passphrase file has mode 0644: group or others may read it; chmod "
+                        "600 it\n");
+  fs::permissions(file, kSecretFileMode);
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(ReadPassphraseFile(file).has_value());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(Passphrase, APipeIsReadLikeAFile) {
+  TempDir tmp;
+  const fs::path fifo = tmp.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    // Non-blocking open fails (ENXIO) until a reader has the pipe open: wait for one, a while.
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; ++i) {
+      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fd < 0) return;  // the reader never opened the pipe
+    const std::string line = "s3cret words\n";
+    EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    ::close(fd);
+  });
+  auto p = ReadPassphraseFile(fifo);
+  writer.join();
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(*p, "s3cret words");
+}
+
+TEST(Member, InitRefusesAPassphraseShorterThan12Bytes) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  auto o = MemberOptions(dir, "Bank A", "validator", 1);
+  o.passphrase = "12345678901";
+  auto d = InitMember(o);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message,
+            "passphrase: 11 bytes; a new keystore's passphrase must be at least 12 bytes");
+  EXPECT_FALSE(fs::exists(dir));
+  o.passphrase = "123456789012";
+  EXPECT_TRUE(InitMember(o).has_value());
 }
 
 TEST(Passphrase, WithoutAFileAndWithoutATerminalItRefuses) {
@@ -290,6 +441,49 @@ TEST_F(TerminalPrompt, RefusesTwoDifferentAnswers) {
   op.join();
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().message, "the two passphrases differ; nothing written");
+}
+
+// Ctrl-C at the prompt left the terminal with echo off (the shell then showed nothing typed). The
+// prompt, in a child process on a pseudo-terminal, is interrupted: the child dies of SIGINT as
+// before, and the terminal has its echo back.
+TEST(Passphrase, AnInterruptedPromptGivesTheTerminalItsEchoBack) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const std::string slave_name = ::ptsname(master);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setsid();
+    const int slave = ::open(slave_name.c_str(), O_RDWR);
+    if (slave < 0) ::_exit(2);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(slave, STDERR_FILENO);
+    (void)PromptPassphrase(/*confirm=*/false);
+    ::_exit(3);  // the prompt returned: not interrupted
+  }
+  std::string shown;
+  char buf[256];
+  while (!shown.ends_with("passphrase: ")) {
+    pollfd readable{master, POLLIN, 0};
+    if (::poll(&readable, 1, 5'000) != 1) break;
+    const ssize_t n = ::read(master, buf, sizeof(buf));
+    if (n <= 0) break;
+    shown.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(shown.ends_with("passphrase: ")) << shown;
+  ::kill(child, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+  const int slave = ::open(slave_name.c_str(), O_RDWR | O_NOCTTY);
+  ASSERT_GE(slave, 0);
+  termios settings{};
+  ASSERT_EQ(::tcgetattr(slave, &settings), 0);
+  EXPECT_NE(settings.c_lflag & ECHO, 0u) << "the terminal was left with echo off";
+  ::close(slave);
+  ::close(master);
 }
 
 }  // namespace

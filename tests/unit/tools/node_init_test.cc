@@ -3,6 +3,9 @@
 // writes is what ledgerd loads (config, the same genesis bytes, the same keystore).
 #include "tools/node_init.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 
 #include "crypto/keystore.h"
@@ -117,6 +120,26 @@ TEST_F(NodeInit, RefusesAKeystoreWhoseKeyIsNotTheOneGenesisLists) {
                 members_.descriptors[0].descriptor.node_key.ToHex());
 }
 
+// --expect-genesis-hash: the hash the founders compared out of band; a genesis file with another
+// hash is refused before anything is written.
+TEST_F(NodeInit, RefusesAGenesisWhoseHashIsNotTheExpectedOne) {
+  auto g = genesis::LoadGenesisFile(genesis_file().string());
+  ASSERT_TRUE(g.has_value()) << g.error().message;
+  NodeInitOptions o = Options(0);
+  Hash32 other = g->hash;
+  other.bytes[0] ^= 1;
+  o.expect_genesis_hash = other.ToHex();
+  EXPECT_EQ(Refusal(o), genesis_file().string() + ": genesis hash " + g->hash.ToHex() +
+                            " is not the expected " + other.ToHex() +
+                            " (--expect-genesis-hash): this is not the genesis the founders "
+                            "compared");
+  o.expect_genesis_hash = "abcd";
+  EXPECT_EQ(Refusal(o), "--expect-genesis-hash: must be 64 hex digits (a genesis hash)");
+  o.expect_genesis_hash = g->hash.ToHex();
+  auto config = InitNode(o);
+  EXPECT_TRUE(config.has_value()) << config.error().message;
+}
+
 TEST_F(NodeInit, RefusesAWrongPassphrase) {
   NodeInitOptions o = Options(0);
   o.passphrase = "not it";
@@ -205,6 +228,28 @@ TEST_F(NodeInit, RefusesANonEmptyHome) {
   EXPECT_EQ(config.error().message,
             o.home.string() + ": exists and is not empty; choose a new directory");
   EXPECT_EQ(ReadFile(o.home / "config.toml"), "old");
+}
+
+// A write that fails after HOME was created (here the file size limit lets node.key through and
+// stops genesis.json) left a half-filled HOME with the key in it; now HOME is removed again
+// (review finding 4).
+TEST_F(NodeInit, AWriteThatFailsHalfWayLeavesNoHome) {
+  NodeInitOptions o = Options(0);
+  const uintmax_t key_bytes = fs::file_size(members_.dirs[0] / kNodeKeyFile);
+  ASSERT_LT(key_bytes, fs::file_size(genesis_file()));
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous_handler = ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails, EFBIG
+  rlimit limited = saved;
+  limited.rlim_cur = static_cast<rlim_t>(key_bytes);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  auto config = InitNode(o);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, previous_handler);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_NE(config.error().message.find("File too large"), std::string::npos)
+      << config.error().message;
+  EXPECT_FALSE(fs::exists(o.home)) << "left behind: " << o.home;
 }
 
 TEST_F(NodeInit, AMissingFileIsNamed) {
