@@ -57,6 +57,9 @@ Bytes TxSeen(const Hash32& tx_id) {
   Append(k, tx_id.span());
   return k;
 }
+Bytes Epoch() {
+  return Bytes{kEpoch};
+}
 }  // namespace keys
 
 Bytes SerializeRecord(const google::protobuf::Message& msg) {

@@ -45,6 +45,7 @@ inline constexpr uint8_t kHoldMeta = 'h';
 inline constexpr uint8_t kExpiryCount = 'e';
 inline constexpr uint8_t kExpiryItem = 'f';
 inline constexpr uint8_t kTxSeen = 'x';
+inline constexpr uint8_t kEpoch = 'v';
 
 Bytes Account(std::string_view id);
 Bytes Transfer(std::string_view id);
@@ -55,6 +56,7 @@ Bytes HoldMeta();
 Bytes ExpiryCount(uint64_t second);
 Bytes ExpiryItem(uint64_t second, uint32_t index);
 Bytes TxSeen(const Hash32& tx_id);
+Bytes Epoch();
 }  // namespace keys
 
 // Serializes a record deterministically (the bytes hashed into the state tree).
