@@ -1131,16 +1131,25 @@ struct Replica::Impl {
     return std::max(claimed, known_certified);
   }
 
+  // The epoch's last height is executed here but not certified: no later height of this epoch
+  // will carry the checkpoint past it, and peers that certified it may have moved to the next
+  // epoch, so the replica asks for that block with its certificate.
+  bool EndUncertified() const {
+    return end_height != UINT64_MAX && executed >= end_height && low < end_height;
+  }
+
   void MaybeRequestState() {
-    if (HonestKnownHeight() <= delivered) return;
+    const bool end_uncertified = EndUncertified();
+    if (HonestKnownHeight() <= delivered && !end_uncertified) return;
+    const uint64_t from = end_uncertified ? end_height : delivered + 1;
     for (uint32_t k = 0; k < n; ++k) {
       uint32_t p = (transfer_rr + k) % n;
-      if (p == self || latest_exec_vote[p].height <= delivered) continue;
+      if (p == self || (!end_uncertified && latest_exec_vote[p].height <= delivered)) continue;
       transfer_rr = p + 1;
       std::erase_if(state_requests, [&](const auto& r) { return r.second <= delivered; });
-      state_requests[p] = delivered + 1;
+      state_requests[p] = from;
       pb::StateRequestBody body;
-      body.set_from_height(delivered + 1);
+      body.set_from_height(from);
       body.set_max_blocks(kMaxBlocksPerStateReply);
       pb::Envelope env = Sign(pb::STATE_REQUEST, body.SerializeAsString());
       Send(p, env.SerializeAsString());
@@ -1161,8 +1170,10 @@ struct Replica::Impl {
     pb::StateReplyBody reply;
     uint64_t bytes = 0;
     uint32_t max_blocks = std::min(body.max_blocks(), kMaxBlocksPerStateReply);
-    for (uint64_t h = body.from_height(); h <= executed && reply.blocks_size() < (int)max_blocks;
-         ++h) {
+    // Only this epoch's blocks: a later one is certified by another set (and served by its
+    // replica).
+    const uint64_t last = std::min(executed, end_height);
+    for (uint64_t h = body.from_height(); h <= last && reply.blocks_size() < (int)max_blocks; ++h) {
       auto block = app->LoadBlock(h);
       if (!block) break;
       // Whole blocks while they fit; the first always does (messages.h static_asserts).
@@ -1184,6 +1195,10 @@ struct Replica::Impl {
     }
     if (body.blocks_size() > 0 && body.blocks(0).height() <= low) {
       HandleOwedCertReply(env, body);
+      return;
+    }
+    if (body.blocks_size() > 0 && EndUncertified() && body.blocks(0).height() == end_height) {
+      HandleEndCertReply(env, body.blocks(0));
       return;
     }
     if (body.blocks_size() == 0 || body.blocks(0).height() != delivered + 1) {
@@ -1236,6 +1251,30 @@ struct Replica::Impl {
       }
     }
     TryDeliver();
+  }
+
+  // The answer to an end-of-epoch request (MaybeRequestState): the certificate is taken if it
+  // verifies and certifies the block this replica delivered there.
+  void HandleEndCertReply(const pb::Envelope& env, const pb::CertifiedBlock& b) {
+    auto asked = state_requests.find(env.sender());
+    if (asked == state_requests.end() || asked->second != end_height) {
+      ++drops.unsolicited;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    state_requests.erase(asked);
+    if (!b.has_exec_cert()) return;  // that peer has none either
+    auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
+    auto digest = delivered_digest.find(end_height);
+    if (!ef || ef->height != end_height || digest == delivered_digest.end() ||
+        ef->block_digest != digest->second) {
+      ++drops.bad_certificate;
+      return;
+    }
+    NoteVerifiedCert(end_height, b.exec_cert());
   }
 
   // ---- message intake -----------------------------------------------------------------------
