@@ -125,6 +125,22 @@ TEST_F(Epochs, PromotionSchedulesTheNewSetAtTheActivationHeightAndActivatesIt) {
   EXPECT_EQ(Members(r.current()), (std::vector<uint32_t>{1, 2, 3, 4, 5}));
 }
 
+// The node executes nothing for a null block (an empty payload a view change filled in): when the
+// activation height is one, the next executed block activates the set, and the set for every
+// height is the same either way.
+TEST_F(Epochs, ANullBlockAtTheActivationHeightDefersOnlyTheRecordsMove) {
+  ASSERT_EQ(RunOne(Roles(kRegulator, kPromoted), Quorum()), ResultCode::kOk);
+  const uint64_t activation = Record().next().activation_height();
+  RunTo(activation - 1);
+  height_ = activation;  // the block at the activation height was a null block
+  Block({});
+  pb::EpochRecord r = Record();
+  EXPECT_FALSE(r.has_next());
+  EXPECT_EQ(r.current().epoch(), 1u);
+  EXPECT_EQ(r.current().activation_height(), activation);
+  EXPECT_EQ(SetForHeight(r, activation).epoch(), 1u);
+}
+
 TEST_F(Epochs, OneSetChangeAtATime) {
   // Two in one block: the second is refused.
   auto out = Block(
