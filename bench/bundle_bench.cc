@@ -106,7 +106,7 @@ struct Setup {
     req.kind = pb::BUNDLE_KIND_ACCOUNT;
     std::string id = AccountId(kAccounts / 2);
     req.subject = Bytes(id.begin(), id.end());
-    bundle = BuildProofBundle(blocks, tree, kChain, anchor.genesis_hash, req).value();
+    bundle = BuildProofBundle(blocks, tree, kChain, anchor.genesis_hash, req, {}).value();
   }
 };
 
