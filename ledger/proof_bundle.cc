@@ -67,7 +67,7 @@ struct CertifiedRoots {
   size_t signers = 0;  // how many validators signed them
 };
 
-// The kinds a version-1 bundle may have and the fields each carries.
+// The kinds a bundle may have and the fields each carries.
 struct KindShape {
   pb::BundleKind kind;
   int state_entries;
@@ -565,14 +565,15 @@ Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan byte
 Status AddValidatorChanges(std::span<const EpochChange> history, uint64_t height,
                            pb::ProofBundle& bundle) {
   bundle.clear_validator_changes();
-  uint64_t previous_activation = 1;
+  uint64_t first_allowed = 1;  // change 1 at a block; each later one at the previous activation
   for (size_t i = 0; i < history.size(); ++i) {
     const EpochChange& c = history[i];
     const std::string what = "epoch history: change " + U64(i + 1) + ": ";
-    if (c.height < previous_activation ||
+    if (c.height < first_allowed ||
         c.height > std::numeric_limits<uint64_t>::max() - kEpochActivationDelay)
       return MakeError(ErrorCode::kInvalidArgument, what + "out of order");
-    previous_activation = c.height + kEpochActivationDelay;
+    const uint64_t activation = c.height + kEpochActivationDelay;
+    first_allowed = activation;
     if (c.validators.size() < kMinValidators || c.validators.size() > kMaxValidatorsPerSet)
       return MakeError(ErrorCode::kInvalidArgument, what + "validator count out of range");
     pb::BundleCertificate approval;
@@ -580,8 +581,9 @@ Status AddValidatorChanges(std::span<const EpochChange> history, uint64_t height
     if (!ParseCanonical(approval, c.approval, "approval") ||
         !ParseCanonical(body, approval.body(), "approval body"))
       return MakeError(ErrorCode::kInvalidArgument, what + "the approval is not a certificate");
-    if (previous_activation > height)
-      continue;  // not in force at the bundle's height (nor later ones)
+    // Not in force at the bundle's height (nor, the history being in order, any later change);
+    // they are still checked above so that a bad history is found early.
+    if (activation > height) continue;
     pb::ValidatorSetChange* out = bundle.add_validator_changes();
     out->set_height(c.height);
     for (const crypto::PublicKey& k : c.validators)

@@ -129,6 +129,9 @@ TEST(ProofBundleEpochs, BundleInEpochTwoVerifiesFromGenesisAndNamesTheChain) {
             "validators, set hash " +
                 c1.set_hash.ToHex() + "; approved by 3 of the 4 validators of epoch 0 (quorum 3)");
   EXPECT_TRUE(f->checks[3].ends_with(", in epoch 2 (5 validators, quorum 4)")) << f->checks[3];
+  // What verifies is the one canonical encoding of what was parsed (the fuzz target's
+  // differential, tests/fuzz/audit_bundle_fuzz_entry.cc), changes and approvals included.
+  EXPECT_EQ(ToBytes(CanonicalEncoding(p)), bytes);
   // Every kind.
   for (size_t i = 0; i < t.c.tx_ids.size(); ++i)
     EXPECT_TRUE(VerifyProofBundle(t.c.anchor, t.c.BuildTx(i)).has_value());
@@ -415,6 +418,36 @@ TEST(ProofBundleEpochs, TheBundlesCertificateOfAnotherEpochFails) {
   // Epoch 2's quorum is 4 of 5: the 3 signers that were a quorum of epoch 1 are not.
   p.set_execution_certificate(ToString(t.c.ExecCert({0, 1, 2})));
   EXPECT_EQ(FailureOf(t.c.anchor, p), "execution certificate: 3 signatures, quorum is 4");
+}
+
+// The bundle's own block scheduled the next change (in force from H + 65, so not in its chain):
+// its certificate names it, well formed, and the bundle verifies in its epoch.
+TEST(ProofBundleEpochs, ABlockThatSchedulesTheNextChangeVerifiesInItsOwnEpoch) {
+  ThreeEpochs t;
+  auto cert = [&](std::string next_set_hash, uint64_t activation) {
+    pb::BundleExecutionVoteBody body;
+    body.set_height(140);
+    body.set_block_digest(ToString(t.c.header_hash.span()));
+    body.set_state_root(ToString(t.c.state_root.span()));
+    body.set_result_root(ToString(t.c.receipt_root.span()));
+    body.set_epoch(2);
+    body.set_next_set_hash(next_set_hash);
+    body.set_next_activation_height(activation);
+    return ToString(SignProofCert(kChain, t.set2, {0, 1, 2, 3}, crypto::Domain::kExecutionVote,
+                                  SerializeRecord(body)));
+  };
+  const std::string next = ToString(ValidatorSetHash(PublicKeysOf(t.set0)).span());
+  pb::ProofBundle p = Parse(t.c.Build(pb::BUNDLE_KIND_ACCOUNT, kProofAccount));
+  p.set_execution_certificate(cert(next, 205));
+  EXPECT_EQ(FailureOf(t.c.anchor, p), "verified");
+  p.set_execution_certificate(cert(next, 204));
+  EXPECT_EQ(FailureOf(t.c.anchor, p),
+            "execution certificate: next activation height is not height + 65");
+  p.set_execution_certificate(cert("", 205));
+  EXPECT_EQ(FailureOf(t.c.anchor, p),
+            "execution certificate: next activation height is not height + 65");
+  p.set_execution_certificate(cert(next.substr(1), 205));
+  EXPECT_EQ(FailureOf(t.c.anchor, p), "execution certificate: next set hash is not 32 bytes");
 }
 
 // The omission case: genesis A B C D E; change 1 demotes E (A B C D), change 2 promotes it back
