@@ -66,8 +66,9 @@ RpcResult GetProof(const Node& node, const json::value& params) {
     req.height = *h;
   }
   const LedgerApp& app = node.ledger();
-  Result<Bytes> bundle =
-      ledger::BuildProofBundle(app.blocks(), app.tree(), app.chain_id(), app.genesis().hash, req);
+  // The node keeps no epoch history yet: an empty one (bundles of epoch 0).
+  Result<Bytes> bundle = ledger::BuildProofBundle(app.blocks(), app.tree(), app.chain_id(),
+                                                  app.genesis().hash, req, /*epoch_history=*/{});
   if (!bundle) {
     const ErrorCode code = bundle.error().code;
     if (code == ErrorCode::kNotFound || code == ErrorCode::kFailedPrecondition)
