@@ -275,6 +275,9 @@ Result<size_t> CheckCommitCertificate(const TrustAnchor& anchor, const EpochSet&
   if (vote.seq() != header.header.height()) return Fail(kStep, "seq is not the header height");
   if (vote.digest() != ToString(header.hash.span()))
     return Fail(kStep, "digest is not the header hash");
+  if (vote.epoch() != set.epoch)
+    return Fail(kStep, "signed in epoch " + U64(vote.epoch()) +
+                           ", but the bundle's chain ends in epoch " + U64(set.epoch));
   return signers;
 }
 

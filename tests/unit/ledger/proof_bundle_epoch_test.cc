@@ -453,7 +453,7 @@ TEST(ProofBundleEpochs, ABlockThatSchedulesTheNextChangeVerifiesInItsOwnEpoch) {
 // The omission case: genesis A B C D E; change 1 demotes E (A B C D), change 2 promotes it back
 // (A B C D E again). A bundle in epoch 2 that leaves out both changes passes the header (the set
 // hash is genesis's) and the signatures (same keys, same indices: the certificate reads as one of
-// an older set); only the epoch its signers signed in refuses it. Leaving out only change 2 fails
+// an older set); only the epoch its signers signed in (named by both certificates) refuses it. Leaving out only change 2 fails
 // at the header (set 1 differs from set 2).
 TEST(ProofBundleEpochs, ACertificateReadUnderAnOlderEpochsSetFails) {
   std::vector<crypto::PrivateKey> set0 = NewKeys(5);
@@ -465,8 +465,9 @@ TEST(ProofBundleEpochs, ACertificateReadUnderAnOlderEpochsSetFails) {
   pb::ProofBundle p = good;
   p.clear_validator_changes();
   p.set_version(kProofBundleVersion);
+  // The commit certificate names its epoch too, so the omission fails there, before step 5.
   EXPECT_EQ(FailureOf(c.anchor, p),
-            "execution certificate: signed in epoch 2, but the bundle's chain ends in epoch 0");
+            "commit certificate: signed in epoch 2, but the bundle's chain ends in epoch 0");
   p = good;
   p.mutable_validator_changes()->RemoveLast();
   EXPECT_EQ(FailureOf(c.anchor, p),

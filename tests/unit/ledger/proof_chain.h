@@ -223,6 +223,7 @@ struct ProofChain {
     vote.set_view(0);
     vote.set_seq(height);
     vote.set_digest(ToString(header_hash.span()));
+    vote.set_epoch(sets.size() - 1);  // the commit names its epoch, as the execution vote does
     return SignProofCert(chain, keys, signers, crypto::Domain::kCommit, SerializeRecord(vote));
   }
   // Signed in the last epoch unless `epoch` says otherwise.
