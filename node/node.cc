@@ -799,9 +799,21 @@ void Node::ExecuteDelivered() {
     }
     // The execution vote goes out before AfterCommit's prune: a prune that fails stops the process,
     // and a vote not sent then is one the certificate of this height may lack.
+    std::optional<consensus::EpochChange> scheduled;
+    if (result->scheduled) {
+      scheduled =
+          consensus::EpochChange{result->scheduled->set_hash, result->scheduled->activation_height};
+      // The node does not yet switch epochs (issue 16): the replica orders nothing past the
+      // epoch's end, so the chain stops at the height before the activation.
+      spdlog::error(
+          "block {} scheduled validator set epoch {} ({} validators) from height {}; this node "
+          "does not yet follow validator-set changes and will stop at height {}",
+          result->height, result->scheduled->epoch, result->scheduled->validators.size(),
+          result->scheduled->activation_height, result->scheduled->activation_height - 1);
+    }
     if (replica_) {
-      consensus::Effects effects = replica_->OnExecuted(MonotonicMs(), result->height,
-                                                        result->state_root, result->receipt_root);
+      consensus::Effects effects = replica_->OnExecuted(
+          MonotonicMs(), result->height, result->state_root, result->receipt_root, scheduled);
       // Effects of OnExecuted carry no deliveries; apply them without recursion on the queue.
       ApplyEffects(std::move(effects));
     }
