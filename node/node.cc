@@ -272,6 +272,14 @@ Result<consensus::ExecutedTip> Node::ReadExecutedTip(uint64_t height) {
   tip.digest = *digest;
   tip.state_root = *state_root;
   tip.result_root = *receipt_root;
+  // The change the block scheduled, if any: the vote signed again must be the one signed before.
+  for (uint64_t epoch = 1;; ++epoch) {
+    auto set = app_->ScheduledEpoch(epoch);
+    if (!set) return std::unexpected(set.error());
+    if (!set->has_value() || (*set)->changed_height > height) break;
+    if ((*set)->changed_height == height)
+      tip.scheduled = consensus::EpochChange{(*set)->set_hash, (*set)->activation_height};
+  }
   return tip;
 }
 
@@ -310,6 +318,10 @@ Status Node::Start() {
     rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
     auto tip = RestoreExecutionState();
     if (!tip) return std::unexpected(tip.error());
+    // A change already executed ends this epoch (the replica otherwise learns it in OnExecuted).
+    const ledger::pb::EpochRecord epochs = app_->epoch_record();
+    if (epochs.has_next() && epochs.next().changed_height() <= app_->height())
+      rc.end_height = epochs.next().activation_height() - 1;
     replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
                                                     consensus_store_.get(), *tip, now);
   }
