@@ -170,6 +170,44 @@ Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body) {
   return v;
 }
 
+namespace {
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    v |= uint64_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+std::optional<uint64_t> PeekEnvelopeEpoch(std::string_view bytes) {
+  constexpr uint64_t kEpochField = 6;
+  uint64_t epoch = 0;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    uint64_t key = 0;
+    if (!ReadVarint(bytes, &pos, &key)) return std::nullopt;
+    const uint64_t field = key >> 3, wire = key & 7;
+    if (wire == 0) {
+      uint64_t v = 0;
+      if (!ReadVarint(bytes, &pos, &v)) return std::nullopt;
+      if (field == kEpochField) epoch = v;
+    } else if (wire == 2) {
+      uint64_t len = 0;
+      if (!ReadVarint(bytes, &pos, &len) || len > bytes.size() - pos) return std::nullopt;
+      pos += len;
+    } else {
+      return std::nullopt;  // an envelope has varint and length-delimited fields only
+    }
+  }
+  return epoch;
+}
+
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
                           const crypto::PrivateKey& key, const std::string& chain_id) {
   KeySigner signer(key);

@@ -120,6 +120,11 @@ struct ExecutionVoteFields {
 };
 Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body);
 
+// The epoch an envelope names for routing (field 6; 0 when absent), read without parsing the
+// rest: a driver that runs the replicas of two epochs hands each its own. nullopt for bytes that
+// are not a well-formed protobuf message at the top level.
+std::optional<uint64_t> PeekEnvelopeEpoch(std::string_view bytes);
+
 // Signs body with tag(type) and chain id into an envelope from `sender`.
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
                           const crypto::PrivateKey& key, const std::string& chain_id);

@@ -447,11 +447,7 @@ struct Replica::Impl {
     executed = height;
     auto it = delivered_digest.find(height);
     LEDGER_ASSERT(it != delivered_digest.end());
-    if (scheduled) {
-      // One change at a time, after this epoch began (the ledger refuses a second one).
-      LEDGER_ASSERT(end_height == UINT64_MAX && scheduled->activation_height > height);
-      end_height = scheduled->activation_height - (cfg.bugs.epoch_one_block_early ? 2 : 1);
-    }
+    if (scheduled) NoteEpochEnd(*scheduled, height);
     SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root,
                                                     cfg.epoch, scheduled));
     Send(kBroadcast, own_exec_env);
@@ -460,6 +456,28 @@ struct Replica::Impl {
       auto entry = pending_certs.extract(pending_certs.begin());
       LEDGER_ASSERT(entry.key() == executed);  // each was above executed, which grows by one
       ApplyVerifiedCert(entry.key(), entry.mapped());
+    }
+  }
+
+  // The epoch ends at the activation height of the change block `height` scheduled. One change at a
+  // time (the ledger refuses a second one), so a known end is only ever this same one again.
+  void NoteEpochEnd(const EpochChange& scheduled, uint64_t height) {
+    LEDGER_ASSERT(scheduled.activation_height > height);
+    const uint64_t end = scheduled.activation_height - (cfg.bugs.epoch_one_block_early ? 2 : 1);
+    LEDGER_ASSERT(end_height == UINT64_MAX || end_height == end);
+    end_height = end;
+  }
+
+  // A replica restarted after its epoch's end was certified (a retired replica brought back): it
+  // signs its vote for the end again, only to retransmit it, so that a validator still finishing
+  // the epoch learns how far it went and asks for the blocks (review finding: it stayed silent).
+  void ResignCertifiedEnd(const std::vector<ExecutedTip>& tips) {
+    if (end_height == UINT64_MAX || low != end_height || !own_exec_env.empty()) return;
+    for (const ExecutedTip& tip : tips) {
+      if (tip.height != end_height) continue;
+      SignOwnExecVote(tip.height,
+                      EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
+                                              tip.result_root, cfg.epoch, tip.scheduled));
     }
   }
 
@@ -1372,6 +1390,10 @@ struct Replica::Impl {
       ++drops.malformed;
       return;
     }
+    if (ef->epoch != cfg.epoch) {
+      ++drops.stale;  // another epoch's (a misrouted or replayed vote): never counted here
+      return;
+    }
     ExecVote& latest = latest_exec_vote[env.sender()];
     bool in_range = ef->height <= std::max(low, delivered) + 2 * cfg.window_seqs;
     auto at_it = exec_votes.find(ef->height);
@@ -1400,6 +1422,10 @@ struct Replica::Impl {
     pb::ViewChangeBody peek;
     if (!ParseCanonical(peek, env.body(), "view-change body")) {
       ++drops.malformed;
+      return;
+    }
+    if (peek.epoch() != cfg.epoch) {
+      ++drops.stale;  // another epoch's: not answered, not counted
       return;
     }
     uint64_t nv = peek.new_view();
@@ -1782,12 +1808,16 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
   LEDGER_ASSERT(executed.size() <= 2 * kMaxOwedCertificates + 1);
   for (const ExecutedTip& tip : executed) {
     if (tip.height <= impl_->cfg.base_height) continue;  // an earlier epoch's
+    // A change an executed block scheduled ends this epoch, whether or not the driver said so
+    // (review finding: a restarted replica without the end ordered heights past it).
+    if (tip.scheduled) impl_->NoteEpochEnd(*tip.scheduled, tip.height);
     if (tip.height <= impl_->low) {
       impl_->RestoreOwedCert(tip);
     } else {
       impl_->RestoreOwnExecVote(tip);
     }
   }
+  impl_->ResignCertifiedEnd(executed);
 }
 
 Replica::~Replica() = default;

@@ -209,6 +209,12 @@ Result<bool> BlockExecutor::KeyInUse(
   auto taken = [&mine](const std::string& k) {
     return std::find(mine.begin(), mine.end(), k) != mine.end();
   };
+  // A node key rotated away is never used again (review finding: it could be taken by another
+  // member, or come back, while it still signed in the set in force).
+  for (std::string_view k : mine) {
+    LEDGER_ASSIGN(retired, st_.Get(keys::RetiredKey(k)));
+    if (retired) return true;
+  }
   std::vector<uint32_t> ids(gov->members().begin(), gov->members().end());
   ids.insert(ids.end(), gov->removed().begin(), gov->removed().end());
   for (uint32_t other : ids) {
@@ -765,6 +771,9 @@ Result<OpOutcome> BlockExecutor::RotateNodeKey(const pb::RotateNodeKey& op) {
   }
   LEDGER_ASSIGN(in_use, KeyInUse(op.id(), op.node_key(), {}));
   if (in_use) return Code(ResultCode::kKeyInUse);
+  Bytes owner;
+  AppendU32BE(owner, op.id());
+  st_.Put(keys::RetiredKey(member->node_key()), std::move(owner));
   member->set_node_key(op.node_key());
   member->set_key_changed_height(block_.height);
   LEDGER_ASSIGN(set_change, ScheduleSetChange(*member));

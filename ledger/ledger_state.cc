@@ -60,6 +60,9 @@ Bytes TxSeen(const Hash32& tx_id) {
 Bytes Epoch() {
   return Bytes{kEpoch};
 }
+Bytes RetiredKey(std::string_view node_key) {
+  return WithPrefix(kRetiredKey, node_key);
+}
 }  // namespace keys
 
 Bytes SerializeRecord(const google::protobuf::Message& msg) {

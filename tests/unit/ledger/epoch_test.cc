@@ -207,6 +207,20 @@ TEST_F(Epochs, RotatingAValidatorKeyKeepsItsIndexAndRefusesAKeyInUse) {
   EXPECT_EQ(retry.results(0).original_height(), h);
 }
 
+// A node key rotated away is never used again: not by another member, not by the same one (review
+// finding: while the rotation was pending, another member could take the key that still signed in
+// the set in force).
+TEST_F(Epochs, ARotatedAwayNodeKeyIsNeverUsedAgain) {
+  ASSERT_EQ(RunOne(Rotate(kBankA, Key(4001)), Quorum()), ResultCode::kOk);
+  EXPECT_EQ(RunOne(Rotate(kRegulator, Key(3001)), Quorum()), ResultCode::kKeyInUse);
+  pb::Operation taker = AddMember(6, pb::ROLE_OBSERVER);
+  taker.mutable_add_member()->set_node_key(KeyBytes(Key(3001)));
+  EXPECT_EQ(RunOne(taker, Quorum()), ResultCode::kKeyInUse);
+  RunTo(Record().next().activation_height());
+  EXPECT_EQ(RunOne(Rotate(kBankA, Key(3001)), Quorum()), ResultCode::kKeyInUse);
+  EXPECT_EQ(RunOne(Rotate(kRegulator, Key(3001)), Quorum()), ResultCode::kKeyInUse);
+}
+
 TEST_F(Epochs, RotatingAnObserverKeyChangesNoSet) {
   EXPECT_EQ(RunOne(Rotate(kRegulator, Key(4005)), Quorum()), ResultCode::kOk);
   EXPECT_EQ(Member(kRegulator).node_key(), KeyBytes(Key(4005)));
