@@ -1,9 +1,10 @@
 // Validator-set changes with real processes (docs/consensus.md "Epochs"): four validators and an
 // observer under a steady load of payments; a governance transaction promotes the observer, and
 // from the activation height (65 blocks after the block that committed it) it is a validator of
-// the new set: the chain goes on with five, every admitted payment commits, every node has the
-// same chain, and a proof bundle taken in the new epoch verifies with ledger-audit from the
-// genesis file alone (its chain of changes proven by the old set).
+// the new set; then an original validator is demoted and follows as an observer, and a validator
+// restarted in that epoch rejoins it. Every admitted payment commits, every node has the same
+// chain, and proof bundles taken in each new epoch verify with ledger-audit from the genesis file
+// alone (their chain of changes proven by the old sets).
 #include <gtest/gtest.h>
 
 #include "ledger/epoch.h"
@@ -52,21 +53,48 @@ TEST(Epochs, AnObserverPromotedUnderLoadBecomesAValidatorAtTheActivationHeight) 
   auto status = c.GetStatus(observer);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->at("role").as_string(), "validator") << c.LogTail(observer);
+  // Then an original validator is demoted (back to four), still under load; it follows as an
+  // observer, and a validator restarted in the new epoch rejoins it.
+  const size_t demoted = c.validators().at(3);
+  ledger::pb::Operation demote;
+  demote.mutable_change_roles()->set_id(c.member(demoted).member_id);
+  demote.mutable_change_roles()->set_roles(ledger::pb::ROLE_OBSERVER);
+  const SignedTx demotion = factory.Sign({demote}, governance);
+  ASSERT_TRUE(Submit(c, 0, demotion).has_value());
+  ASSERT_TRUE(WaitCommitted(c, 0, {demotion.tx_id}));
+  states = GetTxs(c, 0, {demotion.tx_id});
+  ASSERT_TRUE(states.has_value());
+  const uint64_t activation2 = (*states)[0].height + ledger::kEpochActivationDelay;
+  ASSERT_TRUE(WaitHeight(c, all, activation2 + 10, 180'000)) << c.LogTail(demoted);
+  status = c.GetStatus(demoted);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->at("role").as_string(), "observer") << c.LogTail(demoted);
+  const size_t restarted = c.validators().at(1);
+  ASSERT_TRUE(c.Terminate(restarted).has_value());
+  ASSERT_TRUE(c.Start(restarted).has_value());
+  ASSERT_TRUE(WaitHeight(c, all, activation2 + 20, 180'000)) << c.LogTail(restarted);
+  status = c.GetStatus(restarted);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->at("role").as_string(), "validator") << c.LogTail(restarted);
+
   load.Stop();
   EXPECT_TRUE(WaitCommitted(c, 0, load.AdmittedIds(), 60'000));
   EXPECT_GT(load.Admitted().size(), 0u);
-  const uint64_t top = activation + 10;
-  EXPECT_TRUE(SameChain(c, all, 1, top));
+  EXPECT_TRUE(SameChain(c, all, 1, activation2 + 20));
 
-  // A bundle of the new epoch, served by the promoted node, verified from the genesis file.
-  json::object params{
-      {"kind", "account"}, {"id", ToHex(payers.at(0).id)}, {"height", activation + 5}};
-  auto bundle = FetchBundle(c, observer, params, "epoch1.bundle");
-  ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
-  AuditRun run = RunAudit(c.member(0).home / "genesis.json", *bundle, "--explain");
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find("chain: change 1: epoch 1"), std::string::npos) << run.output;
-  EXPECT_NE(run.output.find("in epoch 1"), std::string::npos) << run.output;
+  // Bundles of each new epoch, served by the promoted node, verified from the genesis file.
+  for (uint64_t epoch : {uint64_t{1}, uint64_t{2}}) {
+    const uint64_t height = (epoch == 1 ? activation : activation2) + 5;
+    json::object params{{"kind", "account"}, {"id", ToHex(payers.at(0).id)}, {"height", height}};
+    const std::string e = std::to_string(epoch);
+    auto bundle = FetchBundle(c, observer, params, "epoch" + e + ".bundle");
+    ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
+    AuditRun run = RunAudit(c.member(0).home / "genesis.json", *bundle, "--explain");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("chain: change " + e + ": epoch " + e), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("in epoch " + e), std::string::npos) << run.output;
+  }
 }
 
 }  // namespace
