@@ -71,7 +71,8 @@ Status VerifyQuorum(const ValidatorSet& validators, const std::string& chain_id,
 
 }  // namespace
 
-ValidatorSet::ValidatorSet(std::vector<crypto::PublicKey> keys) : keys_(std::move(keys)) {
+ValidatorSet::ValidatorSet(std::vector<crypto::PublicKey> keys, uint64_t epoch)
+    : keys_(std::move(keys)), epoch_(epoch) {
   LEDGER_ASSERT(!keys_.empty() && keys_.size() <= kMaxValidators);
 }
 
@@ -103,21 +104,29 @@ crypto::Domain TagFor(pb::MessageType type) {
   }
 }
 
-std::string EncodeVoteBody(uint64_t view, uint64_t seq, const Hash32& digest) {
+std::string EncodeVoteBody(uint64_t view, uint64_t seq, const Hash32& digest, uint64_t epoch) {
   pb::VoteBody b;
   b.set_view(view);
   b.set_seq(seq);
   b.set_digest(std::string(AsStringView(digest.span())));
+  b.set_epoch(epoch);
   return b.SerializeAsString();
 }
 
 std::string EncodeExecutionVoteBody(uint64_t height, const Hash32& block_digest,
-                                    const Hash32& state_root, const Hash32& result_root) {
+                                    const Hash32& state_root, const Hash32& result_root,
+                                    uint64_t epoch, const std::optional<EpochChange>& scheduled) {
   pb::ExecutionVoteBody b;
   b.set_height(height);
   b.set_block_digest(std::string(AsStringView(block_digest.span())));
   b.set_state_root(std::string(AsStringView(state_root.span())));
   b.set_result_root(std::string(AsStringView(result_root.span())));
+  b.set_epoch(epoch);
+  if (scheduled) {
+    LEDGER_ASSERT(scheduled->activation_height > height);
+    b.set_next_set_hash(std::string(AsStringView(scheduled->next_set_hash.span())));
+    b.set_next_activation_height(scheduled->activation_height);
+  }
   return b.SerializeAsString();
 }
 
@@ -130,6 +139,7 @@ Result<VoteFields> DecodeVoteBody(const std::string& body) {
   auto d = HashField(b.digest(), "vote digest");
   if (!d) return std::unexpected(d.error());
   v.digest = *d;
+  v.epoch = b.epoch();
   if (v.seq == 0) return MakeError(ErrorCode::kInvalidArgument, "sequence number 0");
   return v;
 }
@@ -147,7 +157,55 @@ Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body) {
   v.block_digest = *d;
   v.state_root = *s;
   v.result_root = *r;
+  v.epoch = b.epoch();
+  if (!b.next_set_hash().empty()) {
+    auto next = HashField(b.next_set_hash(), "next set hash");
+    if (!next) return std::unexpected(next.error());
+    if (b.next_activation_height() <= v.height)
+      return MakeError(ErrorCode::kInvalidArgument, "next set activates at or before its block");
+    v.scheduled = EpochChange{*next, b.next_activation_height()};
+  } else if (b.next_activation_height() != 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "activation height without a next set");
+  }
   return v;
+}
+
+namespace {
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    v |= uint64_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+std::optional<uint64_t> PeekEnvelopeEpoch(std::string_view bytes) {
+  constexpr uint64_t kEpochField = 6;
+  uint64_t epoch = 0;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    uint64_t key = 0;
+    if (!ReadVarint(bytes, &pos, &key)) return std::nullopt;
+    const uint64_t field = key >> 3, wire = key & 7;
+    if (wire == 0) {
+      uint64_t v = 0;
+      if (!ReadVarint(bytes, &pos, &v)) return std::nullopt;
+      if (field == kEpochField) epoch = v;
+    } else if (wire == 2) {
+      uint64_t len = 0;
+      if (!ReadVarint(bytes, &pos, &len) || len > bytes.size() - pos) return std::nullopt;
+      pos += len;
+    } else {
+      return std::nullopt;  // an envelope has varint and length-delimited fields only
+    }
+  }
+  return epoch;
 }
 
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
@@ -193,6 +251,8 @@ Result<VoteFields> VerifyCommitCertificate(const ValidatorSet& validators,
   LEDGER_TRY(RefuseUnknownFields(cert, "commit certificate"));
   auto fields = DecodeVoteBody(cert.body());
   if (!fields) return fields;
+  if (fields->epoch != validators.epoch())
+    return MakeError(ErrorCode::kInvalidArgument, "commit certificate of another epoch");
   LEDGER_TRY(VerifyQuorum(validators, chain_id, crypto::Domain::kCommit, cert.body(),
                           cert.signers(), validators.quorum(), verifier));
   return fields;
@@ -205,6 +265,8 @@ Result<ExecutionVoteFields> VerifyExecutionCertificate(const ValidatorSet& valid
   LEDGER_TRY(RefuseUnknownFields(cert, "execution certificate"));
   auto fields = DecodeExecutionVoteBody(cert.body());
   if (!fields) return fields;
+  if (fields->epoch != validators.epoch())
+    return MakeError(ErrorCode::kInvalidArgument, "execution certificate of another epoch");
   LEDGER_TRY(VerifyQuorum(validators, chain_id, crypto::Domain::kExecutionVote, cert.body(),
                           cert.signers(), validators.quorum(), verifier));
   return fields;
@@ -222,7 +284,10 @@ Result<VoteFields> VerifyPreparedProof(const ValidatorSet& validators, const std
   if (!fields) return fields;
   auto prep = DecodeVoteBody(proof.prepare_body());
   if (!prep) return prep;
-  if (prep->view != fields->view || prep->seq != fields->seq || prep->digest != fields->digest) {
+  if (fields->epoch != validators.epoch())
+    return MakeError(ErrorCode::kInvalidArgument, "prepared proof of another epoch");
+  if (prep->view != fields->view || prep->seq != fields->seq || prep->digest != fields->digest ||
+      prep->epoch != fields->epoch) {
     return MakeError(ErrorCode::kInvalidArgument, "prepares do not match the pre-prepare");
   }
   if (pp.sender() != PrimaryOf(fields->view, validators.size())) {

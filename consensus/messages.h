@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include <cstdint>
 #include <string>
@@ -29,10 +30,14 @@ inline constexpr uint32_t kMaxValidators = 64;
 // f = (n-1)/3 and a quorum is ceil((n+f+1)/2) (util/quorum.h), so any two quorums share f+1
 // replicas, at least one of them correct. That is 2f+1 only when n = 3f+1; 2f+1 for n = 6 is 3,
 // and {0,1,2} and {3,4,5} would be disjoint quorums.
+//
+// A set belongs to one epoch (docs/consensus.md "Epochs"): every vote and execution vote names the
+// epoch of the set that signs it, and a certificate verified under this set must name its epoch.
 class ValidatorSet {
  public:
-  explicit ValidatorSet(std::vector<crypto::PublicKey> keys);
+  explicit ValidatorSet(std::vector<crypto::PublicKey> keys, uint64_t epoch = 0);
   uint32_t size() const { return static_cast<uint32_t>(keys_.size()); }
+  uint64_t epoch() const { return epoch_; }
   uint32_t f() const { return FaultsTolerated(size()); }
   uint32_t quorum() const { return QuorumSize(size()); }
   const crypto::PublicKey& key(uint32_t i) const { return keys_[i]; }
@@ -40,6 +45,15 @@ class ValidatorSet {
 
  private:
   std::vector<crypto::PublicKey> keys_;
+  uint64_t epoch_ = 0;
+};
+
+// A validator-set change scheduled by an executed block: the new set's hash (the RFC 6962 root of
+// its keys, as block headers carry it) and the first height it certifies.
+struct EpochChange {
+  Hash32 next_set_hash;
+  uint64_t activation_height = 0;
+  bool operator==(const EpochChange&) const = default;
 };
 
 // Checks signatures. The default calls crypto::Verify; the simulator shares a memoising one across
@@ -81,14 +95,18 @@ using PayloadDigestFn = std::function<Hash32(ByteSpan payload)>;
 crypto::Domain TagFor(pb::MessageType type);
 
 // Serialization helpers (deterministic for the same fields; bodies are compared as bytes).
-std::string EncodeVoteBody(uint64_t view, uint64_t seq, const Hash32& digest);
+// `epoch` 0 is omitted, so epoch 0's bodies are the bytes they were before epochs existed.
+std::string EncodeVoteBody(uint64_t view, uint64_t seq, const Hash32& digest, uint64_t epoch = 0);
 std::string EncodeExecutionVoteBody(uint64_t height, const Hash32& block_digest,
-                                    const Hash32& state_root, const Hash32& result_root);
+                                    const Hash32& state_root, const Hash32& result_root,
+                                    uint64_t epoch = 0,
+                                    const std::optional<EpochChange>& scheduled = std::nullopt);
 
 struct VoteFields {
   uint64_t view = 0;
   uint64_t seq = 0;
   Hash32 digest;
+  uint64_t epoch = 0;
 };
 Result<VoteFields> DecodeVoteBody(const std::string& body);
 
@@ -97,8 +115,15 @@ struct ExecutionVoteFields {
   Hash32 block_digest;
   Hash32 state_root;
   Hash32 result_root;
+  uint64_t epoch = 0;
+  std::optional<EpochChange> scheduled;  // activation_height > height when present
 };
 Result<ExecutionVoteFields> DecodeExecutionVoteBody(const std::string& body);
+
+// The epoch an envelope names for routing (field 6; 0 when absent), read without parsing the
+// rest: a driver that runs the replicas of two epochs hands each its own. nullopt for bytes that
+// are not a well-formed protobuf message at the top level.
+std::optional<uint64_t> PeekEnvelopeEpoch(std::string_view bytes);
 
 // Signs body with tag(type) and chain id into an envelope from `sender`.
 pb::Envelope SignEnvelope(pb::MessageType type, uint32_t sender, std::string body,
@@ -112,6 +137,7 @@ Status VerifyEnvelope(const ValidatorSet& validators, const std::string& chain_i
 
 // A commit certificate proves that block (seq, digest) is committed: a quorum of distinct
 // validators sent a COMMIT for the same (view, seq, digest). Returns the vote fields it certifies.
+// The certificates and proofs below must name the set's epoch.
 Result<VoteFields> VerifyCommitCertificate(const ValidatorSet& validators,
                                            const std::string& chain_id,
                                            const pb::CommitCertificate& cert,
@@ -154,11 +180,11 @@ constexpr uint64_t Field(uint64_t body) {
 }  // tag, len, body
 constexpr uint64_t kVarintField = 1 + 10;
 constexpr uint64_t kSigner = Field(kVarintField + Field(64));
-constexpr uint64_t kVoteBody = 2 * kVarintField + Field(32);
-constexpr uint64_t kExecutionVoteBody = kVarintField + 3 * Field(32);
+constexpr uint64_t kVoteBody = 3 * kVarintField + Field(32);
+constexpr uint64_t kExecutionVoteBody = 3 * kVarintField + 4 * Field(32);
 // An envelope whose body is `body` bytes and which carries `payload` payload bytes.
 constexpr uint64_t Envelope(uint64_t body, uint64_t payload = 0) {
-  return 2 * kVarintField + Field(body) + Field(64) + (payload ? Field(payload) : 0);
+  return 3 * kVarintField + Field(body) + Field(64) + (payload ? Field(payload) : 0);
 }
 constexpr uint64_t Certificate(uint64_t body, uint32_t signers) {
   return Field(body) + signers * kSigner;
@@ -168,7 +194,7 @@ constexpr uint64_t PreparedProof(uint32_t n) {
   return Field(Envelope(kVoteBody)) + Field(kVoteBody) + n * kSigner;
 }
 constexpr uint64_t ViewChangeBody(uint32_t n, uint64_t window) {
-  return 2 * kVarintField + Field(Certificate(kExecutionVoteBody, n)) +
+  return 3 * kVarintField + Field(Certificate(kExecutionVoteBody, n)) +
          window * Field(PreparedProof(n));
 }
 }  // namespace wire_size
@@ -181,7 +207,7 @@ constexpr uint64_t MaxViewChangeBytes(uint32_t n, uint64_t window) {
 // The largest NEW_VIEW envelope: a quorum of VIEW_CHANGE envelopes (what a primary sends and all a
 // replica accepts) and `window` re-proposals, which carry no payload.
 constexpr uint64_t MaxNewViewBytes(uint32_t n, uint64_t window) {
-  return wire_size::Envelope(wire_size::kVarintField +
+  return wire_size::Envelope(2 * wire_size::kVarintField +
                              QuorumSize(n) * wire_size::Field(MaxViewChangeBytes(n, window)) +
                              window * wire_size::Field(wire_size::Envelope(wire_size::kVoteBody)));
 }

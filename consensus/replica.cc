@@ -105,7 +105,10 @@ struct Replica::Impl {
   uint64_t view = 0;
   bool in_vc = false;
   uint64_t low = 0;
-  std::optional<pb::ExecutionCertificate> stable_cert;
+  std::optional<pb::ExecutionCertificate> stable_cert;  // absent while low == cfg.base_height
+  // The epoch's last height: known from the start (cfg.end_height) or from the application when
+  // it executes the block that schedules the next set (OnExecuted). Nothing above it is ordered.
+  uint64_t end_height = UINT64_MAX;
   uint64_t delivered = 0;
   uint64_t executed = 0;
   uint64_t next_seq = 1;
@@ -179,11 +182,14 @@ struct Replica::Impl {
   Effects startup_fx;
 
   Impl(ReplicaConfig c, Application* a, Storage* s)
-      : cfg(std::move(c)), vs(cfg.validators), app(a), storage(s) {
+      : cfg(std::move(c)), vs(cfg.validators, cfg.epoch), app(a), storage(s) {
     LEDGER_ASSERT(cfg.key.has_value());
     LEDGER_ASSERT(!cfg.chain_id.empty() && cfg.chain_id.size() <= crypto::kChainIdMaxBytes);
     LEDGER_ASSERT(cfg.self < vs.size());
     LEDGER_ASSERT(cfg.window_seqs > 0 && cfg.window_seqs <= kMaxWindowSeqs);
+    LEDGER_ASSERT(cfg.end_height > cfg.base_height);
+    end_height = cfg.end_height;
+    low = cfg.base_height;
     verifier = cfg.verifier ? cfg.verifier : &DefaultVerifier();
     if (cfg.signer) {
       signer = cfg.signer;
@@ -205,6 +211,8 @@ struct Replica::Impl {
   uint32_t Primary(uint64_t v) const { return PrimaryOf(v, n); }
   bool IsPrimary() const { return Primary(view) == self && !in_vc; }
   uint64_t High() const { return low + cfg.window_seqs; }
+  // The highest sequence number this replica may order now: the window, within the epoch.
+  uint64_t Limit() const { return std::min(High(), end_height); }
   uint64_t Timeout() const {
     return cfg.view_timeout_ms << std::min(consecutive_failures, kViewChangeBackoffCapExponent);
   }
@@ -217,6 +225,13 @@ struct Replica::Impl {
 
   void Send(uint32_t to, std::string bytes) { fx.messages.push_back({to, std::move(bytes)}); }
 
+  // Signs a body as this replica; the envelope names the epoch for routing (unsigned).
+  pb::Envelope Sign(pb::MessageType type, std::string body) {
+    pb::Envelope env = SignEnvelope(type, self, std::move(body), *signer, cfg.chain_id);
+    env.set_epoch(cfg.epoch);
+    return env;
+  }
+
   // Signs a vote, refusing to sign two different digests for one (type, view, seq): the guard that,
   // with the persisted records, keeps a restarted replica from contradicting itself.
   std::optional<pb::Envelope> SignVote(pb::MessageType type, uint64_t v, uint64_t seq,
@@ -225,7 +240,7 @@ struct Replica::Impl {
     auto it = signed_votes.find(key);
     if (it != signed_votes.end() && it->second != digest) return std::nullopt;
     signed_votes[key] = digest;
-    return SignEnvelope(type, self, EncodeVoteBody(v, seq, digest), *signer, cfg.chain_id);
+    return Sign(type, EncodeVoteBody(v, seq, digest, cfg.epoch));
   }
 
   void Persist(uint64_t seq, const pb::Envelope& own, const pb::PreparedProof* proof) {
@@ -239,13 +254,13 @@ struct Replica::Impl {
 
   void TryPropose() {
     if (!IsPrimary() || halted) return;
-    while (!pending.empty() && next_seq <= High()) {
+    while (!pending.empty() && next_seq <= Limit()) {
       Bytes payload = std::move(pending.front().second);
       pending.pop_front();
       Propose(std::move(payload));
     }
     bool idle = next_seq <= delivered + 1;
-    if (pending.empty() && idle && next_seq <= High() &&
+    if (pending.empty() && idle && next_seq <= Limit() &&
         now >= last_proposal_ms + cfg.propose_delay_ms) {
       Propose(Bytes{});  // empty block: proves the primary alive and advances block time
     }
@@ -426,12 +441,15 @@ struct Replica::Impl {
 
   // ---- execution certificates (checkpoints) -------------------------------------------------
 
-  void OnExecutedImpl(uint64_t height, const Hash32& state_root, const Hash32& result_root) {
+  void OnExecutedImpl(uint64_t height, const Hash32& state_root, const Hash32& result_root,
+                      const std::optional<EpochChange>& scheduled) {
     LEDGER_ASSERT(height == executed + 1 && height <= delivered);
     executed = height;
     auto it = delivered_digest.find(height);
     LEDGER_ASSERT(it != delivered_digest.end());
-    SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root));
+    if (scheduled) NoteEpochEnd(*scheduled, height);
+    SignOwnExecVote(height, EncodeExecutionVoteBody(height, it->second, state_root, result_root,
+                                                    cfg.epoch, scheduled));
     Send(kBroadcast, own_exec_env);
     CheckExecCert(height);
     while (!pending_certs.empty() && pending_certs.begin()->first <= executed && !halted) {
@@ -441,9 +459,31 @@ struct Replica::Impl {
     }
   }
 
+  // The epoch ends at the activation height of the change block `height` scheduled. One change at a
+  // time (the ledger refuses a second one), so a known end is only ever this same one again.
+  void NoteEpochEnd(const EpochChange& scheduled, uint64_t height) {
+    LEDGER_ASSERT(scheduled.activation_height > height);
+    const uint64_t end = scheduled.activation_height - (cfg.bugs.epoch_one_block_early ? 2 : 1);
+    LEDGER_ASSERT(end_height == UINT64_MAX || end_height == end);
+    end_height = end;
+  }
+
+  // A replica restarted after its epoch's end was certified (a retired replica brought back): it
+  // signs its vote for the end again, only to retransmit it, so that a validator still finishing
+  // the epoch learns how far it went and asks for the blocks (review finding: it stayed silent).
+  void ResignCertifiedEnd(const std::vector<ExecutedTip>& tips) {
+    if (end_height == UINT64_MAX || low != end_height || !own_exec_env.empty()) return;
+    for (const ExecutedTip& tip : tips) {
+      if (tip.height != end_height) continue;
+      SignOwnExecVote(tip.height,
+                      EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
+                                              tip.result_root, cfg.epoch, tip.scheduled));
+    }
+  }
+
   void SignOwnExecVote(uint64_t height, const std::string& body) {
     own_exec_body[height] = body;
-    pb::Envelope env = SignEnvelope(pb::EXECUTION_VOTE, self, body, *signer, cfg.chain_id);
+    pb::Envelope env = Sign(pb::EXECUTION_VOTE, body);
     own_exec_env = env.SerializeAsString();
     latest_exec_vote[self] = ExecVote{height, body, env.signature()};
     if (height <= low + 2 * cfg.window_seqs && height > low) {
@@ -459,7 +499,7 @@ struct Replica::Impl {
     if (tip.height == 0 || tip.height > executed || tip.height <= low) return;
     LEDGER_ASSERT(restored_exec_envs.empty() || restored_exec_envs.rbegin()->first < tip.height);
     SignOwnExecVote(tip.height, EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
-                                                        tip.result_root));
+                                                        tip.result_root, cfg.epoch, tip.scheduled));
     restored_exec_envs[tip.height] = own_exec_env;
   }
 
@@ -475,8 +515,9 @@ struct Replica::Impl {
     if (tip.height == low && stable_cert) return;
     LEDGER_ASSERT(owed_certs.empty() || owed_certs.rbegin()->first < tip.height);
     LEDGER_ASSERT(restored_exec_envs.empty());
-    owed_certs[tip.height] = OwedCert{
-        .body = EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root, tip.result_root)};
+    owed_certs[tip.height] =
+        OwedCert{.body = EncodeExecutionVoteBody(tip.height, tip.digest, tip.state_root,
+                                                 tip.result_root, cfg.epoch, tip.scheduled)};
     while (owed_certs.size() > kMaxOwedCertificates) {
       owed_certs.erase(owed_certs.begin());
       ++owed_given_up;
@@ -644,8 +685,7 @@ struct Replica::Impl {
     pb::StateRequestBody body;
     body.set_from_height(from);
     body.set_max_blocks(static_cast<uint32_t>(max_blocks));
-    pb::Envelope env =
-        SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
+    pb::Envelope env = Sign(pb::STATE_REQUEST, body.SerializeAsString());
     Send(p, env.SerializeAsString());
   }
 
@@ -703,18 +743,18 @@ struct Replica::Impl {
     pb::ViewChangeBody body;
     body.set_new_view(new_view);
     body.set_stable_seq(low);
-    if (stable_cert && low > 0) *body.mutable_stable_cert() = *stable_cert;
+    body.set_epoch(cfg.epoch);
+    if (stable_cert && low > cfg.base_height) *body.mutable_stable_cert() = *stable_cert;
     if (!cfg.bugs.drop_prepared_in_view_change) {
       for (const auto& [seq, s] : slots) {
-        if (seq > low && s.prepared) {
+        if (seq > low && seq <= end_height && s.prepared) {
           pb::PreparedProof* proof = body.add_prepared();
           *proof = *s.prepared;
           proof->mutable_pre_prepare()->clear_payload();  // blocks travel by digest
         }
       }
     }
-    pb::Envelope env =
-        SignEnvelope(pb::VIEW_CHANGE, self, body.SerializeAsString(), *signer, cfg.chain_id);
+    pb::Envelope env = Sign(pb::VIEW_CHANGE, body.SerializeAsString());
     own_vc = env.SerializeAsString();
     storage->PutViewRecord(own_vc);
     vc_latest[self] = ViewChangeInfo{new_view, env, body};
@@ -755,18 +795,22 @@ struct Replica::Impl {
     info.view = info.body.new_view();
     info.env = env;
     if (info.view == 0) return MakeError(ErrorCode::kInvalidArgument, "view change to view 0");
+    if (info.body.epoch() != cfg.epoch)
+      return MakeError(ErrorCode::kFailedPrecondition, "view change of another epoch");
     if (!cfg.bugs.skip_view_change_signature) {
       LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, env, *verifier));
     }
     uint64_t stable = info.body.stable_seq();
-    if (stable > 0) {
+    if (stable < cfg.base_height) {
+      return MakeError(ErrorCode::kInvalidArgument, "stable checkpoint before the epoch");
+    } else if (stable > cfg.base_height) {
       auto cf = VerifyExecutionCertificate(vs, cfg.chain_id, info.body.stable_cert(), *verifier);
       if (!cf) return std::unexpected(cf.error());
       if (cf->height != stable) {
         return MakeError(ErrorCode::kInvalidArgument, "stable certificate height mismatch");
       }
     } else if (info.body.has_stable_cert()) {
-      return MakeError(ErrorCode::kInvalidArgument, "certificate for genesis checkpoint");
+      return MakeError(ErrorCode::kInvalidArgument, "certificate for the epoch's base checkpoint");
     }
     if (static_cast<uint64_t>(info.body.prepared_size()) > cfg.window_seqs) {
       return MakeError(ErrorCode::kResourceExhausted, "too many prepared proofs");
@@ -777,6 +821,9 @@ struct Replica::Impl {
       if (!pf) return std::unexpected(pf.error());
       if (pf->seq <= stable || pf->seq > stable + cfg.window_seqs) {
         return MakeError(ErrorCode::kInvalidArgument, "prepared proof outside the watermarks");
+      }
+      if (pf->seq > end_height) {
+        return MakeError(ErrorCode::kInvalidArgument, "prepared proof beyond the epoch's end");
       }
       if (pf->view >= info.view) {
         return MakeError(ErrorCode::kInvalidArgument, "prepared proof from a later view");
@@ -797,7 +844,7 @@ struct Replica::Impl {
   // and each seq in (min-s, max-s] gets the prepared proof of the highest view, or an empty block.
   std::vector<Reproposal> ComputeO(const std::vector<const pb::ViewChangeBody*>& vcs,
                                    uint64_t& min_s, const pb::ExecutionCertificate** min_cert) {
-    min_s = 0;
+    min_s = cfg.base_height;
     *min_cert = nullptr;
     for (const auto* b : vcs) {
       if (b->stable_seq() > min_s) {
@@ -839,6 +886,7 @@ struct Replica::Impl {
     std::vector<Reproposal> o = ComputeO(bodies, min_s, &min_cert);
     pb::NewViewBody nv;
     nv.set_view(view);
+    nv.set_epoch(cfg.epoch);
     for (const auto* c : chosen)
       *nv.add_view_changes() = c->env;
     for (const Reproposal& r : o) {
@@ -846,8 +894,7 @@ struct Replica::Impl {
       LEDGER_ASSERT(env.has_value());  // a fresh view: nothing was proposed in it yet
       *nv.add_pre_prepares() = *env;   // by digest: the payload follows in its own PRE_PREPARE
     }
-    pb::Envelope env =
-        SignEnvelope(pb::NEW_VIEW, self, nv.SerializeAsString(), *signer, cfg.chain_id);
+    pb::Envelope env = Sign(pb::NEW_VIEW, nv.SerializeAsString());
     own_nv = env.SerializeAsString();
     installed_nv = own_nv;
     storage->PutViewRecord(own_nv);
@@ -859,6 +906,8 @@ struct Replica::Impl {
                          const pb::ExecutionCertificate** min_cert,
                          std::vector<ViewChangeInfo>& infos) {
     LEDGER_TRY(ParseCanonical(nv, env.body(), "new-view body"));
+    if (nv.epoch() != cfg.epoch)
+      return MakeError(ErrorCode::kFailedPrecondition, "new view of another epoch");
     if (env.sender() != Primary(nv.view())) {
       return MakeError(ErrorCode::kInvalidArgument, "new view not from its primary");
     }
@@ -894,7 +943,7 @@ struct Replica::Impl {
       auto vf = DecodeVoteBody(pp.body());
       if (pp.type() != pb::PRE_PREPARE || pp.sender() != env.sender() || !vf ||
           vf->view != nv.view() || vf->seq != o[i].seq || vf->digest != o[i].digest ||
-          !pp.payload().empty()) {
+          vf->epoch != cfg.epoch || !pp.payload().empty()) {
         return MakeError(ErrorCode::kInvalidArgument, "re-proposal does not match");
       }
       LEDGER_TRY(VerifyEnvelope(vs, cfg.chain_id, pp, *verifier));
@@ -980,8 +1029,7 @@ struct Replica::Impl {
       body.set_seq(seq);
       body.set_digest(std::string(AsStringView(s.nv_digest->span())));
       uint32_t to = (self + 1 + payload_rr++ % (n - 1)) % n;
-      pb::Envelope env =
-          SignEnvelope(pb::PAYLOAD_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
+      pb::Envelope env = Sign(pb::PAYLOAD_REQUEST, body.SerializeAsString());
       Send(to, env.SerializeAsString());
     }
   }
@@ -1011,8 +1059,7 @@ struct Replica::Impl {
     payload_reply_after_ms[env.sender()] = now + cfg.retransmit_ms;
     pb::PayloadReplyBody reply;
     *reply.mutable_pre_prepare() = *pp;
-    pb::Envelope out =
-        SignEnvelope(pb::PAYLOAD_REPLY, self, reply.SerializeAsString(), *signer, cfg.chain_id);
+    pb::Envelope out = Sign(pb::PAYLOAD_REPLY, reply.SerializeAsString());
     Send(env.sender(), out.SerializeAsString());
   }
 
@@ -1102,19 +1149,27 @@ struct Replica::Impl {
     return std::max(claimed, known_certified);
   }
 
+  // The epoch's last height is executed here but not certified: no later height of this epoch
+  // will carry the checkpoint past it, and peers that certified it may have moved to the next
+  // epoch, so the replica asks for that block with its certificate.
+  bool EndUncertified() const {
+    return end_height != UINT64_MAX && executed >= end_height && low < end_height;
+  }
+
   void MaybeRequestState() {
-    if (HonestKnownHeight() <= delivered) return;
+    const bool end_uncertified = EndUncertified();
+    if (HonestKnownHeight() <= delivered && !end_uncertified) return;
+    const uint64_t from = end_uncertified ? end_height : delivered + 1;
     for (uint32_t k = 0; k < n; ++k) {
       uint32_t p = (transfer_rr + k) % n;
-      if (p == self || latest_exec_vote[p].height <= delivered) continue;
+      if (p == self || (!end_uncertified && latest_exec_vote[p].height <= delivered)) continue;
       transfer_rr = p + 1;
       std::erase_if(state_requests, [&](const auto& r) { return r.second <= delivered; });
-      state_requests[p] = delivered + 1;
+      state_requests[p] = from;
       pb::StateRequestBody body;
-      body.set_from_height(delivered + 1);
+      body.set_from_height(from);
       body.set_max_blocks(kMaxBlocksPerStateReply);
-      pb::Envelope env =
-          SignEnvelope(pb::STATE_REQUEST, self, body.SerializeAsString(), *signer, cfg.chain_id);
+      pb::Envelope env = Sign(pb::STATE_REQUEST, body.SerializeAsString());
       Send(p, env.SerializeAsString());
       return;
     }
@@ -1133,8 +1188,10 @@ struct Replica::Impl {
     pb::StateReplyBody reply;
     uint64_t bytes = 0;
     uint32_t max_blocks = std::min(body.max_blocks(), kMaxBlocksPerStateReply);
-    for (uint64_t h = body.from_height(); h <= executed && reply.blocks_size() < (int)max_blocks;
-         ++h) {
+    // Only this epoch's blocks: a later one is certified by another set (and served by its
+    // replica).
+    const uint64_t last = std::min(executed, end_height);
+    for (uint64_t h = body.from_height(); h <= last && reply.blocks_size() < (int)max_blocks; ++h) {
       auto block = app->LoadBlock(h);
       if (!block) break;
       // Whole blocks while they fit; the first always does (messages.h static_asserts).
@@ -1143,8 +1200,7 @@ struct Replica::Impl {
       *reply.add_blocks() = std::move(*block);
     }
     if (reply.blocks_size() == 0) return;
-    pb::Envelope out =
-        SignEnvelope(pb::STATE_REPLY, self, reply.SerializeAsString(), *signer, cfg.chain_id);
+    pb::Envelope out = Sign(pb::STATE_REPLY, reply.SerializeAsString());
     Send(env.sender(), out.SerializeAsString());
   }
 
@@ -1157,6 +1213,10 @@ struct Replica::Impl {
     }
     if (body.blocks_size() > 0 && body.blocks(0).height() <= low) {
       HandleOwedCertReply(env, body);
+      return;
+    }
+    if (body.blocks_size() > 0 && EndUncertified() && body.blocks(0).height() == end_height) {
+      HandleEndCertReply(env, body.blocks(0));
       return;
     }
     if (body.blocks_size() == 0 || body.blocks(0).height() != delivered + 1) {
@@ -1175,7 +1235,7 @@ struct Replica::Impl {
     }
     if (asked != state_requests.end()) state_requests.erase(asked);
     for (const pb::CertifiedBlock& b : body.blocks()) {
-      if (b.height() != delivered + 1) break;
+      if (b.height() != delivered + 1 || b.height() > end_height) break;
       if (b.payload().size() > cfg.max_block_bytes) {
         ++drops.malformed;
         return;
@@ -1211,6 +1271,30 @@ struct Replica::Impl {
     TryDeliver();
   }
 
+  // The answer to an end-of-epoch request (MaybeRequestState): the certificate is taken if it
+  // verifies and certifies the block this replica delivered there.
+  void HandleEndCertReply(const pb::Envelope& env, const pb::CertifiedBlock& b) {
+    auto asked = state_requests.find(env.sender());
+    if (asked == state_requests.end() || asked->second != end_height) {
+      ++drops.unsolicited;
+      return;
+    }
+    if (!VerifyEnvelope(vs, cfg.chain_id, env, *verifier)) {
+      ++drops.bad_signature;
+      return;
+    }
+    state_requests.erase(asked);
+    if (!b.has_exec_cert()) return;  // that peer has none either
+    auto ef = VerifyExecutionCertificate(vs, cfg.chain_id, b.exec_cert(), *verifier);
+    auto digest = delivered_digest.find(end_height);
+    if (!ef || ef->height != end_height || digest == delivered_digest.end() ||
+        ef->block_digest != digest->second) {
+      ++drops.bad_certificate;
+      return;
+    }
+    NoteVerifiedCert(end_height, b.exec_cert());
+  }
+
   // ---- message intake -----------------------------------------------------------------------
 
   void HandleVoteMessage(const std::string& bytes, const pb::Envelope& env) {
@@ -1219,7 +1303,7 @@ struct Replica::Impl {
       ++drops.malformed;
       return;
     }
-    if (vf->view < view) {
+    if (vf->view < view || vf->epoch != cfg.epoch) {
       ++drops.stale;
       return;
     }
@@ -1246,7 +1330,7 @@ struct Replica::Impl {
       ++drops.stale;
       return;
     }
-    bool outside = vf->seq <= low || vf->seq > High();
+    bool outside = vf->seq <= low || vf->seq > High() || vf->seq > end_height;
     bool is_pp = env.type() == pb::PRE_PREPARE;
     // Planted bug (c): the pre-prepare skips the watermark check, and votes for a slot that holds
     // an accepted pre-prepare are taken as already checked.
@@ -1306,6 +1390,10 @@ struct Replica::Impl {
       ++drops.malformed;
       return;
     }
+    if (ef->epoch != cfg.epoch) {
+      ++drops.stale;  // another epoch's (a misrouted or replayed vote): never counted here
+      return;
+    }
     ExecVote& latest = latest_exec_vote[env.sender()];
     bool in_range = ef->height <= std::max(low, delivered) + 2 * cfg.window_seqs;
     auto at_it = exec_votes.find(ef->height);
@@ -1334,6 +1422,10 @@ struct Replica::Impl {
     pb::ViewChangeBody peek;
     if (!ParseCanonical(peek, env.body(), "view-change body")) {
       ++drops.malformed;
+      return;
+    }
+    if (peek.epoch() != cfg.epoch) {
+      ++drops.stale;  // another epoch's: not answered, not counted
       return;
     }
     uint64_t nv = peek.new_view();
@@ -1365,7 +1457,7 @@ struct Replica::Impl {
       ++drops.bad_certificate;
       return;
     }
-    if (info.body.stable_seq() > 0) {
+    if (info.body.stable_seq() > cfg.base_height) {
       NoteVerifiedCert(info.body.stable_seq(), info.body.stable_cert());
     }
     vc_latest[env.sender()] = std::move(info);
@@ -1532,7 +1624,14 @@ struct Replica::Impl {
     // A deadline noticed late is re-armed once (the process was paused: its queued input goes
     // first); a second late one in a row means the driver is starved, not paused, and the view
     // changes as if on time, or a slow driver would never leave a failed view.
-    if (in_vc && now >= vc_deadline) {
+    // Once the epoch's last height is delivered there is nothing left to order in it: no view
+    // changes (its execution certificate forms from the votes retransmitted below).
+    const bool epoch_ordered = delivered >= end_height;
+    if (epoch_ordered) {
+      rearmed_late = false;
+      progress_deadline = now + Timeout();
+      vc_deadline = now + Timeout();
+    } else if (in_vc && now >= vc_deadline) {
       if (!vc_quorum_armed) {
         vc_deadline = now + Timeout();  // unarmed: never move past this view alone
       } else if (FiredLate(vc_deadline) && !rearmed_late) {
@@ -1553,7 +1652,7 @@ struct Replica::Impl {
     } else {
       rearmed_late = false;  // on time: the process runs normally
     }
-    MaybeReadmit();
+    if (!epoch_ordered) MaybeReadmit();
     TryPropose();
     if (now >= retransmit_deadline) Retransmit();
     MaybeRequestOwedCerts();
@@ -1578,16 +1677,22 @@ struct Replica::Impl {
   // ---- restart ------------------------------------------------------------------------------
 
   void Restore(uint64_t executed_height) {
+    // The driver starts an epoch's replica once the height before it is executed.
+    LEDGER_ASSERT(executed_height >= cfg.base_height);
     delivered = executed = executed_height;
+    known_certified = low;
     Storage::Loaded loaded = storage->Load();
+    // What storage holds of an earlier epoch (a driver that keeps one store) is not this epoch's.
     if (!loaded.checkpoint.empty()) {
       pb::ExecutionCertificate cert;
       LEDGER_ASSERT(cert.ParseFromString(loaded.checkpoint));
       auto ef = DecodeExecutionVoteBody(cert.body());
       LEDGER_ASSERT(ef.has_value());
-      low = ef->height;
-      stable_cert = cert;
-      known_certified = low;
+      if (ef->epoch == cfg.epoch && ef->height > low) {
+        low = ef->height;
+        stable_cert = cert;
+        known_certified = low;
+      }
     }
     std::vector<pb::PersistedRecord> records;
     for (const std::string& r : loaded.records) {
@@ -1595,6 +1700,7 @@ struct Replica::Impl {
       LEDGER_ASSERT(rec.ParseFromString(r));
       auto vf = DecodeVoteBody(rec.own().body());
       LEDGER_ASSERT(vf.has_value());
+      if (vf->epoch != cfg.epoch) continue;
       signed_votes[{static_cast<int>(rec.own().type()), vf->view, vf->seq}] = vf->digest;
       if (vf->seq > low && rec.has_prepared()) {
         Slot& s = slots[vf->seq];
@@ -1612,7 +1718,7 @@ struct Replica::Impl {
       if (env.type() == pb::VIEW_CHANGE) {
         pb::ViewChangeBody body;
         LEDGER_ASSERT(body.ParseFromString(env.body()));
-        if (body.new_view() >= view) {
+        if (body.epoch() == cfg.epoch && body.new_view() >= view) {
           view = body.new_view();
           in_vc = true;
           own_vc = loaded.view_record;
@@ -1621,7 +1727,7 @@ struct Replica::Impl {
       } else {
         pb::NewViewBody nv;
         LEDGER_ASSERT(nv.ParseFromString(env.body()));
-        if (nv.view() >= view) {
+        if (nv.epoch() == cfg.epoch && nv.view() >= view) {
           view = nv.view();
           installed_nv = loaded.view_record;
           if (env.sender() == self) own_nv = loaded.view_record;
@@ -1631,7 +1737,7 @@ struct Replica::Impl {
     // Own votes of the current view come back, so retransmissions repeat exactly what was sent.
     for (const pb::PersistedRecord& rec : records) {
       auto vf = DecodeVoteBody(rec.own().body());
-      if (vf->view != view || vf->seq <= low) continue;
+      if (vf->epoch != cfg.epoch || vf->view != view || vf->seq <= low) continue;
       Slot& s = GetSlot(vf->seq);
       Vote v{rec.own().body(), rec.own().signature(), vf->digest, vf->view};
       switch (rec.own().type()) {
@@ -1660,7 +1766,8 @@ struct Replica::Impl {
       pb::Envelope env;
       pb::NewViewBody nv;
       LEDGER_ASSERT(env.ParseFromString(loaded.view_record));
-      if (env.type() == pb::NEW_VIEW && nv.ParseFromString(env.body()) && nv.view() == view) {
+      if (env.type() == pb::NEW_VIEW && nv.ParseFromString(env.body()) && nv.epoch() == cfg.epoch &&
+          nv.view() == view) {
         std::vector<ViewChangeInfo> infos(nv.view_changes_size());
         std::vector<const pb::ViewChangeBody*> bodies;
         for (int i = 0; i < nv.view_changes_size(); ++i) {
@@ -1700,12 +1807,17 @@ Replica::Replica(ReplicaConfig config, Application* app, Storage* storage,
               now_ms) {
   LEDGER_ASSERT(executed.size() <= 2 * kMaxOwedCertificates + 1);
   for (const ExecutedTip& tip : executed) {
+    if (tip.height <= impl_->cfg.base_height) continue;  // an earlier epoch's
+    // A change an executed block scheduled ends this epoch, whether or not the driver said so
+    // (review finding: a restarted replica without the end ordered heights past it).
+    if (tip.scheduled) impl_->NoteEpochEnd(*tip.scheduled, tip.height);
     if (tip.height <= impl_->low) {
       impl_->RestoreOwedCert(tip);
     } else {
       impl_->RestoreOwnExecVote(tip);
     }
   }
+  impl_->ResignCertifiedEnd(executed);
 }
 
 Replica::~Replica() = default;
@@ -1750,9 +1862,10 @@ Effects Replica::OnPayloadReady(uint64_t now_ms, Bytes payload) {
 }
 
 Effects Replica::OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& state_root,
-                            const Hash32& result_root) {
+                            const Hash32& result_root,
+                            const std::optional<EpochChange>& scheduled) {
   impl_->now = std::max(impl_->now, now_ms);
-  if (!impl_->halted) impl_->OnExecutedImpl(height, state_root, result_root);
+  if (!impl_->halted) impl_->OnExecutedImpl(height, state_root, result_root, scheduled);
   return impl_->Finish();
 }
 
@@ -1771,6 +1884,9 @@ ReplicaStatus Replica::status() const {
   s.buffered_bytes = impl_->buffered_total_bytes;
   s.owed_certificates = impl_->owed_certs.size();
   s.owed_certificates_given_up = impl_->owed_given_up;
+  s.epoch = impl_->cfg.epoch;
+  s.end_height = impl_->end_height;
+  s.epoch_finished = impl_->end_height != UINT64_MAX && impl_->low >= impl_->end_height;
   return s;
 }
 

@@ -76,6 +76,9 @@ struct PlantedBugs {
   bool quorum_2f = false;                     // (a) quorum 2f (one short when n = 3f+1)
   bool drop_prepared_in_view_change = false;  // (b) view-change messages carry no prepared proofs
   bool accept_outside_watermarks = false;     // (c) pre-prepares outside (low, high] are accepted
+  // (h) the epoch ends one block before the scheduled activation height, so the next epoch's set
+  // (started from end_height by the driver) takes over one block early.
+  bool epoch_one_block_early = false;
   // (d) a block's payload is not checked against the digest its votes name (pre-prepare, payload
   // reply and state reply): execution may then read bytes the agreed digest does not bind.
   bool skip_payload_digest_check = false;
@@ -90,7 +93,15 @@ struct PlantedBugs {
 
 struct ReplicaConfig {
   std::string chain_id;
-  std::vector<crypto::PublicKey> validators;
+  std::vector<crypto::PublicKey> validators;  // the set of `epoch`
+  // Epochs (docs/consensus.md "Epochs"). A replica orders the heights of one epoch: above
+  // base_height (the height before the epoch's first: A - 1, or 0 for epoch 0; a checkpoint that
+  // needs no certificate, as genesis), up to end_height when a change is scheduled (A' - 1 of the
+  // next epoch: from the start when the driver knows it, else from OnExecuted). The driver starts
+  // the next epoch's replica once this one reports epoch_finished.
+  uint64_t epoch = 0;
+  uint64_t base_height = 0;
+  uint64_t end_height = UINT64_MAX;
   uint32_t self = 0;
   std::optional<crypto::PrivateKey> key;
   uint64_t window_seqs = kDefaultWindowSeqs;
@@ -192,6 +203,10 @@ struct ReplicaStatus {
   size_t buffered_messages = 0;  // future-view votes waiting (all senders)
   uint64_t buffered_bytes = 0;   // their bytes, at most kMaxBufferedBytesTotal
   size_t owed_certificates = 0;  // heights whose certificate is being fetched from peers
+  uint64_t epoch = 0;
+  uint64_t end_height = UINT64_MAX;  // the epoch's last height, once known
+  // The epoch's last height is executed and certified here: the driver starts the next epoch.
+  bool epoch_finished = false;
   // Owed heights given up (no peer served a certificate): they keep none on this replica.
   uint64_t owed_certificates_given_up = 0;
 };
@@ -204,6 +219,7 @@ struct ExecutedTip {
   Hash32 digest;  // the block's digest, as delivered
   Hash32 state_root;
   Hash32 result_root;
+  std::optional<EpochChange> scheduled;  // the change this block scheduled, as OnExecuted had it
 };
 
 class Replica {
@@ -235,8 +251,11 @@ class Replica {
   Effects OnMessage(uint64_t now_ms, const std::string& bytes, uint32_t from);
   Effects Tick(uint64_t now_ms);
   Effects OnPayloadReady(uint64_t now_ms, Bytes payload);
+  // `scheduled`: the validator-set change the block scheduled (its execution vote carries it, and
+  // the epoch ends at its activation height - 1).
   Effects OnExecuted(uint64_t now_ms, uint64_t height, const Hash32& state_root,
-                     const Hash32& result_root);
+                     const Hash32& result_root,
+                     const std::optional<EpochChange>& scheduled = std::nullopt);
 
   ReplicaStatus status() const;
   // Bytes of future-view votes buffered from one validator (tests and metrics).

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "crypto/sha256.h"
+#include "ledger/epoch.h"
 #include "ledger/invariant.h"
 #include "ledger/ledger_state.h"
 #include "util/assert.h"
@@ -65,6 +66,8 @@ class BlockExecutor {
       : st_(state), block_(block), now_s_(block.timestamp_ms / 1000) {}
 
   Result<uint64_t> ExpireHolds();
+  // At the start of a block: the scheduled validator set takes over at its activation height.
+  Status ActivateEpoch();
   Result<pb::Receipt> ExecuteTx(const VerifiedTx& tx);
 
  private:
@@ -79,6 +82,13 @@ class BlockExecutor {
   Result<OpOutcome> CreateAsset(const pb::CreateAsset& op);
   Result<OpOutcome> AddMember(const pb::AddMember& op);
   Result<OpOutcome> ChangeRoles(const pb::ChangeMemberRoles& op);
+  Result<OpOutcome> RemoveMemberOp(const pb::RemoveMember& op);
+  Result<OpOutcome> RotateNodeKey(const pb::RotateNodeKey& op);
+  Result<OpOutcome> SetThreshold(const pb::SetGovernanceThreshold& op);
+  // Schedules the validator set that the members make once `changed` replaces its record (an
+  // epoch, docs/consensus.md "Epochs"), or returns the code that refuses it. kOk, writing
+  // nothing, when the set stays as it is.
+  Result<ResultCode> ScheduleSetChange(const pb::MemberRecord& changed);
 
   bool Signed(const pb::Controller& c) const { return ControllerSatisfied(c, tx_->signers()); }
   bool Signed(const TransferAccount& a) const {
@@ -93,7 +103,13 @@ class BlockExecutor {
   Result<bool> MemberApproves(uint32_t member_id) const;
   Result<bool> ComplianceApproves() const;
   Result<bool> GovernanceApproves() const;
-  Result<bool> KeyInUse(const pb::AddMember& op) const;
+  // Whether a member other than `id` (current or removed) has `node_key` or one of
+  // `governance_keys` as its node key or one of its governance keys.
+  Result<bool> KeyInUse(
+      uint32_t id, const std::string& node_key,
+      const google::protobuf::RepeatedPtrField<std::string>& governance_keys) const;
+  // A member's record, or nullopt when it does not exist or was removed.
+  Result<std::optional<pb::MemberRecord>> ActiveMember(uint32_t id) const;
   ResultCode CheckDebit(const AccountFields& a, uint64_t amount) const;
   ResultCode CheckCredit(const AccountFields& a, uint64_t amount) const;
   ResultCode CheckOutflow(AccountFields& a, uint64_t amount) const;
@@ -130,8 +146,14 @@ Result<pb::HoldIndexMeta> BlockExecutor::Meta() const {
   return meta.value_or(pb::HoldIndexMeta());
 }
 
+Result<std::optional<pb::MemberRecord>> BlockExecutor::ActiveMember(uint32_t id) const {
+  LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(id)));
+  if (member && member->removed_height() != 0) return std::optional<pb::MemberRecord>();
+  return std::move(member);
+}
+
 Result<bool> BlockExecutor::MemberApproves(uint32_t member_id) const {
-  LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(member_id)));
+  LEDGER_ASSIGN(member, ActiveMember(member_id));
   return member.has_value() && Signed(member->governance());
 }
 
@@ -177,19 +199,31 @@ Result<bool> BlockExecutor::GovernanceApproves() const {
   return approvals >= gov->threshold();
 }
 
-// Whether a member other than op.id() already has op's node key or one of its governance keys.
-Result<bool> BlockExecutor::KeyInUse(const pb::AddMember& op) const {
+Result<bool> BlockExecutor::KeyInUse(
+    uint32_t id, const std::string& node_key,
+    const google::protobuf::RepeatedPtrField<std::string>& governance_keys) const {
   LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
   if (!gov) return false;
-  for (uint32_t id : gov->members()) {
-    if (id == op.id()) continue;
-    LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(id)));
+  std::vector<std::string_view> mine(governance_keys.begin(), governance_keys.end());
+  mine.push_back(node_key);
+  auto taken = [&mine](const std::string& k) {
+    return std::find(mine.begin(), mine.end(), k) != mine.end();
+  };
+  // A node key rotated away is never used again (review finding: it could be taken by another
+  // member, or come back, while it still signed in the set in force).
+  for (std::string_view k : mine) {
+    LEDGER_ASSIGN(retired, st_.Get(keys::RetiredKey(k)));
+    if (retired) return true;
+  }
+  std::vector<uint32_t> ids(gov->members().begin(), gov->members().end());
+  ids.insert(ids.end(), gov->removed().begin(), gov->removed().end());
+  for (uint32_t other : ids) {
+    if (other == id) continue;
+    LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(other)));
     if (!member) continue;
-    if (member->node_key() == op.node_key()) return true;
+    if (taken(member->node_key())) return true;
     for (const std::string& k : member->governance().keys()) {
-      for (const std::string& mine : op.governance().keys()) {
-        if (k == mine) return true;
-      }
+      if (taken(k)) return true;
     }
   }
   return false;
@@ -284,6 +318,12 @@ Result<OpOutcome> BlockExecutor::Apply(const pb::Operation& op) {
       return AddMember(op.add_member());
     case pb::Operation::kChangeRoles:
       return ChangeRoles(op.change_roles());
+    case pb::Operation::kRemoveMember:
+      return RemoveMemberOp(op.remove_member());
+    case pb::Operation::kRotateNodeKey:
+      return RotateNodeKey(op.rotate_node_key());
+    case pb::Operation::kSetGovernanceThreshold:
+      return SetThreshold(op.set_governance_threshold());
     case pb::Operation::KIND_NOT_SET:
       break;
   }
@@ -291,7 +331,7 @@ Result<OpOutcome> BlockExecutor::Apply(const pb::Operation& op) {
 }
 
 Result<OpOutcome> BlockExecutor::CreateAccount(const pb::CreateAccount& op) {
-  LEDGER_ASSIGN(custodian, st_.GetRecord<pb::MemberRecord>(keys::Member(op.custodian())));
+  LEDGER_ASSIGN(custodian, ActiveMember(op.custodian()));
   if (!custodian) return Code(ResultCode::kMemberNotFound);
   if (!Signed(custodian->governance())) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(asset, st_.GetRecord<pb::AssetRecord>(keys::Asset(op.asset())));
@@ -611,7 +651,7 @@ Result<OpOutcome> BlockExecutor::CreateAsset(const pb::CreateAsset& op) {
     }
     return Code(ResultCode::kAssetExists);
   }
-  LEDGER_ASSIGN(issuer, st_.GetRecord<pb::MemberRecord>(keys::Member(op.issuer())));
+  LEDGER_ASSIGN(issuer, ActiveMember(op.issuer()));
   if (!issuer) return Code(ResultCode::kMemberNotFound);
   // An asset is credit of its issuer: a quorum cannot create one in a member's name without it.
   if (!Signed(issuer->governance())) return Code(ResultCode::kUnauthorized);
@@ -649,7 +689,7 @@ Result<OpOutcome> BlockExecutor::AddMember(const pb::AddMember& op) {
   }
   // One key, one member: a shared governance key would let one signature approve for two members,
   // and a shared node key would make two validators one.
-  LEDGER_ASSIGN(in_use, KeyInUse(op));
+  LEDGER_ASSIGN(in_use, KeyInUse(op.id(), op.node_key(), op.governance().keys()));
   if (in_use) return Code(ResultCode::kKeyInUse);
   pb::MemberRecord rec;
   rec.set_id(op.id());
@@ -658,6 +698,8 @@ Result<OpOutcome> BlockExecutor::AddMember(const pb::AddMember& op) {
   rec.set_node_key(op.node_key());
   *rec.mutable_governance() = op.governance();
   rec.set_created_height(block_.height);
+  LEDGER_ASSIGN(set_change, ScheduleSetChange(rec));
+  if (set_change != ResultCode::kOk) return Code(set_change);
   st_.PutRecord(keys::Member(op.id()), rec);
   LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
   pb::GovernanceRecord g = gov.value_or(pb::GovernanceRecord());
@@ -675,9 +717,137 @@ Result<OpOutcome> BlockExecutor::ChangeRoles(const pb::ChangeMemberRoles& op) {
   if (!approved) return Code(ResultCode::kUnauthorized);
   LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(op.id())));
   if (!member) return Code(ResultCode::kMemberNotFound);
+  if (member->removed_height() != 0) return Code(ResultCode::kMemberRemoved);
   member->set_roles(op.roles());
+  LEDGER_ASSIGN(set_change, ScheduleSetChange(*member));
+  if (set_change != ResultCode::kOk) return Code(set_change);
   st_.PutRecord(keys::Member(op.id()), *member);
   return Code(ResultCode::kOk);
+}
+
+Result<OpOutcome> BlockExecutor::RemoveMemberOp(const pb::RemoveMember& op) {
+  LEDGER_ASSIGN(approved, GovernanceApproves());
+  if (!approved) return Code(ResultCode::kUnauthorized);
+  LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(op.id())));
+  if (!member) return Code(ResultCode::kMemberNotFound);
+  if (member->removed_height() != 0)
+    return OpOutcome{ResultCode::kAlreadyApplied, member->removed_height()};
+  LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
+  LEDGER_ASSERT(gov.has_value());
+  // The quorum must stay reachable by the members that remain.
+  if (gov->threshold() > static_cast<uint32_t>(gov->members_size()) - 1)
+    return Code(ResultCode::kThresholdOutOfRange);
+  member->set_roles(pb::ROLE_NONE);
+  member->set_removed_height(block_.height);
+  LEDGER_ASSIGN(set_change, ScheduleSetChange(*member));
+  if (set_change != ResultCode::kOk) return Code(set_change);
+  st_.PutRecord(keys::Member(op.id()), *member);
+  std::vector<uint32_t> members;
+  for (uint32_t id : gov->members()) {
+    if (id != op.id()) members.push_back(id);
+  }
+  std::vector<uint32_t> removed(gov->removed().begin(), gov->removed().end());
+  removed.insert(std::upper_bound(removed.begin(), removed.end(), op.id()), op.id());
+  gov->clear_members();
+  gov->clear_removed();
+  for (uint32_t id : members)
+    gov->add_members(id);
+  for (uint32_t id : removed)
+    gov->add_removed(id);
+  st_.PutRecord(keys::Governance(), *gov);
+  return Code(ResultCode::kOk);
+}
+
+Result<OpOutcome> BlockExecutor::RotateNodeKey(const pb::RotateNodeKey& op) {
+  LEDGER_ASSIGN(approved, GovernanceApproves());
+  if (!approved) return Code(ResultCode::kUnauthorized);
+  LEDGER_ASSIGN(member, st_.GetRecord<pb::MemberRecord>(keys::Member(op.id())));
+  if (!member) return Code(ResultCode::kMemberNotFound);
+  if (member->removed_height() != 0) return Code(ResultCode::kMemberRemoved);
+  if (member->node_key() == op.node_key()) {
+    uint64_t since =
+        member->key_changed_height() != 0 ? member->key_changed_height() : member->created_height();
+    return OpOutcome{ResultCode::kAlreadyApplied, since};
+  }
+  LEDGER_ASSIGN(in_use, KeyInUse(op.id(), op.node_key(), {}));
+  if (in_use) return Code(ResultCode::kKeyInUse);
+  Bytes owner;
+  AppendU32BE(owner, op.id());
+  st_.Put(keys::RetiredKey(member->node_key()), std::move(owner));
+  member->set_node_key(op.node_key());
+  member->set_key_changed_height(block_.height);
+  LEDGER_ASSIGN(set_change, ScheduleSetChange(*member));
+  if (set_change != ResultCode::kOk) return Code(set_change);
+  st_.PutRecord(keys::Member(op.id()), *member);
+  return Code(ResultCode::kOk);
+}
+
+Result<OpOutcome> BlockExecutor::SetThreshold(const pb::SetGovernanceThreshold& op) {
+  LEDGER_ASSIGN(approved, GovernanceApproves());
+  if (!approved) return Code(ResultCode::kUnauthorized);
+  LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
+  LEDGER_ASSERT(gov.has_value());
+  if (op.threshold() == 0 || op.threshold() > static_cast<uint32_t>(gov->members_size()))
+    return Code(ResultCode::kThresholdOutOfRange);
+  gov->set_threshold(op.threshold());
+  st_.PutRecord(keys::Governance(), *gov);
+  return Code(ResultCode::kOk);
+}
+
+Result<ResultCode> BlockExecutor::ScheduleSetChange(const pb::MemberRecord& changed) {
+  LEDGER_ASSIGN(gov, st_.GetRecord<pb::GovernanceRecord>(keys::Governance()));
+  LEDGER_ASSERT(gov.has_value());
+  std::vector<pb::MemberRecord> members;
+  bool seen = false;
+  for (uint32_t id : gov->members()) {
+    if (id == changed.id()) {
+      members.push_back(changed);
+      seen = true;
+      continue;
+    }
+    LEDGER_ASSIGN(m, st_.GetRecord<pb::MemberRecord>(keys::Member(id)));
+    if (!m) return MakeError(ErrorCode::kCorruption, "governance names a missing member");
+    members.push_back(std::move(*m));
+  }
+  if (!seen) members.push_back(changed);  // add_member
+  pb::ValidatorSetRecord set = ValidatorsOfMembers(members);
+  LEDGER_ASSIGN(record, ReadEpochRecord([this](const Bytes& key) { return st_.Get(key); }));
+  const pb::ValidatorSetRecord& latest = record.has_next() ? record.next() : record.current();
+  auto same = [](const pb::ValidatorSetRecord& a, const pb::ValidatorSetRecord& b) {
+    if (a.validators_size() != b.validators_size()) return false;
+    for (int i = 0; i < a.validators_size(); ++i) {
+      if (a.validators(i).member() != b.validators(i).member() ||
+          a.validators(i).node_key() != b.validators(i).node_key()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (same(set, latest)) return ResultCode::kOk;
+  if (record.has_next()) return ResultCode::kEpochChangePending;
+  if (static_cast<uint32_t>(set.validators_size()) < kMinValidators)
+    return ResultCode::kTooFewValidators;
+  if (static_cast<uint32_t>(set.validators_size()) > kMaxValidatorsPerSet)
+    return ResultCode::kTooManyValidators;
+  set.set_epoch(record.current().epoch() + 1);
+  set.set_activation_height(block_.height + kEpochActivationDelay);
+  set.set_changed_height(block_.height);
+  *record.mutable_next() = std::move(set);
+  st_.PutRecord(keys::Epoch(), record);
+  return ResultCode::kOk;
+}
+
+Status BlockExecutor::ActivateEpoch() {
+  LEDGER_ASSIGN(record, st_.GetRecord<pb::EpochRecord>(keys::Epoch()));
+  if (!record || !record->has_next() || record->next().activation_height() > block_.height)
+    return OkStatus();
+  // Usually the activation height itself; later when the block at that height was a null block
+  // (nothing executes for one). The set for each height is SetForHeight's either way.
+  pb::ValidatorSetRecord next = std::move(*record->mutable_next());
+  record->clear_next();
+  *record->mutable_current() = std::move(next);
+  st_.PutRecord(keys::Epoch(), *record);
+  return OkStatus();
 }
 
 // Sweeps every expiry bucket whose second the block time has passed, up to the latest deadline
@@ -798,6 +968,7 @@ Result<BlockOutcome> ExecuteBlock(const StateReader& state, const BlockInfo& blo
   st.Reserve(3 * ops + txs.size() + kReservedBlockKeys);
   BlockExecutor exec(st, block);
   BlockOutcome out;
+  LEDGER_TRY(exec.ActivateEpoch());
   LEDGER_ASSIGN(expired, exec.ExpireHolds());
   out.holds_expired = expired;
   out.receipts.reserve(txs.size());

@@ -57,6 +57,12 @@ Bytes TxSeen(const Hash32& tx_id) {
   Append(k, tx_id.span());
   return k;
 }
+Bytes Epoch() {
+  return Bytes{kEpoch};
+}
+Bytes RetiredKey(std::string_view node_key) {
+  return WithPrefix(kRetiredKey, node_key);
+}
 }  // namespace keys
 
 Bytes SerializeRecord(const google::protobuf::Message& msg) {

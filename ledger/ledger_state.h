@@ -45,6 +45,8 @@ inline constexpr uint8_t kHoldMeta = 'h';
 inline constexpr uint8_t kExpiryCount = 'e';
 inline constexpr uint8_t kExpiryItem = 'f';
 inline constexpr uint8_t kTxSeen = 'x';
+inline constexpr uint8_t kEpoch = 'v';
+inline constexpr uint8_t kRetiredKey = 'k';
 
 Bytes Account(std::string_view id);
 Bytes Transfer(std::string_view id);
@@ -55,6 +57,8 @@ Bytes HoldMeta();
 Bytes ExpiryCount(uint64_t second);
 Bytes ExpiryItem(uint64_t second, uint32_t index);
 Bytes TxSeen(const Hash32& tx_id);
+Bytes Epoch();
+Bytes RetiredKey(std::string_view node_key);
 }  // namespace keys
 
 // Serializes a record deterministically (the bytes hashed into the state tree).

@@ -1,10 +1,12 @@
 #include "ledger/proof_bundle.h"
 
+#include <limits>
 #include <set>
 
 #include "crypto/domain.h"
 #include "crypto/sha256.h"
 #include "ledger/block.h"
+#include "ledger/epoch.h"
 #include "ledger/executor.h"
 #include "ledger/ledger_state.h"
 #include "ledger/merkle.h"
@@ -38,15 +40,22 @@ std::string U64(uint64_t v) {
   return std::to_string(v);
 }
 
-// The validator set hash the header commits to: RFC 6962 root over the compressed keys.
-Hash32 ValidatorKeysRoot(const std::vector<crypto::PublicKey>& keys) {
+// The validator set hash the header commits to: RFC 6962 root over the compressed keys, here
+// over a change's keys as the bundle holds them (each is checked to be a key afterwards).
+Hash32 KeyBytesRoot(const google::protobuf::RepeatedPtrField<std::string>& keys) {
   std::vector<Bytes> leaves;
-  for (const crypto::PublicKey& k : keys)
-    leaves.emplace_back(k.bytes.begin(), k.bytes.end());
+  for (const std::string& k : keys)
+    leaves.push_back(ToBytes(k));
   return MerkleRoot(leaves);
 }
 
 // What the steps pass on to the later ones: only values that a step has checked.
+// The validator set of one epoch, as the chain of changes proves it (step 2).
+struct EpochSet {
+  uint64_t epoch = 0;
+  uint64_t activation_height = 1;  // the first height it certifies (epoch 0: height 1)
+  std::vector<crypto::PublicKey> keys;
+};
 struct CheckedHeader {
   pb::BlockHeader header;
   Hash32 hash;
@@ -58,7 +67,7 @@ struct CertifiedRoots {
   size_t signers = 0;  // how many validators signed them
 };
 
-// The kinds a version-1 bundle may have and the fields each carries.
+// The kinds a bundle may have and the fields each carries.
 struct KindShape {
   pb::BundleKind kind;
   int state_entries;
@@ -72,14 +81,22 @@ constexpr KindShape kKindShapes[] = {
 
 // ---- Step 1. Bundle --------------------------------------------------------------------------
 // At most kMaxProofBundleBytes; the canonical encoding of a ProofBundle (no unknown field at any
-// depth: state entries, inclusion paths and validator changes included); version 1; a known kind
-// with exactly the fields of that kind.
+// depth: state entries, inclusion paths, validator changes and their approvals included); version
+// 1 without validator changes, 2 with; a known kind with exactly the fields of that kind.
 Result<pb::ProofBundle> ParseBundle(ByteSpan bytes) {
   constexpr std::string_view kStep = "bundle";
   if (bytes.size() > kMaxProofBundleBytes) return Malformed(kStep, "larger than the limit");
   pb::ProofBundle b;
   if (Status s = ParseCanonical(b, bytes, kStep); !s) return NotCanonical(s);
-  if (b.version() != kProofBundleVersion) return Malformed(kStep, "unsupported version");
+  if (b.version() == kProofBundleVersion) {
+    if (b.validator_changes_size() != 0)
+      return Malformed(kStep, "version 1 carries no validator set changes");
+  } else if (b.version() == kProofBundleVersionWithChanges) {
+    if (b.validator_changes_size() == 0)
+      return Malformed(kStep, "version 2 without validator set changes (that is version 1)");
+  } else {
+    return Malformed(kStep, "unsupported version");
+  }
   const KindShape* shape = nullptr;
   for (const KindShape& k : kKindShapes)
     if (k.kind == b.kind()) shape = &k;
@@ -93,42 +110,17 @@ Result<pb::ProofBundle> ParseBundle(ByteSpan bytes) {
   return b;
 }
 
-// ---- Step 2. Chain -----------------------------------------------------------------------------
-Status CheckChain(const TrustAnchor& anchor, const pb::ProofBundle& b) {
-  constexpr std::string_view kStep = "chain";
-  if (b.chain_id() != anchor.chain_id) return Fail(kStep, "bundle is for another chain id");
-  if (b.genesis_hash() != ToString(anchor.genesis_hash.span()))
-    return Fail(kStep, "bundle is for another genesis (genesis hash differs)");
-  if (b.validator_changes_size() != 0)
-    return Fail(kStep, "validator set changes are not supported by this verifier version");
-  return OkStatus();
-}
-
-// ---- Step 3. Header ----------------------------------------------------------------------------
-Result<CheckedHeader> CheckHeader(const TrustAnchor& anchor, const pb::ProofBundle& b) {
-  constexpr std::string_view kStep = "header";
-  if (b.header().size() > kMaxHeaderBytes) return Malformed(kStep, "too large");
-  CheckedHeader h;
-  if (Status s = ParseCanonical(h.header, b.header(), kStep); !s) return NotCanonical(s);
-  if (h.header.chain_id() != anchor.chain_id) return Fail(kStep, "chain id differs");
-  if (h.header.height() == 0) return Fail(kStep, "height 0");
-  if (h.header.validator_set_hash() != ToString(ValidatorKeysRoot(anchor.validators).span()))
-    return Fail(kStep, "validator set hash is not the genesis validator set");
-  std::optional<Hash32> tx_root = ToHash(h.header.tx_root());
-  if (!tx_root) return Malformed(kStep, "tx root is not 32 bytes");
-  h.tx_root = *tx_root;
-  h.hash = HeaderHash(anchor.chain_id, AsSpan(b.header()));
-  return h;
-}
-
-// Steps 4 and 5 share this (on a certificate they parsed strictly): every signer is a validator
-// index, listed once, whose signature verifies over SignedDigest(tag, chain id, body); at least
-// QuorumSize(n) of them (util/quorum.h, the one quorum formula). Returns the number of signers.
-Result<size_t> CheckSignatures(const TrustAnchor& anchor, const pb::BundleCertificate& cert,
-                               crypto::Domain tag, std::string_view step) {
-  const size_t n = anchor.validators.size();
+// Steps 2, 4 and 5 share this (on a certificate they parsed strictly): every signer is an index
+// into `keys` (the signing epoch's validators), listed once, whose signature verifies over
+// SignedDigest(tag, chain id, body); at least QuorumSize(n) of them (util/quorum.h, the one quorum
+// formula). Returns the number of signers.
+Result<size_t> CheckSignatures(const std::string& chain_id,
+                               const std::vector<crypto::PublicKey>& keys,
+                               const pb::BundleCertificate& cert, crypto::Domain tag,
+                               std::string_view step) {
+  const size_t n = keys.size();
   const size_t quorum = QuorumSize(static_cast<uint32_t>(n));
-  Hash32 digest = crypto::SignedDigest(tag, anchor.chain_id, AsSpan(cert.body()));
+  Hash32 digest = crypto::SignedDigest(tag, chain_id, AsSpan(cert.body()));
   std::set<uint32_t> seen;
   for (const pb::BundleSigner& s : cert.signers()) {
     if (s.replica() >= n)
@@ -136,7 +128,7 @@ Result<size_t> CheckSignatures(const TrustAnchor& anchor, const pb::BundleCertif
     if (!seen.insert(s.replica()).second)
       return Fail(step, "signer " + U64(s.replica()) + " repeated");
     Result<crypto::Signature> sig = crypto::Signature::FromSpan(AsSpan(s.signature()));
-    if (!sig || !crypto::Verify(anchor.validators[s.replica()], digest, *sig))
+    if (!sig || !crypto::Verify(keys[s.replica()], digest, *sig))
       return Fail(step, "invalid signature by validator " + U64(s.replica()));
   }
   if (seen.size() < quorum)
@@ -144,25 +136,156 @@ Result<size_t> CheckSignatures(const TrustAnchor& anchor, const pb::BundleCertif
   return seen.size();
 }
 
+std::string QuorumText(size_t n) {
+  return U64(QuorumSize(static_cast<uint32_t>(n)));
+}
+
+// ---- Step 2. Chain -----------------------------------------------------------------------------
+// 2a. The changes' heights are in order: change 1 at a block (height >= 1), each later one at or
+// above the previous one's activation height (the ledger schedules one change at a time). Checked
+// on all heights before any signature, so a list out of order is named as such; step 2b then
+// checks that each height is the one its approval certifies.
+Status CheckChangeOrder(const pb::ProofBundle& b) {
+  uint64_t previous_activation = 1;  // epoch 0 begins at height 1
+  for (int i = 0; i < b.validator_changes_size(); ++i) {
+    const std::string step = "chain: change " + U64(i + 1);
+    const uint64_t h = b.validator_changes(i).height();
+    if (h < previous_activation) {
+      if (i == 0) return Fail(step, "height 0 is not a block");
+      return Fail(step, "height " + U64(h) + " is below the activation height " +
+                            U64(previous_activation) + " of change " + U64(i) +
+                            " (changes out of order)");
+    }
+    if (h > std::numeric_limits<uint64_t>::max() - kEpochActivationDelay)
+      return Malformed(step, "height out of range");
+    previous_activation = h + kEpochActivationDelay;
+  }
+  return OkStatus();
+}
+
+// 2b. Change i, under the set of epoch i-1: its approval is an execution certificate by a quorum
+// of that set (epoch i-1) of block `height`, naming the new set's hash and activation height; the
+// keys are that set, 4 to 64 distinct valid compressed keys. Returns the set of epoch i.
+Result<EpochSet> CheckValidatorChange(const std::string& chain_id, const EpochSet& previous,
+                                      const pb::ValidatorSetChange& change, VerifiedFacts& f) {
+  const uint64_t epoch = previous.epoch + 1;
+  const std::string step = "chain: change " + U64(epoch);
+  pb::BundleExecutionVoteBody body;
+  if (Status s = ParseCanonical(body, change.approval().body(), step + ": approval: body"); !s)
+    return NotCanonical(s);
+  Result<size_t> signers = CheckSignatures(chain_id, previous.keys, change.approval(),
+                                           crypto::Domain::kExecutionVote, step);
+  if (!signers) return std::unexpected(signers.error());
+  if (body.height() != change.height())
+    return Fail(step, "the approval is for height " + U64(body.height()) +
+                          ", not the change's height " + U64(change.height()));
+  if (body.epoch() != previous.epoch)
+    return Fail(step, "the approval is signed in epoch " + U64(body.epoch()) + ", not epoch " +
+                          U64(previous.epoch) + " (a change is missing or out of place)");
+  if (body.next_set_hash().empty())
+    return Fail(step, "the approval schedules no validator set change");
+  const Hash32 set_hash = KeyBytesRoot(change.validator_keys());
+  if (body.next_set_hash() != ToString(set_hash.span()))
+    return Fail(step, "the keys are not the set the approval certifies (next_set_hash differs)");
+  const uint64_t activation = change.height() + kEpochActivationDelay;  // 2a bounded it
+  if (body.next_activation_height() != activation)
+    return Fail(step, "the approval's activation height is " + U64(body.next_activation_height()) +
+                          ", not height + " + U64(kEpochActivationDelay) + " = " + U64(activation));
+  const size_t n = static_cast<size_t>(change.validator_keys_size());
+  if (n < kMinValidators || n > kMaxValidatorsPerSet)
+    return Fail(step, "the new set has " + U64(n) + " validators, not " + U64(kMinValidators) +
+                          " to " + U64(kMaxValidatorsPerSet));
+  EpochSet next{epoch, activation, {}};
+  std::set<crypto::PublicKey> distinct;
+  for (size_t j = 0; j < n; ++j) {
+    Result<crypto::PublicKey> key = crypto::PublicKey::Parse(AsSpan(change.validator_keys(j)));
+    if (!key) return Fail(step, "key " + U64(j) + " is not a valid compressed key");
+    if (!distinct.insert(*key).second) return Fail(step, "key " + U64(j) + " repeats a key");
+    next.keys.push_back(*key);
+  }
+  f.checks.push_back(step + ": epoch " + U64(epoch) + " from height " + U64(activation) +
+                     " (scheduled by block " + U64(change.height()) + "): " + U64(n) +
+                     " validators, set hash " + set_hash.ToHex() + "; approved by " +
+                     U64(*signers) + " of the " + U64(previous.keys.size()) +
+                     " validators of epoch " + U64(previous.epoch) + " (quorum " +
+                     QuorumText(previous.keys.size()) + ")");
+  f.epoch_changes.push_back(VerifiedEpochChange{epoch, change.height(), activation, n, set_hash,
+                                                previous.keys.size(), *signers});
+  return next;
+}
+
+// The chain id and genesis, then (2a, 2b) the chain of validator-set changes from genesis's set.
+// Returns the set that certifies the bundle's height: epoch k's for a bundle with k changes.
+Result<EpochSet> CheckChain(const TrustAnchor& anchor, const pb::ProofBundle& b, VerifiedFacts& f) {
+  constexpr std::string_view kStep = "chain";
+  if (b.chain_id() != anchor.chain_id) return Fail(kStep, "bundle is for another chain id");
+  if (b.genesis_hash() != ToString(anchor.genesis_hash.span()))
+    return Fail(kStep, "bundle is for another genesis (genesis hash differs)");
+  f.checks.push_back("genesis: chain id " + anchor.chain_id + ", genesis hash " +
+                     anchor.genesis_hash.ToHex() + ", " + U64(anchor.validators.size()) +
+                     " validators (quorum " + QuorumText(anchor.validators.size()) + ")");
+  if (Status s = CheckChangeOrder(b); !s) return std::unexpected(s.error());
+  EpochSet set{0, 1, anchor.validators};
+  for (const pb::ValidatorSetChange& change : b.validator_changes()) {
+    Result<EpochSet> next = CheckValidatorChange(anchor.chain_id, set, change, f);
+    if (!next) return std::unexpected(next.error());
+    set = std::move(*next);
+  }
+  return set;
+}
+
+// ---- Step 3. Header ----------------------------------------------------------------------------
+// The header is in the chain's last epoch: at or above its activation height, committing to its
+// validator set.
+Result<CheckedHeader> CheckHeader(const TrustAnchor& anchor, const EpochSet& set,
+                                  const pb::ProofBundle& b) {
+  constexpr std::string_view kStep = "header";
+  if (b.header().size() > kMaxHeaderBytes) return Malformed(kStep, "too large");
+  CheckedHeader h;
+  if (Status s = ParseCanonical(h.header, b.header(), kStep); !s) return NotCanonical(s);
+  if (h.header.chain_id() != anchor.chain_id) return Fail(kStep, "chain id differs");
+  if (h.header.height() == 0) return Fail(kStep, "height 0");
+  if (h.header.height() < set.activation_height)
+    return Fail(kStep, "height " + U64(h.header.height()) + " is below the activation height " +
+                           U64(set.activation_height) + " of epoch " + U64(set.epoch));
+  if (h.header.validator_set_hash() != ToString(ValidatorSetHash(set.keys).span())) {
+    return Fail(kStep, set.epoch == 0 ? "validator set hash is not the genesis validator set"
+                                      : "validator set hash is not the validator set of epoch " +
+                                            U64(set.epoch));
+  }
+  std::optional<Hash32> tx_root = ToHash(h.header.tx_root());
+  if (!tx_root) return Malformed(kStep, "tx root is not 32 bytes");
+  h.tx_root = *tx_root;
+  h.hash = HeaderHash(anchor.chain_id, AsSpan(b.header()));
+  return h;
+}
+
 // ---- Step 4. Commit certificate ----------------------------------------------------------------
-Result<size_t> CheckCommitCertificate(const TrustAnchor& anchor, const pb::ProofBundle& b,
-                                      const CheckedHeader& header) {
+Result<size_t> CheckCommitCertificate(const TrustAnchor& anchor, const EpochSet& set,
+                                      const pb::ProofBundle& b, const CheckedHeader& header) {
   constexpr std::string_view kStep = "commit certificate";
   pb::BundleCertificate cert;
   if (Status s = ParseCanonical(cert, b.commit_certificate(), kStep); !s) return NotCanonical(s);
   pb::BundleVoteBody vote;
   if (Status s = ParseCanonical(vote, cert.body(), "commit certificate: body"); !s)
     return NotCanonical(s);
-  Result<size_t> signers = CheckSignatures(anchor, cert, crypto::Domain::kCommit, kStep);
+  Result<size_t> signers =
+      CheckSignatures(anchor.chain_id, set.keys, cert, crypto::Domain::kCommit, kStep);
   if (!signers) return signers;
   if (vote.seq() != header.header.height()) return Fail(kStep, "seq is not the header height");
   if (vote.digest() != ToString(header.hash.span()))
     return Fail(kStep, "digest is not the header hash");
+  if (vote.epoch() != set.epoch)
+    return Fail(kStep, "signed in epoch " + U64(vote.epoch()) +
+                           ", but the bundle's chain ends in epoch " + U64(set.epoch));
   return signers;
 }
 
 // ---- Step 5. Execution certificate -------------------------------------------------------------
-Result<CertifiedRoots> CheckExecutionCertificate(const TrustAnchor& anchor,
+// Signed by the chain's last epoch, which the certificate names (so a bundle that leaves out a
+// change in force fails here even where two epochs' sets coincide); a scheduled change the block
+// made is well formed (it is not in force at this height, so it certifies nothing here).
+Result<CertifiedRoots> CheckExecutionCertificate(const TrustAnchor& anchor, const EpochSet& set,
                                                  const pb::ProofBundle& b,
                                                  const CheckedHeader& header) {
   constexpr std::string_view kStep = "execution certificate";
@@ -171,7 +294,8 @@ Result<CertifiedRoots> CheckExecutionCertificate(const TrustAnchor& anchor,
   pb::BundleExecutionVoteBody body;
   if (Status s = ParseCanonical(body, cert.body(), "execution certificate: body"); !s)
     return NotCanonical(s);
-  Result<size_t> count = CheckSignatures(anchor, cert, crypto::Domain::kExecutionVote, kStep);
+  Result<size_t> count =
+      CheckSignatures(anchor.chain_id, set.keys, cert, crypto::Domain::kExecutionVote, kStep);
   if (!count) return std::unexpected(count.error());
   if (body.height() != header.header.height()) return Fail(kStep, "height is not the header's");
   if (body.block_digest() != ToString(header.hash.span()))
@@ -179,6 +303,18 @@ Result<CertifiedRoots> CheckExecutionCertificate(const TrustAnchor& anchor,
   std::optional<Hash32> state_root = ToHash(body.state_root());
   std::optional<Hash32> result_root = ToHash(body.result_root());
   if (!state_root || !result_root) return Malformed(kStep, "root is not 32 bytes");
+  if (body.epoch() != set.epoch)
+    return Fail(kStep, "signed in epoch " + U64(body.epoch()) +
+                           ", but the bundle's chain ends in epoch " + U64(set.epoch));
+  if (!body.next_set_hash().empty() && body.next_set_hash().size() != Hash32::kSize)
+    return Malformed(kStep, "next set hash is not 32 bytes");
+  const uint64_t height = body.height();
+  const bool next_ok =
+      body.next_set_hash().empty()
+          ? body.next_activation_height() == 0
+          : height <= std::numeric_limits<uint64_t>::max() - kEpochActivationDelay &&
+                body.next_activation_height() == height + kEpochActivationDelay;
+  if (!next_ok) return Malformed(kStep, "next activation height is not height + 65");
   return CertifiedRoots{*state_root, *result_root, *count};
 }
 
@@ -398,19 +534,20 @@ Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan byte
 
   Result<pb::ProofBundle> b = ParseBundle(bytes);  // 1
   if (!b) return std::unexpected(b.error());
-  if (Status s = CheckChain(anchor, *b); !s) return std::unexpected(s.error());  // 2
-  pass("genesis: chain id " + anchor.chain_id + ", genesis hash " + anchor.genesis_hash.ToHex() +
-       ", " + std::to_string(anchor.validators.size()) + " validators (quorum " +
-       U64(QuorumSize(static_cast<uint32_t>(anchor.validators.size()))) + ")");
-  Result<CheckedHeader> header = CheckHeader(anchor, *b);  // 3
+  Result<EpochSet> set = CheckChain(anchor, *b, f);  // 2 (passes its own lines)
+  if (!set) return std::unexpected(set.error());
+  Result<CheckedHeader> header = CheckHeader(anchor, *set, *b);  // 3
   if (!header) return std::unexpected(header.error());
-  pass("header: height " + U64(header->header.height()) + ", hash " + header->hash.ToHex());
-  Result<size_t> commit_signers = CheckCommitCertificate(anchor, *b, *header);  // 4
+  pass("header: height " + U64(header->header.height()) + ", hash " + header->hash.ToHex() +
+       (set->epoch == 0 ? std::string()
+                        : ", in epoch " + U64(set->epoch) + " (" + U64(set->keys.size()) +
+                              " validators, quorum " + QuorumText(set->keys.size()) + ")"));
+  Result<size_t> commit_signers = CheckCommitCertificate(anchor, *set, *b, *header);  // 4
   if (!commit_signers) return std::unexpected(commit_signers.error());
   pass("commit certificate: " + U64(*commit_signers) +
        " valid validator signatures (quorum met) over seq " + U64(header->header.height()) +
        " naming the header hash");
-  Result<CertifiedRoots> roots = CheckExecutionCertificate(anchor, *b, *header);  // 5
+  Result<CertifiedRoots> roots = CheckExecutionCertificate(anchor, *set, *b, *header);  // 5
   if (!roots) return std::unexpected(roots.error());
   pass("execution certificate: " + U64(roots->signers) +
        " valid validator signatures (quorum met); state root " + roots->state_root.ToHex() +
@@ -419,6 +556,7 @@ Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan byte
   if (Status s = CheckFact(*b, *header, *roots, f); !s) return std::unexpected(s.error());  // 7
 
   f.kind = b->kind();
+  f.epoch = set->epoch;
   f.height = header->header.height();
   f.timestamp_ms = header->header.timestamp_ms();
   f.header_hash = header->hash;
@@ -427,9 +565,43 @@ Result<VerifiedFacts> VerifyProofBundle(const TrustAnchor& anchor, ByteSpan byte
   return f;
 }
 
+Status AddValidatorChanges(std::span<const EpochChange> history, uint64_t height,
+                           pb::ProofBundle& bundle) {
+  bundle.clear_validator_changes();
+  uint64_t first_allowed = 1;  // change 1 at a block; each later one at the previous activation
+  for (size_t i = 0; i < history.size(); ++i) {
+    const EpochChange& c = history[i];
+    const std::string what = "epoch history: change " + U64(i + 1) + ": ";
+    if (c.height < first_allowed ||
+        c.height > std::numeric_limits<uint64_t>::max() - kEpochActivationDelay)
+      return MakeError(ErrorCode::kInvalidArgument, what + "out of order");
+    const uint64_t activation = c.height + kEpochActivationDelay;
+    first_allowed = activation;
+    if (c.validators.size() < kMinValidators || c.validators.size() > kMaxValidatorsPerSet)
+      return MakeError(ErrorCode::kInvalidArgument, what + "validator count out of range");
+    pb::BundleCertificate approval;
+    pb::BundleExecutionVoteBody body;
+    if (!ParseCanonical(approval, c.approval, "approval") ||
+        !ParseCanonical(body, approval.body(), "approval body"))
+      return MakeError(ErrorCode::kInvalidArgument, what + "the approval is not a certificate");
+    // Not in force at the bundle's height (nor, the history being in order, any later change);
+    // they are still checked above so that a bad history is found early.
+    if (activation > height) continue;
+    pb::ValidatorSetChange* out = bundle.add_validator_changes();
+    out->set_height(c.height);
+    for (const crypto::PublicKey& k : c.validators)
+      out->add_validator_keys(ToString(k.span()));
+    *out->mutable_approval() = std::move(approval);
+  }
+  bundle.set_version(bundle.validator_changes_size() == 0 ? kProofBundleVersion
+                                                          : kProofBundleVersionWithChanges);
+  return OkStatus();
+}
+
 Result<Bytes> BuildProofBundle(const BlockStore& blocks, const StateTree& tree,
                                const std::string& chain_id, const Hash32& genesis_hash,
-                               const ProofRequest& req) {
+                               const ProofRequest& req,
+                               std::span<const EpochChange> epoch_history) {
   // A bundle for a subject of another form would never verify (step 6): refuse the request.
   if (Status s = CheckProofSubject(req.kind, req.subject); !s) return std::unexpected(s.error());
   pb::ProofBundle b;
@@ -473,6 +645,19 @@ Result<Bytes> BuildProofBundle(const BlockStore& blocks, const StateTree& tree,
   b.set_header(ToString(decoded->header_bytes));
   b.set_commit_certificate(commit->has_value() ? ToString(**commit) : std::string());
   b.set_execution_certificate(ToString(**exec));
+  // The changes in force at the height; their number is the epoch the height's certificate names.
+  if (Status s = AddValidatorChanges(epoch_history, height, b); !s)
+    return std::unexpected(s.error());
+  pb::BundleCertificate exec_cert;
+  pb::BundleExecutionVoteBody exec_body;
+  if (!exec_cert.ParseFromString(b.execution_certificate()) ||
+      !exec_body.ParseFromString(exec_cert.body()))
+    return MakeError(ErrorCode::kCorruption, "stored execution certificate does not parse");
+  if (exec_body.epoch() != static_cast<uint64_t>(b.validator_changes_size()))
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "height " + U64(height) + " is certified in epoch " + U64(exec_body.epoch()) +
+                         ", but the epoch history has " + U64(b.validator_changes_size()) +
+                         " changes in force there");
 
   auto add_state = [&](const Bytes& key, bool want_present) -> Status {
     Result<StateProof> proof = tree.Prove(key, height);

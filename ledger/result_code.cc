@@ -62,6 +62,16 @@ std::string_view ResultCodeName(ResultCode code) {
       return "issuer_account_cannot_close";
     case ResultCode::kKeyInUse:
       return "key_in_use";
+    case ResultCode::kEpochChangePending:
+      return "epoch_change_pending";
+    case ResultCode::kTooFewValidators:
+      return "too_few_validators";
+    case ResultCode::kTooManyValidators:
+      return "too_many_validators";
+    case ResultCode::kMemberRemoved:
+      return "member_removed";
+    case ResultCode::kThresholdOutOfRange:
+      return "threshold_out_of_range";
     case ResultCode::kTxExpired:
       return "tx_expired";
     case ResultCode::kTxDuplicate:

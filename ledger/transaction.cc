@@ -166,6 +166,21 @@ Status ValidateOperation(const pb::Operation& op) {
         return FieldError("change_roles.roles", "unknown role bits");
       }
       return OkStatus();
+    case pb::Operation::kRemoveMember:
+      if (op.remove_member().id() == 0) return FieldError("remove_member.id", "must be non-zero");
+      return OkStatus();
+    case pb::Operation::kRotateNodeKey:
+      if (op.rotate_node_key().id() == 0)
+        return FieldError("rotate_node_key.id", "must be non-zero");
+      if (!crypto::PublicKey::Parse(AsSpan(op.rotate_node_key().node_key()))) {
+        return FieldError("rotate_node_key.node_key", "not a 33-byte compressed secp256k1 key");
+      }
+      return OkStatus();
+    case pb::Operation::kSetGovernanceThreshold:
+      if (op.set_governance_threshold().threshold() == 0) {
+        return FieldError("set_governance_threshold.threshold", "must be non-zero");
+      }
+      return OkStatus();
     case pb::Operation::KIND_NOT_SET:
       break;
   }

@@ -21,7 +21,9 @@ namespace cl::node {
 
 class ConsensusStore final : public consensus::Storage {
  public:
-  explicit ConsensusStore(ledger::KvStore* store);
+  // What the replica of `epoch` persists (docs/consensus.md "Epochs": each epoch's replica has its
+  // own records, view record and checkpoint; epoch 0's keys are those of a node before epochs).
+  explicit ConsensusStore(ledger::KvStore* store, uint64_t epoch = 0);
 
   void AppendRecord(uint64_t seq, const std::string& record) override;
   void PutViewRecord(const std::string& record) override;
@@ -36,6 +38,7 @@ class ConsensusStore final : public consensus::Storage {
  private:
   void Write(ledger::WriteBatch& batch);
   ledger::KvStore* store_;
+  const Bytes record_prefix_, view_key_, checkpoint_key_;
   uint32_t next_index_ = 0;     // appended records get increasing indexes within a seq
   std::optional<Loaded> read_;  // what Read returned, for the next Load
 };

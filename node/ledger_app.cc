@@ -5,6 +5,7 @@
 #include "consensus/messages.h"
 #include "crypto/sha256.h"
 #include "ledger/executor.h"
+#include "ledger/ledger_state.h"
 #include "ledger/merkle.h"
 #include "ledger/tree_state.h"
 #include "util/assert.h"
@@ -14,6 +15,13 @@ namespace {
 
 // "ndG" -> the genesis hash this store was created from. Do not change.
 const Bytes kGenesisKey = {'n', 'd', 'G'};
+// The changes that started each epoch (ScheduledEpoch): 'n' 'd' 'V' || u64be epoch ->
+// ValidatorSetRecord (epoch, activation and changed heights, the set), written with its block.
+Bytes EpochKey(uint64_t epoch) {
+  Bytes k = {'n', 'd', 'V'};
+  AppendU64BE(k, epoch);
+  return k;
+}
 
 Hash32 ToHash(const std::string& s) {
   Hash32 h;
@@ -28,18 +36,20 @@ std::string FromHash(const Hash32& h) {
 
 }  // namespace
 
-Hash32 ValidatorSetHash(const std::vector<genesis::Validator>& validators) {
-  std::vector<Bytes> keys;
-  for (const genesis::Validator& v : validators)
-    keys.emplace_back(v.node_key.bytes.begin(), v.node_key.bytes.end());
-  return ledger::MerkleRoot(keys);
+ScheduledSet ScheduledOf(const ledger::pb::ValidatorSetRecord& set) {
+  ScheduledSet s;
+  s.epoch = set.epoch();
+  s.changed_height = set.changed_height();
+  s.activation_height = set.activation_height();
+  s.validators = ledger::SetKeys(set);
+  s.set_hash = ledger::ValidatorSetHash(s.validators);
+  return s;
 }
 
 LedgerApp::LedgerApp(ledger::KvStore* store, ledger::KvStore* state_store, genesis::Genesis genesis)
     : store_(store),
       state_store_(state_store),
       genesis_(std::move(genesis)),
-      validator_set_hash_(ValidatorSetHash(genesis_.validators)),
       tree_(std::make_unique<ledger::StateTree>(state_store)),
       index_(std::make_unique<ledger::LatestStateIndex>(store, *tree_)),
       blocks_(store) {}
@@ -118,6 +128,12 @@ Status LedgerApp::Initialise() {
                          " does not match the block store's height " + std::to_string(*latest) +
                          " (a data directory from another layout, or a damaged one)");
   height_ = *latest;
+  {
+    ledger::TreeStateReader reader(*tree_, *latest, index_.get());
+    auto record = ledger::ReadEpochRecord(reader);
+    if (!record) return std::unexpected(record.error());
+    epoch_record_ = std::move(*record);
+  }
   if (*latest == 0) {
     last_digest_ = genesis_.hash;
     last_timestamp_ms_ = genesis_.genesis_time_ms;
@@ -130,6 +146,54 @@ Status LedgerApp::Initialise() {
     last_timestamp_ms_ = (*executed)->timestamp_ms();
   }
   return OkStatus();
+}
+
+Hash32 LedgerApp::ValidatorSetHashFor(uint64_t height) const {
+  return ledger::ValidatorSetHash(ValidatorsFor(height));
+}
+
+std::vector<crypto::PublicKey> LedgerApp::ValidatorsFor(uint64_t height) const {
+  std::lock_guard lock(mu_);
+  return ledger::SetKeys(ledger::SetForHeight(epoch_record_, height));
+}
+
+uint64_t LedgerApp::EpochFor(uint64_t height) const {
+  std::lock_guard lock(mu_);
+  return ledger::SetForHeight(epoch_record_, height).epoch();
+}
+
+ledger::pb::EpochRecord LedgerApp::epoch_record() const {
+  std::lock_guard lock(mu_);
+  return epoch_record_;
+}
+
+Result<std::optional<ScheduledSet>> LedgerApp::ScheduledEpoch(uint64_t epoch) const {
+  auto raw = store_->Get(EpochKey(epoch));
+  if (!raw) return std::unexpected(raw.error());
+  if (!raw->has_value()) return std::optional<ScheduledSet>();
+  ledger::pb::ValidatorSetRecord set;
+  if (!set.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size())) ||
+      set.epoch() != epoch || set.validators_size() == 0)
+    return MakeError(ErrorCode::kCorruption, "epoch index record " + std::to_string(epoch));
+  for (const auto& v : set.validators())
+    if (!crypto::PublicKey::Parse(AsSpan(v.node_key())))
+      return MakeError(ErrorCode::kCorruption, "epoch index record " + std::to_string(epoch));
+  ScheduledSet s = ScheduledOf(set);
+  return std::optional<ScheduledSet>(std::move(s));
+}
+
+Result<std::vector<ledger::EpochChange>> LedgerApp::EpochHistory() const {
+  std::vector<ledger::EpochChange> history;
+  for (uint64_t epoch = 1;; ++epoch) {
+    auto set = ScheduledEpoch(epoch);
+    if (!set) return std::unexpected(set.error());
+    if (!set->has_value()) break;
+    auto cert = blocks_.GetExecutionCertificate((*set)->changed_height);
+    if (!cert) return std::unexpected(cert.error());
+    if (!cert->has_value()) break;
+    history.push_back(ledger::EpochChange{(*set)->changed_height, (*set)->validators, **cert});
+  }
+  return history;
 }
 
 Hash32 LedgerApp::last_digest() const {
@@ -156,7 +220,7 @@ Bytes LedgerApp::BuildBlock(uint64_t height, const Hash32& prev_digest, uint64_t
   header.set_height(height);
   header.set_prev_header_hash(FromHash(prev_digest));
   header.set_timestamp_ms(timestamp_ms);
-  header.set_validator_set_hash(FromHash(validator_set_hash_));
+  header.set_validator_set_hash(FromHash(ValidatorSetHashFor(height)));
   header.set_proposer(proposer);
   return ledger::EncodeBlock(header, envelopes, tx_ids);
 }
@@ -176,9 +240,10 @@ Status LedgerApp::CheckProposal(uint64_t height, ByteSpan payload, uint64_t now_
     return MakeError(ErrorCode::kInvalidArgument, "proposal is larger than max_block_bytes");
   if (h.height() != height)
     return MakeError(ErrorCode::kInvalidArgument, "proposal height does not match its sequence");
-  if (h.validator_set_hash() != FromHash(validator_set_hash_))
+  const std::vector<crypto::PublicKey> set = ValidatorsFor(height);
+  if (h.validator_set_hash() != FromHash(ledger::ValidatorSetHash(set)))
     return MakeError(ErrorCode::kInvalidArgument, "proposal names another validator set");
-  if (h.proposer() >= genesis_.validators.size())
+  if (h.proposer() >= set.size())
     return MakeError(ErrorCode::kInvalidArgument, "proposal proposer is not a validator");
   if (h.timestamp_ms() > now_ms + kMaxClockSkewMs)
     return MakeError(ErrorCode::kInvalidArgument, "proposal timestamp is ahead of this clock");
@@ -226,6 +291,7 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   }
   result.null_block = !block.has_value();
 
+  std::optional<ledger::pb::EpochRecord> new_record;
   ledger::DecodedBlock stored;  // what the block store indexes
   stored.header.set_height(height);
   std::vector<ledger::StateChange> changes;
@@ -237,6 +303,15 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
     for (ledger::pb::Receipt& r : outcome->receipts)
       *result.receipts.add_receipts() = std::move(r);
     changes = std::move(outcome->changes);
+    // The epoch record, when the block wrote it (a change scheduled or activated).
+    for (const ledger::StateChange& c : changes) {
+      if (c.key != ledger::keys::Epoch()) continue;
+      ledger::pb::EpochRecord record;
+      if (!c.value || !record.ParseFromArray(c.value->data(), static_cast<int>(c.value->size())))
+        return MakeError(ErrorCode::kCorruption, "block " + std::to_string(height) +
+                                                     " wrote an epoch record that does not parse");
+      new_record = std::move(record);
+    }
     result.timestamp_ms = block->header.timestamp_ms();
     result.tx_ids = block->tx_ids;
     stored = std::move(*block);
@@ -265,11 +340,16 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
   executed.set_timestamp_ms(result.timestamp_ms);
   blocks_.AddCommitted(stored, payload, commit_cert, result.receipts, executed, &batch);
   if (certified != nullptr) blocks_.AddExecutionCertificate(height, certified->exec_cert, &batch);
+  if (new_record && new_record->has_next() && new_record->next().changed_height() == height) {
+    result.scheduled = ScheduledOf(new_record->next());
+    batch.Put(EpochKey(new_record->next().epoch()), ledger::SerializeRecord(new_record->next()));
+  }
   LEDGER_TRY(WriteCommit(batch));
   {
     std::lock_guard lock(mu_);
     last_digest_ = result.block_digest;
     last_timestamp_ms_ = result.timestamp_ms;
+    if (new_record) epoch_record_ = std::move(*new_record);
   }
   height_ = height;
   return result;

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,7 +39,9 @@
 #include "genesis/genesis.h"
 #include "ledger/block.h"
 #include "ledger/block_store.h"
+#include "ledger/epoch.h"
 #include "ledger/kv_store.h"
+#include "ledger/proof_bundle.h"
 #include "ledger/state_tree.h"
 #include "ledger/transaction.h"
 #include "ledger/tree_state.h"
@@ -61,6 +64,15 @@ struct CertifiedExecution {
   ByteSpan exec_cert;  // the certificate's bytes, stored in the block's batch
 };
 
+// A validator-set change a committed block scheduled (docs/consensus.md "Epochs").
+struct ScheduledSet {
+  uint64_t epoch = 0;
+  uint64_t changed_height = 0;  // the block that scheduled it
+  uint64_t activation_height = 0;
+  std::vector<crypto::PublicKey> validators;  // replica order
+  Hash32 set_hash;                            // ledger::ValidatorSetHash(validators)
+};
+
 struct CommitResult {
   uint64_t height = 0;
   Hash32 block_digest;
@@ -71,6 +83,7 @@ struct CommitResult {
   std::string null_reason;
   std::vector<Hash32> tx_ids;
   ledger::pb::ReceiptList receipts;
+  std::optional<ScheduledSet> scheduled;  // the change this block scheduled, if any
 };
 
 class LedgerApp {
@@ -92,7 +105,21 @@ class LedgerApp {
   uint64_t height() const { return height_.load(); }
   Hash32 last_digest() const;
   uint64_t last_timestamp_ms() const;
-  const Hash32& validator_set_hash() const { return validator_set_hash_; }
+  // The validator set (and its hash, as headers carry it) that certifies `height`: known for every
+  // height up to the activation of the change last scheduled (and beyond, until another is).
+  Hash32 ValidatorSetHashFor(uint64_t height) const;
+  std::vector<crypto::PublicKey> ValidatorsFor(uint64_t height) const;
+  uint64_t EpochFor(uint64_t height) const;
+  // The schedule as of the latest committed block: the set in force and the one scheduled.
+  ledger::pb::EpochRecord epoch_record() const;
+  // The next height's set hash.
+  Hash32 validator_set_hash() const { return ValidatorSetHashFor(height() + 1); }
+  // The change that started `epoch` (>= 1), as recorded when its block committed: the block's
+  // height and the new set. nullopt for an epoch not (yet) scheduled.
+  Result<std::optional<ScheduledSet>> ScheduledEpoch(uint64_t epoch) const;
+  // Every change from epoch 1 on whose block has its execution certificate stored, in order
+  // (ledger::BuildProofBundle's epoch history); it stops at the first without one.
+  Result<std::vector<ledger::EpochChange>> EpochHistory() const;
 
   // The block digest of a payload (see above).
   Hash32 Digest(ByteSpan payload) const;
@@ -148,7 +175,6 @@ class LedgerApp {
   ledger::KvStore* const store_;
   ledger::KvStore* const state_store_;
   const genesis::Genesis genesis_;
-  Hash32 validator_set_hash_;
   std::unique_ptr<ledger::StateTree> tree_;
   // Reads of the latest state in one lookup instead of a tree walk (ledger/tree_state.h).
   std::unique_ptr<ledger::LatestStateIndex> index_;
@@ -158,12 +184,10 @@ class LedgerApp {
   ledger::WriteBatch block_batch_;
   ledger::WriteBatch tree_batch_;  // the same, for the tree's nodes when state_store_ != store_
   std::atomic<uint64_t> height_{0};
-  mutable std::mutex mu_;  // guards the two fields below
+  mutable std::mutex mu_;  // guards the three fields below
+  ledger::pb::EpochRecord epoch_record_;
   Hash32 last_digest_;
   uint64_t last_timestamp_ms_ = 0;
 };
-
-// SHA-256 over the validators' node keys in index order, tagged as a Merkle leaf list root.
-Hash32 ValidatorSetHash(const std::vector<genesis::Validator>& validators);
 
 }  // namespace cl::node

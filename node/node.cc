@@ -113,13 +113,6 @@ Status Node::Init() {
     return MakeError(ErrorCode::kInvalidArgument,
                      config_.key_file.string() + ": the key is not the node key genesis gives '" +
                          config_.member + "'");
-  for (size_t i = 0; i < genesis_.validators.size(); ++i) {
-    validator_keys_.push_back(genesis_.validators[i].node_key);
-    if (genesis_.validators[i].node_key == pub) {
-      role_ = Role::kValidator;
-      validator_index_ = static_cast<uint32_t>(i);
-    }
-  }
   for (size_t i = 0; i < config_.peers.size(); ++i) {
     bool known = false;
     for (const auto& m : genesis_.state.members)
@@ -161,7 +154,146 @@ Status Node::Init() {
     return std::optional<uint64_t>((*location)->height());
   };
   mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
+  // The epoch of the next height: its set says whether this node votes (docs/consensus.md).
+  const uint64_t next = app_->height() + 1;
+  SetEpoch(app_->EpochFor(next), app_->ValidatorsFor(next));
   return OkStatus();
+}
+
+std::shared_ptr<const Node::EpochView> Node::View() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+Role Node::role() const {
+  return View()->role;
+}
+
+uint64_t Node::epoch() const {
+  return View()->epoch;
+}
+
+void Node::SetEpoch(uint64_t epoch, std::vector<crypto::PublicKey> keys) {
+  const crypto::PublicKey pub = key_.GetPublicKey();
+  epoch_ = epoch;
+  role_ = Role::kObserver;
+  validator_index_ = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == pub) {
+      role_ = Role::kValidator;
+      validator_index_ = static_cast<uint32_t>(i);
+    }
+  }
+  validator_keys_ = std::move(keys);
+  consensus_send_failing_.assign(validator_keys_.size(), false);
+  auto view =
+      std::make_shared<EpochView>(EpochView{epoch_, role_, validator_index_, validator_keys_});
+  std::lock_guard lock(mu_);
+  view_ = std::move(view);
+  send_failing_.assign(validator_keys_.size(), false);
+}
+
+namespace {
+// The height below `epoch`'s first: 0 for epoch 0.
+uint64_t EpochBase(const ledger::pb::EpochRecord& record, uint64_t epoch) {
+  if (record.has_next() && record.next().epoch() == epoch)
+    return record.next().activation_height() - 1;
+  if (record.current().epoch() == epoch) return record.current().activation_height() - 1;
+  return 0;
+}
+}  // namespace
+
+Status Node::StartReplica(uint64_t now, bool restart) {
+  consensus_store_ = std::make_unique<ConsensusStore>(store_.get(), epoch_);
+  consensus::ReplicaConfig rc;
+  rc.chain_id = genesis_.chain_id;
+  rc.validators = validator_keys_;
+  rc.self = validator_index_;
+  rc.key = key_;
+  rc.epoch = epoch_;
+  const ledger::pb::EpochRecord record = app_->epoch_record();
+  rc.base_height = EpochBase(record, epoch_);
+  // A change already executed ends this epoch (the replica otherwise learns it in OnExecuted).
+  if (record.has_next() && record.next().epoch() == epoch_ + 1 &&
+      record.next().changed_height() <= app_->height())
+    rc.end_height = record.next().activation_height() - 1;
+  rc.max_block_bytes = genesis_.consensus.max_block_bytes;
+  rc.view_timeout_ms = config_.consensus_view_timeout_ms;
+  // The node proposes a block at least every block_interval_ms; the replica's own empty
+  // proposals are only a fallback.
+  rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
+  rc.seed = validator_index_ + 1;
+  rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
+  if (!restart) {
+    replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
+                                                    consensus_store_.get(), app_->height(), now);
+    return OkStatus();
+  }
+  auto tips = RestoreExecutionState();
+  if (!tips) return std::unexpected(tips.error());
+  replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(), consensus_store_.get(),
+                                                  *tips, now);
+  return OkStatus();
+}
+
+void Node::MaybeSwitchEpoch(uint64_t now) {
+  if (replica_) {
+    const consensus::ReplicaStatus st = replica_->status();
+    if (!st.epoch_finished) return;
+    const uint64_t first = st.end_height + 1;
+    auto retired = std::make_unique<RetiredReplica>();
+    retired->epoch = epoch_;
+    retired->keys = validator_keys_;
+    retired->index = validator_index_;
+    retired->store = std::move(consensus_store_);
+    retired->replica = std::move(replica_);
+    retired->next_tick_ms = next_tick_ms_;
+    retired_ = std::move(retired);
+    next_tick_ms_ = 0;
+    in_flight_.clear();
+    SetEpoch(app_->EpochFor(first), app_->ValidatorsFor(first));
+  } else {
+    const uint64_t next = app_->height() + 1;
+    const uint64_t epoch = app_->EpochFor(next);
+    if (epoch == epoch_) return;
+    SetEpoch(epoch, app_->ValidatorsFor(next));
+  }
+  spdlog::info("epoch {} from height {}: {} validators; this node is {}", epoch_,
+               EpochBase(app_->epoch_record(), epoch_) + 1, validator_keys_.size(),
+               role_ == Role::kValidator ? "validator " + std::to_string(validator_index_)
+                                         : std::string("an observer"));
+  if (role_ != Role::kValidator) return;
+  if (Status started = StartReplica(now, /*restart=*/false); !started) {
+    Fatal("starting the replica of epoch " + std::to_string(epoch_) + ": " +
+          started.error().message);
+    return;
+  }
+  ApplyEffects(replica_->Start(now));
+}
+
+void Node::ApplyRetiredEffects(consensus::Effects effects) {
+  RetiredReplica& r = *retired_;
+  for (consensus::Outbound& out : effects.messages) {
+    pb::NodeMessage message;
+    message.set_consensus(std::move(out.bytes));
+    const std::string bytes = Serialize(message);
+    for (size_t i = 0; i < r.keys.size(); ++i) {
+      if (i == r.index || (out.to != consensus::kBroadcast && out.to != i)) continue;
+      if (!transport_->Send(r.keys[i], p2p::Priority::kConsensus, ToBytes(bytes)))
+        ++consensus_send_failures_;
+    }
+  }
+  if (effects.next_tick_ms) r.next_tick_ms = *effects.next_tick_ms;
+  for (const consensus::pb::ExecutionCertificate& cert : effects.execution_certs) {
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    if (!fields || fields->height > app_->height()) continue;
+    auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
+    if (!status && IsStorageFailure(status.error()))
+      StopOnStorageFailure(
+          "storing the execution certificate of block " + std::to_string(fields->height),
+          status.error());
+    if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
+  }
 }
 
 // At a validator's start: the consensus store's checkpoint goes into the block store if it is
@@ -272,6 +404,14 @@ Result<consensus::ExecutedTip> Node::ReadExecutedTip(uint64_t height) {
   tip.digest = *digest;
   tip.state_root = *state_root;
   tip.result_root = *receipt_root;
+  // The change the block scheduled, if any: the vote signed again must be the one signed before.
+  for (uint64_t epoch = 1;; ++epoch) {
+    auto set = app_->ScheduledEpoch(epoch);
+    if (!set) return std::unexpected(set.error());
+    if (!set->has_value() || (*set)->changed_height > height) break;
+    if ((*set)->changed_height == height)
+      tip.scheduled = consensus::EpochChange{(*set)->set_hash, (*set)->activation_height};
+  }
   return tip;
 }
 
@@ -285,33 +425,16 @@ uint64_t Node::WallMs() const {
 Status Node::Start() {
   LEDGER_ASSERT(!started_);
   const uint64_t now = MonotonicMs();
-  // Sized before the RPC server starts: its threads use it (SendToValidator, under mu_) at once.
-  send_failing_.assign(validator_keys_.size(), false);
+  if (genesis_.consensus.max_block_bytes > consensus::kMaxPayloadBytes)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "genesis: consensus.max_block_bytes " +
+                         std::to_string(genesis_.consensus.max_block_bytes) +
+                         " exceeds the largest block consensus can carry (" +
+                         std::to_string(consensus::kMaxPayloadBytes) + " bytes)");
+  // Also on an observer: it starts a replica when an epoch it is a validator of begins.
+  consensus_app_ = std::make_unique<App>(this);
   if (role_ == Role::kValidator) {
-    if (genesis_.consensus.max_block_bytes > consensus::kMaxPayloadBytes)
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "genesis: consensus.max_block_bytes " +
-                           std::to_string(genesis_.consensus.max_block_bytes) +
-                           " exceeds the largest block consensus can carry (" +
-                           std::to_string(consensus::kMaxPayloadBytes) + " bytes)");
-    consensus_store_ = std::make_unique<ConsensusStore>(store_.get());
-    consensus_app_ = std::make_unique<App>(this);
-    consensus::ReplicaConfig rc;
-    rc.chain_id = genesis_.chain_id;
-    rc.validators = validator_keys_;
-    rc.self = validator_index_;
-    rc.key = key_;
-    rc.max_block_bytes = genesis_.consensus.max_block_bytes;
-    rc.view_timeout_ms = config_.consensus_view_timeout_ms;
-    // The node proposes a block at least every block_interval_ms; the replica's own empty
-    // proposals are only a fallback.
-    rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
-    rc.seed = validator_index_ + 1;
-    rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
-    auto tip = RestoreExecutionState();
-    if (!tip) return std::unexpected(tip.error());
-    replica_ = std::make_unique<consensus::Replica>(rc, consensus_app_.get(),
-                                                    consensus_store_.get(), *tip, now);
+    LEDGER_TRY(StartReplica(now, /*restart=*/true));
   }
 
   std::set<crypto::PublicKey> members;
@@ -444,17 +567,19 @@ std::vector<AdmitResult> Node::Submit(std::span<const ByteSpan> envelopes) {
 }
 
 void Node::SendToValidators(p2p::Priority priority, const std::string& message) {
-  for (size_t i = 0; i < validator_keys_.size(); ++i) {
-    if (role_ == Role::kValidator && i == validator_index_) continue;
-    SendToValidator(i, priority, message);
+  const std::shared_ptr<const EpochView> view = View();  // RPC threads call this too
+  for (size_t i = 0; i < view->keys.size(); ++i) {
+    if (view->role == Role::kValidator && i == view->index) continue;
+    SendToValidator(i, view->keys[i], priority, message);
   }
 }
 
-void Node::SendToValidator(size_t index, p2p::Priority priority, const std::string& message) {
+void Node::SendToValidator(size_t index, const crypto::PublicKey& key, p2p::Priority priority,
+                           const std::string& message) {
   // Opened but not started (the RPC fuzz target serves a node with no sockets): nothing to send
   // through, and pending transactions are sent again once the transport runs (re-gossip).
   if (transport_ == nullptr) return;
-  const bool sent = transport_->Send(validator_keys_[index], priority, ToBytes(message));
+  const bool sent = transport_->Send(key, priority, ToBytes(message));
   std::lock_guard lock(mu_);
   if (index >= send_failing_.size() || send_failing_[index] == !sent) return;
   send_failing_[index] = !sent;
@@ -463,16 +588,16 @@ void Node::SendToValidator(size_t index, p2p::Priority priority, const std::stri
     spdlog::warn(
         "sending to validator {} ({}) failed (queue full or message too large); "
         "pending transactions will be sent again",
-        index, ShortKey(validator_keys_[index]));
+        index, ShortKey(key));
   else
-    spdlog::info("sending to validator {} ({}) works again", index,
-                 ShortKey(validator_keys_[index]));
+    spdlog::info("sending to validator {} ({}) works again", index, ShortKey(key));
 }
 
 Result<NodeStatus> Node::GetStatus() const {
   NodeStatus s;
   s.member = config_.member;
-  s.role = role_;
+  const std::shared_ptr<const EpochView> view = View();
+  s.role = view->role;
   s.height = app_->height();
   s.last_block_digest = app_->last_digest();
   s.last_block_time_ms = app_->last_timestamp_ms();
@@ -485,7 +610,7 @@ Result<NodeStatus> Node::GetStatus() const {
   s.oldest_pending_ms = mempool_->OldestAgeMs();
   s.peers_connected = peers_connected_.load();
   s.gossip_invalid_signature_batches = gossip_invalid_signature_batches_.load();
-  const auto n = static_cast<uint32_t>(validator_keys_.size());
+  const auto n = static_cast<uint32_t>(view->keys.size());
   // The committed view comes from the last block's commit certificate, so it means the same on a
   // validator and on an observer (which runs no replica).
   if (s.height > 0) {
@@ -503,7 +628,7 @@ Result<NodeStatus> Node::GetStatus() const {
   }
   s.committed_primary = n == 0 ? 0 : consensus::PrimaryOf(s.committed_view, n);
   std::lock_guard lock(mu_);
-  if (role_ == Role::kValidator) {
+  if (view->role == Role::kValidator) {
     s.replica_view = replica_status_.view;
     s.replica_primary = n == 0 ? 0 : consensus::PrimaryOf(replica_status_.view, n);
     s.in_view_change = replica_status_.in_view_change;
@@ -608,7 +733,7 @@ void Node::AdmitGossip(const crypto::PublicKey& from, const pb::TxBatch& batch) 
 void Node::MaybeRegossip(uint64_t now) {
   std::optional<size_t> only_to;  // a validator sends to the current primary only
   bool view_changed = false;
-  if (role_ == Role::kValidator) {
+  if (role_ == Role::kValidator && replica_) {
     consensus::ReplicaStatus st = replica_->status();
     if (st.in_view_change || st.is_primary) return;  // no primary to send to, or it is this node
     only_to = consensus::PrimaryOf(st.view, static_cast<uint32_t>(validator_keys_.size()));
@@ -616,7 +741,7 @@ void Node::MaybeRegossip(uint64_t now) {
   }
   if (!view_changed && now < last_regossip_ms_ + kRegossipIntervalMs) return;
   last_regossip_ms_ = now;
-  if (role_ == Role::kValidator) regossip_view_ = replica_->status().view;
+  if (role_ == Role::kValidator && replica_) regossip_view_ = replica_->status().view;
   auto stale =
       mempool_->Stale(kMaxRegossipTxs, kMaxRegossipBytes, view_changed ? 0 : kRegossipMinAgeMs);
   if (stale.empty()) return;
@@ -625,7 +750,7 @@ void Node::MaybeRegossip(uint64_t now) {
     gossip.mutable_txs()->add_txs(tx->envelope.data(), tx->envelope.size());
   const std::string bytes = Serialize(gossip);
   if (only_to)
-    SendToValidator(*only_to, p2p::Priority::kGossip, bytes);
+    SendToValidator(*only_to, validator_keys_[*only_to], p2p::Priority::kGossip, bytes);
   else
     SendToValidators(p2p::Priority::kGossip, bytes);
   const uint64_t oldest_ms = mempool_->AgeMs(*stale.front());
@@ -657,6 +782,8 @@ void Node::DriverLoop() {
       const uint64_t now = MonotonicMs();
       uint64_t wake_at = now + 10;  // proposals and sync are checked at least this often
       if (next_tick_ms_ != 0) wake_at = std::min(wake_at, std::max(next_tick_ms_, now));
+      if (retired_ && retired_->next_tick_ms != 0)
+        wake_at = std::min(wake_at, std::max(retired_->next_tick_ms, now));
       cv_.wait_for(lock, std::chrono::milliseconds(wake_at - now),
                    [this] { return stopping_ || !inbound_.empty() || wake_; });
       if (stopping_) break;
@@ -670,6 +797,11 @@ void Node::DriverLoop() {
       next_tick_ms_ = 0;
       ApplyEffects(replica_->Tick(now));
     }
+    if (retired_ && retired_->next_tick_ms != 0 && now >= retired_->next_tick_ms) {
+      retired_->next_tick_ms = 0;
+      ApplyRetiredEffects(retired_->replica->Tick(now));
+    }
+    MaybeSwitchEpoch(now);
     if (replica_) MaybePropose(now);
     MaybeSync(now);
     MaybeRegossip(now);
@@ -690,18 +822,28 @@ void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
   }
   switch (message.kind_case()) {
     case pb::NodeMessage::kConsensus: {
-      if (!replica_) break;
+      // To the replica of the epoch the envelope names: this epoch's, or the previous one's for a
+      // validator still finishing it (docs/consensus.md "Epochs"); any other is dropped.
+      const std::optional<uint64_t> epoch = consensus::PeekEnvelopeEpoch(message.consensus());
+      const bool current = replica_ && epoch && *epoch == epoch_;
+      const bool previous = !current && retired_ && epoch && *epoch == retired_->epoch;
+      if (!current && !previous) break;
+      const std::vector<crypto::PublicKey>& keys = current ? validator_keys_ : retired_->keys;
       // Consensus comes only from validators, and an envelope must name the validator whose key
       // authenticated this session; the replica drops (and counts) any other sender index.
-      auto it = std::find(validator_keys_.begin(), validator_keys_.end(), m.from);
-      if (it == validator_keys_.end()) {
+      auto it = std::find(keys.begin(), keys.end(), m.from);
+      if (it == keys.end()) {
         if (consensus_from_non_validator_++ == 0)
           spdlog::warn("dropping consensus messages from {}: not a validator (counted)",
                        ShortKey(m.from));
         break;
       }
-      const auto from = static_cast<uint32_t>(it - validator_keys_.begin());
-      ApplyEffects(replica_->OnMessage(now, message.consensus(), from));
+      const auto from = static_cast<uint32_t>(it - keys.begin());
+      if (current) {
+        ApplyEffects(replica_->OnMessage(now, message.consensus(), from));
+      } else {
+        ApplyRetiredEffects(retired_->replica->OnMessage(now, message.consensus(), from));
+      }
       break;
     }
     case pb::NodeMessage::kTxs:
@@ -799,9 +941,17 @@ void Node::ExecuteDelivered() {
     }
     // The execution vote goes out before AfterCommit's prune: a prune that fails stops the process,
     // and a vote not sent then is one the certificate of this height may lack.
+    std::optional<consensus::EpochChange> scheduled;
+    if (result->scheduled) {
+      scheduled =
+          consensus::EpochChange{result->scheduled->set_hash, result->scheduled->activation_height};
+      spdlog::info("block {} scheduled validator set epoch {} ({} validators) from height {}",
+                   result->height, result->scheduled->epoch, result->scheduled->validators.size(),
+                   result->scheduled->activation_height);
+    }
     if (replica_) {
-      consensus::Effects effects = replica_->OnExecuted(MonotonicMs(), result->height,
-                                                        result->state_root, result->receipt_root);
+      consensus::Effects effects = replica_->OnExecuted(
+          MonotonicMs(), result->height, result->state_root, result->receipt_root, scheduled);
       // Effects of OnExecuted carry no deliveries; apply them without recursion on the queue.
       ApplyEffects(std::move(effects));
     }
@@ -844,6 +994,7 @@ void Node::MaybePropose(uint64_t now) {
   // new primary first re-proposes what was prepared, and proposes new blocks once those commit.
   const uint64_t next = st.next_seq;
   if (next <= committed || next > committed + kMaxBlocksInFlight) return;
+  if (next > st.end_height) return;  // the next epoch's set proposes it
   if (auto built = in_flight_.find(next);
       built != in_flight_.end() &&
       now < built->second.proposed_at_ms + 2 * config_.consensus_view_timeout_ms)
@@ -931,7 +1082,7 @@ void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& byt
     return;
   }
   const bool from_asked_peer = sync_request_ && sync_request_->peer == from;
-  consensus::ValidatorSet validators(validator_keys_);
+  consensus::ValidatorSet validators(validator_keys_, epoch_);
   SyncReplyOutcome outcome = ApplySyncReply(
       *app_, validators, sync_request_ ? &*sync_request_ : nullptr, from, reply,
       [this](const ledger::DecodedBlock& b) { return Resolve(b); },

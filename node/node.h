@@ -141,7 +141,8 @@ class Node {
   bool halted() const;
   const LedgerApp& ledger() const { return *app_; }
   const Mempool& mempool() const { return *mempool_; }
-  Role role() const { return role_; }
+  Role role() const;
+  uint64_t epoch() const;  // the epoch this node runs (a validator) or follows (an observer)
   uint16_t p2p_port() const { return p2p_port_; }
   uint16_t rpc_port() const { return rpc_ ? rpc_->port() : 0; }
   RpcServer* rpc_server() { return rpc_.get(); }
@@ -171,7 +172,27 @@ class Node {
   Result<std::vector<ledger::VerifiedTx>> Resolve(const ledger::DecodedBlock& block);
   void SendToValidators(p2p::Priority priority, const std::string& message);
   // Sends to one validator; a refused send is logged when a run of them starts and ends.
-  void SendToValidator(size_t index, p2p::Priority priority, const std::string& message);
+  void SendToValidator(size_t index, const crypto::PublicKey& key, p2p::Priority priority,
+                       const std::string& message);
+
+  // Epochs (docs/consensus.md "Epochs"). The driver thread owns role_, validator_index_,
+  // validator_keys_ and epoch_; other threads read the snapshot view_ (mu_).
+  struct EpochView {
+    uint64_t epoch = 0;
+    Role role = Role::kObserver;
+    uint32_t index = 0;
+    std::vector<crypto::PublicKey> keys;
+  };
+  std::shared_ptr<const EpochView> View() const;
+  // Makes `epoch` with `keys` the node's (validator if its key is among them, else observer).
+  void SetEpoch(uint64_t epoch, std::vector<crypto::PublicKey> keys);
+  // Makes the replica of epoch_ (with its own consensus store); `restart`: from what this node
+  // executed and persisted before it stopped.
+  Status StartReplica(uint64_t now, bool restart);
+  // A finished epoch's replica retires and the next epoch's starts (or the node follows it as an
+  // observer); an observer whose next height is in a later epoch takes that epoch.
+  void MaybeSwitchEpoch(uint64_t now);
+  void ApplyRetiredEffects(consensus::Effects effects);
   // Transaction gossip from peers, admitted on the gossip worker thread.
   void QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms);
   void GossipLoop();
@@ -187,6 +208,19 @@ class Node {
   Role role_ = Role::kObserver;
   uint32_t validator_index_ = 0;
   std::vector<crypto::PublicKey> validator_keys_;
+  uint64_t epoch_ = 0;
+  std::shared_ptr<const EpochView> view_;  // mu_
+  // The previous epoch's replica, kept after its epoch ended: it answers the state requests and
+  // hears the votes of validators still finishing that epoch (driver thread only).
+  struct RetiredReplica {
+    uint64_t epoch = 0;
+    std::vector<crypto::PublicKey> keys;
+    uint32_t index = 0;
+    std::unique_ptr<ConsensusStore> store;
+    std::unique_ptr<consensus::Replica> replica;
+    uint64_t next_tick_ms = 0;
+  };
+  std::unique_ptr<RetiredReplica> retired_;
 
   std::unique_ptr<ledger::LevelDbStore> store_;
   // The state tree's own LevelDB (data_dir/state; ledger_app.h says why it is separate).

@@ -67,8 +67,11 @@ RpcResult GetProof(const Node& node, const json::value& params) {
     req.height = *h;
   }
   const LedgerApp& app = node.ledger();
-  Result<Bytes> bundle =
-      ledger::BuildProofBundle(app.blocks(), app.tree(), app.chain_id(), app.genesis().hash, req);
+  // The chain of validator-set changes the bundle carries (docs/proofs.md).
+  auto history = app.EpochHistory();
+  if (!history) return RpcFail(kRpcInternalError, "reading the epoch history failed");
+  Result<Bytes> bundle = ledger::BuildProofBundle(app.blocks(), app.tree(), app.chain_id(),
+                                                  app.genesis().hash, req, *history);
   if (!bundle) {
     const ErrorCode code = bundle.error().code;
     if (code == ErrorCode::kNotFound || code == ErrorCode::kFailedPrecondition)

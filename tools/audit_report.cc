@@ -174,9 +174,25 @@ std::string_view BundleKindName(pb::BundleKind k) {
   }
 }
 
+json::array EpochChainJson(const ledger::VerifiedFacts& f) {
+  json::array out;
+  for (const ledger::VerifiedEpochChange& c : f.epoch_changes) {
+    out.push_back(json::object{{"epoch", c.epoch},
+                               {"height", c.height},
+                               {"activation_height", c.activation_height},
+                               {"validators", c.validators},
+                               {"validator_set_hash", c.set_hash.ToHex()},
+                               {"signers", c.signers},
+                               {"previous_validators", c.previous_validators}});
+  }
+  return out;
+}
+
 std::string AuditStatement(const ledger::VerifiedFacts& f) {
-  const std::string at =
-      " at height " + std::to_string(f.height) + " (block time " + Utc(f.timestamp_ms) + ")";
+  // The epoch is named once the set has changed (a genesis-epoch statement reads as it always did).
+  const std::string at = " at height " + std::to_string(f.height) +
+                         (f.epoch == 0 ? std::string() : " in epoch " + std::to_string(f.epoch)) +
+                         " (block time " + Utc(f.timestamp_ms) + ")";
   const std::string subject = ShownSubject(f);
   switch (f.kind) {
     case pb::BUNDLE_KIND_ACCOUNT:
@@ -209,7 +225,9 @@ std::string AuditJson(const ledger::VerifiedFacts& f) {
                  {"time", Utc(f.timestamp_ms)},
                  {"digest", f.header_hash.ToHex()},
                  {"state_root", f.state_root.ToHex()},
-                 {"receipt_root", f.receipt_root.ToHex()}};
+                 {"receipt_root", f.receipt_root.ToHex()},
+                 {"epoch", f.epoch},
+                 {"epochs", EpochChainJson(f)}};
   // Each record as the RPC read of it at this height answers (with its `at_height`).
   switch (f.kind) {
     case pb::BUNDLE_KIND_ACCOUNT: {

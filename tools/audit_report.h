@@ -8,6 +8,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <boost/json.hpp>
 #include <string>
 
 #include "ledger/proof_bundle.h"
@@ -17,10 +18,17 @@ namespace cl::tools {
 // "account" ... "asset_supply": the RPC's get_proof kind names.
 std::string_view BundleKindName(ledger::pb::BundleKind kind);
 
-// The verified fact in plain words (after "VERIFIED: ").
+// The verified fact in plain words (after "VERIFIED: "); "at height H in epoch k" once the
+// validator set has changed.
 std::string AuditStatement(const ledger::VerifiedFacts& facts);
 
-// The verified fact as one JSON object: {"ok":true,"kind",...,"checks":[...],"statement"}.
+// The verified chain of validator-set changes, one object per change in order: epoch, height
+// (the block that scheduled it), activation_height, validators, validator_set_hash, signers (of
+// the previous epoch's previous_validators). Empty in epoch 0.
+boost::json::array EpochChainJson(const ledger::VerifiedFacts& facts);
+
+// The verified fact as one JSON object: {"ok":true,"kind",...,"epoch","epochs":[...],...,
+// "checks":[...],"statement"}.
 std::string AuditJson(const ledger::VerifiedFacts& facts);
 
 // A failed verification as JSON: {"ok":false,"error":MESSAGE}.

@@ -363,6 +363,13 @@ void RegisterBuilders(CLI::App* tx, CtlContext& context) {
                {}, "governance", "--governance-key");
   AddOpCommand(tx, context, "change-roles", "replace a member's roles (governance)",
                {{"id", "member id"}, {"roles", "comma-separated role names"}});
+  AddOpCommand(tx, context, "remove-member", "remove a member from the consortium (governance)",
+               {{"id", "member id"}});
+  AddOpCommand(tx, context, "rotate-node-key", "replace a member's node key (governance)",
+               {{"id", "member id"}, {"node_key", "the new node public key (hex)"}});
+  AddOpCommand(tx, context, "set-governance-threshold",
+               "set how many members a governance quorum needs (governance)",
+               {{"threshold", "number of members"}});
 
   // tx build --file legs.json
   static TxFlags build_flags;

@@ -314,6 +314,21 @@ Result<pb::Operation> BuildOp(const std::string& name, Fields& f) {
     CTL_ASSIGN(roles, ParseRoles(*roles_v, f.Name("roles")));
     c->set_id(static_cast<uint32_t>(id));
     c->set_roles(roles);
+  } else if (name == "remove-member" || name == "remove_member") {
+    CTL_ASSIGN(id, f.Uint("id", true, UINT32_MAX));
+    op.mutable_remove_member()->set_id(static_cast<uint32_t>(id));
+  } else if (name == "rotate-node-key" || name == "rotate_node_key") {
+    auto* r = op.mutable_rotate_node_key();
+    CTL_ASSIGN(id, f.Uint("id", true, UINT32_MAX));
+    CTL_ASSIGN(node_key_hex, f.String("node_key", true));
+    auto node_key = crypto::PublicKey::FromHex(node_key_hex);
+    if (!node_key)
+      return std::unexpected(Bad(f.Name("node_key"), "not a 33-byte compressed public key in hex"));
+    r->set_id(static_cast<uint32_t>(id));
+    r->set_node_key(std::string(node_key->bytes.begin(), node_key->bytes.end()));
+  } else if (name == "set-governance-threshold" || name == "set_governance_threshold") {
+    CTL_ASSIGN(threshold, f.Uint("threshold", true, UINT32_MAX));
+    op.mutable_set_governance_threshold()->set_threshold(static_cast<uint32_t>(threshold));
   } else {
     return std::unexpected(Bad(f.Name("op"), "unknown operation \"" + name + "\""));
   }
@@ -494,6 +509,12 @@ std::string OperationName(const ledger::pb::Operation& op) {
       return "add_member";
     case pb::Operation::kChangeRoles:
       return "change_roles";
+    case pb::Operation::kRemoveMember:
+      return "remove_member";
+    case pb::Operation::kRotateNodeKey:
+      return "rotate_node_key";
+    case pb::Operation::kSetGovernanceThreshold:
+      return "set_governance_threshold";
     default:
       return "none";
   }

@@ -12,42 +12,6 @@
 namespace cl::integration {
 namespace {
 
-struct AuditRun {
-  int exit_code = -1;
-  std::string output;
-};
-
-AuditRun RunAudit(const fs::path& genesis, const fs::path& bundle, const std::string& flags = "") {
-  std::string command = std::string(LEDGER_AUDIT_PATH) + " verify --genesis '" + genesis.string() +
-                        "' '" + bundle.string() + "' " + flags + " 2>&1";
-  AuditRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
-    run.output.append(buffer, n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-// get_proof on member i, written to a file; returns its path.
-Result<fs::path> FetchBundle(const Cluster& c, size_t i, const json::object& params,
-                             const std::string& name) {
-  auto reply = c.Call(i, "get_proof", params);
-  if (!reply) return std::unexpected(reply.error());
-  if (!reply->is_object() || !reply->as_object().contains("bundle"))
-    return MakeError(ErrorCode::kInternal, "get_proof answered without a bundle");
-  auto bytes = FromHex(reply->as_object().at("bundle").as_string());
-  if (!bytes) return std::unexpected(bytes.error());
-  fs::path path = c.dir() / name;
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes->data()),
-            static_cast<std::streamsize>(bytes->size()));
-  return path;
-}
-
 TEST(Audit, BundlesFromTheObserverVerifyOfflineAndATamperedOneFails) {
   auto cluster = Cluster::Create({4, 1, "localnet"});
   ASSERT_TRUE(cluster.has_value()) << cluster.error().message;

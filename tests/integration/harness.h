@@ -239,6 +239,18 @@ int64_t PeersOf(const Cluster& cluster, size_t i);
 Result<std::string> Balance(const Cluster& cluster, size_t i, const Bytes& account,
                             uint64_t height);
 
+// --- Proof bundles -------------------------------------------------------------------------------
+
+// `ledger-audit verify --genesis GENESIS BUNDLE FLAGS`: its exit code and output.
+struct AuditRun {
+  int exit_code = -1;
+  std::string output;
+};
+AuditRun RunAudit(const fs::path& genesis, const fs::path& bundle, const std::string& flags = "");
+// get_proof on member i, written to a file in the cluster's directory; returns its path.
+Result<fs::path> FetchBundle(const Cluster& c, size_t i, const json::object& params,
+                             const std::string& name);
+
 // --- Payment load --------------------------------------------------------------------------------
 
 // One payer (funded with `funding`) and one payee (not funded) at the bank of each listed member,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -120,10 +121,37 @@ Bytes MakePayload(uint64_t id, Rng& rng, uint64_t size = 0) {
   AppendU64BE(p, Fnv(ByteSpan(p.data(), p.size())));
   return p;
 }
+// A validator-set change (--reconfigure): 'E' || next epoch (8) || member mask (4) || FNV (8).
+constexpr size_t kEpochPayloadBytes = 21;
+Bytes MakeEpochPayload(uint64_t epoch, uint32_t mask) {
+  Bytes p;
+  p.push_back('E');
+  AppendU64BE(p, epoch);
+  AppendU32BE(p, mask);
+  AppendU64BE(p, Fnv(ByteSpan(p.data(), p.size())));
+  return p;
+}
 bool PayloadWellFormed(ByteSpan p) {
   if (p.empty()) return true;  // an empty block
+  if (p.size() == kEpochPayloadBytes && p[0] == 'E')
+    return LoadU64BE(p.data() + 13) == Fnv(p.first(13));
   if (p.size() < 17 || p[0] != 'P') return false;
   return LoadU64BE(p.data() + p.size() - 8) == Fnv(p.first(p.size() - 8));
+}
+
+// Epochs of the simulated consortium: the universe of nodes is fixed (ids 0..universe-1, keys
+// drawn from the seed); a set is a mask of it, replica index = rank of the id in the mask.
+constexpr uint32_t kMaxUniverse = 10;
+constexpr uint64_t kActivationDelay = 65;  // as ledger::kEpochActivationDelay
+static_assert(kActivationDelay > consensus::kMaxWindowSeqs);
+uint32_t MemberCount(uint32_t mask) {
+  return static_cast<uint32_t>(__builtin_popcount(mask));
+}
+std::vector<uint32_t> Members(uint32_t mask) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < kMaxUniverse; ++i)
+    if (mask >> i & 1) out.push_back(i);
+  return out;
 }
 
 // The simulated application: state root = hash chain over the full bytes of every committed
@@ -133,6 +161,45 @@ bool PayloadWellFormed(ByteSpan p) {
 // writes them with sync).
 class SimApp final : public consensus::Application {
  public:
+  struct Epoch {
+    uint64_t epoch = 0;
+    uint64_t first = 1;           // the first height its set certifies
+    uint64_t changed_height = 0;  // the block that scheduled it (0 for epoch 0)
+    uint32_t mask = 0;
+  };
+  // Epochs this application knows: epoch 0 (the simulation's genesis), then every set an
+  // executed 'E' payload scheduled, each at its block + kActivationDelay. One change at a time: a
+  // change executed before the last one is in force, or not for the next epoch, is a no-op.
+  std::vector<Epoch> epochs;
+  std::function<Hash32(uint32_t mask)> set_hash;
+  std::map<uint64_t, consensus::EpochChange> scheduled_at;  // changed height -> change
+  const Epoch& EpochOf(uint64_t height) const {
+    for (size_t i = epochs.size(); i-- > 0;)
+      if (epochs[i].first <= height) return epochs[i];
+    return epochs.front();
+  }
+  // Executes height h's epoch effects; the change it scheduled, if any.
+  std::optional<consensus::EpochChange> Execute(uint64_t h) {
+    const std::string& p = blocks[h - 1].payload();
+    if (p.size() != kEpochPayloadBytes || p[0] != 'E') return std::nullopt;
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(p.data());
+    uint64_t next = LoadU64BE(b + 1);
+    uint32_t mask = LoadU32BE(b + 9);
+    const Epoch& last = epochs.back();
+    if (next != last.epoch + 1 || last.first > h || mask >= (1u << kMaxUniverse) ||
+        MemberCount(mask) < 4) {
+      return std::nullopt;
+    }
+    epochs.push_back(Epoch{next, h + kActivationDelay, h, mask});
+    consensus::EpochChange change{set_hash(mask), h + kActivationDelay};
+    scheduled_at[h] = change;
+    return change;
+  }
+  std::optional<consensus::EpochChange> ScheduledAt(uint64_t h) const {
+    auto it = scheduled_at.find(h);
+    if (it == scheduled_at.end()) return std::nullopt;
+    return it->second;
+  }
   bool ValidatePayload(uint64_t, ByteSpan payload) override { return PayloadWellFormed(payload); }
   void DeliverBlock(const consensus::CommittedBlock& block) override {
     pb::CertifiedBlock b;
@@ -216,9 +283,14 @@ struct Node {
   Byz byz = Byz::kNone;
   crypto::PrivateKey key;
   std::unique_ptr<consensus::Signer> signer;  // over `key`, or the simulator's scheme
-  MemStorage storage;
+  std::map<uint64_t, MemStorage> storage;     // per epoch (a replica of each epoch has its own)
   SimApp app;
+  uint64_t epoch = 0;  // of `replica`, or the epoch it follows as an observer (no replica)
   std::unique_ptr<consensus::Replica> replica;
+  uint64_t base = 0;  // the replica's base height (the height before its epoch's first)
+  // Replicas of finished epochs: they still answer state requests and retransmit their votes, so
+  // a validator that lagged in an old epoch catches up to its end.
+  std::map<uint64_t, std::unique_ptr<consensus::Replica>> retired;
   uint64_t tick_at = UINT64_MAX;
   uint64_t tick_gen = 0;
   std::string last_status;
@@ -243,8 +315,9 @@ struct Event {
     kHeal,
     kPause,
     kResume,
-    kIsolate,     // `to` alone on one side; kCurrentPrimary: whoever is primary at that moment
-    kToggleLink,  // the link between `to` and `from` goes down if up, up if down
+    kIsolate,      // `to` alone on one side; kCurrentPrimary: whoever is primary at that moment
+    kToggleLink,   // the link between `to` and `from` goes down if up, up if down
+    kReconfigure,  // a validator-set change is proposed (--reconfigure)
   } kind = kDeliver;
   uint32_t to = 0;
   uint32_t from = 0;
@@ -302,9 +375,14 @@ class Simulation {
          << kLivenessBoundMs << " ms in one view; heights (view, * = in view change):";
       for (auto& nd : nodes_) {
         if (nd->byz != Byz::kNone) continue;
+        if (!nd->replica) {
+          os << " r" << nd->id << "=" << nd->app.blocks.size() << "(observer e" << nd->epoch << ")";
+          continue;
+        }
         auto st = nd->replica->status();
         os << " r" << nd->id << "=" << st.delivered << "(v" << st.view
-           << (st.in_view_change ? "*" : "") << ")";
+           << (st.in_view_change ? "*" : "") << (opt_.reconfigure ? " e" : "")
+           << (opt_.reconfigure ? std::to_string(nd->epoch) : "") << ")";
       }
       Fail(os.str());
     }
@@ -314,17 +392,58 @@ class Simulation {
       result_.view_changes = std::max(result_.view_changes, nd->replica->status().view);
       result_.dropped_invalid += nd->replica->drops().total();
     }
+    for (const EpochSet& set : sets_)
+      if (set.epoch > 0 && set.first <= result_.max_height) ++result_.epochs;
     result_.sim_time_ms = now_;
     result_.deliveries = events_[Event::kDeliver];
     result_.ticks = events_[Event::kTick];
     return result_;
   }
 
+  // A validator set of the reference schedule (what the correct replicas executed).
+  struct EpochSet {
+    uint64_t epoch = 0;
+    uint64_t first = 1;
+    uint32_t mask = 0;
+    std::unique_ptr<consensus::ValidatorSet> vs;
+  };
+
  private:
+  std::vector<crypto::PublicKey> KeysOf(uint32_t mask) const {
+    std::vector<crypto::PublicKey> keys;
+    for (uint32_t id : Members(mask))
+      keys.push_back(keys_[id]);
+    return keys;
+  }
+  Hash32 SetHash(uint32_t mask) const {
+    crypto::Sha256 h;
+    for (const crypto::PublicKey& k : KeysOf(mask))
+      h.Update(k.span());
+    return h.Final();
+  }
+  EpochSet MakeSet(uint64_t epoch, uint64_t first, uint32_t mask) const {
+    EpochSet set{epoch, first, mask, nullptr};
+    set.vs = std::make_unique<consensus::ValidatorSet>(KeysOf(mask), epoch);
+    return set;
+  }
+  // The reference set that certifies `height`.
+  const consensus::ValidatorSet& SetFor(uint64_t height) const {
+    for (size_t i = sets_.size(); i-- > 0;)
+      if (sets_[i].first <= height) return *sets_[i].vs;
+    return *sets_.front().vs;
+  }
+  // The universe ids of the members of `epoch` as node `nd` knows them (replica index order).
+  std::vector<uint32_t> MembersOf(const Node& nd, uint64_t epoch) const {
+    if (epoch < nd.app.epochs.size()) return Members(nd.app.epochs[epoch].mask);
+    return {};
+  }
+
   void Setup() {
     uint32_t n = opt_.n;
     uint32_t f = FaultsTolerated(n);
-    for (uint32_t i = 0; i < n; ++i) {
+    universe_ = opt_.reconfigure ? std::min(kMaxUniverse, n + 3) : n;
+    LEDGER_ASSERT(n >= 1 && n <= kMaxUniverse);
+    for (uint32_t i = 0; i < universe_; ++i) {
       Hash32 secret = crypto::TaggedHash(
           crypto::Domain::kStateKey,
           AsSpan("sim-key-" + std::to_string(opt_.seed) + "-" + std::to_string(i)));
@@ -351,7 +470,11 @@ class Simulation {
     } else {
       verifier_ = std::make_unique<SimVerifier>(&sim_keys_);
     }
-    validators_ = std::make_unique<consensus::ValidatorSet>(keys_);
+    sets_.push_back(MakeSet(0, 1, (1u << n) - 1));
+    for (auto& nd : nodes_) {
+      nd->app.epochs.push_back(SimApp::Epoch{0, 1, 0, (1u << n) - 1});
+      nd->app.set_hash = [this](uint32_t mask) { return SetHash(mask); };
+    }
 
     Scenario sc = opt_.scenario;
     latency_min_ms_ = rng_.Between(1, 20);
@@ -362,6 +485,13 @@ class Simulation {
     }
     payload_interval_ms_ = rng_.Between(50, 250);
     heal_at_ = rng_.Between(1500, 4000);
+    if (opt_.reconfigure) {
+      // Long enough for the changes to take effect (65 blocks each) under the faults.
+      heal_at_ = rng_.Between(15'000, 30'000);
+      uint32_t changes = static_cast<uint32_t>(rng_.Between(1, 3));
+      for (uint32_t c = 0; c < changes; ++c)
+        Push(MakeEvent(rng_.Between(200, heal_at_ / 2), Event::kReconfigure, 0, 0, 0));
+    }
     ScheduleTargetedFaults(sc);
 
     bool any_scenario = !opt_.attack.empty();  // --attack: Byzantine members in every scenario
@@ -428,7 +558,7 @@ class Simulation {
       }
     }
     Push(MakeEvent(heal_at_, Event::kHeal, 0, 0, 1));
-    group_.assign(n, 0);
+    group_.assign(universe_, 0);
   }
 
   // The pause, isolation and flapping scenarios; each moves the heal to the end of its faults.
@@ -472,12 +602,21 @@ class Simulation {
   }
 
   uint32_t CurrentPrimary() const {
-    uint64_t v = 0;
+    uint64_t v = 0, epoch = 0;
+    const Node* any = nullptr;
     for (uint32_t id : honest_) {
       const Node& nd = *nodes_[id];
-      if (nd.up && !nd.replica->status().in_view_change) v = std::max(v, nd.replica->status().view);
+      if (!nd.up || !nd.replica || nd.replica->status().in_view_change) continue;
+      if (nd.epoch > epoch || !any) v = 0;
+      if (nd.epoch >= epoch) {
+        epoch = nd.epoch;
+        any = &nd;
+        v = std::max(v, nd.replica->status().view);
+      }
     }
-    return consensus::PrimaryOf(v, opt_.n);
+    if (!any) return 0;
+    std::vector<uint32_t> members = MembersOf(*any, epoch);
+    return members[consensus::PrimaryOf(v, static_cast<uint32_t>(members.size()))];
   }
 
   static std::pair<uint32_t, uint32_t> Link(uint32_t a, uint32_t b) {
@@ -490,17 +629,17 @@ class Simulation {
   // without one, and of the executed height in any case (at most kMaxOwedCertificates + 1, the
   // highest). The replica signs the votes above its checkpoint again: the process may have stopped
   // before sending them.
-  static std::vector<consensus::ExecutedTip> RestoredTips(Node& nd) {
+  static std::vector<consensus::ExecutedTip> RestoredTips(Node& nd, uint64_t epoch, uint64_t base) {
     std::vector<consensus::ExecutedTip> tips;
     const uint64_t executed = nd.app.blocks.size();
     if (executed == 0) return tips;
-    uint64_t checkpoint = 0;
-    if (std::string cp = nd.storage.Load().checkpoint; !cp.empty()) {
+    uint64_t checkpoint = base;  // an epoch's base is its checkpoint until a certificate forms
+    if (std::string cp = nd.storage[epoch].Load().checkpoint; !cp.empty()) {
       pb::ExecutionCertificate cert;
       LEDGER_ASSERT(cert.ParseFromString(cp));
       auto ef = consensus::DecodeExecutionVoteBody(cert.body());
       LEDGER_ASSERT(ef.has_value());
-      checkpoint = ef->height;
+      checkpoint = std::max(checkpoint, ef->height);
     }
     auto add = [&](uint64_t h) {
       consensus::ExecutedTip tip;
@@ -508,13 +647,14 @@ class Simulation {
       tip.digest = nd.app.digests[h - 1];
       tip.state_root = nd.app.roots[h - 1];
       tip.result_root = nd.app.ResultRoot(h);
+      tip.scheduled = nd.app.ScheduledAt(h);
       tips.push_back(tip);
     };
     const uint64_t owed_top = std::min(checkpoint, executed);
     const uint64_t owed_from = owed_top > consensus::kMaxOwedCertificates
                                    ? owed_top - consensus::kMaxOwedCertificates + 1
                                    : 1;
-    for (uint64_t h = owed_from; h <= owed_top; ++h)
+    for (uint64_t h = std::max(owed_from, base + 1); h <= owed_top; ++h)
       if (!nd.app.exec_certs.contains(h)) add(h);
     if (!tips.empty() && tips.back().height == executed) return tips;
     uint64_t from = checkpoint + 1;
@@ -528,11 +668,51 @@ class Simulation {
     return tips;
   }
 
+  // (Re)starts a node from what survives a crash (its app and storage): the replica of the epoch
+  // of its next height if it is a member of that epoch's set, else it follows as an observer.
   void StartReplica(Node& nd) {
+    nd.up = true;
+    nd.tick_at = UINT64_MAX;
+    const uint64_t executed = nd.app.blocks.size();
+    const SimApp::Epoch& ep = nd.app.EpochOf(executed + 1);
+    nd.epoch = ep.epoch;
+    uint64_t end = UINT64_MAX;  // a later change it already executed ends this epoch
+    if (nd.app.epochs.back().epoch == ep.epoch + 1)
+      end = nd.app.epochs.back().first - (opt_.bugs.epoch_one_block_early ? 2 : 1);
+    StartEpochReplica(nd, ep.epoch, ep.first - 1, end, RestoredTips(nd, ep.epoch, ep.first - 1));
+    // The previous epoch's replica again, if it was in that set (it lost it in the crash), so that
+    // a validator still catching up in that epoch can get its blocks from this one.
+    if (ep.epoch == 0 || nd.retired.contains(ep.epoch - 1)) return;
+    const SimApp::Epoch& prev = nd.app.epochs[ep.epoch - 1];
+    std::vector<uint32_t> members = Members(prev.mask);
+    auto self = std::find(members.begin(), members.end(), nd.id);
+    if (self == members.end()) return;
+    consensus::ReplicaConfig cfg = BaseConfig(nd);
+    cfg.validators = KeysOf(prev.mask);
+    cfg.self = static_cast<uint32_t>(self - members.begin());
+    cfg.epoch = prev.epoch;
+    cfg.base_height = prev.first - 1;
+    cfg.end_height = ep.first - (opt_.bugs.epoch_one_block_early ? 2 : 1);
+    // Its execution vote for the epoch's end is signed again (it is what tells a lagging peer how
+    // far the epoch went, so that it asks for the blocks).
+    const uint64_t end_height = cfg.end_height;
+    consensus::ExecutedTip tip;
+    tip.height = end_height;
+    tip.digest = nd.app.digests[end_height - 1];
+    tip.state_root = nd.app.roots[end_height - 1];
+    tip.result_root = nd.app.ResultRoot(end_height);
+    tip.scheduled = nd.app.ScheduledAt(end_height);
+    auto old =
+        std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage[prev.epoch],
+                                             std::vector<consensus::ExecutedTip>{tip}, now_);
+    consensus::Replica* r = old.get();
+    nd.retired[prev.epoch] = std::move(old);
+    Apply(nd, r->Start(now_), prev.epoch);
+  }
+
+  consensus::ReplicaConfig BaseConfig(const Node& nd) const {
     consensus::ReplicaConfig cfg;
     cfg.chain_id = kChainId;
-    cfg.validators = keys_;
-    cfg.self = nd.id;
     cfg.key = nd.key;
     cfg.window_seqs = kWindowSeqs;
     cfg.max_block_bytes = std::max<uint64_t>(64 * 1024, opt_.payload_bytes);
@@ -543,11 +723,111 @@ class Simulation {
     cfg.verifier = verifier_.get();
     cfg.signer = nd.signer.get();
     cfg.bugs = opt_.bugs;
-    nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage,
-                                                      RestoredTips(nd), now_);
-    nd.up = true;
-    nd.tick_at = UINT64_MAX;
-    Apply(nd, nd.replica->Start(now_));
+    return cfg;
+  }
+
+  void StartEpochReplica(Node& nd, uint64_t epoch, uint64_t base, uint64_t end,
+                         const std::vector<consensus::ExecutedTip>& tips) {
+    std::vector<uint32_t> members = MembersOf(nd, epoch);
+    auto self = std::find(members.begin(), members.end(), nd.id);
+    nd.replica.reset();
+    nd.base = base;
+    if (self == members.end()) return;  // not in this epoch's set: an observer
+    consensus::ReplicaConfig cfg = BaseConfig(nd);
+    cfg.validators = KeysOf(nd.app.epochs[epoch].mask);
+    cfg.self = static_cast<uint32_t>(self - members.begin());
+    cfg.epoch = epoch;
+    cfg.base_height = base;
+    cfg.end_height = end;
+    if (tips.empty()) {
+      nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage[epoch],
+                                                        nd.app.blocks.size(), now_);
+    } else {
+      nd.replica = std::make_unique<consensus::Replica>(std::move(cfg), &nd.app, &nd.storage[epoch],
+                                                        tips, now_);
+    }
+    Apply(nd, nd.replica->Start(now_), epoch);
+  }
+
+  // The epoch's last height is executed and certified here: its replica retires (it still serves
+  // state requests and retransmits), and the next epoch's starts, if this node is in its set.
+  void MaybeSwitchEpoch(Node& nd) {
+    if (!nd.up || !nd.replica) return;
+    consensus::ReplicaStatus st = nd.replica->status();
+    if (!st.epoch_finished) return;
+    const uint64_t next = nd.epoch + 1;
+    LEDGER_ASSERT(next < nd.app.epochs.size());  // it executed the change that ended the epoch
+    nd.retired[nd.epoch] = std::move(nd.replica);
+    nd.epoch = next;
+    // The next epoch starts above the end the replica reported (planted bug (h) moves it).
+    StartEpochReplica(nd, next, st.end_height, UINT64_MAX, {});
+  }
+
+  // A node without a replica in its epoch follows as an observer: it takes certified blocks from
+  // the correct node with the most (as the node's observer sync does; the checks below verify
+  // every certificate against the schedule), and starts its replica when it reaches the height
+  // before an epoch whose set it is in.
+  void ObserverCatchUp(Node& nd) {
+    if (!nd.up || nd.paused || nd.replica) return;
+    const Node* src = nullptr;
+    for (uint32_t id : honest_) {
+      const Node& o = *nodes_[id];
+      if (o.id != nd.id && o.up && (!src || o.app.blocks.size() > src->app.blocks.size())) src = &o;
+    }
+    if (!src) return;
+    for (uint32_t k = 0; k < consensus::kMaxBlocksPerStateReply; ++k) {
+      const uint64_t h = nd.app.blocks.size() + 1;
+      if (h > src->app.blocks.size()) break;
+      const SimApp::Epoch& ep = nd.app.EpochOf(h);
+      if (ep.first == h && (ep.mask >> nd.id & 1)) break;  // joins that epoch's set from h - 1
+      const pb::CertifiedBlock& b = src->app.blocks[h - 1];
+      consensus::CommittedBlock cb;
+      cb.height = h;
+      cb.digest = src->app.digests[h - 1];
+      cb.payload = Bytes(b.payload().begin(), b.payload().end());
+      cb.commit_cert = b.commit_cert();
+      nd.app.DeliverBlock(cb);
+      auto cert = src->app.exec_certs.find(h);
+      if (cert != src->app.exec_certs.end()) nd.app.exec_certs[h] = cert->second;
+      CheckDelivered(nd, h);
+      ExecutePending(nd);
+    }
+    const SimApp::Epoch& ep = nd.app.EpochOf(nd.app.blocks.size() + 1);
+    nd.epoch = ep.epoch;
+    if (ep.mask >> nd.id & 1) StartReplica(nd);
+  }
+
+  // Records the change an honest node executed into the reference schedule (or checks it there).
+  void NoteSchedule(const Node& nd) {
+    const SimApp::Epoch& e = nd.app.epochs.back();
+    if (e.epoch == sets_.size()) {
+      sets_.push_back(MakeSet(e.epoch, e.first, e.mask));
+    } else if (e.epoch > sets_.size() || sets_[e.epoch].first != e.first ||
+               sets_[e.epoch].mask != e.mask) {
+      Fail("replica " + std::to_string(nd.id) + " scheduled epoch " + std::to_string(e.epoch) +
+           " differently");
+    }
+  }
+
+  // Routes an input to the replica of the epoch its envelope names: the current one, or a
+  // retired one (a lagging peer of an earlier epoch); another epoch's input is dropped.
+  void DeliverTo(Node& nd, const std::string& bytes) {
+    if (opt_.reconfigure) {
+      pb::Envelope env;
+      uint64_t e = env.ParseFromString(bytes) ? env.epoch() : nd.epoch;
+      if (e != nd.epoch || !nd.replica) {
+        auto it = nd.retired.find(e);
+        if (it != nd.retired.end()) Apply(nd, it->second->OnMessage(now_, bytes), e);
+        return;
+      }
+    }
+    if (nd.replica) Apply(nd, nd.replica->OnMessage(now_, bytes), nd.epoch);
+  }
+
+  void TickAll(Node& nd) {
+    if (nd.replica) Apply(nd, nd.replica->Tick(now_), nd.epoch);
+    for (auto& [e, r] : nd.retired)
+      Apply(nd, r->Tick(now_), e);
   }
 
   void Push(Event e) {
@@ -566,6 +846,50 @@ class Simulation {
   }
 
   bool Honest(uint32_t id) const { return nodes_[id]->byz == Byz::kNone; }
+
+  // --reconfigure: proposes the next set (one change at a time: while the last scheduled set is
+  // not in force, or a proposal for the next epoch is recent, it tries again later). The set adds,
+  // removes or replaces one validator, keeps 4..universe members, and never more Byzantine ones
+  // than its f.
+  void ProposeSetChange() {
+    uint64_t height = 0;
+    for (uint32_t id : honest_)
+      height = std::max<uint64_t>(height, nodes_[id]->app.blocks.size());
+    const EpochSet& last = sets_.back();
+    const uint64_t next = sets_.size();
+    if (last.first > height + 1 || (proposed_epoch_ == next && now_ < proposed_epoch_at_ + 5'000)) {
+      Push(MakeEvent(now_ + 2'000, Event::kReconfigure, 0, 0, 0));
+      return;
+    }
+    uint32_t mask = last.mask;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      uint32_t m = last.mask;
+      std::vector<uint32_t> in = Members(m), out;
+      for (uint32_t i = 0; i < universe_; ++i)
+        if (!(m >> i & 1)) out.push_back(i);
+      uint64_t op = rng_.Below(3);  // 0 add, 1 remove, 2 replace
+      if ((op == 0 || op == 2) && !out.empty()) m |= 1u << out[rng_.Below(out.size())];
+      if ((op == 1 || op == 2) && in.size() > 4) m &= ~(1u << in[rng_.Below(in.size())]);
+      uint32_t byz = 0;
+      for (uint32_t id : Members(m))
+        byz += nodes_[id]->byz != Byz::kNone ? 1 : 0;
+      if (m != last.mask && MemberCount(m) >= 4 && byz <= FaultsTolerated(MemberCount(m))) {
+        mask = m;
+        break;
+      }
+    }
+    Bytes p = MakeEpochPayload(next, mask);
+    proposed_.insert(consensus::PayloadDigest(p));
+    proposed_epoch_ = next;
+    proposed_epoch_at_ = now_;
+    if (opt_.verbose)
+      std::printf("%8llu propose epoch %llu: mask %03x\n", static_cast<unsigned long long>(now_),
+                  static_cast<unsigned long long>(next), mask);
+    for (auto& nd : nodes_) {
+      if (nd->up && !nd->paused && nd->replica)
+        Apply(*nd, nd->replica->OnPayloadReady(now_, p), nd->epoch);
+    }
+  }
 
   // ---- network ------------------------------------------------------------------------------
 
@@ -596,13 +920,18 @@ class Simulation {
   }
 
   void SendFrom(uint32_t from, uint32_t to, const std::string& bytes) {
+    SendFrom(from, to, bytes, nodes_[from]->epoch);
+  }
+  // `to` is a replica index of `epoch`'s set (or kBroadcast: every other member of it).
+  void SendFrom(uint32_t from, uint32_t to, const std::string& bytes, uint64_t epoch) {
+    std::vector<uint32_t> members = MembersOf(*nodes_[from], epoch);
     if (to == kBroadcast) {
       auto shared = std::make_shared<const std::string>(bytes);
-      for (uint32_t i = 0; i < opt_.n; ++i) {
-        if (i != from) Transmit(from, i, shared);
+      for (uint32_t id : members) {
+        if (id != from) Transmit(from, id, shared);
       }
-    } else {
-      Transmit(from, to, bytes);
+    } else if (to < members.size()) {
+      Transmit(from, members[to], bytes);
     }
   }
 
@@ -660,7 +989,7 @@ class Simulation {
         // As primary: well-signed pre-prepares beyond the high watermark, then silence, which
         // forces a view change (the view changes of replicas that wrongly accepted them are
         // poisoned).
-        if (parsed && env.type() == pb::PRE_PREPARE) {
+        if (parsed && env.type() == pb::PRE_PREPARE && nd.replica) {
           auto vf = consensus::DecodeVoteBody(env.body());
           auto st = nd.replica->status();
           if (vf) {
@@ -1020,11 +1349,14 @@ class Simulation {
 
   // ---- effects and checks -------------------------------------------------------------------
 
-  void Apply(Node& nd, Effects fx) {
+  void Apply(Node& nd, Effects fx, uint64_t epoch) {
     if (opt_.verbose && nd.replica) {
       auto st = nd.replica->status();
       std::string line = "v" + std::to_string(st.view) + (st.in_view_change ? "*" : "") + " d" +
-                         std::to_string(st.delivered) + " low" + std::to_string(st.low_watermark);
+                         std::to_string(st.delivered) + " low" + std::to_string(st.low_watermark) +
+                         (opt_.reconfigure ? " e" + std::to_string(nd.epoch) + " end" +
+                                                 std::to_string(st.end_height)
+                                           : "");
       if (line != nd.last_status) {
         std::printf("%8llu r%u %s\n", static_cast<unsigned long long>(now_), nd.id, line.c_str());
         nd.last_status = line;
@@ -1033,7 +1365,7 @@ class Simulation {
     if (nd.byz == Byz::kNone && fx.halted) Fail("replica " + std::to_string(nd.id) + " halted");
     for (const consensus::Outbound& out : fx.messages) {
       if (nd.byz == Byz::kNone) {
-        SendFrom(nd.id, out.to, out.bytes);
+        SendFrom(nd.id, out.to, out.bytes, epoch);
       } else {
         ByzantineSend(nd, out);
       }
@@ -1046,7 +1378,13 @@ class Simulation {
       nd.tick_at = *fx.next_tick_ms;
       Push(MakeEvent(nd.tick_at, Event::kTick, nd.id, 0, ++nd.tick_gen));
     }
-    // Execute what was delivered (synchronously, as the node's executor would).
+    ExecutePending(nd);
+    MaybeSwitchEpoch(nd);
+  }
+
+  // Executes what was delivered (synchronously, as the node's executor would), and reports it to
+  // the replica that ordered it (none for an observer's copied blocks).
+  void ExecutePending(Node& nd) {
     while (!nd.app.unexecuted.empty() && nd.up) {
       uint64_t h = nd.app.unexecuted.front();
       nd.app.unexecuted.erase(nd.app.unexecuted.begin());
@@ -1057,7 +1395,11 @@ class Simulation {
         if (!fresh && it->second != root)
           Fail("state root diverged at height " + std::to_string(h));
       }
-      Apply(nd, nd.replica->OnExecuted(now_, h, root, result));
+      std::optional<consensus::EpochChange> scheduled = nd.app.Execute(h);
+      if (scheduled && nd.byz == Byz::kNone) NoteSchedule(nd);
+      if (nd.replica && h > nd.base) {
+        Apply(nd, nd.replica->OnExecuted(now_, h, root, result, scheduled), nd.epoch);
+      }
     }
   }
 
@@ -1084,8 +1426,7 @@ class Simulation {
       return;
     }
     if (!opt_.check_certificates) return;
-    auto cf =
-        consensus::VerifyCommitCertificate(*validators_, kChainId, b.commit_cert(), *verifier_);
+    auto cf = consensus::VerifyCommitCertificate(SetFor(h), kChainId, b.commit_cert(), *verifier_);
     if (!cf || cf->seq != h || cf->digest != digest) {
       Fail("certificate: commit certificate at height " + std::to_string(h) + " of replica " +
            std::to_string(nd.id) +
@@ -1100,7 +1441,10 @@ class Simulation {
         nd.app.exec_certs[ef->height] = cert;
       return;
     }
-    auto ef = consensus::VerifyExecutionCertificate(*validators_, kChainId, cert, *verifier_);
+    auto height = consensus::DecodeExecutionVoteBody(cert.body());
+    auto ef = height ? consensus::VerifyExecutionCertificate(SetFor(height->height), kChainId, cert,
+                                                             *verifier_)
+                     : height;
     if (!ef) {
       Fail("certificate: execution certificate does not verify: " + ef.error().message);
       return;
@@ -1116,9 +1460,13 @@ class Simulation {
   bool LivenessMet() const {
     if (!healed_) return false;
     std::optional<uint64_t> view;
+    uint64_t top = 0;  // the latest epoch a correct node runs or follows
+    for (uint32_t id : honest_)
+      top = std::max(top, nodes_[id]->epoch);
     for (uint32_t id : honest_) {
       const Node& nd = *nodes_[id];
       if (!nd.up || nd.paused || nd.app.blocks.size() < liveness_target_) return false;
+      if (!nd.replica || nd.epoch != top) continue;  // observers: caught up is enough
       consensus::ReplicaStatus st = nd.replica->status();
       if (st.in_view_change || (view && *view != st.view)) return false;
       view = st.view;
@@ -1143,7 +1491,7 @@ class Simulation {
           nd.inbox.push_back(e.bytes);
           return;
         }
-        Apply(nd, nd.replica->OnMessage(now_, *e.bytes));
+        DeliverTo(nd, *e.bytes);
         return;
       }
       case Event::kTick: {
@@ -1151,17 +1499,25 @@ class Simulation {
         if (!nd.up || e.gen != nd.tick_gen) return;
         nd.tick_at = UINT64_MAX;
         if (nd.paused) return;  // the timer is due; it fires on resume
-        Apply(nd, nd.replica->Tick(now_));
+        TickAll(nd);
         return;
       }
       case Event::kPayload: {
         Bytes p = MakePayload(next_payload_id_++, rng_, opt_.payload_bytes);
         proposed_.insert(consensus::PayloadDigest(p));
         for (auto& nd : nodes_) {
-          if (nd->up && !nd->paused) Apply(*nd, nd->replica->OnPayloadReady(now_, p));
+          if (nd->up && !nd->paused && nd->replica)
+            Apply(*nd, nd->replica->OnPayloadReady(now_, p), nd->epoch);
+        }
+        if (opt_.reconfigure) {
+          for (auto& nd : nodes_)
+            ObserverCatchUp(*nd);
         }
         return;
       }
+      case Event::kReconfigure:
+        ProposeSetChange();
+        return;
       case Event::kCrash: {
         Node& nd = *nodes_[e.to];
         if (!nd.up || healed_) return;
@@ -1170,6 +1526,7 @@ class Simulation {
         nd.inbox.clear();
         nd.inbox_bytes = 0;
         nd.replica.reset();  // everything not in storage or the app's durable blocks is lost
+        nd.retired.clear();
         nd.tick_gen++;
         return;
       }
@@ -1182,7 +1539,7 @@ class Simulation {
       case Event::kPartition: {
         if (healed_) return;
         Rng r(e.gen);
-        for (uint32_t i = 0; i < opt_.n; ++i)
+        for (uint32_t i = 0; i < universe_; ++i)
           group_[i] = static_cast<uint32_t>(r.Below(2));
         return;
       }
@@ -1202,7 +1559,7 @@ class Simulation {
       case Event::kIsolate: {
         if (healed_) return;
         uint32_t who = e.to == kCurrentPrimary ? CurrentPrimary() : e.to;
-        for (uint32_t i = 0; i < opt_.n; ++i)
+        for (uint32_t i = 0; i < universe_; ++i)
           group_[i] = i == who ? 1 : 0;
         return;
       }
@@ -1238,13 +1595,13 @@ class Simulation {
     nd.paused = false;
     nd.tick_at = UINT64_MAX;
     ++nd.tick_gen;
-    Apply(nd, nd.replica->Tick(now_));
+    TickAll(nd);
     std::deque<std::shared_ptr<const std::string>> inbox = std::move(nd.inbox);
     nd.inbox.clear();
     nd.inbox_bytes = 0;
     for (const auto& bytes : inbox) {
       if (!nd.up || nd.paused) break;
-      Apply(nd, nd.replica->OnMessage(now_, *bytes));
+      DeliverTo(nd, *bytes);
     }
   }
 
@@ -1254,7 +1611,9 @@ class Simulation {
   std::unique_ptr<consensus::SignatureVerifier> verifier_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<crypto::PublicKey> keys_;
-  std::unique_ptr<consensus::ValidatorSet> validators_;
+  uint32_t universe_ = 0;
+  std::vector<EpochSet> sets_;  // the reference schedule, epoch 0 first
+  uint64_t proposed_epoch_ = 0, proposed_epoch_at_ = 0;
   std::vector<uint32_t> honest_;
   std::vector<uint32_t> group_;
   std::set<std::pair<uint32_t, uint32_t>> cut_;  // links down, (low id, high id)
@@ -1271,7 +1630,7 @@ class Simulation {
   uint64_t next_payload_id_ = 1;
   std::string strategy_;
   bool oversize_sent_ = false;
-  uint64_t events_[Event::kToggleLink + 1] =
+  uint64_t events_[Event::kReconfigure + 1] =
       {};  // the Byzantine members' attacks, for failure messages
   std::set<Hash32> proposed_;
   std::map<uint64_t, Hash32> committed_;
@@ -1339,7 +1698,9 @@ std::string ReplayCommand(const SimOptions& o) {
   if (o.bugs.skip_payload_size_check) os << " --bug g";
   if (o.payload_bytes) os << " --payload-bytes " << o.payload_bytes;
   if (!o.attack.empty()) os << " --attack " << o.attack;
+  if (o.bugs.epoch_one_block_early) os << " --bug h";
   if (o.real_crypto) os << " --real-crypto";
+  if (o.reconfigure) os << " --reconfigure";
   return os.str();
 }
 

@@ -52,6 +52,12 @@ struct SimOptions {
   // An attack name (AttackNames()) adds up to f Byzantine members making that attack to any
   // scenario; "any": the seed draws the attacks, in any scenario.
   std::string attack;
+  // Validator-set changes (docs/consensus.md "Epochs"): a universe of up to n + 3 (at most 10)
+  // nodes, the first n validators at genesis, the rest observers; one to three changes add,
+  // remove or replace validators (4..10 of them) while the scenario's faults run, each taking
+  // over 65 blocks after the block that commits it. Safety, validity and every certificate are
+  // checked against the set of each height's epoch.
+  bool reconfigure = false;
 };
 
 // silent bad-signatures garbage far-future equivocate conflicting-votes same-digest forged-sync
@@ -77,6 +83,7 @@ struct SimResult {
   uint64_t deliveries = 0;  // messages delivered (events; some to crashed or cut-off replicas)
   uint64_t ticks = 0;       // timer events
   uint64_t recovered_after_heal_ms = 0;  // when the liveness condition was first met
+  uint64_t epochs = 0;                   // validator-set changes that took effect
 };
 
 SimResult RunSimulation(const SimOptions& options);

@@ -1,6 +1,6 @@
 // consensus_sim: runs the deterministic cluster simulator for a chosen seed or range of seeds.
 //   consensus_sim --n 4 --scenario byzantine --seed 17 [--attack same-digest]
-//   consensus_sim --n 7 --scenario mixed --from 1 --to 100000 [--bug a..g] [--all-scenarios]
+//   consensus_sim --n 7 --scenario mixed --from 1 --to 100000 [--bug a..h] [--all-scenarios]
 //   consensus_sim --mix --from 1 --to 1000000 --jobs 2 [--failures FILE] [--progress-s 5]
 // --mix: each seed draws its scenario, n (4..7) and whether attacks join any scenario (MixOptions);
 // the seeds are shared among --jobs threads; progress (seeds done, rate, failures, ETA) is printed
@@ -34,8 +34,9 @@ uint64_t Mix64(uint64_t z) {
 // in 15 seeds of 16, byzantine and mixed twice as often as the others; the four targeted ones
 // (15-20 s of fault, 3-4 times the cost; mixed runs pause a replica too) in 1 of 16. In a third of
 // the runs of the scenarios without Byzantine members, up to f members make attacks the seed
-// draws (--attack any). Everything else is drawn from the seed inside the run, so the replay
-// command printed with a failure (n, scenario, attack, seed) reproduces it.
+// draws (--attack any). One seed in eight also changes the validator set (--reconfigure: 15-30 s
+// of faults and one to three epochs). Everything else is drawn from the seed inside the run, so the
+// replay command printed with a failure (n, scenario, attack, seed) reproduces it.
 cl::sim::SimOptions MixOptions(uint64_t seed, const cl::sim::SimOptions& base) {
   using cl::sim::Scenario;
   static constexpr Scenario kShort[] = {
@@ -53,6 +54,8 @@ cl::sim::SimOptions MixOptions(uint64_t seed, const cl::sim::SimOptions& base) {
   h = Mix64(h);
   bool has_byzantine = o.scenario == Scenario::kByzantine || o.scenario == Scenario::kMixed;
   o.attack = !has_byzantine && h % 3 == 0 ? "any" : "";
+  h = Mix64(h);
+  o.reconfigure = base.reconfigure || h % 8 == 0;
   return o;
 }
 
@@ -177,7 +180,8 @@ int main(int argc, char** argv) {
         opt.bugs.skip_view_change_signature = true;
       else if (b == "g")
         opt.bugs.skip_payload_size_check = true;
-
+      else if (b == "h")
+        opt.bugs.epoch_one_block_early = true;
       else
         return 2;
     } else if (a == "--payload-bytes") {
@@ -199,14 +203,16 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--real-crypto") {
       opt.real_crypto = true;
+    } else if (a == "--reconfigure") {
+      opt.reconfigure = true;
     } else if (a == "-v" || a == "--verbose") {
       opt.verbose = true;
     } else {
       std::fprintf(
           stderr,
           "usage: consensus_sim [--n N]... [--scenario S]... [--all-scenarios] "
-          "(--seed X | --from A --to B) [--bug a..g] [--payload-bytes B] [--attack NAME|any] "
-          "[--real-crypto] [--mix --jobs J --failures FILE --progress-s S]\n");
+          "(--seed X | --from A --to B) [--bug a..h] [--payload-bytes B] [--attack NAME|any] "
+          "[--real-crypto] [--reconfigure] [--mix --jobs J --failures FILE --progress-s S]\n");
       return 2;
     }
   }
@@ -233,7 +239,7 @@ int main(int argc, char** argv) {
         } else if (opt.verbose || from == to) {
           std::printf(
               "ok seed %llu n=%u %s: height %llu, views %llu, dropped %llu, %llu ms simulated, "
-              "recovered %llu ms after the heal, %llu deliveries, %llu ticks\n",
+              "recovered %llu ms after the heal, %llu deliveries, %llu ticks, %llu epochs\n",
               static_cast<unsigned long long>(seed), n, cl::sim::ScenarioName(s),
               static_cast<unsigned long long>(r.max_height),
               static_cast<unsigned long long>(r.view_changes),
@@ -241,7 +247,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(r.sim_time_ms),
               static_cast<unsigned long long>(r.recovered_after_heal_ms),
               static_cast<unsigned long long>(r.deliveries),
-              static_cast<unsigned long long>(r.ticks));
+              static_cast<unsigned long long>(r.ticks), static_cast<unsigned long long>(r.epochs));
         }
       }
     }

@@ -127,14 +127,14 @@ class Cluster {
          h <= owed_top && (first_height ? h < *first_height : true); ++h) {
       if (app.exec_certs.contains(h)) continue;
       const CommittedBlock& block = app.blocks[h - 1];
-      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
+      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block), std::nullopt});
     }
     if (!first_height && tips.empty())
       return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tip, now_);
     if (!first_height && (tips.empty() || tips.back().height != tip.height)) tips.push_back(tip);
     for (uint64_t h = first_height.value_or(app.executed + 1); h <= app.executed; ++h) {
       const CommittedBlock& block = app.blocks[h - 1];
-      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block)});
+      tips.push_back(ExecutedTip{h, block.digest, RootOf(block), RootOf(block), std::nullopt});
     }
     return std::make_unique<Replica>(std::move(cfg), &apps_[i], &storage_[i], tips, now_);
   }

@@ -513,5 +513,154 @@ TEST(ReplicaWire, UnsolicitedPayloadReplyIsDropped) {
   EXPECT_EQ(s.replica->drops().stale, 1u);
 }
 
+// Epochs: the driver routes an envelope by the epoch it names; the peek agrees with protobuf on
+// every envelope shape and refuses bytes that are not a message.
+TEST(EnvelopeEpoch, PeekAgreesWithTheParsedField) {
+  for (uint64_t epoch : {uint64_t{0}, uint64_t{1}, uint64_t{300}, UINT64_MAX}) {
+    pb::Envelope env =
+        SignEnvelope(pb::PRE_PREPARE, 3, EncodeVoteBody(1, 2, Hash32{}, epoch), KeyFor(3), kChain);
+    env.set_payload(std::string(1000, 'p'));
+    env.set_epoch(epoch);
+    const std::string bytes = env.SerializeAsString();
+    auto peeked = PeekEnvelopeEpoch(bytes);
+    ASSERT_TRUE(peeked.has_value());
+    EXPECT_EQ(*peeked, epoch);
+    // Cut anywhere inside a field: refused, or (cut at a field boundary) the fields before it.
+    for (size_t cut = 1; cut < bytes.size(); cut += 97) {
+      auto partial = PeekEnvelopeEpoch(std::string_view(bytes).substr(0, cut));
+      pb::Envelope reparsed;
+      if (partial) {
+        EXPECT_TRUE(reparsed.ParseFromString(bytes.substr(0, cut))) << cut;
+      }
+    }
+  }
+  EXPECT_EQ(PeekEnvelopeEpoch(""), uint64_t{0});
+  EXPECT_FALSE(PeekEnvelopeEpoch("\x0d\x01\x02\x03\x04").has_value());          // a fixed32 field
+  EXPECT_FALSE(PeekEnvelopeEpoch(std::string("\x1a\x05") + "ab").has_value());  // past the end
+  EXPECT_FALSE(PeekEnvelopeEpoch("\x30\xff").has_value());                      // varint cut short
+}
+
+// Epochs (review findings on the replica's epochs). A storage that keeps what it is given.
+class KeepStorage final : public Storage {
+ public:
+  void AppendRecord(uint64_t, const std::string& r) override { loaded.records.push_back(r); }
+  void PutViewRecord(const std::string& r) override { loaded.view_record = r; }
+  void PutCheckpoint(const std::string& c) override { loaded.checkpoint = c; }
+  void DropRecordsUpTo(uint64_t) override {}
+  Loaded Load() override { return loaded; }
+  Loaded loaded;
+};
+
+ReplicaConfig EpochConfig(uint32_t self) {
+  ReplicaConfig cfg;
+  cfg.chain_id = kChain;
+  for (uint32_t i = 0; i < 4; ++i)
+    cfg.validators.push_back(KeyFor(i).GetPublicKey());
+  cfg.self = self;
+  cfg.key = KeyFor(self);
+  cfg.window_seqs = 64;
+  return cfg;
+}
+
+std::string ExecVote(uint32_t from, uint64_t height, uint64_t epoch,
+                     const std::optional<EpochChange>& scheduled = std::nullopt) {
+  return SignEnvelope(
+             pb::EXECUTION_VOTE, from,
+             EncodeExecutionVoteBody(height, Hash32{}, Hash32{}, Hash32{}, epoch, scheduled),
+             KeyFor(from), kChain)
+      .SerializeAsString();
+}
+
+// A replica restarted after it executed the block that scheduled a change (height 11, activation
+// 76), handed only the executed records (no end_height in its config), ends its epoch at 75: a
+// pre-prepare for 76 is out of its window, and it prepares nothing there.
+TEST(ReplicaEpochs, ARestartedReplicaTakesTheEpochsEndFromTheBlockThatScheduledIt) {
+  AcceptAll app;
+  KeepStorage storage;
+  ExecutedTip t11;
+  t11.height = 11;
+  t11.scheduled = EpochChange{Hash32{}, 76};
+  ExecutedTip t12;
+  t12.height = 12;
+  Replica r(EpochConfig(1), &app, &storage, std::vector<ExecutedTip>{t11, t12}, 0);
+  r.Start(0);
+  EXPECT_EQ(r.status().end_height, 75u);
+  for (uint32_t i : {0u, 2u})
+    r.OnMessage(1, ExecVote(i, 12, 0), i);
+  ASSERT_EQ(r.status().low_watermark, 12u);
+  const pb::Envelope pp = SignEnvelope(
+      pb::PRE_PREPARE, 0, EncodeVoteBody(0, 76, PayloadDigest({}), 0), KeyFor(0), kChain);
+  const uint64_t before = r.drops().out_of_window;
+  Effects fx = r.OnMessage(2, pp.SerializeAsString(), 0);
+  for (const Outbound& m : fx.messages) {
+    pb::Envelope e;
+    ASSERT_TRUE(e.ParseFromString(m.bytes));
+    EXPECT_NE(e.type(), pb::PREPARE) << "prepared a height of the next epoch";
+  }
+  EXPECT_EQ(r.drops().out_of_window, before + 1);
+}
+
+// Execution votes and view changes of another epoch (the same keys at the same indices, the
+// unsigned envelope hint rewritten) are dropped as stale: they raise no height a state request
+// would chase, and a view change of another epoch gets no NEW_VIEW back.
+TEST(ReplicaEpochs, AnotherEpochsExecutionVotesAndViewChangesAreDropped) {
+  AcceptAll app;
+  KeepStorage storage;
+  Replica r(EpochConfig(1), &app, &storage, uint64_t{0}, 0);
+  r.Start(0);
+  for (uint32_t i : {0u, 2u, 3u}) {
+    Effects fx = r.OnMessage(1, ExecVote(i, 500, 1), i);
+    for (const Outbound& m : fx.messages) {
+      pb::Envelope e;
+      ASSERT_TRUE(e.ParseFromString(m.bytes));
+      EXPECT_NE(e.type(), pb::STATE_REQUEST);
+    }
+  }
+  EXPECT_EQ(r.drops().stale, 3u);
+  pb::ViewChangeBody vc;
+  vc.set_new_view(1);
+  vc.set_epoch(1);
+  const uint64_t stale = r.drops().stale;
+  Effects fx =
+      r.OnMessage(2,
+                  SignEnvelope(pb::VIEW_CHANGE, 2, vc.SerializeAsString(), KeyFor(2), kChain)
+                      .SerializeAsString(),
+                  2);
+  EXPECT_TRUE(fx.messages.empty());
+  EXPECT_EQ(r.drops().stale, stale + 1);
+}
+
+// A replica brought back after its epoch ended and was certified (a node's retired replica after
+// a crash) retransmits its vote for the epoch's last height, so a validator still finishing the
+// epoch learns how far it went.
+TEST(ReplicaEpochs, ARetiredReplicaBroughtBackRetransmitsItsVoteForTheEnd) {
+  AcceptAll app;
+  KeepStorage storage;
+  pb::ExecutionCertificate cert;
+  cert.set_body(EncodeExecutionVoteBody(75, Hash32{}, Hash32{}, Hash32{}, 0));
+  storage.loaded.checkpoint = cert.SerializeAsString();
+  ReplicaConfig cfg = EpochConfig(1);
+  cfg.end_height = 75;
+  ExecutedTip end;
+  end.height = 75;
+  Replica r(cfg, &app, &storage, std::vector<ExecutedTip>{end}, 0);
+  r.Start(0);
+  EXPECT_TRUE(r.status().epoch_finished);
+  bool sent = false;
+  for (uint64_t t = 1; t <= 2'000 && !sent; t += 100) {
+    Effects fx = r.Tick(t);
+    for (const Outbound& m : fx.messages) {
+      pb::Envelope e;
+      ASSERT_TRUE(e.ParseFromString(m.bytes));
+      if (e.type() != pb::EXECUTION_VOTE) continue;
+      auto ef = DecodeExecutionVoteBody(e.body());
+      ASSERT_TRUE(ef.has_value());
+      EXPECT_EQ(ef->height, 75u);
+      sent = true;
+    }
+  }
+  EXPECT_TRUE(sent);
+}
+
 }  // namespace
 }  // namespace cl::consensus

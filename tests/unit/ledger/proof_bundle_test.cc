@@ -103,11 +103,11 @@ TEST(ProofBundle, TransactionBundleProvesInclusionAndReceipt) {
 TEST(ProofBundle, BuilderRefusesAbsentOrPresentRecordsForTheWrongKind) {
   Chain c;
   ProofRequest req{pb::BUNDLE_KIND_NO_ACCOUNT, ToBytes(kProofAccount), 0};
-  auto r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req);
+  auto r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req, {});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
   req = {pb::BUNDLE_KIND_ACCOUNT, ToBytes(kProofAbsentAccount), 0};
-  r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req);
+  r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req, {});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
 }
@@ -208,7 +208,7 @@ TEST(ProofBundle, SubjectOfTheWrongFormFailsForEveryKind) {
   // The builder refuses such requests instead of writing a bundle that cannot verify.
   Chain c;
   ProofRequest req{pb::BUNDLE_KIND_NO_ACCOUNT, ToBytes(id15), 0};
-  auto r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req);
+  auto r = BuildProofBundle(c.blocks, c.tree, kChain, c.anchor.genesis_hash, req, {});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
@@ -373,7 +373,7 @@ TEST(ProofBundle, EachVerificationStepRefusesWhatItChecks) {
   ASSERT_TRUE(other_header.ParseFromString(good.header()));
   other_header.set_validator_set_hash(std::string(32, 'v'));
   const std::vector<Case> cases = {
-      {"1 bundle", [](pb::ProofBundle& p) { p.set_version(2); }, "bundle: unsupported version"},
+      {"1 bundle", [](pb::ProofBundle& p) { p.set_version(3); }, "bundle: unsupported version"},
       {"1 bundle (shape)", [](pb::ProofBundle& p) { p.add_state(); },
        "bundle: wrong number of entries"},
       {"2 chain", [](pb::ProofBundle& p) { p.set_genesis_hash(std::string(32, 'g')); },

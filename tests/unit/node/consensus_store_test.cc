@@ -51,6 +51,42 @@ TEST(ConsensusStore, RecordsComeBackAfterAReopen) {
   EXPECT_EQ(loaded.checkpoint, "checkpoint");
 }
 
+// Epochs: each epoch's replica has its own records, view record and checkpoint in the one chain
+// database; dropping one epoch's records up to a height leaves the others' alone.
+TEST(ConsensusStore, EachEpochKeepsItsOwnState) {
+  TempDir dir;
+  auto chain = OpenChain(dir.path(), nullptr);
+  {
+    ConsensusStore e0(chain.get());
+    ConsensusStore e1(chain.get(), 1);
+    ConsensusStore e2(chain.get(), 2);
+    e0.AppendRecord(60, "e0 prepare");
+    e0.PutViewRecord("e0 view");
+    e0.PutCheckpoint("e0 checkpoint");
+    e1.AppendRecord(70, "e1 prepare");
+    e1.AppendRecord(71, "e1 commit");
+    e1.PutCheckpoint("e1 checkpoint");
+    e2.AppendRecord(140, "e2 prepare");
+    e1.DropRecordsUpTo(70);
+  }
+  ConsensusStore e0(chain.get());
+  auto l0 = e0.Load();
+  ASSERT_EQ(l0.records, std::vector<std::string>{"e0 prepare"});
+  EXPECT_EQ(l0.view_record, "e0 view");
+  EXPECT_EQ(l0.checkpoint, "e0 checkpoint");
+  ConsensusStore e1(chain.get(), 1);
+  auto l1 = e1.Load();
+  ASSERT_EQ(l1.records, std::vector<std::string>{"e1 commit"});
+  EXPECT_EQ(l1.view_record, "");
+  EXPECT_EQ(l1.checkpoint, "e1 checkpoint");
+  ConsensusStore e2(chain.get(), 2);
+  auto l2 = e2.Load();
+  ASSERT_EQ(l2.records, std::vector<std::string>{"e2 prepare"});
+  EXPECT_EQ(l2.checkpoint, "");
+  ConsensusStore e3(chain.get(), 3);
+  EXPECT_TRUE(e3.Load().records.empty());
+}
+
 // Each kind of fault on the vote's write: the process exits 3 with the line on stderr, before
 // AppendRecord returns (a vote it returned from would be sent).
 TEST(ConsensusStoreDeathTest, AFailedWriteStopsTheProcessWithOneLineNamingTheDatabase) {

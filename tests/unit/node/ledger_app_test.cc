@@ -303,5 +303,121 @@ TEST_F(TwoStoreTest, AFailedReadOfTheTreesLastKeyIsReportedAsItsError) {
       << reopened.error().message;
 }
 
+// Epochs in the node's ledger side (docs/consensus.md "Epochs"): a committed change_roles that
+// promotes the observer is reported with its activation height, the headers the node builds and
+// accepts name each height's set, and the schedule and the epoch index survive a reopen.
+class LedgerAppEpochs : public TwoStoreTest {
+ protected:
+  void SetUp() override {
+    auto consortium = genesis::GenerateLocalConsortium(kChain, 4, 1, 1'000);
+    ASSERT_TRUE(consortium.has_value()) << consortium.error().message;
+    lc_ = std::move(*consortium);
+    auto loaded = genesis::LoadGenesis(lc_.genesis_json);
+    ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+    genesis_ = std::move(*loaded);
+    auto app = LedgerApp::Open(&store_, genesis_);
+    ASSERT_TRUE(app.has_value()) << app.error().message;
+    app_ = std::move(*app);
+  }
+  // A block at the next height with one transaction of `body`, signed by every member's
+  // governance key (a quorum whatever the threshold).
+  Result<CommitResult> CommitTx(ledger::pb::TxBody body) {
+    std::vector<crypto::PrivateKey> keys;
+    for (const auto& m : lc_.keys)
+      keys.push_back(*crypto::PrivateKey::FromBytes(m.governance_secret));
+    const Bytes envelope = ledger::SignTransaction(body, keys);
+    auto parsed = ledger::ParseTransaction(envelope, kChain);
+    EXPECT_TRUE(parsed.has_value());
+    const uint64_t h = app_->height() + 1;
+    Bytes block =
+        app_->BuildBlock(h, app_->last_digest(), 10'000 + h * 1'000, std::vector<Bytes>{envelope},
+                         std::vector<Hash32>{parsed->tx_id}, 0);
+    return CommitOn(*app_, h, block);
+  }
+  void CommitNullTo(uint64_t height) {
+    while (app_->height() < height) {
+      auto r = CommitOn(*app_, app_->height() + 1, {});
+      ASSERT_TRUE(r.has_value()) << r.error().message;
+    }
+  }
+  genesis::LocalConsortium lc_;
+  ledger::MemoryStore store_;
+  std::unique_ptr<LedgerApp> app_;
+};
+
+TEST_F(LedgerAppEpochs, APromotionIsReportedAndHeadersNameEachHeightsSet) {
+  const std::vector<crypto::PublicKey> before = app_->ValidatorsFor(1);
+  ASSERT_EQ(before.size(), 4u);
+  ledger::pb::TxBody body;
+  body.set_chain_id(kChain);
+  body.set_valid_until_height(100);
+  auto* roles = body.add_operations()->mutable_change_roles();
+  roles->set_id(5);  // the partner, an observer
+  roles->set_roles(ledger::pb::ROLE_VALIDATOR);
+  auto result = CommitTx(body);
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  ASSERT_EQ(result->receipts.receipts(0).results(0).code(), 0u);
+  ASSERT_TRUE(result->scheduled.has_value());
+  const uint64_t h = result->height;
+  const uint64_t a = h + ledger::kEpochActivationDelay;
+  EXPECT_EQ(result->scheduled->epoch, 1u);
+  EXPECT_EQ(result->scheduled->changed_height, h);
+  EXPECT_EQ(result->scheduled->activation_height, a);
+  ASSERT_EQ(result->scheduled->validators.size(), 5u);
+  EXPECT_EQ(result->scheduled->set_hash, ledger::ValidatorSetHash(result->scheduled->validators));
+  EXPECT_EQ(app_->ValidatorsFor(a - 1), before);
+  EXPECT_EQ(app_->ValidatorsFor(a), result->scheduled->validators);
+  EXPECT_EQ(app_->EpochFor(a - 1), 0u);
+  EXPECT_EQ(app_->EpochFor(a), 1u);
+
+  // A header for the activation height names the new set; one naming the old is refused there.
+  CommitNullTo(a - 1);
+  auto resolve = [](const ledger::DecodedBlock&) {
+    return Result<std::vector<ledger::VerifiedTx>>(std::vector<ledger::VerifiedTx>{});
+  };
+  Bytes at_a = app_->BuildBlock(a, app_->last_digest(), 10'000 + a * 1'000, {}, {}, 4);
+  EXPECT_TRUE(app_->CheckProposal(a, at_a, 10'000 + a * 1'000, resolve).has_value());
+  auto decoded = ledger::DecodeBlock(at_a, kChain);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(
+      decoded->header.validator_set_hash(),
+      std::string(reinterpret_cast<const char*>(result->scheduled->set_hash.bytes.data()), 32));
+  ledger::MemoryStore other_store;  // the same genesis, no change: it names the old set
+  auto other = LedgerApp::Open(&other_store, genesis_);
+  ASSERT_TRUE(other.has_value());
+  Bytes old_set = (*other)->BuildBlock(a, app_->last_digest(), 10'000 + a * 1'000, {}, {}, 0);
+  auto refused = app_->CheckProposal(a, old_set, 10'000 + a * 1'000, resolve);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("another validator set"), std::string::npos);
+  // Proposer index 4 exists only in the new set.
+  Bytes before_a = (*other)->BuildBlock(a - 1, app_->last_digest(), 10'000, {}, {}, 4);
+  auto not_yet = app_->CheckProposal(a - 1, before_a, 10'000 + a * 1'000, resolve);
+  ASSERT_FALSE(not_yet.has_value());
+  EXPECT_NE(not_yet.error().message.find("proposer is not a validator"), std::string::npos);
+
+  // The history has the change once its block's certificate is stored.
+  auto history = app_->EpochHistory();
+  ASSERT_TRUE(history.has_value());
+  EXPECT_TRUE(history->empty());
+  const Bytes cert = {0x0a, 0x01, 0x00};
+  ASSERT_TRUE(app_->StoreExecutionCertificate(h, cert).has_value());
+  history = app_->EpochHistory();
+  ASSERT_TRUE(history.has_value());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].height, h);
+  EXPECT_EQ((*history)[0].validators, result->scheduled->validators);
+  EXPECT_EQ((*history)[0].approval, cert);
+
+  // A reopened app has the same schedule.
+  app_.reset();
+  auto reopened = LedgerApp::Open(&store_, genesis_);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  EXPECT_EQ((*reopened)->ValidatorsFor(a), result->scheduled->validators);
+  EXPECT_EQ((*reopened)->ValidatorsFor(a - 1), before);
+  auto scheduled = (*reopened)->ScheduledEpoch(1);
+  ASSERT_TRUE(scheduled.has_value() && scheduled->has_value());
+  EXPECT_EQ((*scheduled)->activation_height, a);
+}
+
 }  // namespace
 }  // namespace cl::node

@@ -5,6 +5,7 @@
 // observers, which sync only certified blocks, stalled below that height.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -287,6 +288,79 @@ class NodeRestartTest : public ::testing::Test {
   fs::path dir_;
   std::vector<fs::path> homes_;
 };
+
+// Epochs (docs/consensus.md): a validator restarted after it executed the block that scheduled a
+// validator-set change, before that block's certificate was stored here, owes or signs again the
+// execution vote it signed before, which names the change; without the change in it, the vote
+// would differ from the others' and the certificate of that block would never be stored here.
+TEST_F(NodeRestartTest, TheVoteForTheBlockThatScheduledASetChangeNamesTheChangeAfterARestart) {
+  std::ifstream in(dir_ / "governance-keys.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  boost::json::value doc = boost::json::parse(text);
+  std::vector<crypto::PrivateKey> governance;
+  for (const auto& m : doc.at("members").as_array()) {
+    std::string hex(m.at("governance_secret").as_string());
+    Bytes secret;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      secret.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    governance.push_back(*crypto::PrivateKey::FromBytes(secret));
+  }
+  ASSERT_EQ(governance.size(), 4u);
+  uint64_t scheduled_at = 0;
+  {
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (const fs::path& home : homes_) {
+      nodes.push_back(OpenAndStart(home));
+      ASSERT_NE(nodes.back(), nullptr);
+    }
+    ledger::pb::TxBody body;
+    body.set_chain_id("node-restart-test");
+    body.set_valid_until_height(1'000);
+    auto* rotate = body.add_operations()->mutable_rotate_node_key();
+    rotate->set_id(4);
+    const crypto::PublicKey fresh = crypto::PrivateKey::Generate().GetPublicKey();
+    rotate->set_node_key(std::string(fresh.bytes.begin(), fresh.bytes.end()));
+    const Bytes envelope = ledger::SignTransaction(body, governance);
+    const ByteSpan span(envelope);
+    const std::vector<AdmitResult> admitted = nodes[0]->Submit(std::span<const ByteSpan>(&span, 1));
+    ASSERT_EQ(admitted.size(), 1u);
+    ASSERT_EQ(admitted[0].status, AdmitStatus::kAdmitted) << admitted[0].reason;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (true) {
+      auto location = nodes[0]->ledger().blocks().FindTx(admitted[0].tx_id);
+      ASSERT_TRUE(location.has_value());
+      if (location->has_value()) scheduled_at = (*location)->height();
+      if (scheduled_at != 0 && nodes[0]->ledger().height() >= scheduled_at + 3) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the rotation did not commit";
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    auto scheduled = nodes[0]->ledger().ScheduledEpoch(1);
+    ASSERT_TRUE(scheduled.has_value() && scheduled->has_value()) << "no change scheduled";
+    ASSERT_EQ((*scheduled)->changed_height, scheduled_at);
+    for (auto& node : nodes)
+      node->Stop();
+  }
+  // Bank-1 loses the certificate of that block (as if it stopped before storing it).
+  auto config = LoadNodeConfig(homes_[0]);
+  ASSERT_TRUE(config.has_value());
+  std::map<uint64_t, std::string> removed;
+  {
+    auto store = ledger::LevelDbStore::Open(config->data_dir, {});
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    auto stored = (*store)->Get(CertKey(scheduled_at));
+    ASSERT_TRUE(stored.has_value() && stored->has_value());
+    consensus::pb::ExecutionCertificate cert;
+    ASSERT_TRUE(cert.ParseFromString(ToString(**stored)));
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    ASSERT_TRUE(fields.has_value() && fields->scheduled.has_value())
+        << "the certificate does not name the change";
+    removed[scheduled_at] = cert.body();
+    ledger::WriteBatch batch;
+    batch.Delete(CertKey(scheduled_at));
+    ASSERT_TRUE((*store)->Write(batch, /*sync=*/true).has_value());
+  }
+  ExpectCertificatesStoredAfterRestart(removed, scheduled_at + 3);
+}
 
 TEST_F(NodeRestartTest, TheCheckpointCertificateMissingFromTheBlockStoreIsStoredAtStart) {
   std::string checkpoint;

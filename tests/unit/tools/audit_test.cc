@@ -124,6 +124,63 @@ TEST(Audit, CommittedExampleVerifiesAgainstItsGenesisFileAndTheDocsShowItsOutput
   }
 }
 
+// The worked example across epochs (docs/proofs.md): its own genesis (4 validators, chain id
+// audit-epochs); change 1 (block 10) rotates validator 0's node key, change 2 (block 75) adds a
+// fifth validator; the account bundle is at height 140, the first of epoch 2. Regenerated with
+// the other examples (LEDGER_WRITE_PROOF_VECTORS=1), with new keys each time.
+TEST(Audit, EpochExampleVerifiesFromItsGenesisFileAloneAndTheDocsShowItsOutput) {
+  const std::string dir = VectorsDir();
+  if (std::getenv("LEDGER_WRITE_PROOF_VECTORS") != nullptr) {
+    auto lc = genesis::GenerateLocalConsortium("audit-epochs", 4, 0, kExampleTimeMs).value();
+    auto g = genesis::LoadGenesis(lc.genesis_json).value();
+    std::vector<crypto::PrivateKey> set0 = ValidatorKeys(lc, g);
+    std::vector<crypto::PrivateKey> set1 = set0;
+    set1[0] = crypto::PrivateKey::Generate();
+    std::vector<crypto::PrivateKey> set2 = set1;
+    set2.push_back(crypto::PrivateKey::Generate());
+    ProofChain chain(g.chain_id, set0, g.hash,
+                     ProofEpochs{{{10, set1, {0, 1, 2}}, {75, set2, {1, 2, 3}}}, 140});
+    std::ofstream(dir + "example-epochs-genesis.json", std::ios::binary) << lc.genesis_json;
+    Bytes b = chain.Build(pb::BUNDLE_KIND_ACCOUNT, kProofAccount);
+    std::ofstream(dir + "example-epochs.bundle", std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  }
+  auto g = genesis::LoadGenesisFile(dir + "example-epochs-genesis.json");
+  ASSERT_TRUE(g.has_value()) << g.error().message;
+  auto facts = VerifyProofBundle(AnchorOf(*g), ReadAll(dir + "example-epochs.bundle"));
+  ASSERT_TRUE(facts.has_value()) << facts.error().message;
+  EXPECT_EQ(facts->epoch, 2u);
+  EXPECT_EQ(facts->height, 140u);
+  EXPECT_NE(tools::AuditStatement(*facts).find(" at height 140 in epoch 2 (block time "),
+            std::string::npos);
+  json::value j = json::parse(tools::AuditJson(*facts));
+  EXPECT_EQ(j.at("epoch").as_int64(), 2);
+  const json::array& epochs = j.at("epochs").as_array();
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(epochs[0], json::parse(json::serialize(json::object{
+                           {"epoch", 1},
+                           {"height", 10},
+                           {"activation_height", 75},
+                           {"validators", 4},
+                           {"validator_set_hash", facts->epoch_changes[0].set_hash.ToHex()},
+                           {"signers", 3},
+                           {"previous_validators", 4}})));
+  EXPECT_EQ(epochs[1].at("activation_height").as_int64(), 140);
+  EXPECT_EQ(epochs[1].at("validators").as_int64(), 5);
+  // Another consortium's genesis file with the same chain id: the first change is not its set's.
+  auto other_lc = genesis::GenerateLocalConsortium("audit-epochs", 4, 0, kExampleTimeMs).value();
+  TrustAnchor other = AnchorOf(genesis::LoadGenesis(other_lc.genesis_json).value());
+  other.genesis_hash = g->hash;
+  auto r = VerifyProofBundle(other, ReadAll(dir + "example-epochs.bundle"));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message.rfind("chain: change 1: invalid signature by validator ", 0), 0u)
+      << r.error().message;
+  std::ifstream doc_file(std::string(LEDGER_VECTORS_DIR) + "/../../docs/proofs.md");
+  std::stringstream doc;
+  doc << doc_file.rdbuf();
+  EXPECT_NE(doc.str().find(Explain(*facts)), std::string::npos) << Explain(*facts);
+}
+
 // ---- What is printed: verified values only, ids as hex (issue 14, defects 1 and 23) ----
 
 struct Printed : ::testing::Test {

@@ -1,0 +1,101 @@
+// Validator-set changes with real processes (docs/consensus.md "Epochs"): four validators and an
+// observer under a steady load of payments; a governance transaction promotes the observer, and
+// from the activation height (65 blocks after the block that committed it) it is a validator of
+// the new set; then an original validator is demoted and follows as an observer, and a validator
+// restarted in that epoch rejoins it. Every admitted payment commits, every node has the same
+// chain, and proof bundles taken in each new epoch verify with ledger-audit from the genesis file
+// alone (their chain of changes proven by the old sets).
+#include <gtest/gtest.h>
+
+#include "ledger/epoch.h"
+#include "tests/integration/harness.h"
+#include "util/hex.h"
+
+namespace cl::integration {
+namespace {
+
+TEST(Epochs, AnObserverPromotedUnderLoadBecomesAValidatorAtTheActivationHeight) {
+  auto created = Cluster::Create({.validators = 4, .observers = 1, .chain_id = "epochs-test"});
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  Cluster& c = **created;
+  ASSERT_TRUE(c.StartAll().has_value());
+  std::vector<size_t> all;
+  for (size_t i = 0; i < c.size(); ++i)
+    all.push_back(i);
+  const size_t observer = c.observers().at(0);
+  ASSERT_TRUE(WaitPeers(c, all, 4));
+
+  TxFactory factory(c.chain_id());
+  std::vector<Wallet> payers, payees;
+  std::vector<std::string> setup;
+  ASSERT_TRUE(OpenPayersAndPayees(c, factory, c.validators(), 1'000'000, payers, payees, setup));
+  ASSERT_TRUE(WaitCommitted(c, 0, setup));
+  PaymentLoad load(c, factory, payers, payees);
+  load.Begin();
+
+  // The promotion, approved by every member's governance key (at least the threshold).
+  ledger::pb::Operation op;
+  op.mutable_change_roles()->set_id(c.member(observer).member_id);
+  op.mutable_change_roles()->set_roles(ledger::pb::ROLE_VALIDATOR);
+  std::vector<crypto::PrivateKey> governance;
+  for (size_t i = 0; i < c.size(); ++i)
+    governance.push_back(c.member(i).governance);
+  const SignedTx promote = factory.Sign({op}, governance);
+  ASSERT_TRUE(Submit(c, 0, promote).has_value());
+  ASSERT_TRUE(WaitCommitted(c, 0, {promote.tx_id}));
+  auto states = GetTxs(c, 0, {promote.tx_id});
+  ASSERT_TRUE(states.has_value());
+  const uint64_t changed = (*states)[0].height;
+  const uint64_t activation = changed + ledger::kEpochActivationDelay;
+
+  // Ten blocks into the new epoch on every node, the observer a validator.
+  ASSERT_TRUE(WaitHeight(c, all, activation + 10, 180'000)) << c.LogTail(observer);
+  auto status = c.GetStatus(observer);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->at("role").as_string(), "validator") << c.LogTail(observer);
+  // Then an original validator is demoted (back to four), still under load; it follows as an
+  // observer, and a validator restarted in the new epoch rejoins it.
+  const size_t demoted = c.validators().at(3);
+  ledger::pb::Operation demote;
+  demote.mutable_change_roles()->set_id(c.member(demoted).member_id);
+  demote.mutable_change_roles()->set_roles(ledger::pb::ROLE_OBSERVER);
+  const SignedTx demotion = factory.Sign({demote}, governance);
+  ASSERT_TRUE(Submit(c, 0, demotion).has_value());
+  ASSERT_TRUE(WaitCommitted(c, 0, {demotion.tx_id}));
+  states = GetTxs(c, 0, {demotion.tx_id});
+  ASSERT_TRUE(states.has_value());
+  const uint64_t activation2 = (*states)[0].height + ledger::kEpochActivationDelay;
+  ASSERT_TRUE(WaitHeight(c, all, activation2 + 10, 180'000)) << c.LogTail(demoted);
+  status = c.GetStatus(demoted);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->at("role").as_string(), "observer") << c.LogTail(demoted);
+  const size_t restarted = c.validators().at(1);
+  ASSERT_TRUE(c.Terminate(restarted).has_value());
+  ASSERT_TRUE(c.Start(restarted).has_value());
+  ASSERT_TRUE(WaitHeight(c, all, activation2 + 20, 180'000)) << c.LogTail(restarted);
+  status = c.GetStatus(restarted);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->at("role").as_string(), "validator") << c.LogTail(restarted);
+
+  load.Stop();
+  EXPECT_TRUE(WaitCommitted(c, 0, load.AdmittedIds(), 60'000));
+  EXPECT_GT(load.Admitted().size(), 0u);
+  EXPECT_TRUE(SameChain(c, all, 1, activation2 + 20));
+
+  // Bundles of each new epoch, served by the promoted node, verified from the genesis file.
+  for (uint64_t epoch : {uint64_t{1}, uint64_t{2}}) {
+    const uint64_t height = (epoch == 1 ? activation : activation2) + 5;
+    json::object params{{"kind", "account"}, {"id", ToHex(payers.at(0).id)}, {"height", height}};
+    const std::string e = std::to_string(epoch);
+    auto bundle = FetchBundle(c, observer, params, "epoch" + e + ".bundle");
+    ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
+    AuditRun run = RunAudit(c.member(0).home / "genesis.json", *bundle, "--explain");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("chain: change " + e + ": epoch " + e), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("in epoch " + e), std::string::npos) << run.output;
+  }
+}
+
+}  // namespace
+}  // namespace cl::integration
