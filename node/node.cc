@@ -101,28 +101,6 @@ Result<std::unique_ptr<Node>> Node::Open(NodeConfig config, genesis::Genesis gen
 
 Status Node::Init() {
   const std::string file = config_.config_file.string();
-  // Who am I: the member named in the config must exist and hold this node key.
-  const ledger::pb::MemberRecord* me = nullptr;
-  for (const auto& m : genesis_.state.members)
-    if (m.name() == config_.member) me = &m;
-  if (me == nullptr)
-    return MakeError(ErrorCode::kInvalidArgument,
-                     file + ": node.member: '" + config_.member + "' is not a member in genesis");
-  crypto::PublicKey pub = key_.GetPublicKey();
-  if (me->node_key() != std::string(pub.bytes.begin(), pub.bytes.end()))
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config_.key_file.string() + ": the key is not the node key genesis gives '" +
-                         config_.member + "'");
-  for (size_t i = 0; i < config_.peers.size(); ++i) {
-    bool known = false;
-    for (const auto& m : genesis_.state.members)
-      known = known || (m.name() == config_.peers[i].member && !m.node_key().empty());
-    if (!known)
-      return MakeError(ErrorCode::kInvalidArgument, file + ": p2p.peers[" + std::to_string(i) +
-                                                        "].member: '" + config_.peers[i].member +
-                                                        "' is not a member with a node key");
-  }
-
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec)
@@ -154,6 +132,41 @@ Status Node::Init() {
     return std::optional<uint64_t>((*location)->height());
   };
   mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
+  // Who am I: the member named in the config must be a member of the latest state (genesis's, or
+  // added since), not removed, and hold this node key: its current one, or the one a set in force
+  // still has for it (a rotated key signs until its epoch ends).
+  auto members = app_->Members();
+  if (!members) return std::unexpected(members.error());
+  const ledger::pb::MemberRecord* me = nullptr;
+  for (const auto& m : *members)
+    if (m.name() == config_.member) me = &m;
+  if (me == nullptr)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     file + ": node.member: '" + config_.member + "' is not a member");
+  if (me->removed_height() != 0)
+    return MakeError(ErrorCode::kInvalidArgument, file + ": node.member: '" + config_.member +
+                                                      "' was removed at height " +
+                                                      std::to_string(me->removed_height()));
+  const crypto::PublicKey pub = key_.GetPublicKey();
+  const std::string pub_bytes(pub.bytes.begin(), pub.bytes.end());
+  bool mine = me->node_key() == pub_bytes;
+  const ledger::pb::EpochRecord record = app_->epoch_record();
+  for (const auto* set : {&record.current(), &record.next()})
+    for (const auto& v : set->validators())
+      mine = mine || (v.member() == me->id() && v.node_key() == pub_bytes);
+  if (!mine)
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        config_.key_file.string() + ": the key is not the node key of '" + config_.member + "'");
+  for (size_t i = 0; i < config_.peers.size(); ++i) {
+    bool known = false;
+    for (const auto& m : *members)
+      known = known || (m.name() == config_.peers[i].member && m.removed_height() == 0);
+    if (!known)
+      return MakeError(ErrorCode::kInvalidArgument, file + ": p2p.peers[" + std::to_string(i) +
+                                                        "].member: '" + config_.peers[i].member +
+                                                        "' is not a member");
+  }
   // The epoch of the next height: its set says whether this node votes (docs/consensus.md).
   const uint64_t next = app_->height() + 1;
   SetEpoch(app_->EpochFor(next), app_->ValidatorsFor(next));
@@ -269,6 +282,31 @@ void Node::MaybeSwitchEpoch(uint64_t now) {
     return;
   }
   ApplyEffects(replica_->Start(now));
+}
+
+void Node::RefreshMembership() {
+  auto keys = app_->MemberKeys();
+  if (!keys) {
+    if (IsStorageFailure(keys.error())) StopOnStorageFailure("reading the members", keys.error());
+    Fatal("reading the members: " + keys.error().message);
+    return;
+  }
+  membership_->Replace(*keys);
+  // Each configured peer under its member's current node key (a rotated key: the new one too).
+  auto members = app_->Members();
+  if (!members) {
+    Fatal("reading the members: " + members.error().message);
+    return;
+  }
+  for (const PeerConfig& peer : config_.peers) {
+    for (const auto& m : *members) {
+      if (m.name() != peer.member || m.removed_height() != 0) continue;
+      auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
+      if (!key || dialed_.contains(*key)) continue;
+      dialed_.insert(*key);
+      transport_->AddPeer(*key, peer.address.host, peer.address.port);
+    }
+  }
 }
 
 void Node::ApplyRetiredEffects(consensus::Effects effects) {
@@ -437,11 +475,10 @@ Status Node::Start() {
     LEDGER_TRY(StartReplica(now, /*restart=*/true));
   }
 
-  std::set<crypto::PublicKey> members;
-  for (const auto& m : genesis_.state.members) {
-    auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
-    if (key) members.insert(*key);
-  }
+  // p2p admits the members of the latest state (genesis's, and governance changes since).
+  auto members = app_->MemberKeys();
+  if (!members) return std::unexpected(members.error());
+  membership_ = std::make_shared<p2p::StaticMembership>(std::move(*members));
   p2p::TransportOptions options;
   options.chain_id = genesis_.chain_id;
   options.listen_host = config_.p2p_listen.host;
@@ -467,21 +504,14 @@ Status Node::Start() {
                                      const std::string& reason) {
     spdlog::debug("connection {} closed: {}", peer ? ShortKey(*peer) : "(unauthenticated)", reason);
   };
-  transport_ = std::make_unique<p2p::Transport>(
-      options, p2p::Identity::FromPrivateKey(key_),
-      std::make_shared<p2p::StaticMembership>(std::move(members)), std::move(handlers));
+  transport_ = std::make_unique<p2p::Transport>(options, p2p::Identity::FromPrivateKey(key_),
+                                                membership_, std::move(handlers));
   auto port = transport_->Start();
   if (!port)
     return MakeError(port.error().code,
                      config_.config_file.string() + ": p2p.listen: " + port.error().message);
   p2p_port_ = *port;
-  for (const PeerConfig& peer : config_.peers) {
-    for (const auto& m : genesis_.state.members) {
-      if (m.name() != peer.member) continue;
-      auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
-      if (key) transport_->AddPeer(*key, peer.address.host, peer.address.port);
-    }
-  }
+  RefreshMembership();
 
   dispatcher_ = std::make_unique<RpcDispatcher>();
   RegisterRpcMethods(*dispatcher_, *this);
@@ -961,6 +991,7 @@ void Node::ExecuteDelivered() {
 }
 
 void Node::AfterCommit(const CommitResult& result) {
+  if (result.members_changed && transport_ != nullptr) RefreshMembership();
   mempool_->Remove(result.tx_ids);
   for (const Hash32& id : result.tx_ids)
     verified_cache_.erase(id);

@@ -44,6 +44,7 @@
 #include "node/observer_sync.h"
 #include "node/rpc_server.h"
 #include "node/tx_resolver.h"
+#include "p2p/membership.h"
 #include "p2p/transport.h"
 
 namespace cl::node {
@@ -193,6 +194,9 @@ class Node {
   // observer); an observer whose next height is in a later epoch takes that epoch.
   void MaybeSwitchEpoch(uint64_t now);
   void ApplyRetiredEffects(consensus::Effects effects);
+  // p2p admits the members of the latest state (MemberKeys), and the configured peers are dialed
+  // under their current keys: after a block changed members (a key rotated, a member removed).
+  void RefreshMembership();
   // Transaction gossip from peers, admitted on the gossip worker thread.
   void QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms);
   void GossipLoop();
@@ -221,6 +225,8 @@ class Node {
     uint64_t next_tick_ms = 0;
   };
   std::unique_ptr<RetiredReplica> retired_;
+  std::shared_ptr<p2p::StaticMembership> membership_;
+  std::set<crypto::PublicKey> dialed_;  // peer keys given to the transport (driver thread)
 
   std::unique_ptr<ledger::LevelDbStore> store_;
   // The state tree's own LevelDB (data_dir/state; ledger_app.h says why it is separate).
