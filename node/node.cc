@@ -168,8 +168,22 @@ Status Node::Init() {
                                                         "' is not a member");
   }
   // The epoch of the next height: its set says whether this node votes (docs/consensus.md).
-  const uint64_t next = app_->height() + 1;
-  SetEpoch(app_->EpochFor(next), app_->ValidatorsFor(next));
+  const uint64_t height = app_->height();
+  uint64_t epoch = app_->EpochFor(height + 1);
+  std::vector<crypto::PublicKey> keys = app_->ValidatorsFor(height + 1);
+  // Stopped at an epoch's last height before its certificate was stored here: that epoch is
+  // finished first (its replica signs its vote again, or takes the certificate its consensus
+  // store kept, or fetches it), then the node moves on (review finding: it skipped to the next
+  // epoch, and nobody restarted that way would ever certify the height).
+  if (epoch > 0 && height > 0 && app_->EpochFor(height) == epoch - 1) {
+    auto cert = app_->blocks().GetExecutionCertificate(height);
+    if (!cert) return std::unexpected(cert.error());
+    if (!cert->has_value()) {
+      epoch -= 1;
+      keys = app_->ValidatorsFor(height);
+    }
+  }
+  SetEpoch(epoch, std::move(keys));
   return OkStatus();
 }
 
@@ -215,6 +229,51 @@ uint64_t EpochBase(const ledger::pb::EpochRecord& record, uint64_t epoch) {
   return 0;
 }
 }  // namespace
+
+// The previous epoch's replica again after a restart, if this node was in that set: it serves the
+// validators still finishing that epoch (blocks, and its vote for the epoch's last height).
+Status Node::RestoreRetiredReplica(uint64_t now) {
+  if (epoch_ == 0) return OkStatus();
+  const uint64_t previous = epoch_ - 1;
+  const uint64_t end = EpochBase(app_->epoch_record(), epoch_);
+  if (end == 0 || end > app_->height()) return OkStatus();
+  std::vector<crypto::PublicKey> keys = app_->ValidatorsFor(end);
+  const crypto::PublicKey pub = key_.GetPublicKey();
+  auto self = std::find(keys.begin(), keys.end(), pub);
+  if (self == keys.end()) return OkStatus();
+  uint64_t base = 0;
+  if (previous > 0) {
+    auto scheduled = app_->ScheduledEpoch(previous);
+    if (!scheduled) return std::unexpected(scheduled.error());
+    if (!scheduled->has_value()) return OkStatus();
+    base = (*scheduled)->activation_height - 1;
+  }
+  auto tip = ReadExecutedTip(end);
+  if (!tip) return std::unexpected(tip.error());
+  auto retired = std::make_unique<RetiredReplica>();
+  retired->epoch = previous;
+  retired->keys = keys;
+  retired->index = static_cast<uint32_t>(self - keys.begin());
+  retired->store = std::make_unique<ConsensusStore>(store_.get(), previous);
+  consensus::ReplicaConfig rc;
+  rc.chain_id = genesis_.chain_id;
+  rc.validators = std::move(keys);
+  rc.self = retired->index;
+  rc.key = key_;
+  rc.epoch = previous;
+  rc.base_height = base;
+  rc.end_height = end;
+  rc.max_block_bytes = genesis_.consensus.max_block_bytes;
+  rc.view_timeout_ms = config_.consensus_view_timeout_ms;
+  rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
+  rc.seed = retired->index + 1;
+  rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
+  retired->replica =
+      std::make_unique<consensus::Replica>(rc, consensus_app_.get(), retired->store.get(),
+                                           std::vector<consensus::ExecutedTip>{*tip}, now);
+  retired_ = std::move(retired);
+  return OkStatus();
+}
 
 Status Node::StartReplica(uint64_t now, bool restart) {
   consensus_store_ = std::make_unique<ConsensusStore>(store_.get(), epoch_);
@@ -474,6 +533,7 @@ Status Node::Start() {
   if (role_ == Role::kValidator) {
     LEDGER_TRY(StartReplica(now, /*restart=*/true));
   }
+  LEDGER_TRY(RestoreRetiredReplica(now));
 
   // p2p admits the members of the latest state (genesis's, and governance changes since).
   auto members = app_->MemberKeys();
@@ -804,6 +864,7 @@ void Node::DriverLoop() {
   if (replica_) {
     ApplyEffects(replica_->Start(MonotonicMs()));
   }
+  if (retired_) ApplyRetiredEffects(retired_->replica->Start(MonotonicMs()));
   last_block_ms_ = MonotonicMs();
   while (true) {
     std::deque<InboundMessage> batch;
@@ -882,9 +943,10 @@ void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
       QueueGossip(m.from, std::move(*message.mutable_txs()), now);
       break;
     case pb::NodeMessage::kSyncRequest:
-      if (role_ == Role::kValidator)
-        HandleSyncRequest(m.from, message.sync_request().from_height(),
-                          message.sync_request().max_blocks());
+      // Any node serves the certified blocks it has (the observer checks the certificates, not who
+      // sent them): after validator-set changes, the genesis validators may all be observers.
+      HandleSyncRequest(m.from, message.sync_request().from_height(),
+                        message.sync_request().max_blocks());
       break;
     case pb::NodeMessage::kSyncReply:
       if (role_ == Role::kObserver)

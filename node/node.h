@@ -190,6 +190,7 @@ class Node {
   // Makes the replica of epoch_ (with its own consensus store); `restart`: from what this node
   // executed and persisted before it stopped.
   Status StartReplica(uint64_t now, bool restart);
+  Status RestoreRetiredReplica(uint64_t now);
   // A finished epoch's replica retires and the next epoch's starts (or the node follows it as an
   // observer); an observer whose next height is in a later epoch takes that epoch.
   void MaybeSwitchEpoch(uint64_t now);
