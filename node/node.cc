@@ -1162,10 +1162,48 @@ void Node::HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height
     if (bytes > kMaxSyncReplyBytes && reply.sync_reply().blocks_size() > 0) break;
     *reply.mutable_sync_reply()->add_blocks() = std::move(*block);
   }
+  reply.mutable_sync_reply()->set_tip_height(app_->height());
   // A refused send (the observer's queue is full, or it just disconnected) is not retried here: the
   // observer asks again after kSyncRetryMs. Logged at debug level, since any observer can cause it.
   if (!transport_->Send(from, p2p::Priority::kGossip, ToBytes(Serialize(reply))))
     spdlog::debug("sync reply to {} not sent (p2p refused it)", ShortKey(from));
+}
+
+// A follower more than a few blocks behind its peer logs its progress every kCatchUpLogMs: height
+// reached, of how many (the peer's height), the rate, and the time left at that rate; and once
+// caught up, the whole catch-up's figures.
+void Node::LogCatchUp(uint64_t tip) {
+  constexpr uint64_t kCatchUpLogMs = 5'000;
+  constexpr uint64_t kBehind = 16;  // closer than this is following, not catching up
+  const uint64_t now = MonotonicMs();
+  const uint64_t height = app_->height();
+  if (!catch_up_.active) {
+    if (tip < height + kBehind) {
+      catch_up_.txs = 0;
+      return;
+    }
+    catch_up_ = CatchUp{true, now, height, now, catch_up_.txs};
+    spdlog::info("catching up: height {} of {}", height, tip);
+    return;
+  }
+  const double seconds = static_cast<double>(now - catch_up_.started_ms) / 1000.0;
+  const uint64_t blocks = height - catch_up_.start_height;
+  const double rate = seconds > 0 ? static_cast<double>(blocks) / seconds : 0;
+  const double tx_rate = seconds > 0 ? static_cast<double>(catch_up_.txs) / seconds : 0;
+  if (height >= tip) {
+    spdlog::info(
+        "caught up at height {}: {} blocks and {} transactions in {:.1f} s ({:.0f} "
+        "blocks/s, {:.0f} transactions/s)",
+        height, blocks, catch_up_.txs, seconds, rate, tx_rate);
+    catch_up_ = CatchUp{};
+    return;
+  }
+  if (now < catch_up_.logged_ms + kCatchUpLogMs) return;
+  catch_up_.logged_ms = now;
+  spdlog::info(
+      "catching up: height {} of {} ({:.0f} blocks/s, {:.0f} transactions/s, about {:.0f} "
+      "s left)",
+      height, tip, rate, tx_rate, rate > 0 ? static_cast<double>(tip - height) / rate : 0.0);
 }
 
 void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& bytes) {
@@ -1179,13 +1217,17 @@ void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& byt
   SyncReplyOutcome outcome = ApplySyncReply(
       *app_, validators, sync_request_ ? &*sync_request_ : nullptr, from, reply,
       [this](const ledger::DecodedBlock& b) { return Resolve(b); },
-      [this](const CommitResult& r) { AfterCommit(r); });
+      [this](const CommitResult& r) {
+        catch_up_.txs += r.tx_ids.size();
+        AfterCommit(r);
+      });
   if (outcome.fatal) {
     if (IsStorageFailure(*outcome.fatal))
       StopOnStorageFailure("committing a block from a sync reply", *outcome.fatal);
     Fatal(outcome.fatal->message);
     return;
   }
+  if (from_asked_peer && !outcome.dropped) LogCatchUp(reply.tip_height());
   if (outcome.dropped) {
     sync_replies_dropped_++;
     // Unsolicited replies are anyone's to send: logged at debug level, so they cannot flood the

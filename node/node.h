@@ -198,6 +198,16 @@ class Node {
   // p2p admits the members of the latest state (MemberKeys), and the configured peers are dialed
   // under their current keys: after a block changed members (a key rotated, a member removed).
   void RefreshMembership();
+  void LogCatchUp(uint64_t tip);
+  // An observer's catch-up (LogCatchUp), driver thread only.
+  struct CatchUp {
+    bool active = false;
+    uint64_t started_ms = 0;
+    uint64_t start_height = 0;
+    uint64_t logged_ms = 0;
+    uint64_t txs = 0;  // transactions committed from sync replies since it started
+  };
+  CatchUp catch_up_;
   // Transaction gossip from peers, admitted on the gossip worker thread.
   void QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms);
   void GossipLoop();

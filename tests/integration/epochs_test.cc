@@ -8,6 +8,8 @@
 // ledger-audit from the genesis file alone (their chain of changes proven by the old sets).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 
 #include "crypto/keystore.h"
@@ -143,6 +145,61 @@ TEST(Epochs, AnObserverPromotedUnderLoadBecomesAValidatorAtTheActivationHeight) 
         << run.output;
     EXPECT_NE(run.output.find("in epoch " + e), std::string::npos) << run.output;
   }
+}
+
+}  // namespace
+}  // namespace cl::integration
+
+namespace cl::integration {
+namespace {
+
+// A member's node that starts long after the others (a bank joining late) catches up by observer
+// sync and logs its progress: height reached, of how many, the rate and the time left, then the
+// whole catch-up's figures (docs/protocol.md, "Observer sync").
+TEST(CatchUp, ALateObserverCatchesUpAndLogsItsProgress) {
+  auto created = Cluster::Create({.validators = 4, .observers = 1, .chain_id = "catch-up-test"});
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  Cluster& c = **created;
+  const size_t observer = c.observers().at(0);
+  for (size_t v : c.validators())
+    ASSERT_TRUE(c.Start(v).has_value());
+  TxFactory factory(c.chain_id());
+  std::vector<Wallet> payers, payees;
+  std::vector<std::string> setup;
+  ASSERT_TRUE(OpenPayersAndPayees(c, factory, c.validators(), 1'000'000, payers, payees, setup));
+  ASSERT_TRUE(WaitCommitted(c, 0, setup));
+  // The live rate, for comparison with the catch-up's (docs/performance.md).
+  const uint64_t start_height = HeightOf(c, 0);
+  const auto start = std::chrono::steady_clock::now();
+  size_t admitted = 0;
+  {
+    PaymentLoad load(c, factory, payers, payees);
+    load.SetAlive(observer, false);
+    load.Begin();
+    ASSERT_TRUE(WaitHeight(c, c.validators(), 200, 60'000));
+    load.Stop();
+    admitted = load.Admitted().size();
+  }
+  const double live_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "live: %llu blocks and %zu transactions in %.1f s (%.0f blocks/s, %.0f "
+      "transactions/s)\n",
+      static_cast<unsigned long long>(HeightOf(c, 0) - start_height), admitted, live_s,
+      static_cast<double>(HeightOf(c, 0) - start_height) / live_s,
+      static_cast<double>(admitted) / live_s);
+  const uint64_t target = HeightOf(c, 0);
+  ASSERT_TRUE(c.Start(observer).has_value());
+  ASSERT_TRUE(WaitHeight(c, {observer}, target, 60'000)) << c.LogTail(observer);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return c.LogTail(observer, 400).find("caught up at height") != std::string::npos; },
+      10'000, "the observer's caught-up line"))
+      << c.LogTail(observer, 60);
+  const std::string log = c.LogTail(observer, 400);
+  EXPECT_NE(log.find("catching up: height"), std::string::npos) << log;
+  const size_t line = log.find("caught up at height");
+  std::printf("%s\n", log.substr(line, log.find('\n', line) - line).c_str());
+  EXPECT_TRUE(SameChain(c, {0, observer}, 1, target));
 }
 
 }  // namespace
