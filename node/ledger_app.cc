@@ -1,5 +1,6 @@
 #include "node/ledger_app.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "consensus/messages.h"
@@ -182,6 +183,59 @@ Result<std::optional<ScheduledSet>> LedgerApp::ScheduledEpoch(uint64_t epoch) co
   return std::optional<ScheduledSet>(std::move(s));
 }
 
+Result<std::optional<ledger::pb::MemberRecord>> LedgerApp::Member(uint32_t id) const {
+  ledger::TreeStateReader reader(*tree_, height(), index_.get());
+  const Bytes key = ledger::keys::Member(id);
+  auto raw = reader.Get(key);
+  if (!raw) return std::unexpected(raw.error());
+  if (!raw->has_value()) return std::optional<ledger::pb::MemberRecord>();
+  ledger::pb::MemberRecord m;
+  if (!m.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size())))
+    return MakeError(ErrorCode::kCorruption, "member record " + std::to_string(id));
+  return std::optional<ledger::pb::MemberRecord>(std::move(m));
+}
+
+Result<std::vector<ledger::pb::MemberRecord>> LedgerApp::Members() const {
+  ledger::TreeStateReader reader(*tree_, height(), index_.get());
+  const Bytes key = ledger::keys::Governance();
+  auto raw = reader.Get(key);
+  if (!raw) return std::unexpected(raw.error());
+  ledger::pb::GovernanceRecord gov;
+  if (!raw->has_value() || !gov.ParseFromArray((*raw)->data(), static_cast<int>((*raw)->size())))
+    return MakeError(ErrorCode::kCorruption, "the governance record is missing or does not parse");
+  std::vector<uint32_t> ids(gov.members().begin(), gov.members().end());
+  ids.insert(ids.end(), gov.removed().begin(), gov.removed().end());
+  std::sort(ids.begin(), ids.end());
+  std::vector<ledger::pb::MemberRecord> members;
+  for (uint32_t id : ids) {
+    auto m = Member(id);
+    if (!m) return std::unexpected(m.error());
+    if (!m->has_value())
+      return MakeError(ErrorCode::kCorruption,
+                       "governance names a missing member " + std::to_string(id));
+    members.push_back(std::move(**m));
+  }
+  return members;
+}
+
+Result<std::set<crypto::PublicKey>> LedgerApp::MemberKeys() const {
+  auto members = Members();
+  if (!members) return std::unexpected(members.error());
+  std::set<crypto::PublicKey> keys;
+  for (const ledger::pb::MemberRecord& m : *members) {
+    if (m.removed_height() != 0) continue;
+    if (auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()))) keys.insert(*key);
+  }
+  const ledger::pb::EpochRecord record = epoch_record();
+  for (const crypto::PublicKey& k : ledger::SetKeys(record.current()))
+    keys.insert(k);
+  if (record.has_next()) {
+    for (const crypto::PublicKey& k : ledger::SetKeys(record.next()))
+      keys.insert(k);
+  }
+  return keys;
+}
+
 Result<std::vector<ledger::EpochChange>> LedgerApp::EpochHistory() const {
   std::vector<ledger::EpochChange> history;
   for (uint64_t epoch = 1;; ++epoch) {
@@ -305,6 +359,10 @@ Result<CommitResult> LedgerApp::Commit(uint64_t height, ByteSpan payload, ByteSp
     changes = std::move(outcome->changes);
     // The epoch record, when the block wrote it (a change scheduled or activated).
     for (const ledger::StateChange& c : changes) {
+      if (!c.key.empty() &&
+          (c.key[0] == ledger::keys::kMember || c.key[0] == ledger::keys::kGovernance ||
+           c.key[0] == ledger::keys::kEpoch))
+        result.members_changed = true;
       if (c.key != ledger::keys::Epoch()) continue;
       ledger::pb::EpochRecord record;
       if (!c.value || !record.ParseFromArray(c.value->data(), static_cast<int>(c.value->size())))

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -84,6 +85,7 @@ struct CommitResult {
   std::vector<Hash32> tx_ids;
   ledger::pb::ReceiptList receipts;
   std::optional<ScheduledSet> scheduled;  // the change this block scheduled, if any
+  bool members_changed = false;           // a member, the governance or the epoch record changed
 };
 
 class LedgerApp {
@@ -117,6 +119,13 @@ class LedgerApp {
   // The change that started `epoch` (>= 1), as recorded when its block committed: the block's
   // height and the new set. nullopt for an epoch not (yet) scheduled.
   Result<std::optional<ScheduledSet>> ScheduledEpoch(uint64_t epoch) const;
+  // Every member's record in the latest state, removed ones included, by id.
+  Result<std::vector<ledger::pb::MemberRecord>> Members() const;
+  // A member's record in the latest state (nullopt: no such member).
+  Result<std::optional<ledger::pb::MemberRecord>> Member(uint32_t id) const;
+  // The node keys p2p admits: every member's not removed, and every key of the validator sets
+  // in force or scheduled (a rotated key signs until its epoch ends).
+  Result<std::set<crypto::PublicKey>> MemberKeys() const;
   // Every change from epoch 1 on whose block has its execution certificate stored, in order
   // (ledger::BuildProofBundle's epoch history); it stops at the first without one.
   Result<std::vector<ledger::EpochChange>> EpochHistory() const;

@@ -101,28 +101,6 @@ Result<std::unique_ptr<Node>> Node::Open(NodeConfig config, genesis::Genesis gen
 
 Status Node::Init() {
   const std::string file = config_.config_file.string();
-  // Who am I: the member named in the config must exist and hold this node key.
-  const ledger::pb::MemberRecord* me = nullptr;
-  for (const auto& m : genesis_.state.members)
-    if (m.name() == config_.member) me = &m;
-  if (me == nullptr)
-    return MakeError(ErrorCode::kInvalidArgument,
-                     file + ": node.member: '" + config_.member + "' is not a member in genesis");
-  crypto::PublicKey pub = key_.GetPublicKey();
-  if (me->node_key() != std::string(pub.bytes.begin(), pub.bytes.end()))
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config_.key_file.string() + ": the key is not the node key genesis gives '" +
-                         config_.member + "'");
-  for (size_t i = 0; i < config_.peers.size(); ++i) {
-    bool known = false;
-    for (const auto& m : genesis_.state.members)
-      known = known || (m.name() == config_.peers[i].member && !m.node_key().empty());
-    if (!known)
-      return MakeError(ErrorCode::kInvalidArgument, file + ": p2p.peers[" + std::to_string(i) +
-                                                        "].member: '" + config_.peers[i].member +
-                                                        "' is not a member with a node key");
-  }
-
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec)
@@ -154,9 +132,58 @@ Status Node::Init() {
     return std::optional<uint64_t>((*location)->height());
   };
   mempool_ = std::make_unique<Mempool>(std::move(mempool_config), verifier_.get());
+  // Who am I: the member named in the config must be a member of the latest state (genesis's, or
+  // added since), not removed, and hold this node key: its current one, or the one a set in force
+  // still has for it (a rotated key signs until its epoch ends).
+  auto members = app_->Members();
+  if (!members) return std::unexpected(members.error());
+  const ledger::pb::MemberRecord* me = nullptr;
+  for (const auto& m : *members)
+    if (m.name() == config_.member) me = &m;
+  if (me == nullptr)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     file + ": node.member: '" + config_.member + "' is not a member");
+  if (me->removed_height() != 0)
+    return MakeError(ErrorCode::kInvalidArgument, file + ": node.member: '" + config_.member +
+                                                      "' was removed at height " +
+                                                      std::to_string(me->removed_height()));
+  const crypto::PublicKey pub = key_.GetPublicKey();
+  const std::string pub_bytes(pub.bytes.begin(), pub.bytes.end());
+  bool mine = me->node_key() == pub_bytes;
+  const ledger::pb::EpochRecord record = app_->epoch_record();
+  for (const auto* set : {&record.current(), &record.next()})
+    for (const auto& v : set->validators())
+      mine = mine || (v.member() == me->id() && v.node_key() == pub_bytes);
+  if (!mine)
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        config_.key_file.string() + ": the key is not the node key of '" + config_.member + "'");
+  for (size_t i = 0; i < config_.peers.size(); ++i) {
+    bool known = false;
+    for (const auto& m : *members)
+      known = known || (m.name() == config_.peers[i].member && m.removed_height() == 0);
+    if (!known)
+      return MakeError(ErrorCode::kInvalidArgument, file + ": p2p.peers[" + std::to_string(i) +
+                                                        "].member: '" + config_.peers[i].member +
+                                                        "' is not a member");
+  }
   // The epoch of the next height: its set says whether this node votes (docs/consensus.md).
-  const uint64_t next = app_->height() + 1;
-  SetEpoch(app_->EpochFor(next), app_->ValidatorsFor(next));
+  const uint64_t height = app_->height();
+  uint64_t epoch = app_->EpochFor(height + 1);
+  std::vector<crypto::PublicKey> keys = app_->ValidatorsFor(height + 1);
+  // Stopped at an epoch's last height before its certificate was stored here: that epoch is
+  // finished first (its replica signs its vote again, or takes the certificate its consensus
+  // store kept, or fetches it), then the node moves on (review finding: it skipped to the next
+  // epoch, and nobody restarted that way would ever certify the height).
+  if (epoch > 0 && height > 0 && app_->EpochFor(height) == epoch - 1) {
+    auto cert = app_->blocks().GetExecutionCertificate(height);
+    if (!cert) return std::unexpected(cert.error());
+    if (!cert->has_value()) {
+      epoch -= 1;
+      keys = app_->ValidatorsFor(height);
+    }
+  }
+  SetEpoch(epoch, std::move(keys));
   return OkStatus();
 }
 
@@ -202,6 +229,51 @@ uint64_t EpochBase(const ledger::pb::EpochRecord& record, uint64_t epoch) {
   return 0;
 }
 }  // namespace
+
+// The previous epoch's replica again after a restart, if this node was in that set: it serves the
+// validators still finishing that epoch (blocks, and its vote for the epoch's last height).
+Status Node::RestoreRetiredReplica(uint64_t now) {
+  if (epoch_ == 0) return OkStatus();
+  const uint64_t previous = epoch_ - 1;
+  const uint64_t end = EpochBase(app_->epoch_record(), epoch_);
+  if (end == 0 || end > app_->height()) return OkStatus();
+  std::vector<crypto::PublicKey> keys = app_->ValidatorsFor(end);
+  const crypto::PublicKey pub = key_.GetPublicKey();
+  auto self = std::find(keys.begin(), keys.end(), pub);
+  if (self == keys.end()) return OkStatus();
+  uint64_t base = 0;
+  if (previous > 0) {
+    auto scheduled = app_->ScheduledEpoch(previous);
+    if (!scheduled) return std::unexpected(scheduled.error());
+    if (!scheduled->has_value()) return OkStatus();
+    base = (*scheduled)->activation_height - 1;
+  }
+  auto tip = ReadExecutedTip(end);
+  if (!tip) return std::unexpected(tip.error());
+  auto retired = std::make_unique<RetiredReplica>();
+  retired->epoch = previous;
+  retired->keys = keys;
+  retired->index = static_cast<uint32_t>(self - keys.begin());
+  retired->store = std::make_unique<ConsensusStore>(store_.get(), previous);
+  consensus::ReplicaConfig rc;
+  rc.chain_id = genesis_.chain_id;
+  rc.validators = std::move(keys);
+  rc.self = retired->index;
+  rc.key = key_;
+  rc.epoch = previous;
+  rc.base_height = base;
+  rc.end_height = end;
+  rc.max_block_bytes = genesis_.consensus.max_block_bytes;
+  rc.view_timeout_ms = config_.consensus_view_timeout_ms;
+  rc.propose_delay_ms = 4 * genesis_.consensus.block_interval_ms;
+  rc.seed = retired->index + 1;
+  rc.payload_digest = [app = app_.get()](ByteSpan payload) { return app->Digest(payload); };
+  retired->replica =
+      std::make_unique<consensus::Replica>(rc, consensus_app_.get(), retired->store.get(),
+                                           std::vector<consensus::ExecutedTip>{*tip}, now);
+  retired_ = std::move(retired);
+  return OkStatus();
+}
 
 Status Node::StartReplica(uint64_t now, bool restart) {
   consensus_store_ = std::make_unique<ConsensusStore>(store_.get(), epoch_);
@@ -269,6 +341,31 @@ void Node::MaybeSwitchEpoch(uint64_t now) {
     return;
   }
   ApplyEffects(replica_->Start(now));
+}
+
+void Node::RefreshMembership() {
+  auto keys = app_->MemberKeys();
+  if (!keys) {
+    if (IsStorageFailure(keys.error())) StopOnStorageFailure("reading the members", keys.error());
+    Fatal("reading the members: " + keys.error().message);
+    return;
+  }
+  membership_->Replace(*keys);
+  // Each configured peer under its member's current node key (a rotated key: the new one too).
+  auto members = app_->Members();
+  if (!members) {
+    Fatal("reading the members: " + members.error().message);
+    return;
+  }
+  for (const PeerConfig& peer : config_.peers) {
+    for (const auto& m : *members) {
+      if (m.name() != peer.member || m.removed_height() != 0) continue;
+      auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
+      if (!key || dialed_.contains(*key)) continue;
+      dialed_.insert(*key);
+      transport_->AddPeer(*key, peer.address.host, peer.address.port);
+    }
+  }
 }
 
 void Node::ApplyRetiredEffects(consensus::Effects effects) {
@@ -436,12 +533,12 @@ Status Node::Start() {
   if (role_ == Role::kValidator) {
     LEDGER_TRY(StartReplica(now, /*restart=*/true));
   }
+  LEDGER_TRY(RestoreRetiredReplica(now));
 
-  std::set<crypto::PublicKey> members;
-  for (const auto& m : genesis_.state.members) {
-    auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
-    if (key) members.insert(*key);
-  }
+  // p2p admits the members of the latest state (genesis's, and governance changes since).
+  auto members = app_->MemberKeys();
+  if (!members) return std::unexpected(members.error());
+  membership_ = std::make_shared<p2p::StaticMembership>(std::move(*members));
   p2p::TransportOptions options;
   options.chain_id = genesis_.chain_id;
   options.listen_host = config_.p2p_listen.host;
@@ -467,21 +564,14 @@ Status Node::Start() {
                                      const std::string& reason) {
     spdlog::debug("connection {} closed: {}", peer ? ShortKey(*peer) : "(unauthenticated)", reason);
   };
-  transport_ = std::make_unique<p2p::Transport>(
-      options, p2p::Identity::FromPrivateKey(key_),
-      std::make_shared<p2p::StaticMembership>(std::move(members)), std::move(handlers));
+  transport_ = std::make_unique<p2p::Transport>(options, p2p::Identity::FromPrivateKey(key_),
+                                                membership_, std::move(handlers));
   auto port = transport_->Start();
   if (!port)
     return MakeError(port.error().code,
                      config_.config_file.string() + ": p2p.listen: " + port.error().message);
   p2p_port_ = *port;
-  for (const PeerConfig& peer : config_.peers) {
-    for (const auto& m : genesis_.state.members) {
-      if (m.name() != peer.member) continue;
-      auto key = crypto::PublicKey::Parse(AsSpan(m.node_key()));
-      if (key) transport_->AddPeer(*key, peer.address.host, peer.address.port);
-    }
-  }
+  RefreshMembership();
 
   dispatcher_ = std::make_unique<RpcDispatcher>();
   RegisterRpcMethods(*dispatcher_, *this);
@@ -774,6 +864,7 @@ void Node::DriverLoop() {
   if (replica_) {
     ApplyEffects(replica_->Start(MonotonicMs()));
   }
+  if (retired_) ApplyRetiredEffects(retired_->replica->Start(MonotonicMs()));
   last_block_ms_ = MonotonicMs();
   while (true) {
     std::deque<InboundMessage> batch;
@@ -852,9 +943,10 @@ void Node::HandleMessage(const InboundMessage& m, uint64_t now) {
       QueueGossip(m.from, std::move(*message.mutable_txs()), now);
       break;
     case pb::NodeMessage::kSyncRequest:
-      if (role_ == Role::kValidator)
-        HandleSyncRequest(m.from, message.sync_request().from_height(),
-                          message.sync_request().max_blocks());
+      // Any node serves the certified blocks it has (the observer checks the certificates, not who
+      // sent them): after validator-set changes, the genesis validators may all be observers.
+      HandleSyncRequest(m.from, message.sync_request().from_height(),
+                        message.sync_request().max_blocks());
       break;
     case pb::NodeMessage::kSyncReply:
       if (role_ == Role::kObserver)
@@ -961,6 +1053,7 @@ void Node::ExecuteDelivered() {
 }
 
 void Node::AfterCommit(const CommitResult& result) {
+  if (result.members_changed && transport_ != nullptr) RefreshMembership();
   mempool_->Remove(result.tx_ids);
   for (const Hash32& id : result.tx_ids)
     verified_cache_.erase(id);
@@ -1069,10 +1162,48 @@ void Node::HandleSyncRequest(const crypto::PublicKey& from, uint64_t from_height
     if (bytes > kMaxSyncReplyBytes && reply.sync_reply().blocks_size() > 0) break;
     *reply.mutable_sync_reply()->add_blocks() = std::move(*block);
   }
+  reply.mutable_sync_reply()->set_tip_height(app_->height());
   // A refused send (the observer's queue is full, or it just disconnected) is not retried here: the
   // observer asks again after kSyncRetryMs. Logged at debug level, since any observer can cause it.
   if (!transport_->Send(from, p2p::Priority::kGossip, ToBytes(Serialize(reply))))
     spdlog::debug("sync reply to {} not sent (p2p refused it)", ShortKey(from));
+}
+
+// A follower more than a few blocks behind its peer logs its progress every kCatchUpLogMs: height
+// reached, of how many (the peer's height), the rate, and the time left at that rate; and once
+// caught up, the whole catch-up's figures.
+void Node::LogCatchUp(uint64_t tip) {
+  constexpr uint64_t kCatchUpLogMs = 5'000;
+  constexpr uint64_t kBehind = 16;  // closer than this is following, not catching up
+  const uint64_t now = MonotonicMs();
+  const uint64_t height = app_->height();
+  if (!catch_up_.active) {
+    if (tip < height + kBehind) {
+      catch_up_.txs = 0;
+      return;
+    }
+    catch_up_ = CatchUp{true, now, height, now, catch_up_.txs};
+    spdlog::info("catching up: height {} of {}", height, tip);
+    return;
+  }
+  const double seconds = static_cast<double>(now - catch_up_.started_ms) / 1000.0;
+  const uint64_t blocks = height - catch_up_.start_height;
+  const double rate = seconds > 0 ? static_cast<double>(blocks) / seconds : 0;
+  const double tx_rate = seconds > 0 ? static_cast<double>(catch_up_.txs) / seconds : 0;
+  if (height >= tip) {
+    spdlog::info(
+        "caught up at height {}: {} blocks and {} transactions in {:.1f} s ({:.0f} "
+        "blocks/s, {:.0f} transactions/s)",
+        height, blocks, catch_up_.txs, seconds, rate, tx_rate);
+    catch_up_ = CatchUp{};
+    return;
+  }
+  if (now < catch_up_.logged_ms + kCatchUpLogMs) return;
+  catch_up_.logged_ms = now;
+  spdlog::info(
+      "catching up: height {} of {} ({:.0f} blocks/s, {:.0f} transactions/s, about {:.0f} "
+      "s left)",
+      height, tip, rate, tx_rate, rate > 0 ? static_cast<double>(tip - height) / rate : 0.0);
 }
 
 void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& bytes) {
@@ -1086,13 +1217,17 @@ void Node::HandleSyncReply(const crypto::PublicKey& from, const std::string& byt
   SyncReplyOutcome outcome = ApplySyncReply(
       *app_, validators, sync_request_ ? &*sync_request_ : nullptr, from, reply,
       [this](const ledger::DecodedBlock& b) { return Resolve(b); },
-      [this](const CommitResult& r) { AfterCommit(r); });
+      [this](const CommitResult& r) {
+        catch_up_.txs += r.tx_ids.size();
+        AfterCommit(r);
+      });
   if (outcome.fatal) {
     if (IsStorageFailure(*outcome.fatal))
       StopOnStorageFailure("committing a block from a sync reply", *outcome.fatal);
     Fatal(outcome.fatal->message);
     return;
   }
+  if (from_asked_peer && !outcome.dropped) LogCatchUp(reply.tip_height());
   if (outcome.dropped) {
     sync_replies_dropped_++;
     // Unsolicited replies are anyone's to send: logged at debug level, so they cannot flood the

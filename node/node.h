@@ -44,6 +44,7 @@
 #include "node/observer_sync.h"
 #include "node/rpc_server.h"
 #include "node/tx_resolver.h"
+#include "p2p/membership.h"
 #include "p2p/transport.h"
 
 namespace cl::node {
@@ -189,10 +190,24 @@ class Node {
   // Makes the replica of epoch_ (with its own consensus store); `restart`: from what this node
   // executed and persisted before it stopped.
   Status StartReplica(uint64_t now, bool restart);
+  Status RestoreRetiredReplica(uint64_t now);
   // A finished epoch's replica retires and the next epoch's starts (or the node follows it as an
   // observer); an observer whose next height is in a later epoch takes that epoch.
   void MaybeSwitchEpoch(uint64_t now);
   void ApplyRetiredEffects(consensus::Effects effects);
+  // p2p admits the members of the latest state (MemberKeys), and the configured peers are dialed
+  // under their current keys: after a block changed members (a key rotated, a member removed).
+  void RefreshMembership();
+  void LogCatchUp(uint64_t tip);
+  // An observer's catch-up (LogCatchUp), driver thread only.
+  struct CatchUp {
+    bool active = false;
+    uint64_t started_ms = 0;
+    uint64_t start_height = 0;
+    uint64_t logged_ms = 0;
+    uint64_t txs = 0;  // transactions committed from sync replies since it started
+  };
+  CatchUp catch_up_;
   // Transaction gossip from peers, admitted on the gossip worker thread.
   void QueueGossip(const crypto::PublicKey& from, pb::TxBatch batch, uint64_t now_ms);
   void GossipLoop();
@@ -221,6 +236,8 @@ class Node {
     uint64_t next_tick_ms = 0;
   };
   std::unique_ptr<RetiredReplica> retired_;
+  std::shared_ptr<p2p::StaticMembership> membership_;
+  std::set<crypto::PublicKey> dialed_;  // peer keys given to the transport (driver thread)
 
   std::unique_ptr<ledger::LevelDbStore> store_;
   // The state tree's own LevelDB (data_dir/state; ledger_app.h says why it is separate).

@@ -423,17 +423,28 @@ void RegisterRpcMethods(RpcDispatcher& d, Node& node) {
       }});
 
   d.Register("get_validators", {[&node](const json::value&, RpcCallContext&) -> RpcResult {
+               // The set of the next height (docs/consensus.md "Epochs"), with each member's name.
+               const uint64_t next = node.ledger().height() + 1;
+               const ledger::pb::EpochRecord record = node.ledger().epoch_record();
+               const ledger::pb::ValidatorSetRecord& set = ledger::SetForHeight(record, next);
+               auto members = node.ledger().Members();
+               if (!members) return std::unexpected(ReadFailed(members.error()));
                json::array out;
-               const auto& validators = node.ledger().genesis().validators;
-               for (size_t i = 0; i < validators.size(); ++i)
+               for (int i = 0; i < set.validators_size(); ++i) {
+                 const ledger::pb::EpochValidator& v = set.validators(i);
+                 std::string name;
+                 for (const auto& m : *members)
+                   if (m.id() == v.member()) name = m.name();
                  out.push_back(json::object{{"index", i},
-                                            {"member_id", validators[i].member_id},
-                                            {"name", validators[i].name},
-                                            {"node_key", validators[i].node_key.ToHex()}});
+                                            {"member_id", v.member()},
+                                            {"name", name},
+                                            {"node_key", Hex(v.node_key())}});
+               }
                return json::object{
                    {"validators", std::move(out)},
                    {"validator_set_hash", node.ledger().validator_set_hash().ToHex()},
-                   {"quorum", QuorumSize(static_cast<uint32_t>(validators.size()))}};
+                   {"quorum", QuorumSize(static_cast<uint32_t>(set.validators_size()))},
+                   {"epoch", set.epoch()}};
              }});
 
   RegisterSubscriptionMethods(

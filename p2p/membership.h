@@ -36,6 +36,10 @@ class StaticMembership final : public Membership {
     std::lock_guard lock(mu_);
     keys_.erase(key);
   }
+  void Replace(std::set<crypto::PublicKey> keys) {
+    std::lock_guard lock(mu_);
+    keys_ = std::move(keys);
+  }
 
  private:
   mutable std::mutex mu_;
