@@ -40,11 +40,11 @@ enum class ResultCode : uint32_t {
   kAssetExists = 25,
   kMemberExists = 26,
   kIssuerAccountCannotClose = 27,
-  kKeyInUse = 28,  // add_member, rotate_node_key: a key another member has or had
-  kEpochChangePending = 29,  // a validator-set change is committed and not yet in force
-  kTooFewValidators = 30,    // the change would leave fewer than 4 validators
-  kTooManyValidators = 31,   // the change would make more than 64 validators
-  kMemberRemoved = 32,       // the member was removed (its id and keys stay used)
+  kKeyInUse = 28,             // add_member, rotate_node_key: a key another member has or had
+  kEpochChangePending = 29,   // a validator-set change is committed and not yet in force
+  kTooFewValidators = 30,     // the change would leave fewer than 4 validators
+  kTooManyValidators = 31,    // the change would make more than 64 validators
+  kMemberRemoved = 32,        // the member was removed (its id and keys stay used)
   kThresholdOutOfRange = 33,  // governance threshold 0, or above the members not removed
   // Transaction-level codes (Receipt.code).
   kTxExpired = 100,    // past valid_until_height / valid_until_time_ms

@@ -368,6 +368,22 @@ void Node::RefreshMembership() {
   }
 }
 
+// Newly formed certificates (of either epoch's replica) go into the block store; one of a height
+// not yet executed here is stored once this node executes it.
+void Node::StoreExecutionCertificates(
+    const std::vector<consensus::pb::ExecutionCertificate>& certs) {
+  for (const consensus::pb::ExecutionCertificate& cert : certs) {
+    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
+    if (!fields || fields->height > app_->height()) continue;
+    auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
+    if (!status && IsStorageFailure(status.error()))
+      StopOnStorageFailure(
+          "storing the execution certificate of block " + std::to_string(fields->height),
+          status.error());
+    if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
+  }
+}
+
 void Node::ApplyRetiredEffects(consensus::Effects effects) {
   RetiredReplica& r = *retired_;
   for (consensus::Outbound& out : effects.messages) {
@@ -381,16 +397,7 @@ void Node::ApplyRetiredEffects(consensus::Effects effects) {
     }
   }
   if (effects.next_tick_ms) r.next_tick_ms = *effects.next_tick_ms;
-  for (const consensus::pb::ExecutionCertificate& cert : effects.execution_certs) {
-    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
-    if (!fields || fields->height > app_->height()) continue;
-    auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
-    if (!status && IsStorageFailure(status.error()))
-      StopOnStorageFailure(
-          "storing the execution certificate of block " + std::to_string(fields->height),
-          status.error());
-    if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
-  }
+  StoreExecutionCertificates(effects.execution_certs);
 }
 
 // At a validator's start: the consensus store's checkpoint goes into the block store if it is
@@ -971,17 +978,7 @@ void Node::ApplyEffects(consensus::Effects effects) {
     }
   }
   if (effects.next_tick_ms) next_tick_ms_ = *effects.next_tick_ms;
-  for (const consensus::pb::ExecutionCertificate& cert : effects.execution_certs) {
-    auto fields = consensus::DecodeExecutionVoteBody(cert.body());
-    if (!fields) continue;
-    if (fields->height > app_->height()) continue;  // stored once this node executes it
-    auto status = app_->StoreExecutionCertificate(fields->height, AsSpan(cert.SerializeAsString()));
-    if (!status && IsStorageFailure(status.error()))
-      StopOnStorageFailure(
-          "storing the execution certificate of block " + std::to_string(fields->height),
-          status.error());
-    if (!status) Fatal("cannot store an execution certificate: " + status.error().message);
-  }
+  StoreExecutionCertificates(effects.execution_certs);
   if (effects.halted) Fatal("this node's execution result differs from the certified one");
   ExecuteDelivered();
 }

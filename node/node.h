@@ -195,6 +195,7 @@ class Node {
   // observer); an observer whose next height is in a later epoch takes that epoch.
   void MaybeSwitchEpoch(uint64_t now);
   void ApplyRetiredEffects(consensus::Effects effects);
+  void StoreExecutionCertificates(const std::vector<consensus::pb::ExecutionCertificate>& certs);
   // p2p admits the members of the latest state (MemberKeys), and the configured peers are dialed
   // under their current keys: after a block changed members (a key rotated, a member removed).
   void RefreshMembership();

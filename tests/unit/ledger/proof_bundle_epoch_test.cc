@@ -453,8 +453,8 @@ TEST(ProofBundleEpochs, ABlockThatSchedulesTheNextChangeVerifiesInItsOwnEpoch) {
 // The omission case: genesis A B C D E; change 1 demotes E (A B C D), change 2 promotes it back
 // (A B C D E again). A bundle in epoch 2 that leaves out both changes passes the header (the set
 // hash is genesis's) and the signatures (same keys, same indices: the certificate reads as one of
-// an older set); only the epoch its signers signed in (named by both certificates) refuses it. Leaving out only change 2 fails
-// at the header (set 1 differs from set 2).
+// an older set); only the epoch its signers signed in (named by both certificates) refuses it.
+// Leaving out only change 2 fails at the header (set 1 differs from set 2).
 TEST(ProofBundleEpochs, ACertificateReadUnderAnOlderEpochsSetFails) {
   std::vector<crypto::PrivateKey> set0 = NewKeys(5);
   std::vector<crypto::PrivateKey> set1(set0.begin(), set0.begin() + 4);
